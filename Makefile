@@ -1,0 +1,61 @@
+# The two commands a new user needs are `make demo` and `make test`; every
+# other target is a step of those. Slow builds (Go tools, the virtualenv) are
+# cached outside the clone, see hack/tools.sh and hack/venv.sh.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tools/collections
+PYTEST_WORKERS ?= 2
+
+.PHONY: help venv tools collection-link cluster-up cluster-down cluster-status demo test lint sanity unit integration build clean
+
+help:
+	@echo "make demo          start a local control plane and sync the example applications from Git"
+	@echo "make test          lint, sanity, unit and integration tests (installs what it needs)"
+	@echo "make cluster-up    start the local control plane (kubeconfig in .cluster/kubeconfig)"
+	@echo "make cluster-down  stop it and remove its data"
+
+venv:
+	@hack/venv.sh >/dev/null
+
+tools:
+	@hack/tools.sh >/dev/null
+
+# ansible needs the checkout at .../ansible_collections/gitops/kubernetes
+collection-link:
+	@mkdir -p .tools/collections/ansible_collections/gitops
+	@ln -sfn $(CURDIR) .tools/collections/ansible_collections/gitops/kubernetes
+
+cluster-up: venv tools
+	@$(PYTHON) hack/local_cluster.py up
+
+cluster-down: venv
+	@$(PYTHON) hack/local_cluster.py down
+
+cluster-status: venv
+	@$(PYTHON) hack/local_cluster.py status
+
+demo: venv tools collection-link
+	@$(PYTHON) hack/demo.py
+
+test: lint sanity unit integration
+
+lint: venv collection-link
+	@hack/lint.sh
+
+sanity: venv
+	@hack/sanity.sh
+
+unit: venv collection-link
+	$(PYTHON) -m pytest tests/unit -q -n $(PYTEST_WORKERS)
+
+integration: venv tools collection-link
+	$(PYTHON) -m pytest tests/integration -q -n $(PYTEST_WORKERS) --durations=15
+
+build: venv
+	@mkdir -p tests/output && $(VENV)/bin/ansible-galaxy collection build --force --output-path tests/output .
+
+clean: cluster-down
+	rm -rf tests/output .tools/collections

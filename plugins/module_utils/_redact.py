@@ -1,0 +1,83 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Keep credentials and Secret values out of every result, diff and message."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, Iterable
+
+SECRET_MASK = "++++++++"
+# distinct markers so a diff still tells which Secret keys changed
+SECRET_MASK_CHANGED = "++++++++ (changed)"
+SECRET_MASK_UNCHANGED = "++++++++ (unchanged)"
+
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
+
+
+def strip_url_credentials(url: str) -> str:
+    """'https://user:token@host/repo' -> 'https://host/repo' (scp-style ssh kept)."""
+    return _URL_USERINFO.sub(lambda m: m.group("scheme"), url)
+
+
+def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove URL credentials and any of the given secret strings from text."""
+    text = strip_url_credentials(text)
+    for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
+        text = text.replace(secret, SECRET_MASK)
+    return text
+
+
+def is_secret(manifest: dict[str, Any] | None) -> bool:
+    return bool(manifest) and manifest.get("kind") == "Secret" and (manifest.get("apiVersion") or "") == "v1"
+
+
+def mask_secret(manifest: dict[str, Any], other: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A copy of a Secret with every data/stringData value masked.
+
+    With `other` (the object it is compared with), a value equal on both sides
+    is shown as SECRET_MASK_UNCHANGED and a differing one as
+    SECRET_MASK_CHANGED, so a diff names the keys that changed without values.
+    """
+    if not is_secret(manifest):
+        return manifest
+    masked = copy.deepcopy(manifest)
+    for section in ("data", "stringData"):
+        values = masked.get(section)
+        if not isinstance(values, dict):
+            continue
+        other_values = (other or {}).get(section) or {}
+        for key, value in values.items():
+            if other is None:
+                values[key] = SECRET_MASK
+            elif key in other_values and other_values[key] == value:
+                values[key] = SECRET_MASK_UNCHANGED
+            else:
+                values[key] = SECRET_MASK_CHANGED
+    annotations = (masked.get("metadata") or {}).get("annotations") or {}
+    # kubectl's client-side apply copy would hold the values in clear text
+    if "kubectl.kubernetes.io/last-applied-configuration" in annotations:
+        annotations["kubectl.kubernetes.io/last-applied-configuration"] = SECRET_MASK
+    return masked
+
+
+def secret_values(manifests: Iterable[dict[str, Any] | None]) -> list[str]:
+    """Every Secret value (and its decoded form) found in the manifests, for scrub_text."""
+    import base64
+
+    found: list[str] = []
+    for manifest in manifests:
+        if not is_secret(manifest):
+            continue
+        for section in ("data", "stringData"):
+            for value in ((manifest or {}).get(section) or {}).values():
+                if not isinstance(value, str):
+                    continue
+                found.append(value)
+                if section == "data":
+                    try:
+                        found.append(base64.b64decode(value, validate=True).decode("utf-8"))
+                    except (ValueError, UnicodeDecodeError):
+                        pass
+    return found
