@@ -1,0 +1,558 @@
+#!/usr/bin/python
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: gitops_diff
+short_description: Report drift between the desired state and the live cluster, without noise
+version_added: 0.1.0
+author:
+  - gitops.kubernetes maintainers
+description:
+  - Compares the objects an application wants with the live cluster and reports, per object,
+    V(Synced), V(OutOfSync), V(Missing), V(Extraneous) or V(Unknown), with a JSON Patch from live to desired.
+  - The comparison asks the API server to predict our own server-side apply (C(dryRun=All), field manager
+    C(gitops.kubernetes), forced) and compares that prediction with the live object after dropping
+    C(managedFields), C(resourceVersion), C(uid), C(generation), C(creationTimestamp), C(selfLink), C(status)
+    and the C(kubectl.kubernetes.io/last-applied-configuration) annotation. Fields the server defaults are
+    therefore never drift; a field removed from Git that C(gitops.kubernetes) still owns is drift; a field
+    another field manager changed is drift.
+  - V(Missing) means the object is not in the cluster (this includes custom resources whose
+    CustomResourceDefinition is part of the same application and not installed yet).
+    V(Extraneous) means the object is in the application's inventory (the ApplySet parent ConfigMap
+    C(applyset-<name>) that M(gitops.kubernetes.gitops_sync) writes) but no longer desired: a prune candidate.
+    V(Unknown) means the kind is not served and no CustomResourceDefinition in the application defines it,
+    or the API server rejected the dry-run (the reason is in RV(resources[].message)).
+  - Desired objects carrying an C(argocd.argoproj.io/hook) or C(helm.sh/hook) annotation are hooks and are not compared.
+    Extraneous objects annotated C(argocd.argoproj.io/compare-options) containing C(IgnoreExtraneous) are
+    reported but do not make the application OutOfSync.
+  - Secret values never appear in the result, the diff or messages; changed keys are shown with a mask
+    (C(++++++++) before, C(++++++++ (changed\)) after; equal values as C(++++++++ (unchanged\))).
+  - Read-only. RV(ignore:changed) is always V(false); the module never writes to the cluster.
+extends_documentation_fragment:
+  - gitops.kubernetes._kube_connection
+attributes:
+  check_mode:
+    support: full
+    description: The module never changes anything, so it behaves the same in check mode.
+  diff_mode:
+    support: full
+    description: With C(--diff), returns before (live) and after (desired) YAML for the objects that drifted only.
+options:
+  application:
+    description:
+      - An application spec (the same dictionary M(gitops.kubernetes.gitops_render) takes); the module renders it
+        from Git and compares the result.
+      - Mutually exclusive with O(manifests) and O(applications).
+    type: dict
+  manifests:
+    description:
+      - Already rendered objects to compare, as a list of dictionaries or a multi-document YAML string.
+      - Requires O(name). Mutually exclusive with O(application) and O(applications).
+    type: raw
+  name:
+    description:
+      - Name of the application the O(manifests) belong to; it names the inventory (ApplySet parent) read
+        to find V(Extraneous) objects.
+    type: str
+  destination:
+    description: Where the O(manifests) go.
+    type: dict
+    suboptions:
+      namespace:
+        description:
+          - Namespace given to namespaced objects that name none (cluster-scoped objects never get one),
+            and where the application's inventory lives.
+          - Defaults to the namespace of the kubeconfig context, else V(default).
+        type: str
+  revision:
+    description: The Git revision the O(manifests) were rendered from; returned as RV(revision).
+    type: str
+  ignore_differences:
+    description:
+      - Differences to ignore when comparing O(manifests), as in Argo CD's C(ignoreDifferences).
+      - Each entry selects objects by O(ignore_differences[].group) and O(ignore_differences[].kind)
+        (V(*) for any) and optionally name and namespace.
+    type: list
+    elements: dict
+    suboptions:
+      group:
+        description: API group of the objects (V("") for the core group, V(*) for any).
+        type: str
+        default: ""
+      kind:
+        description: Kind of the objects (V(*) for any).
+        type: str
+        required: true
+      name:
+        description: Only the object with this name.
+        type: str
+      namespace:
+        description: Only objects in this namespace.
+        type: str
+      json_pointers:
+        description: RFC 6901 JSON pointers of fields to ignore, for example V(/spec/replicas).
+        type: list
+        elements: str
+      jq_path_expressions:
+        description:
+          - jq path expressions of fields to ignore, for example V(.spec.template.spec.containers[].image).
+          - Needs the C(jq) Python package on the host that runs the module; without it using this
+            option fails with a clear error.
+        type: list
+        elements: str
+      managed_fields_managers:
+        description:
+          - Ignore every field the live object's C(managedFields) say these field managers own
+            (for example a HorizontalPodAutoscaler's C(/spec/replicas)).
+        type: list
+        elements: str
+  applications:
+    description:
+      - Several applications compared concurrently in one call. Each entry is either an application spec
+        (as O(application)) or a dictionary with C(name), C(manifests) and optionally C(destination),
+        C(revision) and C(ignore_differences) (as the options of the same names).
+      - Mutually exclusive with O(application) and O(manifests).
+    type: list
+    elements: dict
+  parallelism:
+    description:
+      - How many API requests (dry-runs, GETs, LISTs) run at the same time.
+      - Defaults to the number of CPUs plus 4, at most 32.
+    type: int
+  cache_dir:
+    description:
+      - Directory for caches (discovery, cached for 10 minutes; Git mirrors and renders of applications).
+    type: path
+    default: ~/.cache/gitops.kubernetes
+notes:
+  - API cost for N desired objects of an application synced before, in K kinds and namespaces, is two discovery
+    requests (or none within the cache lifetime), one GET of the inventory parent, K LISTs by label and one dry-run
+    per object that exists. Objects not found by label cost a GET each, or one LIST per kind and namespace when
+    there are more than 16 of them.
+  - Transient API errors (429, 5xx, dropped connections) are retried up to four times with backoff.
+requirements:
+  - jsonpatch
+  - PyYAML
+  - jq (Python package; only for O(ignore_differences[].jq_path_expressions))
+seealso:
+  - module: gitops.kubernetes.gitops_sync
+  - module: gitops.kubernetes.gitops_render
+"""
+
+EXAMPLES = r"""
+- name: Report drift of rendered manifests
+  gitops.kubernetes.gitops_diff:
+    name: guestbook
+    destination:
+      namespace: guestbook
+    manifests: "{{ lookup('ansible.builtin.file', 'guestbook.yaml') }}"
+    ignore_differences:
+      - group: apps
+        kind: Deployment
+        json_pointers: [/spec/replicas]
+  register: drift
+
+- name: Fail when anything drifted
+  ansible.builtin.assert:
+    that: not drift.out_of_sync
+    fail_msg: "{{ drift.summary }}"
+
+- name: Compare an application straight from Git, showing what drifted
+  gitops.kubernetes.gitops_diff:
+    kubeconfig: ~/.kube/prod
+    context: prod
+    application:
+      name: guestbook
+      source:
+        repo_url: https://github.com/argoproj/argocd-example-apps.git
+        revision: HEAD
+        path: guestbook
+      destination:
+        namespace: guestbook
+  diff: true
+
+- name: Compare many applications in one call
+  gitops.kubernetes.gitops_diff:
+    applications: "{{ gitops_applications }}"
+    parallelism: 16
+  register: fleet_drift
+"""
+
+RETURN = r"""
+name:
+  description: Name of the application (single-application form).
+  returned: when O(application) or O(manifests) is given
+  type: str
+  sample: guestbook
+revision:
+  description: The revision compared (the commit of O(application), or O(revision) for manifests).
+  returned: when O(application) or O(manifests) is given
+  type: str
+  sample: 9f1c2d3e4b5a69788796a5b4c3d2e1f001122334
+sync_status:
+  description:
+    - V(Synced) when nothing drifted, V(OutOfSync) when any object is OutOfSync, Missing or Extraneous,
+      V(Unknown) when nothing drifted but some object could not be compared.
+    - With O(applications), the worst status over all applications.
+  returned: always
+  type: str
+  sample: OutOfSync
+out_of_sync:
+  description: Whether RV(sync_status) is anything but V(Synced).
+  returned: always
+  type: bool
+summary:
+  description: Number of objects per status (over all applications with O(applications)).
+  returned: always
+  type: dict
+  sample: {Synced: 12, OutOfSync: 1, Missing: 0, Extraneous: 1, Unknown: 0}
+resources:
+  description: One entry per compared object (single-application form).
+  returned: when O(application) or O(manifests) is given
+  type: list
+  elements: dict
+  contains:
+    group:
+      description: API group (V("") for the core group).
+      type: str
+    version:
+      description: API version within the group.
+      type: str
+    kind:
+      description: Kind.
+      type: str
+    namespace:
+      description: Namespace (V("") for cluster-scoped objects).
+      type: str
+    name:
+      description: Name.
+      type: str
+    status:
+      description: V(Synced), V(OutOfSync), V(Missing), V(Extraneous) or V(Unknown).
+      type: str
+    patch:
+      description:
+        - JSON Patch (RFC 6902) turning the live object into the desired one, after normalisation and ignore rules;
+          V([]) when synced, V(null) when there is nothing to patch (Missing, Extraneous, Unknown).
+        - Secret values are masked.
+      type: list
+      elements: dict
+      sample: [{op: replace, path: /spec/replicas, value: 3}]
+    message:
+      description: Why the object is Unknown, Missing or Extraneous, when there is more to say.
+      type: str
+      returned: when there is something to say
+    source:
+      description: The file (and line) the object came from, when known.
+      type: str
+      returned: when known
+    before:
+      description: The live object as YAML, normalised and masked.
+      type: str
+      returned: in diff mode
+    after:
+      description: The desired object as the API server would store it, as YAML, normalised and masked.
+      type: str
+      returned: in diff mode
+applications:
+  description: One entry per application with keys name, revision, namespace, resources, summary, sync_status,
+    out_of_sync (as above), and error when that application could not be compared.
+  returned: when O(applications) is given
+  type: list
+  elements: dict
+stats:
+  description: API requests this call made (retries included), by HTTP verb, and the seconds it took.
+  returned: always
+  type: dict
+  sample: {requests: 14, by_verb: {GET: 5, PATCH: 9}, retries: 0, seconds: 0.42}
+"""
+
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
+    DEFAULT_CACHE_DIR,
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    KubeClient,
+    kube_connection_argument_spec,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import SECRET_MASK, mask_secret, scrub_text, secret_values
+
+try:
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import (
+        HAS_JSONPATCH,
+        JSONPATCH_IMPORT_ERROR,
+        OUT_OF_SYNC,
+        STATUSES,
+        SYNCED,
+        UNKNOWN,
+        ApplicationDiff,
+        compare_application,
+    )
+except ImportError:  # PyYAML missing: reported below through missing_required_lib
+    HAS_JSONPATCH = False
+    JSONPATCH_IMPORT_ERROR = traceback.format_exc()
+
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
+
+try:
+    # the application spec and renderer (gitops_render's engine); absent, only manifests work
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._render import render_application
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import parse_application
+
+    HAS_APPLICATION_ENGINE = True
+except ImportError:
+    HAS_APPLICATION_ENGINE = False
+
+IGNORE_DIFFERENCES_SPEC = {
+    "group": {"type": "str", "default": ""},
+    "kind": {"type": "str", "required": True},
+    "name": {"type": "str"},
+    "namespace": {"type": "str"},
+    "json_pointers": {"type": "list", "elements": "str"},
+    "jq_path_expressions": {"type": "list", "elements": "str"},
+    "managed_fields_managers": {"type": "list", "elements": "str"},
+}
+# at most this many applications render and compare at once; each shares the client's request pool
+APPLICATION_WORKERS = 4
+
+
+def argument_spec() -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "application": {"type": "dict"},
+        "manifests": {"type": "raw"},
+        "name": {"type": "str"},
+        "destination": {"type": "dict", "options": {"namespace": {"type": "str"}}},
+        "revision": {"type": "str"},
+        "ignore_differences": {"type": "list", "elements": "dict", "options": IGNORE_DIFFERENCES_SPEC},
+        "applications": {"type": "list", "elements": "dict"},
+        "parallelism": {"type": "int"},
+        "cache_dir": {"type": "path", "default": DEFAULT_CACHE_DIR},
+    }
+    spec.update(kube_connection_argument_spec())
+    return spec
+
+
+def parse_manifests(raw: Any, app_name: str) -> list[DesiredObject]:
+    """Desired objects from a list of dicts or a multi-document YAML string."""
+    if isinstance(raw, str):
+        try:
+            documents = [d for d in yaml.safe_load_all(raw) if d is not None]
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise SpecError(f"manifests are not valid YAML: {getattr(exc, 'problem', exc)}", application=app_name,
+                            line=mark.line + 1 if mark else None) from None
+    elif isinstance(raw, list):
+        documents = [d for d in raw if d is not None]
+    elif isinstance(raw, dict):
+        documents = [raw]
+    else:
+        raise SpecError("manifests must be a list of objects or a YAML string", application=app_name)
+    objects: list[DesiredObject] = []
+    for index, document in enumerate(documents):
+        if not isinstance(document, dict):
+            raise SpecError(f"manifests item {index} is not an object", application=app_name)
+        # a List (kubectl get -o yaml) holds the objects in items
+        if document.get("kind") == "List" and isinstance(document.get("items"), list):
+            objects += [DesiredObject(item) for item in document["items"] if isinstance(item, dict)]
+        else:
+            objects.append(DesiredObject(document))
+    return objects
+
+
+class ApplicationJob:
+    """One application to compare: either rendered here from its spec, or given as manifests."""
+
+    def __init__(self, raw: dict[str, Any], cache_dir: str) -> None:
+        self.raw = raw
+        self.cache_dir = cache_dir
+        self.name = str(raw.get("name") or (raw.get("metadata") or {}).get("name") or "")
+        self.is_manifests = "manifests" in raw
+        if self.is_manifests:
+            if not self.name:
+                raise SpecError("name is required with manifests")
+            self.objects = parse_manifests(raw.get("manifests"), self.name)
+        elif not HAS_APPLICATION_ENGINE:
+            raise SpecError(
+                "comparing an application spec needs the application renderer (module_utils/_spec.py, _render.py), "
+                "which this installation lacks; pass rendered manifests instead",
+                application=self.name or None,
+            )
+
+    def run(self, client: KubeClient) -> ApplicationDiff:
+        """Render (for a spec) and compare."""
+        if self.is_manifests:
+            return compare_application(
+                client, self.name, self.objects,
+                namespace=(self.raw.get("destination") or {}).get("namespace"),
+                ignore_differences=self.raw.get("ignore_differences") or [],
+                revision=self.raw.get("revision"),
+            )
+        app = parse_application(self.raw)
+        rendered = render_application(app, self.cache_dir)
+        self.objects = rendered.objects
+        return compare_application(
+            client, app.name, rendered.objects,
+            namespace=app.destination.namespace,
+            ignore_differences=app.ignore_differences,
+            revision=rendered.revision,
+        )
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    """Every string in a result with Secret values replaced by a mask (defence in depth)."""
+    if isinstance(value, str):
+        return scrub_text(value, secrets)
+    if isinstance(value, list):
+        return [_scrub(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrub(item, secrets) for key, item in value.items()}
+    return value
+
+
+def _masked_manifests(raw: Any) -> Any:
+    if isinstance(raw, list):
+        return [mask_secret(item) if isinstance(item, dict) else item for item in raw]
+    if isinstance(raw, dict):
+        return mask_secret(raw)
+    if isinstance(raw, str) and HAS_YAML:
+        try:
+            return [mask_secret(d) if isinstance(d, dict) else d for d in yaml.safe_load_all(raw) if d is not None]
+        except yaml.YAMLError:
+            return SECRET_MASK
+    return raw
+
+
+def safe_invocation(params: dict[str, Any]) -> dict[str, Any]:
+    """Module arguments as -vvv shows them: Secrets in manifests and a kubeconfig dict masked."""
+    args = dict(params)
+    if isinstance(args.get("kubeconfig"), dict):
+        args["kubeconfig"] = SECRET_MASK
+    if args.get("manifests") is not None:
+        args["manifests"] = _masked_manifests(args["manifests"])
+    if args.get("applications"):
+        args["applications"] = [
+            {**item, "manifests": _masked_manifests(item["manifests"])} if isinstance(item, dict) and "manifests" in item else item
+            for item in args["applications"]
+        ]
+    return args
+
+
+def _worst(statuses: list[str]) -> str:
+    if OUT_OF_SYNC in statuses:
+        return OUT_OF_SYNC
+    if UNKNOWN in statuses:
+        return UNKNOWN
+    return SYNCED
+
+
+def run_module(module: AnsibleModule) -> dict[str, Any]:
+    """Compare every requested application and build the result (raises GitopsError)."""
+    params = module.params
+    started = time.monotonic()
+    if params["applications"] is not None:
+        jobs = [ApplicationJob(raw, params["cache_dir"]) for raw in params["applications"]]
+    elif params["application"] is not None:
+        jobs = [ApplicationJob(params["application"], params["cache_dir"])]
+    else:
+        jobs = [ApplicationJob({
+            "name": params["name"], "manifests": params["manifests"], "destination": params["destination"],
+            "revision": params["revision"], "ignore_differences": params["ignore_differences"],
+        }, params["cache_dir"])]
+    with KubeClient.from_params(params) as client:
+        if len(jobs) == 1:
+            outcomes: list[ApplicationDiff | GitopsError] = [jobs[0].run(client)]
+        else:
+            def attempt(job: ApplicationJob) -> ApplicationDiff | GitopsError:
+                try:
+                    return job.run(client)
+                except ClusterConnectionError:
+                    raise
+                except GitopsError as exc:  # one broken application must not hide the others' drift
+                    return exc.with_application(job.name) if job.name else exc
+
+            with ThreadPoolExecutor(max_workers=min(APPLICATION_WORKERS, len(jobs))) as pool:
+                outcomes = list(pool.map(attempt, jobs))
+        stats = {**client.stats.to_dict(), "seconds": round(time.monotonic() - started, 3)}
+        stats["requests"] = stats.pop("total")
+
+    with_diff = module._diff
+    diffs = [d for outcome in outcomes if isinstance(outcome, ApplicationDiff) for d in outcome.ansible_diffs()]
+    secrets = secret_values(
+        [obj.manifest for job in jobs for obj in getattr(job, "objects", [])]
+        + [c.live for o in outcomes if isinstance(o, ApplicationDiff) for c in o.resources]
+        + [c.predicted for o in outcomes if isinstance(o, ApplicationDiff) for c in o.resources]
+    )
+    result: dict[str, Any] = {"changed": False, "stats": stats}
+    if params["applications"] is None:
+        diff = outcomes[0]
+        assert isinstance(diff, ApplicationDiff)
+        result.update(diff.to_result(with_diff))
+    else:
+        entries = []
+        summary = {status: 0 for status in STATUSES}
+        for job, outcome in zip(jobs, outcomes):
+            if isinstance(outcome, ApplicationDiff):
+                entries.append(outcome.to_result(with_diff))
+                for status, count in outcome.summary.items():
+                    summary[status] += count
+            else:
+                entries.append({"name": job.name, "sync_status": UNKNOWN, "out_of_sync": True, "error": str(outcome),
+                                **outcome.to_result()})
+        result["applications"] = entries
+        result["summary"] = summary
+        result["sync_status"] = _worst([entry["sync_status"] for entry in entries])
+        result["out_of_sync"] = result["sync_status"] != SYNCED
+        failed = [entry for entry in entries if "error" in entry]
+        if failed:
+            result["failed_applications"] = [entry["name"] for entry in failed]
+    if with_diff and diffs:
+        result["diff"] = diffs
+    return _scrub(result, secrets)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("application", "manifests", "applications")],
+        required_one_of=[("application", "manifests", "applications")],
+        required_by={"manifests": "name"},
+        supports_check_mode=True,
+    )
+    invocation = {"module_args": safe_invocation(module.params)}
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR, invocation=invocation)
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR, invocation=invocation)
+    if not HAS_JSONPATCH:
+        module.fail_json(msg=missing_required_lib("jsonpatch"), exception=JSONPATCH_IMPORT_ERROR, invocation=invocation)
+    try:
+        result = run_module(module)
+    except GitopsError as exc:
+        module.fail_json(msg=str(exc), changed=False, invocation=invocation, **exc.to_result())
+    if result.get("failed_applications"):
+        module.fail_json(
+            msg="could not compare application(s): " + ", ".join(result["failed_applications"]),
+            invocation=invocation, **result,
+        )
+    module.exit_json(invocation=invocation, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""Unit tests for the cluster connection (_kube): configuration, HTTP behaviour, discovery.
+
+The API server is replaced at the narrowest boundary, the urllib3 pool's
+request(); everything above it (retries, errors, paging, discovery cache)
+is the real code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import urllib3
+import yaml
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils import _kube
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, KubeApiError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
+    ApiResource,
+    ConnectionSettings,
+    KubeClient,
+    ResolvedConnection,
+    kube_connection_argument_spec,
+    resolve_connection,
+)
+
+TOKEN = "s3cr3t-token-value"
+REPO = Path(__file__).resolve().parents[4]
+
+KUBECONFIG = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "c", "cluster": {"server": "https://10.1.2.3:6443", "insecure-skip-tls-verify": True}}],
+    "users": [{"name": "u", "user": {"token": TOKEN}}],
+    "contexts": [
+        {"name": "dev", "context": {"cluster": "c", "user": "u", "namespace": "team-a"}},
+        {"name": "other", "context": {"cluster": "c", "user": "u"}},
+    ],
+    "current-context": "dev",
+}
+
+DEPLOYMENTS = ApiResource("apps", "v1", "Deployment", "deployments", True, ("get", "list", "patch"))
+NAMESPACES = ApiResource("", "v1", "Namespace", "namespaces", False, ("get", "list"))
+
+
+class Response:
+    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        self.status = status
+        self.data = json.dumps(body).encode() if body is not None else b""
+        self.headers = headers or {}
+
+
+class FakePool:
+    """Stands in for urllib3.PoolManager.request: answers from a queue, records every call."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.calls: list[dict[str, Any]] = []
+
+    def request(self, method: str, url: str, body: bytes | None = None, headers: dict | None = None, **_: Any) -> Response:
+        self.calls.append({"method": method, "url": url, "body": body, "headers": headers or {}})
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def clear(self) -> None:
+        pass
+
+
+def make_client(pool: FakePool, **kwargs: Any) -> KubeClient:
+    connection = resolve_connection(ConnectionSettings(kubeconfig=KUBECONFIG))
+    kwargs.setdefault("parallelism", 2)
+    return KubeClient(connection, pool_manager=pool, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(_kube.time, "sleep", slept.append)
+    return slept
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def test_kubeconfig_dict_gives_server_token_and_context_namespace() -> None:
+    resolved = resolve_connection(ConnectionSettings(kubeconfig=KUBECONFIG))
+    assert resolved.server == "https://10.1.2.3:6443"
+    assert resolved.default_namespace == "team-a"
+    assert resolved.configuration.auth_settings()["BearerToken"]["value"] == f"Bearer {TOKEN}"
+    assert "dict" in resolved.description
+
+
+def test_context_option_selects_another_context(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(KUBECONFIG))
+    resolved = resolve_connection(ConnectionSettings(kubeconfig=str(path), context="other"))
+    assert resolved.default_namespace == "default"
+    assert "context 'other'" in resolved.description
+
+
+def test_explicit_options_override_kubeconfig() -> None:
+    resolved = resolve_connection(ConnectionSettings(
+        kubeconfig=KUBECONFIG, host="https://api.example.org:443", api_key="other-token", validate_certs=True,
+        ca_cert="/etc/ca.pem",
+    ))
+    assert resolved.server == "https://api.example.org:443"
+    assert resolved.configuration.auth_settings()["BearerToken"]["value"] == "Bearer other-token"
+    assert resolved.configuration.verify_ssl is True
+    assert resolved.configuration.ssl_ca_cert == "/etc/ca.pem"
+
+
+def test_missing_kubeconfig_file_is_a_connection_error(tmp_path: Path) -> None:
+    with pytest.raises(ClusterConnectionError, match="does not exist"):
+        resolve_connection(ConnectionSettings(kubeconfig=str(tmp_path / "nope")))
+
+
+def test_unknown_context_is_a_connection_error() -> None:
+    with pytest.raises(ClusterConnectionError, match="invalid cluster configuration"):
+        resolve_connection(ConnectionSettings(kubeconfig=KUBECONFIG, context="missing"))
+
+
+def test_nothing_configured_outside_a_pod(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
+    monkeypatch.setattr(_kube.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "absent"), raising=False)
+    with pytest.raises(ClusterConnectionError):
+        resolve_connection(ConnectionSettings())
+
+
+def test_in_cluster_service_account_when_nothing_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded: list[Any] = []
+
+    def load_incluster_config(client_configuration: Any) -> None:
+        loaded.append(client_configuration)
+        client_configuration.host = "https://10.96.0.1:443"
+        client_configuration.api_key["BearerToken"] = "Bearer sa-token"
+
+    monkeypatch.setattr(_kube, "_in_cluster", lambda: True)
+    monkeypatch.setattr(_kube.kube_config, "load_incluster_config", load_incluster_config)
+    resolved = resolve_connection(ConnectionSettings())
+    assert loaded and resolved.server == "https://10.96.0.1:443"
+    assert resolved.description == "the in-cluster service account"
+
+
+def test_argument_spec_mirrors_the_doc_fragment() -> None:
+    from ansible_collections.gitops.kubernetes.plugins.doc_fragments._kube_connection import ModuleDocFragment
+
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    spec = kube_connection_argument_spec()
+    assert set(documented) == set(spec)
+    for name, option in documented.items():
+        assert option["type"] == spec[name]["type"], name
+        assert sorted(option.get("aliases", [])) == sorted(spec[name].get("aliases", [])), name
+    assert spec["api_key"]["no_log"] is True
+
+
+# ---------------------------------------------------------------- requests
+
+
+def test_transient_errors_are_retried_a_bounded_number_of_times(no_sleep: list[float]) -> None:
+    pool = FakePool(Response(503), Response(429, headers={"Retry-After": "2"}), Response(200, {"kind": "Namespace"}))
+    client = make_client(pool)
+    assert client.request("GET", "/api/v1/namespaces/x") == {"kind": "Namespace"}
+    assert client.stats.total == 3 and client.stats.retries == 2
+    assert no_sleep[1] >= 1.5  # Retry-After honoured (with jitter)
+    assert pool.calls[0]["headers"]["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_persistent_5xx_gives_up_with_the_server_message() -> None:
+    pool = FakePool(*[Response(500, {"message": "etcdserver: request timed out", "reason": "InternalError"})] * 5)
+    client = make_client(pool)
+    with pytest.raises(KubeApiError, match="etcdserver: request timed out") as info:
+        client.get(DEPLOYMENTS, "ns", "web")
+    assert info.value.status == 500
+    assert len(pool.calls) == 5
+
+
+def test_unreachable_server_is_a_clear_connection_error() -> None:
+    refused = urllib3.exceptions.MaxRetryError(None, "/api", reason=urllib3.exceptions.NewConnectionError(
+        None, "Failed to establish a new connection: [Errno 111] Connection refused"))
+    client = make_client(FakePool(*[refused] * 5))
+    with pytest.raises(ClusterConnectionError) as info:
+        client.request("GET", "/api")
+    message = str(info.value)
+    assert "cannot reach the Kubernetes API server at https://10.1.2.3:6443" in message
+    assert "Connection refused" in message
+    assert TOKEN not in message
+
+
+def test_401_names_the_server_not_the_token() -> None:
+    client = make_client(FakePool(Response(401, {"message": "Unauthorized", "reason": "Unauthorized"})))
+    with pytest.raises(ClusterConnectionError, match="rejected the credentials") as info:
+        client.request("GET", "/api")
+    assert TOKEN not in str(info.value)
+
+
+def test_403_on_discovery_is_a_connection_error_but_on_an_object_an_api_error() -> None:
+    denied = {"message": 'deployments.apps "web" is forbidden: User "bob" cannot get', "reason": "Forbidden"}
+    client = make_client(FakePool(Response(403, denied), Response(403, denied)))
+    with pytest.raises(ClusterConnectionError, match="denied access"):
+        client.request("GET", "/apis")
+    with pytest.raises(KubeApiError, match="forbidden") as info:
+        client.get(DEPLOYMENTS, "ns", "web")
+    assert info.value.status == 403
+
+
+def test_get_returns_none_for_404() -> None:
+    client = make_client(FakePool(Response(404, {"reason": "NotFound"})))
+    assert client.get(DEPLOYMENTS, "ns", "web") is None
+    assert client.stats.by_verb == {"GET": 1}
+
+
+def test_list_pages_and_fills_in_kind() -> None:
+    pool = FakePool(
+        Response(200, {"metadata": {"continue": "tok"}, "items": [{"metadata": {"name": "a"}}]}),
+        Response(200, {"metadata": {}, "items": [{"metadata": {"name": "b"}}]}),
+    )
+    items = make_client(pool).list(DEPLOYMENTS, "ns", label_selector="applyset.kubernetes.io/part-of=x")
+    assert [i["metadata"]["name"] for i in items] == ["a", "b"]
+    assert {(i["apiVersion"], i["kind"]) for i in items} == {("apps/v1", "Deployment")}
+    first, second = (parse_qs(urlsplit(c["url"]).query) for c in pool.calls)
+    assert first["labelSelector"] == ["applyset.kubernetes.io/part-of=x"] and "continue" not in first
+    assert second["continue"] == ["tok"]
+    assert urlsplit(pool.calls[0]["url"]).path == "/apis/apps/v1/namespaces/ns/deployments"
+
+
+def test_cluster_scoped_paths_ignore_the_namespace() -> None:
+    assert NAMESPACES.path("ignored", "team-a") == "/api/v1/namespaces/team-a"
+    assert DEPLOYMENTS.path("ns", "web") == "/apis/apps/v1/namespaces/ns/deployments/web"
+
+
+def test_server_side_apply_request_shape() -> None:
+    pool = FakePool(Response(200, {"kind": "Deployment"}))
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ns"}}
+    make_client(pool).apply(DEPLOYMENTS, manifest, dry_run=True, force=True)
+    call = pool.calls[0]
+    query = parse_qs(urlsplit(call["url"]).query)
+    assert call["method"] == "PATCH"
+    assert call["headers"]["Content-Type"] == "application/apply-patch+yaml"
+    assert query == {"fieldManager": ["gitops.kubernetes"], "force": ["true"], "dryRun": ["All"]}
+    assert json.loads(call["body"]) == manifest
+
+
+def test_apply_without_dry_run_or_force_sends_neither() -> None:
+    pool = FakePool(Response(200, {}))
+    manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ns"}}
+    make_client(pool).apply(DEPLOYMENTS, manifest, field_manager="someone")
+    assert parse_qs(urlsplit(pool.calls[0]["url"]).query) == {"fieldManager": ["someone"]}
+
+
+def test_delete_sends_propagation_policy_and_tolerates_404() -> None:
+    pool = FakePool(Response(200, {"kind": "Status"}), Response(404, {}))
+    client = make_client(pool)
+    client.delete(DEPLOYMENTS, "ns", "web", propagation_policy="Foreground", dry_run=True)
+    assert json.loads(pool.calls[0]["body"]) == {
+        "kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground", "dryRun": ["All"],
+    }
+    assert client.delete(DEPLOYMENTS, "ns", "gone") is None
+
+
+def test_map_keeps_order_and_bounds_threads() -> None:
+    client = make_client(FakePool(), parallelism=3)
+    assert client.map(lambda x: x * 2, range(20)) == [x * 2 for x in range(20)]
+    assert client._executor is not None and client._executor._max_workers == 3
+    client.close()
+
+
+# ---------------------------------------------------------------- discovery
+
+AGGREGATED_CORE = {
+    "kind": "APIGroupDiscoveryList",
+    "items": [{"metadata": {}, "versions": [{"version": "v1", "resources": [
+        {"resource": "configmaps", "responseKind": {"kind": "ConfigMap"}, "scope": "Namespaced", "verbs": ["get"]},
+        {"resource": "namespaces", "responseKind": {"kind": "Namespace"}, "scope": "Cluster", "verbs": ["get"]},
+    ]}]}],
+}
+AGGREGATED_GROUPS = {
+    "kind": "APIGroupDiscoveryList",
+    "items": [{"metadata": {"name": "autoscaling"}, "versions": [
+        {"version": "v2", "resources": [{"resource": "horizontalpodautoscalers", "responseKind": {"kind": "HorizontalPodAutoscaler"}, "scope": "Namespaced"}]},
+        {"version": "v1", "resources": [{"resource": "horizontalpodautoscalers", "responseKind": {"kind": "HorizontalPodAutoscaler"}, "scope": "Namespaced"}]},
+    ]}],
+}
+
+
+def test_aggregated_discovery_costs_two_requests_and_keeps_preference() -> None:
+    pool = FakePool(Response(200, AGGREGATED_CORE), Response(200, AGGREGATED_GROUPS))
+    client = make_client(pool)
+    discovery = client.discovery()
+    assert client.stats.total == 2
+    assert "apidiscovery.k8s.io" in pool.calls[0]["headers"]["Accept"]
+    assert discovery.find("v1", "Namespace").namespaced is False
+    assert discovery.preferred("autoscaling", "HorizontalPodAutoscaler").version == "v2"
+    assert discovery.find("autoscaling/v1", "HorizontalPodAutoscaler").plural == "horizontalpodautoscalers"
+    assert discovery.find("apps/v1", "Deployment") is None
+    client.discovery()
+    assert client.stats.total == 2  # once per process
+
+
+def test_legacy_discovery_when_the_server_has_no_aggregated_documents() -> None:
+    pool = FakePool(
+        Response(200, {"kind": "APIVersions", "versions": ["v1"]}),
+        Response(200, {"kind": "APIGroupList", "groups": [{"name": "apps", "versions": [{"version": "v1"}], "preferredVersion": {"version": "v1"}}]}),
+        Response(200, {"resources": [{"name": "pods", "kind": "Pod", "namespaced": True}, {"name": "pods/log", "kind": "Pod", "namespaced": True}]}),
+        Response(200, {"resources": [{"name": "deployments", "kind": "Deployment", "namespaced": True}]}),
+    )
+    discovery = make_client(pool, parallelism=1).discovery()
+    assert discovery.find("apps/v1", "Deployment").plural == "deployments"
+    assert [r.plural for r in discovery.resources if r.kind == "Pod"] == ["pods"]
+
+
+def test_discovery_is_cached_on_disk_for_a_short_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = make_client(FakePool(Response(200, AGGREGATED_CORE), Response(200, AGGREGATED_GROUPS)), cache_dir=str(tmp_path))
+    first.discovery()
+    second = make_client(FakePool(), cache_dir=str(tmp_path))
+    assert second.discovery().from_cache and second.stats.total == 0
+    assert second.discovery().find("v1", "ConfigMap") is not None
+    # after the TTL the server is asked again
+    now = _kube.time.time()
+    monkeypatch.setattr(_kube.time, "time", lambda: now + _kube.DISCOVERY_TTL + 1)
+    third = make_client(FakePool(Response(200, AGGREGATED_CORE), Response(200, AGGREGATED_GROUPS)), cache_dir=str(tmp_path))
+    assert not third.discovery().from_cache and third.stats.total == 2
+
+
+def test_a_kind_missing_from_cached_discovery_triggers_one_refresh(tmp_path: Path) -> None:
+    make_client(FakePool(Response(200, AGGREGATED_CORE), Response(200, AGGREGATED_GROUPS)), cache_dir=str(tmp_path)).discovery()
+    with_crd = json.loads(json.dumps(AGGREGATED_GROUPS))
+    with_crd["items"].append({"metadata": {"name": "example.org"}, "versions": [{"version": "v1", "resources": [
+        {"resource": "widgets", "responseKind": {"kind": "Widget"}, "scope": "Namespaced"}]}]})
+    client = make_client(FakePool(Response(200, AGGREGATED_CORE), Response(200, with_crd)), cache_dir=str(tmp_path))
+    assert client.resource_for("example.org/v1", "Widget").plural == "widgets"
+    assert client.stats.total == 2
+    assert client.resource_for("example.org/v1", "Gadget") is None
+    assert client.stats.total == 2  # fresh discovery is not refetched for every miss
+
+
+def test_resolved_connection_description_never_holds_the_token() -> None:
+    resolved: ResolvedConnection = resolve_connection(ConnectionSettings(kubeconfig=KUBECONFIG, api_key=TOKEN))
+    assert not re.search(TOKEN, resolved.description + resolved.server)
