@@ -1,0 +1,704 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Render stage: a checkout at one commit -> the desired objects.
+
+Three renderers, chosen from the application path unless the spec names one:
+a `kustomization.yaml` (or `.yml`, `Kustomization`) means kustomize, a
+`Chart.yaml` means helm, anything else is a directory of plain manifests.
+Every object keeps the repository-relative file it came from, so errors and
+reports can point at a line in Git.
+
+Results are cached on disk by (commit, path, render options, tool binaries):
+rendering the same commit again costs one JSON read and no checkout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, RenderError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, strip_url_credentials
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
+    CommitInfo,
+    GitSource,
+    PathEscapeError,
+    default_cache_dir,
+    is_within,
+    resolve_in_checkout,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    Application,
+    DirectoryOptions,
+    HelmOptions,
+    KustomizeOptions,
+)
+
+__all__ = ["CommitInfo", "RenderResult", "render_application", "detect_renderer", "load_manifests"]
+
+RENDER_TIMEOUT = 300.0  # seconds for one kustomize or helm run
+# bump when the cached payload or anything a renderer does changes shape
+CACHE_FORMAT = 1
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MANIFEST_EXTENSIONS = (".yaml", ".yml", ".json")
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+INSTALL_HINTS = {
+    "helm": "install Helm 3 (https://helm.sh/docs/intro/install/)",
+    "kustomize": "install kustomize 5 (https://kubectl.docs.kubernetes.io/installation/kustomize/)",
+}
+
+
+@dataclass
+class RenderResult:
+    objects: list[DesiredObject]
+    revision: str  # the 40-character commit SHA
+    commit: CommitInfo
+    renderer: str  # "directory" | "kustomize" | "helm"
+    cache_hit: bool = False
+
+
+def render_application(app: Application, cache_dir: str | None = None) -> RenderResult:
+    """Source and Render stages for one application.
+
+    Raises SourceError or RenderError (with the application name attached).
+    """
+    try:
+        cache_dir = cache_dir or default_cache_dir()
+        source = GitSource(app.source, cache_dir)
+        resolved = source.resolve()
+        # remote kustomize bases are not pinned by the commit, so such renders are never reused
+        cache = RenderCache(cache_dir) if not app.source.allow_remote_bases else None
+        key = render_cache_key(app, resolved.sha)
+        cached = cache.load(key) if cache else None
+        if cached is not None:
+            return RenderResult(objects=cached[1], revision=resolved.sha, commit=resolved.commit,
+                                renderer=cached[0], cache_hit=True)
+        with source.checkout(resolved.sha) as root:
+            app_dir = source.application_dir(root, resolved.sha)
+            renderer = detect_renderer(app_dir, app.source.renderer)
+            context = _RenderContext(root=root.resolve(), app_dir=app_dir, rel_path=app.source.path, app=app,
+                                     secrets=source.secrets)
+            objects = _RENDERERS[renderer](context)
+        check_duplicates(objects)
+        if cache:
+            cache.store(key, renderer, objects)
+        return RenderResult(objects=objects, revision=resolved.sha, commit=resolved.commit, renderer=renderer)
+    except GitopsError as err:
+        raise err.with_application(app.name)
+
+
+def detect_renderer(app_dir: Path, requested: str | None = None) -> str:
+    """The renderer the spec asks for, else kustomize / helm / directory from the files in app_dir."""
+    if requested:
+        return requested
+    if any((app_dir / name).is_file() for name in KUSTOMIZATION_FILES):
+        return "kustomize"
+    if (app_dir / "Chart.yaml").is_file():
+        return "helm"
+    return "directory"
+
+
+def check_duplicates(objects: list[DesiredObject]) -> None:
+    """Two objects with one identity would fight each other; name both places."""
+    seen: dict[tuple[str, str, str, str], DesiredObject] = {}
+    for obj in objects:
+        ref = obj.ref
+        key = (ref.group, ref.kind, ref.namespace, ref.name)
+        if key in seen:
+            first = seen[key]
+            raise RenderError(f"{ref} is defined twice: at {first.location() or 'an unknown file'} and at "
+                              f"{obj.location() or 'an unknown file'}", file=obj.source_file or None,
+                              line=obj.source_line, object_ref=str(ref))
+        seen[key] = obj
+
+
+# -- YAML -----------------------------------------------------------------------------------------------
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class ManifestLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """Safe loader that keeps timestamps as strings (as Kubernetes' YAML-to-JSON does)."""
+
+
+ManifestLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
+def iter_yaml_documents(text: str, file: str) -> Iterator[tuple[int, Any]]:
+    """(1-based line, data) for each non-empty document; RenderError with file/line/column if invalid."""
+    loader = ManifestLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            line = node.start_mark.line + 1 if node is not None else None
+            data = loader.construct_document(node) if node is not None else None
+            if data is not None:
+                yield line or 1, data
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = " ".join(part for part in (err.context, err.problem) if part) or "invalid YAML"
+        raise RenderError(f"invalid YAML: {problem}", file=file,
+                          line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
+    except yaml.YAMLError as err:
+        raise RenderError(f"invalid YAML: {err}", file=file) from None
+    finally:
+        loader.dispose()
+
+
+def load_manifests(text: str, file: str, is_json: bool = False) -> list[DesiredObject]:
+    """Objects in one file: multi-document YAML (or one JSON value), empty documents skipped, Lists expanded."""
+    if is_json:
+        try:
+            documents: list[tuple[int, Any]] = [(1, json.loads(text))] if text.strip() else []
+        except json.JSONDecodeError as err:
+            raise RenderError(f"invalid JSON: {err.msg}", file=file, line=err.lineno, column=err.colno) from None
+        if documents and isinstance(documents[0][1], list):
+            documents = [(1, item) for item in documents[0][1]]
+    else:
+        documents = list(iter_yaml_documents(text, file))
+    objects: list[DesiredObject] = []
+    for line, data in documents:
+        objects.extend(_objects_from_document(data, file, line))
+    return objects
+
+
+def _objects_from_document(data: Any, file: str, line: int) -> list[DesiredObject]:
+    if not isinstance(data, dict):
+        raise RenderError(f"a document must be a Kubernetes object (a mapping), got {type(data).__name__}",
+                          file=file, line=line)
+    kind = data.get("kind")
+    if not isinstance(data.get("apiVersion"), str) or not data.get("apiVersion") or not isinstance(kind, str) or not kind:
+        raise RenderError("a Kubernetes object needs apiVersion and kind", file=file, line=line)
+    if kind.endswith("List") and isinstance(data.get("items"), list):
+        objects: list[DesiredObject] = []
+        for item in data["items"]:
+            objects.extend(_objects_from_document(item, file, line))
+        return objects
+    metadata = data.get("metadata")
+    if not isinstance(metadata, dict) or not (metadata.get("name") or metadata.get("generateName")):
+        raise RenderError(f"the {kind} has no metadata.name", file=file, line=line)
+    return [DesiredObject(manifest=data, source_file=file, source_line=line)]
+
+
+# -- directory ------------------------------------------------------------------------------------------
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """Argo CD's glob (gobwas/glob without separators): '*' and '**' match anything, '/' included;
+    '?' one character; [abc], [!abc], [a-z]; {a,b} alternatives (nestable); backslash escapes."""
+    out: list[str] = []
+    depth = 0
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            out.append(re.escape(pattern[index + 1]))
+            index += 2
+            continue
+        if char == "*":
+            out.append(".*")
+            while index + 1 < len(pattern) and pattern[index + 1] == "*":
+                index += 1
+        elif char == "?":
+            out.append(".")
+        elif char == "[":
+            end = pattern.find("]", index + 2)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[index + 1:end]
+                negate = body.startswith("!")
+                body = body[1:] if negate else body
+                out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\").replace("^", "\\^") + "]")
+                index = end
+        elif char == "{":
+            depth += 1
+            out.append("(?:")
+        elif char == "}" and depth:
+            depth -= 1
+            out.append(")")
+        elif char == "," and depth:
+            out.append("|")
+        else:
+            out.append(re.escape(char))
+        index += 1
+    if depth:
+        raise ValueError(f"unbalanced braces in glob {pattern!r}")
+    return re.compile("^" + "".join(out) + "$", re.DOTALL)
+
+
+def list_manifest_files(app_dir: Path, options: DirectoryOptions) -> list[str]:
+    """Files (relative to app_dir, '/'-separated, sorted) the directory renderer reads."""
+    try:
+        include = glob_to_regex(options.include) if options.include else None
+        exclude = glob_to_regex(options.exclude) if options.exclude else None
+    except ValueError as err:
+        raise RenderError(str(err)) from None
+    selected = []
+    for current, dirs, files in os.walk(app_dir):
+        if not options.recurse:
+            dirs[:] = []
+        dirs.sort()
+        for name in files:
+            relative = (Path(current) / name).relative_to(app_dir).as_posix()
+            lowered = name.lower()
+            if exclude and exclude.match(relative):
+                continue
+            if include and not include.match(relative):
+                continue
+            if lowered.endswith((".jsonnet", ".libsonnet")):
+                raise RenderError("Jsonnet files are not supported; exclude them with directory.exclude",
+                                  file=relative)
+            if lowered.endswith(MANIFEST_EXTENSIONS):
+                selected.append(relative)
+    return sorted(selected)
+
+
+@dataclass
+class _RenderContext:
+    root: Path  # the checkout (resolved)
+    app_dir: Path  # the application path inside it (resolved)
+    rel_path: str  # the application path, repository-relative ('.' for the root)
+    app: Application
+    secrets: list[str]
+
+    def repo_relative(self, relative_to_app: str) -> str:
+        return posixpath.normpath(posixpath.join(self.rel_path, relative_to_app))
+
+    def repo_relative_path(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
+
+
+def _render_directory(ctx: _RenderContext) -> list[DesiredObject]:
+    options = ctx.app.source.directory or DirectoryOptions()
+    objects: list[DesiredObject] = []
+    for relative in list_manifest_files(ctx.app_dir, options):
+        file = ctx.repo_relative(relative)
+        text = _read_text(ctx.app_dir / relative, file)
+        objects.extend(load_manifests(text, file, is_json=relative.lower().endswith(".json")))
+    return objects
+
+
+def _read_text(path: Path, file: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise RenderError(f"not UTF-8 text (byte {err.start})", file=file) from None
+    except OSError as err:
+        raise RenderError(f"cannot be read: {err.strerror}", file=file) from None
+
+
+# -- tools ----------------------------------------------------------------------------------------------
+
+
+def find_binary(name: str) -> str:
+    """The path of helm or kustomize, or a RenderError saying how to install it."""
+    found = shutil.which(name)
+    if not found:
+        raise RenderError(f"the {name} binary is needed to render this application but was not found on PATH; "
+                          f"{INSTALL_HINTS.get(name, f'install {name}')} or, in a checkout of this collection, "
+                          f"run `make tools`")
+    return found
+
+
+def _tool_stamp(name: str) -> str:
+    """Identity of the binary a render depends on, so an upgraded tool never reuses old output."""
+    found = shutil.which(name)
+    if not found:
+        return ""
+    stat = os.stat(found)
+    return f"{os.path.realpath(found)}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _run_tool(ctx: _RenderContext, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    name = Path(argv[0]).name
+    try:
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=RENDER_TIMEOUT,
+                              env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"{name} did not finish within {RENDER_TIMEOUT:.0f}s", file=ctx.rel_path) from None
+    except OSError as err:
+        raise RenderError(f"{name} could not be started: {err.strerror}") from None
+    if proc.returncode != 0:
+        stderr = scrub_text(proc.stderr, ctx.secrets).replace(str(ctx.root) + "/", "").replace(str(ctx.root), ".")
+        raise _tool_error(ctx, name, stderr.strip() or f"exit status {proc.returncode}")
+    return proc.stdout
+
+
+_HELM_LOCATION = re.compile(r"(?:template: |YAML parse error on |parse error at \()(?P<file>[^\s:()]+):?(?P<line>\d+)?(?::(?P<column>\d+))?")
+_KUSTOMIZE_FILE = re.compile(r"(?:in File: |file )(?P<file>[^\s:]+\.ya?ml)")
+_YAML_LINE = re.compile(r"yaml: line (?P<line>\d+)")
+
+
+def _tool_error(ctx: _RenderContext, name: str, stderr: str) -> RenderError:
+    """A RenderError with the repository-relative file (and line) the tool complained about, if any."""
+    detail = "; ".join(line.strip() for line in stderr.splitlines() if line.strip())[-2000:]
+    file = line = column = None
+    if name == "helm":
+        match = _HELM_LOCATION.search(stderr)
+        if match:
+            # helm names files "<chart name>/templates/x.yaml"; the chart is the application path
+            chart_file = match.group("file").split("/", 1)
+            if len(chart_file) == 2:
+                file = ctx.repo_relative(chart_file[1])
+            line = int(match.group("line")) if match.group("line") else None
+            column = int(match.group("column")) if match.group("column") else None
+    else:
+        match = _KUSTOMIZE_FILE.search(stderr)
+        if match:
+            file = ctx.repo_relative(match.group("file"))
+    if line is None:
+        yaml_line = _YAML_LINE.search(stderr)
+        line = int(yaml_line.group("line")) if yaml_line and file else None
+    return RenderError(f"{name} failed: {detail}", file=file or ctx.rel_path, line=line, column=column)
+
+
+# -- kustomize ------------------------------------------------------------------------------------------
+
+_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|git::|[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?/)", re.IGNORECASE)
+# kustomization keys whose entries may name another kustomization (a directory) or a remote target
+_KUSTOMIZE_REFERENCE_KEYS = ("resources", "bases", "components", "generators", "transformers", "validators")
+
+
+def find_kustomization(directory: Path) -> Path | None:
+    for name in KUSTOMIZATION_FILES:
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def check_kustomization(ctx: _RenderContext, directory: Path, allow_remote: bool,
+                        visited: set[Path] | None = None) -> None:
+    """Walk the kustomizations reachable from directory: YAML errors with line/column, remote
+    bases refused unless allowed, local references that leave the repository refused.
+
+    kustomize's root-only load restrictor covers files but not directories of other
+    kustomizations, so the directory references are checked here.
+    """
+    visited = visited if visited is not None else set()
+    if directory in visited:
+        return
+    visited.add(directory)
+    kustomization = find_kustomization(directory)
+    if kustomization is None:
+        return
+    file = ctx.repo_relative_path(kustomization)
+    documents = list(iter_yaml_documents(_read_text(kustomization, file), file))
+    if not documents:
+        return
+    content = documents[0][1]
+    if not isinstance(content, dict):
+        raise RenderError("a kustomization must be a mapping", file=file, line=documents[0][0])
+    for key in _KUSTOMIZE_REFERENCE_KEYS:
+        entries = content.get(key) or []
+        if not isinstance(entries, list):
+            continue
+        for entry in entries:
+            if not isinstance(entry, str) or "\n" in entry:
+                continue  # inline generator/transformer configuration
+            local = directory / entry
+            if not os.path.lexists(local):
+                if _REMOTE.match(entry):
+                    if not allow_remote:
+                        raise RenderError(
+                            f"{key} entry {entry!r} is a remote base; remote bases are not pinned by the commit "
+                            f"and are refused unless the source sets allow_remote_bases",
+                            file=file, line=_line_of(kustomization, entry))
+                continue  # missing local files are reported by kustomize itself
+            target = local.resolve()
+            if not is_within(ctx.root, target):
+                raise PathEscapeError(f"{key} entry {entry!r} points outside the repository", file=file,
+                                      line=_line_of(kustomization, entry))
+            if target.is_dir():
+                check_kustomization(ctx, target, allow_remote, visited)
+            elif key == "resources" and target.suffix.lower() in (".yaml", ".yml"):
+                resource_file = ctx.repo_relative_path(target)
+                list(iter_yaml_documents(_read_text(target, resource_file), resource_file))
+
+
+def _line_of(path: Path, text: str) -> int | None:
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if text in line:
+            return number
+    return None
+
+
+def _render_kustomize(ctx: _RenderContext) -> list[DesiredObject]:
+    options = ctx.app.source.kustomize or KustomizeOptions()
+    binary = find_binary("kustomize")
+    kustomization = find_kustomization(ctx.app_dir)
+    if kustomization is None:
+        raise RenderError(f"no kustomization.yaml in {ctx.rel_path!r}, but the spec asks for kustomize",
+                          file=ctx.rel_path)
+    check_kustomization(ctx, ctx.app_dir, ctx.app.source.allow_remote_bases)
+    # the checkout is this render's own copy, so the overrides are written into it (as Argo CD does)
+    env = _isolated_env()
+    if options.images:
+        _run_tool(ctx, [binary, "edit", "set", "image", *options.images], cwd=ctx.app_dir, env=env)
+    file = ctx.repo_relative_path(kustomization)
+    content = next(iter_yaml_documents(_read_text(kustomization, file), file), (1, {}))[1]
+    if options.name_prefix:
+        content["namePrefix"] = options.name_prefix
+    if options.name_suffix:
+        content["nameSuffix"] = options.name_suffix
+    if options.namespace:
+        content["namespace"] = options.namespace
+    if options.common_labels:
+        content["commonLabels"] = {**(content.get("commonLabels") or {}), **options.common_labels}
+    if options.common_annotations:
+        content["commonAnnotations"] = {**(content.get("commonAnnotations") or {}), **options.common_annotations}
+    build_metadata = list(content.get("buildMetadata") or [])
+    # origin annotations tell which file each object came from; removed again unless the repository asked for them
+    added_origin = "originAnnotations" not in build_metadata
+    if added_origin:
+        content["buildMetadata"] = [*build_metadata, "originAnnotations"]
+    kustomization.write_text(yaml.safe_dump(content, sort_keys=False))
+    output = _run_tool(ctx, [binary, "build", "--load-restrictor", "LoadRestrictionsRootOnly", str(ctx.app_dir)],
+                       cwd=ctx.app_dir, env=env)
+    objects = []
+    for obj in load_manifests(output, f"{ctx.rel_path} (kustomize build output)"):
+        obj.source_file, obj.source_line = _kustomize_origin(ctx, obj.manifest, added_origin), None
+        objects.append(obj)
+    return objects
+
+
+def _kustomize_origin(ctx: _RenderContext, manifest: dict[str, Any], remove: bool) -> str:
+    metadata = manifest.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    origin_text = annotations.get(ORIGIN_ANNOTATION)
+    if remove and ORIGIN_ANNOTATION in annotations:
+        del annotations[ORIGIN_ANNOTATION]
+        if not annotations:
+            del metadata["annotations"]
+    origin: Any = None
+    if origin_text:
+        try:
+            origin = yaml.safe_load(origin_text)
+        except yaml.YAMLError:
+            origin = None
+    if isinstance(origin, dict):
+        if origin.get("repo"):
+            return strip_url_credentials(str(origin["repo"]))
+        if origin.get("path"):
+            return ctx.repo_relative(str(origin["path"]))
+        if origin.get("configuredIn"):
+            return ctx.repo_relative(str(origin["configuredIn"]))
+    kustomization = find_kustomization(ctx.app_dir)
+    return ctx.repo_relative(kustomization.name) if kustomization else ctx.rel_path
+
+
+def _isolated_env() -> dict[str, str]:
+    """Keep the user's kubeconfig and tool configuration out of renders (they are cached by commit)."""
+    return {"KUBECONFIG": os.devnull}
+
+
+# -- helm -----------------------------------------------------------------------------------------------
+
+
+def vendored_charts(chart_dir: Path) -> set[str]:
+    """Names of the charts under chart_dir/charts (directories and .tgz archives)."""
+    names: set[str] = set()
+    charts = chart_dir / "charts"
+    if not charts.is_dir():
+        return names
+    for entry in sorted(charts.iterdir()):
+        if entry.is_dir() and (entry / "Chart.yaml").is_file():
+            try:
+                data = yaml.safe_load((entry / "Chart.yaml").read_text(encoding="utf-8")) or {}
+            except (yaml.YAMLError, UnicodeDecodeError):
+                data = {}
+            names.add(str(data.get("name") or entry.name) if isinstance(data, dict) else entry.name)
+        elif entry.is_file() and entry.name.endswith((".tgz", ".tar.gz")):
+            try:
+                with tarfile.open(entry) as archive:
+                    for member in archive.getmembers():
+                        if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/Chart.yaml"):
+                            handle = archive.extractfile(member)
+                            data = yaml.safe_load(handle.read()) if handle else {}
+                            if isinstance(data, dict) and data.get("name"):
+                                names.add(str(data["name"]))
+                            break
+            except (tarfile.TarError, OSError, yaml.YAMLError):
+                continue
+    return names
+
+
+def check_chart_dependencies(ctx: _RenderContext, chart_dir: Path) -> None:
+    """Every dependency in Chart.yaml must be vendored: remote chart repositories are never fetched."""
+    chart_file = ctx.repo_relative_path(chart_dir / "Chart.yaml")
+    documents = list(iter_yaml_documents(_read_text(chart_dir / "Chart.yaml", chart_file), chart_file))
+    chart = documents[0][1] if documents else {}
+    if not isinstance(chart, dict):
+        raise RenderError("Chart.yaml must be a mapping", file=chart_file)
+    dependencies = chart.get("dependencies") or []
+    requirements = chart_dir / "requirements.yaml"
+    if not dependencies and requirements.is_file():
+        requirements_file = ctx.repo_relative_path(requirements)
+        loaded = list(iter_yaml_documents(_read_text(requirements, requirements_file), requirements_file))
+        dependencies = ((loaded[0][1] or {}).get("dependencies") if loaded and isinstance(loaded[0][1], dict) else []) or []
+    if not isinstance(dependencies, list):
+        raise RenderError("dependencies must be a list", file=chart_file)
+    present = vendored_charts(chart_dir)
+    for dependency in dependencies:
+        if not isinstance(dependency, dict) or not dependency.get("name"):
+            continue
+        name = str(dependency["name"])
+        if name in present:
+            continue
+        repository = scrub_text(str(dependency.get("repository") or ""), ctx.secrets)
+        origin = f" from {repository}" if repository else ""
+        raise RenderError(
+            f"chart dependency {name!r}{origin} is not vendored under "
+            f"{posixpath.join(posixpath.dirname(chart_file) or '.', 'charts')}/: chart repositories are not fetched "
+            f"at render time; run `helm dependency build` for the chart and commit its charts/ directory",
+            file=chart_file, line=_line_of(chart_dir / "Chart.yaml", f"name: {name}"))
+
+
+def _render_helm(ctx: _RenderContext) -> list[DesiredObject]:
+    options = ctx.app.source.helm or HelmOptions()
+    binary = find_binary("helm")
+    if not (ctx.app_dir / "Chart.yaml").is_file():
+        raise RenderError(f"no Chart.yaml in {ctx.rel_path!r}, but the spec asks for helm", file=ctx.rel_path)
+    check_chart_dependencies(ctx, ctx.app_dir)
+    with tempfile.TemporaryDirectory(prefix="gitops-helm-") as temp:
+        home = Path(temp)
+        argv = [binary, "template", options.release_name or ctx.app.name, str(ctx.app_dir)]
+        namespace = ctx.app.destination.namespace
+        if namespace:
+            argv += ["--namespace", namespace]
+        for value_file in options.value_files:
+            argv += ["--values", str(_value_file(ctx, value_file))]
+        if options.values:
+            inline = home / "inline-values.yaml"
+            inline.write_text(json.dumps(options.values))  # JSON is YAML, and keeps every type exact
+            argv += ["--values", str(inline)]
+        for parameter in options.parameters:
+            flag = "--set-string" if parameter.force_string else "--set"
+            argv += [flag, f"{parameter.name}={_escape_set_value(parameter.value)}"]
+        if not options.skip_crds:
+            argv.append("--include-crds")
+        if options.kube_version:
+            argv += ["--kube-version", options.kube_version]
+        for api_version in options.api_versions:
+            argv += ["--api-versions", api_version]
+        env = {
+            **_isolated_env(),
+            # private helm homes: no repositories, plugins or registry logins of the user's leak into a render
+            "HELM_CACHE_HOME": str(home / "cache"),
+            "HELM_CONFIG_HOME": str(home / "config"),
+            "HELM_DATA_HOME": str(home / "data"),
+            "HELM_NAMESPACE": namespace or "default",
+        }
+        output = _run_tool(ctx, argv, cwd=ctx.app_dir, env=env)
+    return parse_helm_output(ctx, output)
+
+
+def _value_file(ctx: _RenderContext, value_file: str) -> Path:
+    """A value file, relative to the chart, that must exist inside the repository."""
+    relative = ctx.repo_relative(value_file) if not value_file.startswith("/") else value_file
+    target = resolve_in_checkout(ctx.root, relative, "value file")
+    if not target.is_file():
+        raise RenderError(f"value file {value_file!r} does not exist in the repository", file=relative)
+    return target
+
+
+def _escape_set_value(value: str) -> str:
+    # helm splits --set on commas; a literal comma must be escaped, except in a {a,b} list
+    if value.startswith("{") and value.endswith("}"):
+        return value
+    return value.replace(",", "\\,")
+
+
+def parse_helm_output(ctx: _RenderContext, output: str) -> list[DesiredObject]:
+    """Objects of `helm template` output, each mapped to its template's repository-relative file."""
+    sources: list[tuple[int, str]] = []
+    for number, line in enumerate(output.splitlines(), 1):
+        if line.startswith("# Source: "):
+            chart_file = line[len("# Source: "):].strip().split("/", 1)
+            sources.append((number, ctx.repo_relative(chart_file[1]) if len(chart_file) == 2 else ctx.rel_path))
+    objects = []
+    for obj in load_manifests(output, f"{ctx.rel_path} (helm template output)"):
+        line = obj.source_line or 0
+        origin = [file for number, file in sources if number <= line]
+        obj.source_file, obj.source_line = (origin[-1] if origin else ctx.rel_path), None
+        objects.append(obj)
+    return objects
+
+
+_RENDERERS = {"directory": _render_directory, "kustomize": _render_kustomize, "helm": _render_helm}
+
+
+# -- render cache ---------------------------------------------------------------------------------------
+
+
+def render_cache_key(app: Application, sha: str) -> str:
+    """Digest of everything a render depends on: commit, path, render options, tool binaries."""
+    source = app.source
+    material = {
+        "format": CACHE_FORMAT,
+        "commit": sha,
+        "path": source.path,
+        "renderer": source.renderer,
+        "directory": dataclasses.asdict(source.directory) if source.directory else None,
+        "kustomize": dataclasses.asdict(source.kustomize) if source.kustomize else None,
+        "helm": dataclasses.asdict(source.helm) if source.helm else None,
+        # the application name is helm's default release name, the namespace its --namespace
+        "name": app.name,
+        "namespace": app.destination.namespace,
+        "tools": {name: _tool_stamp(name) for name in ("helm", "kustomize")},
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class RenderCache:
+    """Rendered objects on disk, one JSON file per key (private to the user: it can hold Secrets)."""
+
+    def __init__(self, cache_dir: str) -> None:
+        self.directory = Path(os.path.expanduser(cache_dir)) / "render"
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.json"
+
+    def load(self, key: str) -> tuple[str, list[DesiredObject]] | None:
+        try:
+            payload = json.loads(self._path(key).read_text(encoding="utf-8"))
+            objects = [DesiredObject(manifest=item["manifest"], source_file=item["file"], source_line=item["line"])
+                       for item in payload["objects"]]
+            return payload["renderer"], objects
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # absent or unreadable: render again
+
+    def store(self, key: str, renderer: str, objects: list[DesiredObject]) -> None:
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(self.directory, 0o700)
+            payload = {"renderer": renderer, "objects": [
+                {"manifest": obj.manifest, "file": obj.source_file, "line": obj.source_line} for obj in objects]}
+            handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        except OSError:
+            return  # a cache that cannot be written only costs the next render its speed
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(payload, stream, separators=(",", ":"))
+            os.replace(temp, path)  # atomic: a reader sees the old file or the whole new one
+        except (OSError, TypeError, ValueError):
+            Path(temp).unlink(missing_ok=True)

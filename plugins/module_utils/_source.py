@@ -1,0 +1,431 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Source stage: a Git repository at one resolved commit, as files on disk.
+
+One bare mirror per repository URL lives under the cache directory and is
+shared by every application (and every process: a file lock serialises work
+on one mirror). A revision is resolved to a 40-character commit SHA; a commit
+or tag already in the mirror costs no network at all, a branch or HEAD costs
+one `ls-remote` and, only if it moved, a fetch of that one ref. Each render
+gets a throwaway checkout of the commit, removed afterwards.
+
+Credentials never reach a command line, a result, an error or a log: URLs are
+stripped of user info, HTTPS secrets reach git through GIT_ASKPASS and the
+environment only, and every git message is scrubbed before it is shown.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import unquote, urlsplit
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SourceError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, strip_url_credentials
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SourceSpec, normalize_repo_path
+
+try:
+    import git
+
+    HAS_GIT = True
+    GIT_IMPORT_ERROR: str | None = None
+except ImportError:  # the module reports it with missing_required_lib()
+    import traceback
+
+    HAS_GIT = False
+    GIT_IMPORT_ERROR = traceback.format_exc()
+
+NETWORK_TIMEOUT = 120.0  # seconds for one ls-remote or fetch
+LOCAL_TIMEOUT = 120.0  # seconds for a local git command (checkout of a large tree)
+LOCK_TIMEOUT = 600.0  # seconds to wait for another process working on the same mirror
+_FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+_SHORT_SHA = re.compile(r"^[0-9a-f]{7,39}$")
+# GIT_ASKPASS helper: answers git's prompts from the environment, so secrets never touch disk or argv
+_ASKPASS_SCRIPT = """#!/bin/sh
+case "$1" in
+  [Uu]sername*) printf '%s\\n' "$GITOPS_GIT_USERNAME" ;;
+  *) printf '%s\\n' "$GITOPS_GIT_PASSWORD" ;;
+esac
+"""
+
+
+class RemoteUnreachableError(SourceError):
+    """The remote could not be reached, or refused our credentials."""
+
+
+class UnknownRevisionError(SourceError):
+    """The revision is no branch, tag or commit of the repository."""
+
+
+class PathNotFoundError(SourceError):
+    """The application path does not exist at the resolved commit."""
+
+
+class PathEscapeError(SourceError):
+    """A path or symlink would leave the repository checkout."""
+
+
+@dataclass
+class CommitInfo:
+    """The commit a render came from."""
+
+    sha: str
+    author: str
+    date: str  # ISO 8601, the author date
+    subject: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"sha": self.sha, "author": self.author, "date": self.date, "subject": self.subject}
+
+
+@dataclass
+class ResolvedRevision:
+    sha: str
+    commit: CommitInfo
+    fetched: bool  # whether the network was used to fetch objects
+
+
+def default_cache_dir() -> str:
+    """$GITOPS_CACHE_DIR, else $XDG_CACHE_HOME/gitops-kubernetes, else ~/.cache/gitops-kubernetes."""
+    explicit = os.environ.get("GITOPS_CACHE_DIR")
+    if explicit:
+        return explicit
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "gitops-kubernetes")
+
+
+def split_credentials(url: str) -> tuple[str, str, str]:
+    """'https://user:tok@host/r' -> ('https://host/r', 'user', 'tok'); other URLs unchanged."""
+    if "://" not in url:
+        return url, "", ""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, "", ""
+    userinfo = parts.netloc.rpartition("@")[0]
+    user, _, password = userinfo.partition(":")
+    return strip_url_credentials(url), unquote(user), unquote(password)
+
+
+def is_within(root: Path, candidate: Path) -> bool:
+    """Whether candidate (already resolved) is root or below it."""
+    try:
+        candidate.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def find_escaping_symlink(root: Path) -> str | None:
+    """The repository-relative path of the first symlink that resolves outside root, if any."""
+    root = root.resolve()
+    for current, dirs, files in os.walk(root):
+        for name in sorted(dirs) + sorted(files):
+            full = Path(current) / name
+            if full.is_symlink() and not is_within(root, full.resolve()):
+                return full.relative_to(root).as_posix()
+    return None
+
+
+def resolve_in_checkout(root: Path, relative: str, what: str) -> Path:
+    """root/relative, refusing '..', absolute paths and symlinks that lead outside root."""
+    try:
+        normalized = normalize_repo_path(relative, what=what)
+    except ValueError as err:
+        raise PathEscapeError(str(err)) from None
+    root = root.resolve()
+    target = (root / normalized).resolve()
+    if not is_within(root, target):
+        raise PathEscapeError(f"the {what} {relative!r} resolves outside the repository (through a symlink)",
+                              file=normalized)
+    return target
+
+
+class GitSource:
+    """One application's Git source: resolve its revision, check out commits."""
+
+    def __init__(self, spec: SourceSpec, cache_dir: str | None = None, network_timeout: float = NETWORK_TIMEOUT) -> None:
+        if not HAS_GIT:
+            raise SourceError("the GitPython Python library is required (pip install GitPython)")
+        self.spec = spec
+        self.cache_dir = Path(os.path.expanduser(cache_dir or default_cache_dir()))
+        self.network_timeout = network_timeout
+        url, url_user, url_password = split_credentials(spec.repo_url.strip())
+        self.url = url  # never holds credentials: it reaches argv and messages
+        self.username = spec.username or url_user
+        self.password = spec.password or url_password
+        self.secrets = [s for s in (self.password, url_password, spec.password) if s]
+        key = hashlib.sha256(self._mirror_key().encode()).hexdigest()[:16]
+        slug = re.sub(r"[^A-Za-z0-9._-]", "-", url.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1])[:40] or "repo"
+        slug = slug[:-4] if slug.endswith(".git") else slug
+        self.mirror_dir = self.cache_dir / "git" / f"{slug}-{key}.git"
+        self.lock_file = self.cache_dir / "git" / f".{self.mirror_dir.name}.lock"
+
+    # -- public API ------------------------------------------------------------------------------------
+
+    @property
+    def display_url(self) -> str:
+        return self.url
+
+    def resolve(self) -> ResolvedRevision:
+        """Resolve the spec's revision to a commit, fetching only what it needs."""
+        with self._locked():
+            repo = self._mirror()
+            revision = self.spec.revision.strip() or "HEAD"
+            sha, fetched = self._resolve(repo, revision)
+            return ResolvedRevision(sha=sha, commit=self._commit_info(repo, sha), fetched=fetched)
+
+    @contextmanager
+    def checkout(self, sha: str) -> Iterator[Path]:
+        """A temporary directory holding the commit's files; removed on exit.
+
+        Refuses the checkout if any symlink in it points outside the checkout
+        (Argo CD's rule too), naming the link.
+        """
+        work = self.cache_dir / "checkouts"
+        work.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temp = Path(tempfile.mkdtemp(prefix=f"{sha[:12]}-", dir=work))
+        try:
+            root = temp / "tree"
+            root.mkdir()
+            index = temp / "index"
+            # a private index file: checkouts never touch the mirror, so they can run side by side
+            env = {"GIT_INDEX_FILE": str(index)}
+            with self._locked():
+                repo = self._mirror()
+                for args in (["read-tree", sha], ["checkout-index", "--all", "--force"]):
+                    self._run(repo, ["--work-tree", str(root), *args], env=env, timeout=LOCAL_TIMEOUT,
+                              failure=SourceError, what=f"checking out commit {sha}")
+            index.unlink()
+            escaping = find_escaping_symlink(root)
+            if escaping:
+                raise PathEscapeError(f"symlink {escaping!r} points outside the repository; refusing to render "
+                                      f"commit {sha[:12]}", file=escaping)
+            yield root
+        finally:
+            shutil.rmtree(temp, ignore_errors=True)
+
+    def application_dir(self, root: Path, sha: str) -> Path:
+        """The spec's path inside a checkout, checked to exist and stay inside it."""
+        target = resolve_in_checkout(root, self.spec.path, "path")
+        if not target.exists():
+            raise PathNotFoundError(
+                f"path {self.spec.path!r} does not exist in {self.url} at revision {self.spec.revision!r} "
+                f"(commit {sha[:12]})", file=self.spec.path)
+        if not target.is_dir():
+            raise PathNotFoundError(f"path {self.spec.path!r} is a file, not a directory (commit {sha[:12]})",
+                                    file=self.spec.path)
+        return target
+
+    def scrub(self, text: str) -> str:
+        """Text from git with credentials removed."""
+        return scrub_text(text, self.secrets)
+
+    # -- revision resolution ---------------------------------------------------------------------------
+
+    def _resolve(self, repo: "git.Repo", revision: str) -> tuple[str, bool]:
+        # a commit or tag already in the mirror never changes: no network at all
+        if _FULL_SHA.match(revision) or _SHORT_SHA.match(revision):
+            local = self._local_commit(repo, revision)
+            if local:
+                return local, False
+        if not revision.startswith("refs/") and revision != "HEAD":
+            local = self._local_commit(repo, f"refs/tags/{revision}")
+            if local:
+                return local, False
+
+        remote_refs = self._ls_remote(repo)
+        match = self._match_ref(revision, remote_refs)
+        if match:
+            remote_ref, sha = match
+            if self._local_commit(repo, sha):
+                return self._local_commit(repo, sha) or sha, False
+            local_ref = "refs/gitops/HEAD" if remote_ref == "HEAD" else remote_ref
+            self._fetch(repo, [f"+{remote_ref}:{local_ref}"])
+            resolved = self._local_commit(repo, sha)
+            if not resolved:
+                raise UnknownRevisionError(f"revision {revision!r} of {self.url} points to {sha}, which is not a commit")
+            return resolved, True
+
+        if _FULL_SHA.match(revision):
+            # not the tip of any ref: ask for the commit itself (servers allow reachable SHAs)
+            self._fetch(repo, [f"+{revision}:refs/gitops/commits/{revision}"], missing_ok=True)
+            resolved = self._local_commit(repo, revision)
+            if resolved:
+                return resolved, True
+        if _FULL_SHA.match(revision) or _SHORT_SHA.match(revision) or re.match(r"^[0-9a-f]{4,6}$", revision):
+            # a short SHA can only be expanded with the history at hand: fetch every branch and tag
+            self._fetch(repo, ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"])
+            status, _, stderr = self._run(repo, ["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
+                                          timeout=LOCAL_TIMEOUT, check=False)
+            if status == 0:
+                return self._local_commit(repo, revision) or revision, True
+            if "ambiguous" in stderr:
+                raise UnknownRevisionError(f"revision {revision!r} is ambiguous in {self.url}: give more characters "
+                                           f"of the commit SHA")
+        branches = sorted(ref[len("refs/heads/"):] for ref in remote_refs if ref.startswith("refs/heads/"))
+        shown = ", ".join(branches[:10]) + (", ..." if len(branches) > 10 else "")
+        raise UnknownRevisionError(
+            f"revision {revision!r} not found in {self.url}: it is not a branch, tag or commit of the repository"
+            + (f" (branches: {shown})" if branches else ""))
+
+    @staticmethod
+    def _match_ref(revision: str, refs: dict[str, str]) -> tuple[str, str] | None:
+        """(remote ref, commit SHA) for a symbolic revision; git's precedence: tags, then branches."""
+        if revision == "HEAD":
+            return ("HEAD", refs["HEAD"]) if "HEAD" in refs else None
+        candidates = [revision] if revision.startswith("refs/") else [f"refs/tags/{revision}", f"refs/heads/{revision}"]
+        for ref in candidates:
+            if ref in refs:
+                # an annotated tag: ls-remote also lists the commit it points to as ref^{}
+                return ref, refs.get(f"{ref}^{{}}", refs[ref])
+        return None
+
+    def _local_commit(self, repo: "git.Repo", revision: str) -> str | None:
+        status, out, _ = self._run(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
+                                   timeout=LOCAL_TIMEOUT, check=False)
+        return out.strip() if status == 0 and _FULL_SHA.match(out.strip()) else None
+
+    def _commit_info(self, repo: "git.Repo", sha: str) -> CommitInfo:
+        commit = repo.commit(sha)
+        summary = commit.summary if isinstance(commit.summary, str) else commit.summary.decode("utf-8", "replace")
+        return CommitInfo(
+            sha=sha,
+            author=f"{commit.author.name} <{commit.author.email}>",
+            date=commit.authored_datetime.isoformat(),
+            subject=summary,
+        )
+
+    # -- network ---------------------------------------------------------------------------------------
+
+    def _ls_remote(self, repo: "git.Repo") -> dict[str, str]:
+        _, out, _ = self._run(repo, ["ls-remote", "--", self.url], network=True,
+                              failure=RemoteUnreachableError, what=f"listing the refs of {self.url}")
+        refs = {}
+        for line in out.splitlines():
+            sha, _, ref = line.partition("\t")
+            if _FULL_SHA.match(sha) and ref:
+                refs[ref] = sha
+        return refs
+
+    def _fetch(self, repo: "git.Repo", refspecs: list[str], missing_ok: bool = False) -> None:
+        status, _, stderr = self._run(repo, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--", self.url,
+                                             *refspecs], network=True, check=not missing_ok,
+                                      failure=RemoteUnreachableError, what=f"fetching from {self.url}")
+        if status != 0 and self._timed_out(stderr):
+            self._raise(RemoteUnreachableError, f"fetching from {self.url}", stderr, status)
+
+    def _network_env(self) -> dict[str, str]:
+        env = {"GIT_TERMINAL_PROMPT": "0"}
+        ssh = [os.environ.get("GIT_SSH_COMMAND") or "ssh", "-o", "BatchMode=yes",
+               "-o", f"ConnectTimeout={int(min(self.network_timeout, 60))}"]
+        if self.spec.ssh_private_key_file:
+            key = os.path.expanduser(self.spec.ssh_private_key_file)
+            if not os.path.isfile(key):
+                raise SourceError(f"ssh_private_key_file {self.spec.ssh_private_key_file!r} does not exist")
+            ssh += ["-i", shlex.quote(key), "-o", "IdentitiesOnly=yes"]
+        if not self.spec.ssh_strict_host_key_checking:
+            ssh += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+        else:
+            ssh += ["-o", "StrictHostKeyChecking=yes"]
+            if self.spec.ssh_known_hosts_file:
+                known = os.path.expanduser(self.spec.ssh_known_hosts_file)
+                if not os.path.isfile(known):
+                    raise SourceError(f"ssh_known_hosts_file {self.spec.ssh_known_hosts_file!r} does not exist")
+                ssh += ["-o", f"UserKnownHostsFile={shlex.quote(known)}"]
+        env["GIT_SSH_COMMAND"] = " ".join(ssh)
+        if self.username or self.password:
+            env["GIT_ASKPASS"] = str(self._askpass())
+            env["GITOPS_GIT_USERNAME"] = self.username
+            env["GITOPS_GIT_PASSWORD"] = self.password
+        return env
+
+    def _askpass(self) -> Path:
+        script = self.cache_dir / "git" / "askpass.sh"
+        if not script.exists() or script.read_text() != _ASKPASS_SCRIPT:
+            temp = script.with_name(f".askpass.{os.getpid()}")
+            temp.write_text(_ASKPASS_SCRIPT)
+            temp.chmod(0o700)
+            temp.replace(script)
+        return script
+
+    # -- plumbing --------------------------------------------------------------------------------------
+
+    def _mirror_key(self) -> str:
+        if "://" in self.url or re.match(r"^[^/]+@[^/]+:", self.url):
+            return self.url.rstrip("/")
+        return str(Path(os.path.expanduser(self.url)).resolve())  # a local path
+
+    def _mirror(self) -> "git.Repo":
+        try:
+            return git.Repo(self.mirror_dir)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            shutil.rmtree(self.mirror_dir, ignore_errors=True)  # half-made by an interrupted run
+        repo = git.Repo.init(self.mirror_dir, bare=True, mkdir=True)
+        with repo.config_writer() as config:
+            # no background gc while another process reads objects from the mirror
+            config.set_value("gc", "auto", "0")
+            config.set_value("core", "logAllRefUpdates", "false")
+        return repo
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.lock_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.lock_file, "a") as handle:
+            deadline = time.monotonic() + LOCK_TIMEOUT
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as err:
+                    if err.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() > deadline:
+                        raise SourceError(f"the Git cache of {self.url} ({self.mirror_dir}) stayed locked by another "
+                                          f"process for {LOCK_TIMEOUT:.0f}s") from None
+                    time.sleep(0.1)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _run(self, repo: "git.Repo", args: list[str], *, network: bool = False, env: dict[str, str] | None = None,
+             timeout: float | None = None, check: bool = True, failure: type[SourceError] = SourceError,
+             what: str = "") -> tuple[int, str, str]:
+        """Run git in the mirror; returns (status, stdout, stderr) with credentials scrubbed."""
+        full_env = dict(env or {})
+        argv = ["git"]
+        if network:
+            full_env.update(self._network_env())
+            argv += ["-c", "http.lowSpeedLimit=1000", "-c", f"http.lowSpeedTime={int(self.network_timeout)}"]
+            if self.username or self.password:
+                # our secret must not end up in a credential store the user configured
+                argv += ["-c", "credential.helper="]
+        status, out, err = repo.git.execute(
+            argv + args, with_extended_output=True, with_exceptions=False,
+            kill_after_timeout=timeout or self.network_timeout, env=full_env, strip_newline_in_stdout=False,
+        )
+        out, err = str(out), self.scrub(str(err))
+        if check and status != 0:
+            self._raise(failure, what or f"git {args[0]}", err, status)
+        return status, out, err
+
+    def _raise(self, failure: type[SourceError], what: str, stderr: str, status: int) -> None:
+        if self._timed_out(stderr):
+            raise failure(f"{what} timed out")
+        detail = "; ".join(line.strip() for line in stderr.splitlines() if line.strip())[-1000:]
+        raise failure(f"{what} failed (git exit {status}): {detail or 'no error output'}")
+
+    @staticmethod
+    def _timed_out(stderr: str) -> bool:
+        return "did not complete in" in stderr or "process killed because it timed out" in stderr

@@ -1,0 +1,595 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The application spec: one parser shared by every module and the role.
+
+`parse_application` accepts either our own spec (snake_case keys, see the
+`application` option of the modules) or an Argo CD `Application` manifest and
+returns the same typed `Application`. Validation is strict on purpose: an
+unknown or unsupported key is a `SpecError` naming the application and the
+key, raised before any Git or cluster work, so a typo never turns into a
+silently different deployment.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SpecError
+
+ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
+# the only destination Argo CD calls "this cluster"; anything else is another cluster
+IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
+IN_CLUSTER_NAME = "in-cluster"
+PROPAGATION_POLICIES = ("foreground", "background", "orphan")
+RENDERERS = ("directory", "kustomize", "helm")
+
+# metadata.name rules (RFC 1123 subdomain): the name becomes an object name (inventory parent)
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+@dataclass
+class DirectoryOptions:
+    """Plain manifests: which files of the directory are read."""
+
+    recurse: bool = False
+    # Argo CD glob semantics: '*' also matches '/', braces give alternatives
+    include: str = "*.{yaml,yml,json}"
+    exclude: str = ""
+
+
+@dataclass
+class KustomizeOptions:
+    """Overrides applied on top of the repository's kustomization (like Argo CD)."""
+
+    images: list[str] = field(default_factory=list)
+    name_prefix: str = ""
+    name_suffix: str = ""
+    namespace: str = ""
+    common_labels: dict[str, str] = field(default_factory=dict)
+    common_annotations: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class HelmParameter:
+    """One `--set` (or `--set-string` when force_string) parameter."""
+
+    name: str
+    value: str
+    force_string: bool = False
+
+
+@dataclass
+class HelmOptions:
+    """Arguments of `helm template`."""
+
+    release_name: str = ""
+    value_files: list[str] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+    parameters: list[HelmParameter] = field(default_factory=list)
+    skip_crds: bool = False
+    kube_version: str = ""
+    api_versions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SourceSpec:
+    """Where the manifests come from, and how to render them."""
+
+    repo_url: str
+    revision: str = "HEAD"
+    path: str = "."
+    directory: DirectoryOptions | None = None
+    kustomize: KustomizeOptions | None = None
+    helm: HelmOptions | None = None
+    ssh_private_key_file: str = ""
+    ssh_known_hosts_file: str = ""
+    ssh_strict_host_key_checking: bool = True
+    username: str = ""
+    password: str = ""
+    allow_remote_bases: bool = False
+
+    @property
+    def renderer(self) -> str | None:
+        """The renderer named by the spec, or None when it is detected from the path."""
+        for name in RENDERERS:
+            if getattr(self, name) is not None:
+                return name
+        return None
+
+
+@dataclass
+class Destination:
+    """Where in the (inventory-selected) cluster the objects go."""
+
+    namespace: str = ""
+
+
+@dataclass
+class SyncPolicy:
+    prune: bool = False
+    allow_empty: bool = False
+    create_namespace: bool = False
+    prune_last: bool = False
+    replace: bool = False
+    prune_propagation_policy: str = "foreground"
+
+
+@dataclass
+class IgnoreDifference:
+    """Fields of matching objects that are not compared (Argo CD ignoreDifferences)."""
+
+    group: str = ""
+    kind: str = ""
+    name: str = ""
+    namespace: str = ""
+    json_pointers: list[str] = field(default_factory=list)
+    jq_path_expressions: list[str] = field(default_factory=list)
+    managed_fields_managers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Application:
+    name: str
+    source: SourceSpec
+    destination: Destination = field(default_factory=Destination)
+    sync_policy: SyncPolicy = field(default_factory=SyncPolicy)
+    ignore_differences: list[IgnoreDifference] = field(default_factory=list)
+
+
+def parse_application(raw: Any) -> Application:
+    """Parse our spec or an Argo CD Application manifest into an Application.
+
+    Raises SpecError naming the application (when known) and the offending key.
+    """
+    if not isinstance(raw, dict):
+        raise SpecError(f"the application must be a mapping, got {_type_name(raw)}")
+    if "apiVersion" in raw or "kind" in raw:
+        return _parse_argocd(raw)
+    return _parse_ours(raw)
+
+
+# -- our own spec -----------------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Reads one mapping of the spec, remembering the key path for errors."""
+
+    def __init__(self, raw: Any, where: str, app: str | None) -> None:
+        self.where = where
+        self.app = app
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            self.fail(f"must be a mapping, got {_type_name(raw)}")
+        self.raw: dict[str, Any] = raw
+
+    def fail(self, message: str, key: str | None = None) -> None:
+        location = f"{self.where}.{key}" if key and self.where else (key or self.where)
+        raise SpecError(f"{location}: {message}" if location else message, application=self.app)
+
+    def only(self, allowed: tuple[str, ...], hint: dict[str, str] | None = None) -> None:
+        for key in self.raw:
+            if key not in allowed:
+                reason = (hint or {}).get(key) or f"unknown key (expected one of: {', '.join(allowed)})"
+                self.fail(reason, str(key))
+
+    def text(self, key: str, default: str = "", required: bool = False) -> str:
+        value = self.raw.get(key)
+        if value is None:
+            if required:
+                self.fail("is required", key)
+            return default
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            self.fail(f"must be a string, got {_type_name(value)}", key)
+        return str(value)
+
+    def flag(self, key: str, default: bool = False) -> bool:
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+            return value.lower() in ("true", "yes")
+        self.fail(f"must be a boolean, got {_type_name(value)}", key)
+        return default
+
+    def texts(self, key: str) -> list[str]:
+        value = self.raw.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(f"must be a list of strings, got {_type_name(value)}", key)
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+                self.fail(f"must be a list of strings, found {_type_name(item)}", key)
+        return [str(item) for item in value]
+
+    def text_map(self, key: str) -> dict[str, str]:
+        value = self.raw.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.fail(f"must be a mapping of strings, got {_type_name(value)}", key)
+        result = {}
+        for item_key, item in value.items():
+            if item is None or isinstance(item, (dict, list)):
+                self.fail(f"value of {item_key!r} must be a string", key)
+            result[str(item_key)] = _scalar_text(item)
+        return result
+
+    def child(self, key: str) -> "_Reader":
+        return _Reader(self.raw.get(key), f"{self.where}.{key}" if self.where else key, self.app)
+
+    def has(self, key: str) -> bool:
+        return key in self.raw and self.raw[key] is not None
+
+    def items(self, key: str) -> list["_Reader"]:
+        value = self.raw.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(f"must be a list, got {_type_name(value)}", key)
+        base = f"{self.where}.{key}" if self.where else key
+        return [_Reader(item, f"{base}[{index}]", self.app) for index, item in enumerate(value)]
+
+
+def _parse_ours(raw: dict[str, Any]) -> Application:
+    app_name = raw.get("name") if isinstance(raw.get("name"), str) else None
+    top = _Reader(raw, "", app_name)
+    top.only(("name", "source", "destination", "sync_policy", "ignore_differences"))
+    name = _check_name(top, top.text("name", required=True), "name")
+    if not top.has("source"):
+        top.fail("is required", "source")
+
+    source = top.child("source")
+    source.only((
+        "repo_url", "revision", "path", "directory", "kustomize", "helm",
+        "ssh_private_key_file", "ssh_known_hosts_file", "ssh_strict_host_key_checking",
+        "username", "password", "allow_remote_bases",
+    ))
+    spec = SourceSpec(
+        repo_url=source.text("repo_url", required=True),
+        revision=source.text("revision", "HEAD") or "HEAD",
+        path=source.text("path", ".") or ".",
+        ssh_private_key_file=source.text("ssh_private_key_file"),
+        ssh_known_hosts_file=source.text("ssh_known_hosts_file"),
+        ssh_strict_host_key_checking=source.flag("ssh_strict_host_key_checking", True),
+        username=source.text("username"),
+        password=source.text("password"),
+        allow_remote_bases=source.flag("allow_remote_bases"),
+    )
+    if source.has("directory"):
+        directory = source.child("directory")
+        directory.only(("recurse", "include", "exclude"))
+        spec.directory = DirectoryOptions(
+            recurse=directory.flag("recurse"),
+            include=directory.text("include", DirectoryOptions.include),
+            exclude=directory.text("exclude"),
+        )
+    if source.has("kustomize"):
+        kustomize = source.child("kustomize")
+        kustomize.only(("images", "name_prefix", "name_suffix", "namespace", "common_labels", "common_annotations"))
+        spec.kustomize = KustomizeOptions(
+            images=kustomize.texts("images"),
+            name_prefix=kustomize.text("name_prefix"),
+            name_suffix=kustomize.text("name_suffix"),
+            namespace=kustomize.text("namespace"),
+            common_labels=kustomize.text_map("common_labels"),
+            common_annotations=kustomize.text_map("common_annotations"),
+        )
+    if source.has("helm"):
+        helm = source.child("helm")
+        helm.only(("release_name", "value_files", "values", "parameters", "skip_crds", "kube_version", "api_versions"))
+        spec.helm = HelmOptions(
+            release_name=helm.text("release_name"),
+            value_files=helm.texts("value_files"),
+            values=_helm_values(helm, "values"),
+            parameters=_helm_parameters(helm, "parameters", "force_string"),
+            skip_crds=helm.flag("skip_crds"),
+            kube_version=helm.text("kube_version"),
+            api_versions=helm.texts("api_versions"),
+        )
+    _check_source(source, spec)
+
+    destination = top.child("destination")
+    destination.only(("namespace",), hint={
+        "server": "the cluster comes from the Ansible inventory host, not from the application",
+        "name": "the cluster comes from the Ansible inventory host, not from the application",
+    })
+    policy = top.child("sync_policy")
+    policy.only(("prune", "allow_empty", "create_namespace", "prune_last", "replace", "prune_propagation_policy"))
+    sync_policy = SyncPolicy(
+        prune=policy.flag("prune"),
+        allow_empty=policy.flag("allow_empty"),
+        create_namespace=policy.flag("create_namespace"),
+        prune_last=policy.flag("prune_last"),
+        replace=policy.flag("replace"),
+        prune_propagation_policy=_propagation_policy(policy, policy.text("prune_propagation_policy", "foreground"),
+                                                     "prune_propagation_policy"),
+    )
+    ignores = []
+    for item in top.items("ignore_differences"):
+        item.only(("group", "kind", "name", "namespace", "json_pointers", "jq_path_expressions",
+                   "managed_fields_managers"))
+        ignores.append(_ignore_difference(item, "json_pointers", "jq_path_expressions", "managed_fields_managers"))
+    return Application(
+        name=name,
+        source=spec,
+        destination=Destination(namespace=_check_namespace(destination, destination.text("namespace"), "namespace")),
+        sync_policy=sync_policy,
+        ignore_differences=ignores,
+    )
+
+
+# -- Argo CD Application manifests ---------------------------------------------------------------------------
+
+_ARGO_UNSUPPORTED_HINTS = {
+    "sources": "multiple sources are not supported; use one application per source",
+    "source.chart": "Helm charts from chart repositories are not supported; vendor the chart in Git",
+    "source.plugin": "config management plugins are not supported",
+    "source.ref": "source references are only meaningful with spec.sources, which is not supported",
+    "source.directory.jsonnet": "Jsonnet is not supported",
+    "syncPolicy.retry": "retries are not supported; the next scheduled run retries",
+    "syncPolicy.managedNamespaceMetadata": "managed namespace metadata is not supported",
+    "operation": "an Application's operation field (a pending sync request) is not supported",
+}
+
+
+def _parse_argocd(raw: dict[str, Any]) -> Application:
+    metadata = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    app_name = metadata.get("name") if isinstance(metadata.get("name"), str) else None
+    top = _Reader(raw, "", app_name)
+    if raw.get("apiVersion") != ARGOCD_API_VERSION or raw.get("kind") != "Application":
+        top.fail(f"only Argo CD manifests with apiVersion {ARGOCD_API_VERSION} and kind Application are accepted, "
+                 f"got apiVersion {raw.get('apiVersion')!r}, kind {raw.get('kind')!r}")
+    # status is the observed state Argo CD wrote back; it never changes what is deployed
+    top.only(("apiVersion", "kind", "metadata", "spec", "status"), hint=_ARGO_UNSUPPORTED_HINTS)
+    meta = top.child("metadata")
+    name = _check_name(meta, meta.text("name", required=True), "name")
+
+    spec = top.child("spec")
+    spec.only(("source", "destination", "project", "syncPolicy", "ignoreDifferences", "info"),
+              hint={**_ARGO_UNSUPPORTED_HINTS,
+                    "revisionHistoryLimit": "not supported; the sync history length is set on the sync module"})
+    project = spec.text("project", "default")
+    if project not in ("", "default"):
+        spec.fail(f"only the 'default' project is supported, got {project!r} (projects are an Argo CD server "
+                  f"concept; access control comes from the Ansible inventory and kubeconfig)", "project")
+    if not spec.has("source"):
+        spec.fail("is required (spec.sources with several sources is not supported)", "source")
+
+    source = spec.child("source")
+    source.only(("repoURL", "targetRevision", "path", "directory", "kustomize", "helm"),
+                hint={key.split(".", 1)[1]: hint for key, hint in _ARGO_UNSUPPORTED_HINTS.items()
+                      if key.startswith("source.") and key.count(".") == 1})
+    result = SourceSpec(
+        repo_url=source.text("repoURL", required=True),
+        revision=source.text("targetRevision", "HEAD") or "HEAD",
+        path=source.text("path", ".") or ".",
+    )
+    if source.has("directory"):
+        directory = source.child("directory")
+        directory.only(("recurse", "include", "exclude"), hint={"jsonnet": _ARGO_UNSUPPORTED_HINTS["source.directory.jsonnet"]})
+        result.directory = DirectoryOptions(
+            recurse=directory.flag("recurse"),
+            # Argo CD's empty include means "every manifest file", which our default spells out
+            include=directory.text("include") or DirectoryOptions.include,
+            exclude=directory.text("exclude"),
+        )
+    if source.has("kustomize"):
+        kustomize = source.child("kustomize")
+        kustomize.only(("images", "namePrefix", "nameSuffix", "namespace", "commonLabels", "commonAnnotations"))
+        result.kustomize = KustomizeOptions(
+            images=kustomize.texts("images"),
+            name_prefix=kustomize.text("namePrefix"),
+            name_suffix=kustomize.text("nameSuffix"),
+            namespace=kustomize.text("namespace"),
+            common_labels=kustomize.text_map("commonLabels"),
+            common_annotations=kustomize.text_map("commonAnnotations"),
+        )
+    if source.has("helm"):
+        helm = source.child("helm")
+        helm.only(("releaseName", "valueFiles", "values", "valuesObject", "parameters", "skipCrds", "kubeVersion",
+                   "apiVersions"))
+        if helm.has("values") and helm.has("valuesObject"):
+            helm.fail("give either values or valuesObject, not both", "valuesObject")
+        result.helm = HelmOptions(
+            release_name=helm.text("releaseName"),
+            value_files=helm.texts("valueFiles"),
+            values=_helm_values(helm, "valuesObject" if helm.has("valuesObject") else "values"),
+            parameters=_helm_parameters(helm, "parameters", "forceString"),
+            skip_crds=helm.flag("skipCrds"),
+            kube_version=helm.text("kubeVersion"),
+            api_versions=helm.texts("apiVersions"),
+        )
+    _check_source(source, result)
+
+    destination = spec.child("destination")
+    destination.only(("server", "name", "namespace"))
+    server = destination.text("server")
+    if server and server.rstrip("/") != IN_CLUSTER_SERVER:
+        destination.fail(f"only the in-cluster server {IN_CLUSTER_SERVER} is accepted, got {server!r}: the cluster "
+                         f"comes from the Ansible inventory host (kubeconfig/context), not from the application",
+                         "server")
+    cluster_name = destination.text("name")
+    if cluster_name and cluster_name != IN_CLUSTER_NAME:
+        destination.fail(f"only {IN_CLUSTER_NAME!r} is accepted, got {cluster_name!r}: the cluster comes from the "
+                         f"Ansible inventory host (kubeconfig/context), not from the application", "name")
+
+    policy = spec.child("syncPolicy")
+    # selfHeal is accepted: every sync run corrects drift, which is what selfHeal asks for
+    policy.only(("automated", "syncOptions"), hint={key.split(".", 1)[1]: hint for key, hint in
+                                                    _ARGO_UNSUPPORTED_HINTS.items() if key.startswith("syncPolicy.")})
+    automated = policy.child("automated")
+    automated.only(("prune", "allowEmpty", "selfHeal", "enabled"))
+    sync_policy = SyncPolicy(prune=automated.flag("prune"), allow_empty=automated.flag("allowEmpty"))
+    _apply_sync_options(policy, sync_policy)
+
+    ignores = []
+    for item in spec.items("ignoreDifferences"):
+        item.only(("group", "kind", "name", "namespace", "jsonPointers", "jqPathExpressions", "managedFieldsManagers"))
+        ignores.append(_ignore_difference(item, "jsonPointers", "jqPathExpressions", "managedFieldsManagers"))
+    return Application(
+        name=name,
+        source=result,
+        destination=Destination(namespace=_check_namespace(destination, destination.text("namespace"), "namespace")),
+        sync_policy=sync_policy,
+        ignore_differences=ignores,
+    )
+
+
+def _apply_sync_options(policy: _Reader, sync_policy: SyncPolicy) -> None:
+    """Map Argo CD syncOptions ("Key=value" strings) onto the sync policy."""
+    setters: dict[str, Callable[[str], None]] = {
+        "CreateNamespace": lambda value: setattr(sync_policy, "create_namespace", _option_bool(policy, "CreateNamespace", value)),
+        "PruneLast": lambda value: setattr(sync_policy, "prune_last", _option_bool(policy, "PruneLast", value)),
+        "Replace": lambda value: setattr(sync_policy, "replace", _option_bool(policy, "Replace", value)),
+        "PrunePropagationPolicy": lambda value: setattr(
+            sync_policy, "prune_propagation_policy",
+            _propagation_policy(policy, value, "syncOptions PrunePropagationPolicy")),
+    }
+    # what the engine always does anyway: accepted when they ask for that behaviour
+    always = {"ServerSideApply": "true", "ApplyOutOfSyncOnly": "true"}
+    for option in policy.texts("syncOptions"):
+        key, sep, value = option.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep:
+            policy.fail(f"{option!r} is not of the form Key=value", "syncOptions")
+        if key in setters:
+            setters[key](value)
+        elif key in always and value.lower() == always[key]:
+            continue
+        else:
+            supported = sorted([*setters, *(f"{k}={v}" for k, v in always.items())])
+            policy.fail(f"{option!r} is not supported (supported: {', '.join(supported)})", "syncOptions")
+
+
+def _option_bool(reader: _Reader, key: str, value: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        reader.fail(f"{key}={value} must be true or false", "syncOptions")
+    return value.lower() == "true"
+
+
+# -- shared checks ---------------------------------------------------------------------------------------
+
+
+def _check_source(reader: _Reader, spec: SourceSpec) -> None:
+    given = [name for name in RENDERERS if getattr(spec, name) is not None]
+    if len(given) > 1:
+        reader.fail(f"give at most one of {', '.join(RENDERERS)} (got {', '.join(given)}); "
+                    f"without any, the renderer is detected from the path", given[1])
+    if not spec.repo_url.strip():
+        reader.fail("must not be empty", "repo_url" if "repo_url" in reader.raw else "repoURL")
+    path_key = "path"
+    try:
+        spec.path = normalize_repo_path(spec.path, what="path")
+    except ValueError as err:
+        reader.fail(str(err), path_key)
+    if spec.helm is not None:
+        for value_file in spec.helm.value_files:
+            if "://" in value_file:
+                reader.fail(f"{value_file!r}: value files must come from the repository, URLs are not fetched",
+                            "helm.value_files" if "value_files" in (reader.raw.get("helm") or {}) else "helm.valueFiles")
+
+
+def normalize_repo_path(path: str, what: str = "path") -> str:
+    """A repository-relative POSIX path, '.' for the root; ValueError if it could leave the repository."""
+    if path.strip() in ("", ".", "./"):
+        return "."
+    if path.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", path) or "\\" in path:
+        raise ValueError(f"{path!r}: the {what} must be relative to the repository root")
+    normalized = posixpath.normpath(path)
+    if normalized == ".." or normalized.startswith("../"):
+        raise ValueError(f"{path!r}: the {what} must stay inside the repository")
+    return normalized
+
+
+def _check_name(reader: _Reader, name: str, key: str) -> str:
+    if len(name) > 253 or not _NAME_RE.match(name):
+        reader.fail(f"{name!r} is not a valid name (lowercase letters, digits, '-' and '.', "
+                    f"starting and ending with a letter or digit, at most 253 characters)", key)
+    reader.app = name
+    return name
+
+
+def _check_namespace(reader: _Reader, namespace: str, key: str) -> str:
+    if namespace and (len(namespace) > 63 or not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", namespace)):
+        reader.fail(f"{namespace!r} is not a valid namespace name", key)
+    return namespace
+
+
+def _propagation_policy(reader: _Reader, value: str, key: str) -> str:
+    if value.lower() not in PROPAGATION_POLICIES:
+        reader.fail(f"{value!r} must be one of {', '.join(PROPAGATION_POLICIES)}", key)
+    return value.lower()
+
+
+def _helm_values(reader: _Reader, key: str) -> dict[str, Any]:
+    """Inline values: a mapping, or (like Argo CD's `values`) a YAML string holding one."""
+    value = reader.raw.get(key)
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            reader.fail(f"is not valid YAML{where}: {getattr(err, 'problem', None) or err}", key)
+        if value is None:
+            return {}
+    if not isinstance(value, dict):
+        reader.fail(f"must be a mapping of values, got {_type_name(value)}", key)
+    return value
+
+
+def _helm_parameters(reader: _Reader, key: str, force_key: str) -> list[HelmParameter]:
+    parameters = []
+    for item in reader.items(key):
+        item.only(("name", "value", force_key))
+        value = item.raw.get("value")
+        if isinstance(value, (dict, list)):
+            item.fail("must be a string (use values for structured data)", "value")
+        parameters.append(HelmParameter(
+            name=item.text("name", required=True),
+            value="" if value is None else _scalar_text(value),
+            force_string=item.flag(force_key),
+        ))
+    return parameters
+
+
+def _ignore_difference(item: _Reader, pointers: str, jq: str, managers: str) -> IgnoreDifference:
+    rule = IgnoreDifference(
+        group=item.text("group"),
+        kind=item.text("kind"),
+        name=item.text("name"),
+        namespace=item.text("namespace"),
+        json_pointers=item.texts(pointers),
+        jq_path_expressions=item.texts(jq),
+        managed_fields_managers=item.texts(managers),
+    )
+    if not rule.kind:
+        item.fail("is required", "kind")
+    for pointer in rule.json_pointers:
+        if not pointer.startswith("/"):
+            item.fail(f"{pointer!r} is not a JSON pointer (it must start with '/')", pointers)
+    if not (rule.json_pointers or rule.jq_path_expressions or rule.managed_fields_managers):
+        item.fail(f"needs at least one of {pointers}, {jq}, {managers}")
+    return rule
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "nothing"}.get(type(value), type(value).__name__)
