@@ -470,7 +470,8 @@ def _render_kustomize(ctx: _RenderContext) -> list[DesiredObject]:
     added_origin = "originAnnotations" not in build_metadata
     if added_origin:
         content["buildMetadata"] = [*build_metadata, "originAnnotations"]
-    kustomization.write_text(yaml.safe_dump(content, sort_keys=False))
+    # JSON is YAML without YAML 1.1's surprises (go-yaml reads an unquoted y as a boolean)
+    kustomization.write_text(json.dumps(content, indent=2))
     output = _run_tool(ctx, [binary, "build", "--load-restrictor", "LoadRestrictionsRootOnly", str(ctx.app_dir)],
                        cwd=ctx.app_dir, env=env)
     objects = []

@@ -16,6 +16,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import unquote
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SpecError
 
@@ -28,6 +29,12 @@ RENDERERS = ("directory", "kustomize", "helm")
 
 # metadata.name rules (RFC 1123 subdomain): the name becomes an object name (inventory parent)
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+# argument spec of the options documented in doc_fragments/_application.py; keep the two in step
+APPLICATION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "application": {"type": "dict", "required": True},
+    "cache_dir": {"type": "path"},
+}
 
 
 @dataclass
@@ -137,6 +144,31 @@ class Application:
     destination: Destination = field(default_factory=Destination)
     sync_policy: SyncPolicy = field(default_factory=SyncPolicy)
     ignore_differences: list[IgnoreDifference] = field(default_factory=list)
+
+
+def credential_values(raw: Any) -> list[str]:
+    """The secrets a raw (unparsed) spec carries, for a module's no_log_values.
+
+    Works on anything, even a spec the parser will reject, so an error never
+    echoes a password the user passed.
+    """
+    if not isinstance(raw, dict):
+        return []
+    spec = raw.get("spec") if isinstance(raw.get("spec"), dict) else {}
+    found = []
+    for source in (raw.get("source"), spec.get("source")):
+        if not isinstance(source, dict):
+            continue
+        for key in ("password",):
+            if isinstance(source.get(key), str) and source[key]:
+                found.append(source[key])
+        for key in ("repo_url", "repoURL"):
+            url = source.get(key)
+            if isinstance(url, str) and "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+                userinfo = url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[0]
+                password = userinfo.partition(":")[2]
+                found += [value for value in (password, unquote(password), userinfo) if value]
+    return found
 
 
 def parse_application(raw: Any) -> Application:
@@ -478,6 +510,9 @@ def _option_bool(reader: _Reader, key: str, value: str) -> bool:
 
 
 def _check_source(reader: _Reader, spec: SourceSpec) -> None:
+    revision_key = "revision" if "revision" in reader.raw else "targetRevision"
+    if spec.revision.startswith("-") or any(char.isspace() or ord(char) < 32 for char in spec.revision):
+        reader.fail(f"{spec.revision!r} is not a valid revision", revision_key)
     given = [name for name in RENDERERS if getattr(spec, name) is not None]
     if len(given) > 1:
         reader.fail(f"give at most one of {', '.join(RENDERERS)} (got {', '.join(given)}); "

@@ -183,7 +183,16 @@ class PlaybookRun:
 
 
 @pytest.fixture
-def ansible_playbook(tmp_path: Path, cluster: Cluster):
+def playbook_vars(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Play vars for ansible_playbook: gitops_test_kubeconfig only for tests that use the cluster
+    (through cluster, kubectl or namespace), so render-only tests never start one."""
+    if "cluster" not in request.fixturenames:
+        return {}
+    return {"gitops_test_kubeconfig": request.getfixturevalue("cluster").kubeconfig}
+
+
+@pytest.fixture
+def ansible_playbook(tmp_path: Path, playbook_vars: dict[str, Any]):
     """Run tasks through the real ansible-playbook and return registered results.
 
     ``run(tasks, extra_vars=None, check=False, diff=False, verbosity=0)``: tasks
@@ -207,7 +216,7 @@ def ansible_playbook(tmp_path: Path, cluster: Cluster):
         }
         play = [{
             "name": "test play", "hosts": "localhost", "connection": "local", "gather_facts": False,
-            "vars": {"gitops_test_kubeconfig": cluster.kubeconfig},
+            "vars": dict(playbook_vars),
             "tasks": [{"block": task_list, "always": [dump]}],
         }]
         playbook = tmp_path / f"play-{uuid.uuid4().hex[:8]}.yml"

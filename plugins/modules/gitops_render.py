@@ -1,0 +1,303 @@
+#!/usr/bin/python
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: gitops_render
+short_description: Render an application's desired Kubernetes objects from Git
+version_added: 0.1.0
+author:
+  - gitops.kubernetes maintainers
+description:
+  - Resolves the application's Git revision to a commit, checks that commit out from a cached mirror and renders
+    it with the renderer the path calls for (plain manifests, kustomize or Helm), the way Argo CD would.
+  - Returns the objects in a deterministic order together with the commit and, for each object, the
+    repository-relative file it came from. Never talks to a cluster.
+  - Rendering the same commit, path and options again is served from the render cache.
+  - Secret values are masked in the returned RV(manifests); use O(dest) to get the objects as files.
+extends_documentation_fragment:
+  - gitops.kubernetes._application
+attributes:
+  check_mode:
+    support: full
+    details: Rendering changes nothing; with O(dest), check mode reports whether the files would change.
+  diff_mode:
+    support: none
+options:
+  dest:
+    description:
+      - Write the rendered objects to this directory, one YAML file per object, named
+        C(<4-digit position>-<kind>-<namespace>-<name>.yaml), instead of returning them in RV(manifests).
+      - Files of an earlier render that match that naming pattern and are no longer rendered are removed;
+        other files are left alone.
+      - The files hold the objects exactly as rendered, Secret values included (they are in Git already), and
+        are created with mode C(0600).
+    type: path
+notes:
+  - The module runs where the task runs (usually the controller); that host needs git, GitPython and, for charts
+    and kustomizations, the C(helm) and C(kustomize) binaries.
+  - A Helm chart's dependencies must be vendored under C(charts/); chart repositories are not contacted.
+seealso:
+  - module: gitops.kubernetes.gitops_diff
+  - name: Argo CD Application specification
+    description: The Application fields this module accepts.
+    link: https://argo-cd.readthedocs.io/en/stable/user-guide/application-specification/
+"""
+
+EXAMPLES = r"""
+- name: Render the guestbook from its main branch
+  gitops.kubernetes.gitops_render:
+    application:
+      name: guestbook
+      source:
+        repo_url: https://github.com/argoproj/argocd-example-apps.git
+        revision: master
+        path: guestbook
+      destination:
+        namespace: guestbook
+  register: guestbook
+
+- name: Show what it would deploy
+  ansible.builtin.debug:
+    msg: "{{ guestbook.manifests | length }} objects from {{ guestbook.commit.sha[:12] }} ({{ guestbook.commit.subject }})"
+
+- name: Render an existing Argo CD Application file
+  gitops.kubernetes.gitops_render:
+    application: "{{ lookup('ansible.builtin.file', 'apps/helm-guestbook.yaml') | from_yaml }}"
+
+- name: Render a Helm chart from a private repository into a directory
+  gitops.kubernetes.gitops_render:
+    application:
+      name: payments
+      source:
+        repo_url: https://git.example.org/platform/deploy.git
+        username: deploy-bot
+        password: "{{ vault_git_token }}"
+        revision: v2.4.1
+        path: charts/payments
+        helm:
+          value_files:
+            - values-prod.yaml
+          parameters:
+            - name: image.tag
+              value: "2.4.1"
+              force_string: true
+      destination:
+        namespace: payments
+    dest: /tmp/rendered/payments
+
+- name: Render a kustomization over SSH with an image override
+  gitops.kubernetes.gitops_render:
+    application:
+      name: shop-frontend
+      source:
+        repo_url: git@git.example.org:shop/deploy.git
+        ssh_private_key_file: ~/.ssh/deploy_key
+        ssh_known_hosts_file: ~/.ssh/known_hosts
+        path: frontend/overlays/prod
+        kustomize:
+          images:
+            - frontend=registry.example.org/shop/frontend:1.8.0
+    cache_dir: /var/cache/gitops
+"""
+
+RETURN = r"""
+application:
+  description: The application name.
+  returned: always
+  type: str
+  sample: guestbook
+revision:
+  description: The commit the objects were rendered from (a full SHA).
+  returned: success
+  type: str
+  sample: 53e28ff20cc530b9ada2173fbbd64d48338583ba
+commit:
+  description: The commit's author, author date and subject.
+  returned: success
+  type: dict
+  contains:
+    sha:
+      description: The full commit SHA (the same as RV(revision)).
+      type: str
+    author:
+      description: Author name and e-mail address.
+      type: str
+      sample: Jane Doe <jane@example.org>
+    date:
+      description: Author date, ISO 8601.
+      type: str
+      sample: "2025-03-01T10:15:00+01:00"
+    subject:
+      description: First line of the commit message.
+      type: str
+      sample: Raise guestbook replicas to 3
+renderer:
+  description: The renderer used.
+  returned: success
+  type: str
+  choices: [directory, kustomize, helm]
+cache_hit:
+  description: Whether the objects came from the render cache.
+  returned: success
+  type: bool
+object_count:
+  description: How many objects were rendered.
+  returned: success
+  type: int
+  sample: 3
+manifests:
+  description:
+    - The rendered objects, in render order (files sorted by path for directories, the tool's output order
+      for kustomize and Helm). Secret C(data) and C(stringData) values are masked.
+  returned: success and O(dest) not set
+  type: list
+  elements: dict
+objects:
+  description: The identity of each rendered object, in the same order.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    api_version:
+      description: The object's apiVersion.
+      type: str
+    kind:
+      description: The object's kind.
+      type: str
+    namespace:
+      description: The namespace the object names (empty when it does not name one).
+      type: str
+    name:
+      description: The object's name.
+      type: str
+sources:
+  description:
+    - For each object, in the same order, the repository-relative file it came from.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    file:
+      description: Repository-relative path of the file (for Helm the template, for kustomize the resource file).
+      type: str
+      sample: guestbook/guestbook-ui-deployment.yaml
+    line:
+      description: Line of the object's document in the file (plain manifests only; null otherwise).
+      type: int
+files:
+  description: With O(dest), the files written, in object order.
+  returned: success and O(dest) set
+  type: list
+  elements: str
+error_type:
+  description: On failure, the kind of error (for example V(SpecError), V(UnknownRevisionError), V(RenderError)).
+  returned: failure
+  type: str
+file:
+  description: On failure, the repository-relative file at fault, if any.
+  returned: failure
+  type: str
+line:
+  description: On failure, the line in RV(file), if known.
+  returned: failure
+  type: int
+column:
+  description: On failure, the column in RV(file), if known.
+  returned: failure
+  type: int
+"""
+
+import os
+import re
+from typing import Any
+
+import yaml
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import mask_secret
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render import render_application
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    APPLICATION_ARGUMENT_SPEC,
+    credential_values,
+    parse_application,
+)
+
+_DEST_FILE = re.compile(r"^\d{4}-[a-z0-9.-]+\.yaml$")
+
+
+def dest_file_name(index: int, obj: DesiredObject) -> str:
+    ref = obj.ref
+    parts = [f"{index:04d}", ref.kind.lower(), ref.namespace, ref.name]
+    return re.sub(r"[^a-z0-9.-]+", "-", "-".join(part for part in parts if part).lower()) + ".yaml"
+
+
+def write_dest(dest: str, objects: list[DesiredObject], check_mode: bool) -> tuple[list[str], bool]:
+    """Write one YAML file per object; returns (paths, changed)."""
+    wanted = {dest_file_name(index, obj): yaml.safe_dump(obj.manifest, sort_keys=False, default_flow_style=False)
+              for index, obj in enumerate(objects, 1)}
+    existing = {name for name in (os.listdir(dest) if os.path.isdir(dest) else []) if _DEST_FILE.match(name)}
+    changed = bool(existing - set(wanted))
+    for name, text in wanted.items():
+        path = os.path.join(dest, name)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                changed = changed or handle.read() != text
+        except OSError:
+            changed = True
+    if changed and not check_mode:
+        os.makedirs(dest, mode=0o700, exist_ok=True)
+        for name in existing - set(wanted):
+            os.unlink(os.path.join(dest, name))
+        for name, text in wanted.items():
+            path = os.path.join(dest, name)
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                stream.write(text)
+    return [os.path.join(dest, name) for name in wanted], changed
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={**APPLICATION_ARGUMENT_SPEC, "dest": {"type": "path"}},
+        supports_check_mode=True,
+    )
+    # the spec is a free-form dict, so its secrets are registered by hand before anything can echo them
+    module.no_log_values.update(credential_values(module.params["application"]))
+    if not HAS_GIT:
+        module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR)
+
+    result: dict[str, Any] = {"changed": False}
+    try:
+        app = parse_application(module.params["application"])
+        result["application"] = app.name
+        rendered = render_application(app, module.params["cache_dir"])
+    except GitopsError as err:
+        module.fail_json(msg=str(err), **{**result, **err.to_result()})
+
+    result.update(
+        revision=rendered.revision,
+        commit=rendered.commit.to_dict(),
+        renderer=rendered.renderer,
+        cache_hit=rendered.cache_hit,
+        object_count=len(rendered.objects),
+        objects=[{"api_version": obj.api_version, **obj.ref.to_dict()} for obj in rendered.objects],
+        sources=[{"file": obj.source_file, "line": obj.source_line} for obj in rendered.objects],
+    )
+    for entry in result["objects"]:
+        del entry["group"]  # part of api_version already
+    if module.params["dest"]:
+        result["files"], result["changed"] = write_dest(module.params["dest"], rendered.objects, module.check_mode)
+    else:
+        result["manifests"] = [mask_secret(obj.manifest) for obj in rendered.objects]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
