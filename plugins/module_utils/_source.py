@@ -352,6 +352,7 @@ class GitSource:
 
     def _askpass(self) -> Path:
         script = self.cache_dir / "git" / "askpass.sh"
+        script.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not script.exists() or script.read_text() != _ASKPASS_SCRIPT:
             temp = script.with_name(f".askpass.{os.getpid()}")
             temp.write_text(_ASKPASS_SCRIPT)

@@ -1,0 +1,249 @@
+"""Git source: revision resolution against real (local) repositories, path checks, credentials."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SourceSpec
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
+    GitSource,
+    PathEscapeError,
+    PathNotFoundError,
+    RemoteUnreachableError,
+    UnknownRevisionError,
+    default_cache_dir,
+    find_escaping_symlink,
+    resolve_in_checkout,
+    split_credentials,
+)
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.org",
+           "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.org"}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True,
+                          env={**os.environ, **GIT_ENV}).stdout.strip()
+
+
+def commit(repo: Path, files: dict[str, str], message: str) -> str:
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> dict:
+    repo = tmp_path / "remote"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    first = commit(repo, {"app/a.yaml": "a: 1\n"}, "first commit")
+    git(repo, "tag", "v1")
+    second = commit(repo, {"app/a.yaml": "a: 2\n"}, "second commit\n\nwith a body")
+    git(repo, "tag", "-a", "v2", "-m", "annotated")
+    git(repo, "checkout", "-q", "-b", "feature")
+    feature = commit(repo, {"app/b.yaml": "b: 1\n"}, "feature work")
+    git(repo, "checkout", "-q", "main")
+    return {"path": repo, "first": first, "second": second, "feature": feature}
+
+
+def source(remote: dict, tmp_path: Path, revision: str = "HEAD", **kwargs) -> GitSource:
+    spec = SourceSpec(repo_url=f"file://{remote['path']}", revision=revision, **kwargs)
+    return GitSource(spec, str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("revision, expected", [
+    ("main", "second"), ("HEAD", "second"), ("feature", "feature"), ("v1", "first"), ("v2", "second"),
+    ("refs/heads/feature", "feature"),
+])
+def test_symbolic_revisions_resolve_to_commits(remote, tmp_path, revision, expected):
+    resolved = source(remote, tmp_path, revision).resolve()
+    assert resolved.sha == remote[expected]
+    assert resolved.commit.sha == remote[expected]
+
+
+def test_full_and_short_shas(remote, tmp_path):
+    assert source(remote, tmp_path, remote["first"]).resolve().sha == remote["first"]
+    assert source(remote, tmp_path, remote["feature"][:9]).resolve().sha == remote["feature"]
+
+
+def test_commit_info(remote, tmp_path):
+    info = source(remote, tmp_path, "main").resolve().commit
+    assert info.author == "Ada <ada@example.org>"
+    assert info.subject == "second commit"
+    assert info.date[:4].isdigit() and "T" in info.date
+
+
+def test_commits_and_tags_in_the_mirror_need_no_network(remote, tmp_path):
+    assert source(remote, tmp_path, "v1").resolve().fetched is True
+    for revision in ("v1", remote["first"], remote["first"][:10]):
+        assert source(remote, tmp_path, revision).resolve().fetched is False
+    # the proof: with the remote gone, they still resolve, while a branch needs the remote
+    shutil.rmtree(remote["path"])
+    assert source(remote, tmp_path, remote["first"]).resolve().sha == remote["first"]
+    with pytest.raises(RemoteUnreachableError):
+        source(remote, tmp_path, "main").resolve()
+
+
+def test_a_branch_is_fetched_fresh_each_run(remote, tmp_path):
+    assert source(remote, tmp_path, "main").resolve().sha == remote["second"]
+    unchanged = source(remote, tmp_path, "main").resolve()
+    assert unchanged.fetched is False  # ls-remote only: the tip is already in the mirror
+    third = commit(remote["path"], {"app/c.yaml": "c: 1\n"}, "third")
+    moved = source(remote, tmp_path, "main").resolve()
+    assert (moved.sha, moved.fetched) == (third, True)
+
+
+def test_unknown_revision(remote, tmp_path):
+    with pytest.raises(UnknownRevisionError) as caught:
+        source(remote, tmp_path, "no-such-branch").resolve()
+    assert "revision 'no-such-branch' not found" in str(caught.value)
+    assert "branches: feature, main" in str(caught.value)
+    with pytest.raises(UnknownRevisionError):
+        source(remote, tmp_path, "0" * 40).resolve()
+
+
+def test_unreachable_remote_is_distinct(tmp_path):
+    spec = SourceSpec(repo_url=f"file://{tmp_path}/nowhere", revision="main")
+    with pytest.raises(RemoteUnreachableError) as caught:
+        GitSource(spec, str(tmp_path / "cache")).resolve()
+    assert f"listing the refs of file://{tmp_path}/nowhere failed" in str(caught.value)
+
+
+def test_credentials_never_appear_in_errors(tmp_path):
+    # port 1 on loopback refuses at once: a real network failure with credentials in play
+    spec = SourceSpec(repo_url="https://robot:tok-SECRET-42@127.0.0.1:1/org/repo.git", revision="main",
+                      password="pw-SECRET-43")
+    git_source = GitSource(spec, str(tmp_path / "cache"))
+    assert git_source.url == "https://127.0.0.1:1/org/repo.git"
+    with pytest.raises(RemoteUnreachableError) as caught:
+        git_source.resolve()
+    message = str(caught.value)
+    assert "https://127.0.0.1:1/org/repo.git" in message
+    assert "SECRET" not in message
+    # nor in the mirror's configuration on disk
+    for path in (tmp_path / "cache").rglob("*"):
+        if path.is_file():
+            assert b"SECRET" not in path.read_bytes(), path
+
+
+def test_https_credentials_reach_git_through_askpass_only(remote, tmp_path):
+    git_source = source(remote, tmp_path, username="bot", password="hunter2-token")
+    env = git_source._network_env()
+    assert env["GITOPS_GIT_USERNAME"] == "bot" and env["GITOPS_GIT_PASSWORD"] == "hunter2-token"
+    askpass = Path(env["GIT_ASKPASS"])
+    assert "hunter2" not in askpass.read_text()
+    answer = subprocess.run([str(askpass), "Password for 'https://bot@host': "], capture_output=True, text=True,
+                            env={**os.environ, **env}).stdout
+    assert answer == "hunter2-token\n"
+    assert subprocess.run([str(askpass), "Username for 'https://host': "], capture_output=True, text=True,
+                          env={**os.environ, **env}).stdout == "bot\n"
+
+
+def test_ssh_options(remote, tmp_path):
+    key = tmp_path / "id_ed25519"
+    key.write_text("key")
+    known = tmp_path / "known hosts"
+    known.write_text("")
+    env = source(remote, tmp_path, ssh_private_key_file=str(key), ssh_known_hosts_file=str(known))._network_env()
+    command = env["GIT_SSH_COMMAND"]
+    assert f"-i {key}" in command and "IdentitiesOnly=yes" in command and "BatchMode=yes" in command
+    assert "StrictHostKeyChecking=yes" in command and f"UserKnownHostsFile='{known}'" in command
+    lax = source(remote, tmp_path, ssh_private_key_file=str(key), ssh_strict_host_key_checking=False)._network_env()
+    assert "StrictHostKeyChecking=no" in lax["GIT_SSH_COMMAND"]
+    assert "GIT_ASKPASS" not in lax
+
+
+def test_checkout_is_temporary_and_complete(remote, tmp_path):
+    git_source = source(remote, tmp_path, "feature")
+    resolved = git_source.resolve()
+    with git_source.checkout(resolved.sha) as root:
+        assert (root / "app" / "b.yaml").read_text() == "b: 1\n"
+        assert git_source.application_dir(root, resolved.sha) == root.resolve()
+        kept = root
+    assert not kept.exists()
+    assert list((tmp_path / "cache" / "checkouts").iterdir()) == []
+
+
+def test_missing_path_is_distinct(remote, tmp_path):
+    git_source = source(remote, tmp_path, "main", path="nope")
+    resolved = git_source.resolve()
+    with git_source.checkout(resolved.sha) as root, pytest.raises(PathNotFoundError) as caught:
+        git_source.application_dir(root, resolved.sha)
+    assert "path 'nope' does not exist" in str(caught.value) and resolved.sha[:12] in str(caught.value)
+
+
+def test_symlink_out_of_the_checkout_is_refused(remote, tmp_path):
+    os.symlink("/etc", remote["path"] / "app" / "escape")
+    sha = commit(remote["path"], {}, "add a bad link")
+    git_source = source(remote, tmp_path, sha)
+    git_source.resolve()
+    with pytest.raises(PathEscapeError) as caught:
+        with git_source.checkout(sha):
+            pass
+    assert "symlink 'app/escape' points outside the repository" in str(caught.value)
+    assert caught.value.file == "app/escape"
+    assert list((tmp_path / "cache" / "checkouts").iterdir()) == []
+
+
+def test_path_checks(tmp_path):
+    root = tmp_path / "root"
+    (root / "inside").mkdir(parents=True)
+    os.symlink("inside", root / "ok-link")
+    os.symlink(str(tmp_path), root / "bad-link")
+    assert resolve_in_checkout(root, "ok-link", "path") == (root / "inside").resolve()
+    with pytest.raises(PathEscapeError, match="resolves outside the repository"):
+        resolve_in_checkout(root, "bad-link", "path")
+    with pytest.raises(PathEscapeError, match="must stay inside"):
+        resolve_in_checkout(root, "inside/../../x", "value file")
+    with pytest.raises(PathEscapeError, match="relative to the repository root"):
+        resolve_in_checkout(root, "/etc/passwd", "value file")
+    assert find_escaping_symlink(root) == "bad-link"
+
+
+def test_split_credentials():
+    assert split_credentials("https://u:p%40ss@h/r.git") == ("https://h/r.git", "u", "p@ss")
+    assert split_credentials("https://h/r.git") == ("https://h/r.git", "", "")
+    assert split_credentials("git@h:org/r.git") == ("git@h:org/r.git", "", "")
+
+
+def test_default_cache_dir(monkeypatch):
+    monkeypatch.setenv("GITOPS_CACHE_DIR", "/x/cache")
+    assert default_cache_dir() == "/x/cache"
+    monkeypatch.delenv("GITOPS_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/y")
+    assert default_cache_dir() == "/y/gitops-kubernetes"
+
+
+def _resolve_in_process(url: str, cache: str) -> str:
+    return GitSource(SourceSpec(repo_url=url, revision="main"), cache).resolve().sha
+
+
+def test_concurrent_processes_share_one_mirror(remote, tmp_path):
+    cache = str(tmp_path / "cache")
+    with ProcessPoolExecutor(4) as pool:
+        shas = list(pool.map(_resolve_in_process, [f"file://{remote['path']}"] * 8, [cache] * 8))
+    assert set(shas) == {remote["second"]}
+    assert len(list((tmp_path / "cache" / "git").glob("*.git"))) == 1
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux process semantics")
+def test_network_operations_are_time_bounded(tmp_path, monkeypatch):
+    hang = tmp_path / "hang.sh"
+    hang.write_text("#!/bin/sh\nsleep 30\n")
+    hang.chmod(0o755)
+    spec = SourceSpec(repo_url="ssh://git@example.invalid/r.git", revision="main")
+    git_source = GitSource(spec, str(tmp_path / "cache"), network_timeout=1)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(hang))  # an ssh that never answers
+    with pytest.raises(RemoteUnreachableError, match="timed out"):
+        git_source.resolve()
