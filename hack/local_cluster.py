@@ -415,9 +415,7 @@ def start(state_dir: Path = DEFAULT_STATE_DIR, nodes: int = 2) -> ClusterState:
         "kwok": [
             binaries["kwok"], f"--kubeconfig={kubeconfig}", "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            "--manage-nodes-with-label-selector=",
-            "--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom",
-            "--disregard-status-with-label-selector=", "--cidr=10.244.0.1/16", "--node-ip=10.0.0.1",
+            "--manage-nodes-with-label-selector=", "--cidr=10.244.0.1/16", "--node-ip=10.0.0.1",
             "--node-lease-duration-seconds=40",
         ],
     }

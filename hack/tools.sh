@@ -22,11 +22,20 @@ declare -A packages=(
   [helm]="helm.sh/helm/v3/cmd/helm"
   [kustomize]="sigs.k8s.io/kustomize/kustomize/v5"
 )
+# version stamps the module build leaves out (discovery and `version` report them)
+kube_version=v1.34.4
+declare -A ldflags=(
+  [kube]="-X k8s.io/component-base/version.gitVersion=$kube_version -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=34 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=$kube_version"
+  [etcd]=""
+  [kwok]=""
+  [helm]="-X helm.sh/helm/v3/internal/version.version=v3.19.5"
+  [kustomize]=""
+)
 # binary name for packages whose last path element is not the command name
 declare -A rename=([go.etcd.io/etcd/server/v3]=etcd [sigs.k8s.io/kustomize/kustomize/v5]=kustomize)
 
 for set in kube etcd kwok helm kustomize; do
-  key=$(cat "$here/tools/$set/go.mod" "$here/tools/$set/go.sum" <(echo "$go_version") | sha256sum | cut -c1-16)
+  key=$(cat "$here/tools/$set/go.mod" "$here/tools/$set/go.sum" <(echo "$go_version ${ldflags[$set]}") | sha256sum | cut -c1-16)
   out="$cache/tools/$set-$key"
   if [ ! -f "$out/.complete" ]; then
     echo "tools.sh: building $set (first run only; cached in $out)" >&2
@@ -34,7 +43,7 @@ for set in kube etcd kwok helm kustomize; do
     rm -rf "$out.partial" && mkdir -p "$out.partial"
     for pkg in ${packages[$set]}; do
       name=${rename[$pkg]:-$(basename "$pkg")}
-      (cd "$here/tools/$set" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$out.partial/$name" "$pkg")
+      (cd "$here/tools/$set" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -ldflags="-s -w ${ldflags[$set]}" -o "$out.partial/$name" "$pkg")
     done
     rm -rf "$out" && mv "$out.partial" "$out" && touch "$out/.complete"
     echo "tools.sh: built $set in $(( $(date +%s) - start ))s" >&2
