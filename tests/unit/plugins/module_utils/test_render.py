@@ -1,0 +1,297 @@
+"""Renderers' pure parts: YAML splitting, globs, detection, kustomize and chart checks, render cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render import (
+    RenderCache,
+    _escape_set_value,
+    _RenderContext,
+    check_chart_dependencies,
+    check_duplicates,
+    check_kustomization,
+    detect_renderer,
+    find_binary,
+    glob_to_regex,
+    list_manifest_files,
+    load_manifests,
+    parse_helm_output,
+    render_cache_key,
+    vendored_charts,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import PathEscapeError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    DirectoryOptions,
+    HelmOptions,
+    parse_application,
+)
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def context(root: Path, rel_path: str = ".", **source) -> _RenderContext:
+    app = parse_application({"name": "demo", "source": {"repo_url": "file:///r", "path": rel_path, **source}})
+    return _RenderContext(root=root.resolve(), app_dir=(root / rel_path).resolve(), rel_path=app.source.path,
+                          app=app, secrets=[])
+
+
+# -- YAML ------------------------------------------------------------------------------------------------
+
+
+def test_multi_document_yaml_with_empty_documents_and_lists():
+    text = ("---\n# only a comment\n---\n" + CM.format(name="a") + "---\n---\n"
+            "apiVersion: v1\nkind: List\nitems:\n- " + CM.format(name="b").replace("\n", "\n  ").rstrip() + "\n")
+    objects = load_manifests(text, "app/cm.yaml")
+    assert [obj.manifest["metadata"]["name"] for obj in objects] == ["a", "b"]
+    assert [(obj.source_file, obj.source_line) for obj in objects] == [("app/cm.yaml", 4), ("app/cm.yaml", 10)]
+
+
+def test_timestamps_stay_strings():
+    (obj,) = load_manifests(CM.format(name="a") + "data:\n  day: 2024-01-31\n  at: 2024-01-31T10:00:00Z\n", "f.yaml")
+    assert obj.manifest["data"] == {"day": "2024-01-31", "at": "2024-01-31T10:00:00Z"}
+
+
+def test_yaml_error_names_file_line_and_column():
+    with pytest.raises(RenderError) as caught:
+        load_manifests(CM.format(name="a") + "data:\n  key: [unclosed\n  other: x\n", "apps/bad.yaml")
+    err = caught.value
+    assert (err.file, err.line) == ("apps/bad.yaml", 7)
+    assert err.column is not None
+    assert str(err).startswith(f"apps/bad.yaml:7:{err.column}: invalid YAML")
+
+
+def test_json_files_and_json_errors():
+    (obj,) = load_manifests('{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}}', "x.json", is_json=True)
+    assert obj.manifest["metadata"]["name"] == "j"
+    with pytest.raises(RenderError) as caught:
+        load_manifests('{\n  "apiVersion": "v1",\n  "kind" "x"\n}', "x.json", is_json=True)
+    assert (caught.value.line, caught.value.column) == (3, 10)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- a\n- b\n", "must be a Kubernetes object"),
+    ("kind: ConfigMap\nmetadata: {name: a}\n", "needs apiVersion and kind"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", "has no metadata.name"),
+])
+def test_documents_that_are_not_objects(text, message):
+    with pytest.raises(RenderError, match=message):
+        load_manifests(text, "f.yaml")
+
+
+def test_duplicates_name_both_places():
+    objects = load_manifests(CM.format(name="a"), "one.yaml") + load_manifests("---\n" + CM.format(name="a"), "two.yaml")
+    with pytest.raises(RenderError) as caught:
+        check_duplicates(objects)
+    assert "ConfigMap a is defined twice: at one.yaml:1 and at two.yaml:2" in str(caught.value)
+
+
+# -- directory -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern, path, matches", [
+    ("*.{yaml,yml,json}", "a.yaml", True),
+    ("*.{yaml,yml,json}", "sub/a.json", True),  # '*' crosses '/' as in Argo CD
+    ("*.{yaml,yml,json}", "a.txt", False),
+    ("sub/*", "sub/a.yaml", True),
+    ("sub/*", "other/a.yaml", False),
+    ("{config,secrets}/**", "secrets/x/y.yaml", True),
+    ("?.yaml", "a.yaml", True),
+    ("?.yaml", "ab.yaml", False),
+    ("[!a]*.yaml", "b.yaml", True),
+    ("[!a]*.yaml", "a.yaml", False),
+    ("[a-c].yaml", "b.yaml", True),
+    ("{a,{b,c}}.yaml", "c.yaml", True),
+    ("\\*.yaml", "*.yaml", True),
+    ("\\*.yaml", "a.yaml", False),
+])
+def test_argocd_globs(pattern, path, matches):
+    assert bool(glob_to_regex(pattern).match(path)) is matches
+
+
+def test_unbalanced_glob():
+    with pytest.raises(ValueError):
+        glob_to_regex("{a,b")
+
+
+def test_directory_file_selection(tmp_path):
+    write(tmp_path, {"a.yaml": "", "b.yml": "", "c.json": "", "README.md": "", "sub/d.yaml": "", "sub/deep/e.yaml": "",
+                     "skip/f.yaml": ""})
+    assert list_manifest_files(tmp_path, DirectoryOptions()) == ["a.yaml", "b.yml", "c.json"]
+    assert list_manifest_files(tmp_path, DirectoryOptions(recurse=True, exclude="skip/*")) == [
+        "a.yaml", "b.yml", "c.json", "sub/d.yaml", "sub/deep/e.yaml"]
+    assert list_manifest_files(tmp_path, DirectoryOptions(recurse=True, include="sub/*")) == [
+        "sub/d.yaml", "sub/deep/e.yaml"]
+    # an empty include means every manifest file (and never non-manifest files)
+    assert "README.md" not in list_manifest_files(tmp_path, DirectoryOptions(include=""))
+
+
+def test_jsonnet_is_refused(tmp_path):
+    write(tmp_path, {"main.jsonnet": "{}"})
+    with pytest.raises(RenderError, match="Jsonnet files are not supported"):
+        list_manifest_files(tmp_path, DirectoryOptions(include=""))
+
+
+def test_renderer_detection(tmp_path):
+    assert detect_renderer(tmp_path) == "directory"
+    (tmp_path / "Chart.yaml").write_text("name: x\n")
+    assert detect_renderer(tmp_path) == "helm"
+    (tmp_path / "Kustomization").write_text("resources: []\n")
+    assert detect_renderer(tmp_path) == "kustomize"
+    assert detect_renderer(tmp_path, "directory") == "directory"
+
+
+# -- kustomize -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", [
+    "https://github.com/org/repo//base?ref=v1",
+    "github.com/org/repo/base?ref=v1",
+    "git@github.com:org/repo.git//base",
+    "git::https://example.org/repo.git",
+    "ssh://git@example.org/repo.git",
+])
+def test_remote_bases_are_refused_unless_allowed(tmp_path, entry):
+    write(tmp_path, {"app/kustomization.yaml": f"resources:\n- local.yaml\n- {entry}\n", "app/local.yaml": CM.format(name="a")})
+    ctx = context(tmp_path, "app")
+    with pytest.raises(RenderError) as caught:
+        check_kustomization(ctx, ctx.app_dir, allow_remote=False)
+    assert f"resources entry {entry!r} is a remote base" in str(caught.value)
+    assert (caught.value.file, caught.value.line) == ("app/kustomization.yaml", 3)
+    check_kustomization(ctx, ctx.app_dir, allow_remote=True)
+
+
+def test_remote_bases_in_nested_kustomizations_are_found(tmp_path):
+    write(tmp_path, {"overlay/kustomization.yaml": "resources:\n- ../base\n",
+                     "base/kustomization.yaml": "components:\n- https://example.org/c.git\n"})
+    ctx = context(tmp_path, "overlay")
+    with pytest.raises(RenderError) as caught:
+        check_kustomization(ctx, ctx.app_dir, allow_remote=False)
+    assert caught.value.file == "base/kustomization.yaml"
+
+
+def test_kustomize_base_outside_the_repository_is_refused(tmp_path):
+    outside = tmp_path / "outside"
+    write(outside, {"kustomization.yaml": "resources: []\n"})
+    write(tmp_path / "repo", {"app/kustomization.yaml": f"resources:\n- {outside}\n"})
+    ctx = context(tmp_path / "repo", "app")
+    with pytest.raises(PathEscapeError, match="points outside the repository"):
+        check_kustomization(ctx, ctx.app_dir, allow_remote=False)
+
+
+def test_yaml_errors_in_kustomize_inputs_have_positions(tmp_path):
+    write(tmp_path, {"app/kustomization.yaml": "resources:\n- cm.yaml\n", "app/cm.yaml": "a: b\n c: d\n"})
+    ctx = context(tmp_path, "app")
+    with pytest.raises(RenderError) as caught:
+        check_kustomization(ctx, ctx.app_dir, allow_remote=False)
+    assert (caught.value.file, caught.value.line) == ("app/cm.yaml", 2)
+
+
+# -- helm ------------------------------------------------------------------------------------------------
+
+
+def _chart_tgz(name: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        data = f"apiVersion: v2\nname: {name}\nversion: 1.0.0\n".encode()
+        info = tarfile.TarInfo(f"{name}/Chart.yaml")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_vendored_charts_and_dependency_check(tmp_path):
+    chart = tmp_path / "chart"
+    write(chart, {
+        "Chart.yaml": "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n"
+                      "- name: common\n  version: 1.0.0\n  repository: file://../common\n"
+                      "- name: redis\n  version: 1.0.0\n  repository: https://charts.example.org\n",
+        "charts/common/Chart.yaml": "apiVersion: v2\nname: common\nversion: 1.0.0\n",
+    })
+    ctx = context(tmp_path, "chart")
+    with pytest.raises(RenderError) as caught:
+        check_chart_dependencies(ctx, chart)
+    assert "chart dependency 'redis' from https://charts.example.org is not vendored under chart/charts/" in str(caught.value)
+    assert (caught.value.file, caught.value.line) == ("chart/Chart.yaml", 8)
+    (chart / "charts" / "redis-1.0.0.tgz").write_bytes(_chart_tgz("redis"))
+    assert vendored_charts(chart) == {"common", "redis"}
+    check_chart_dependencies(ctx, chart)
+
+
+def test_helm_output_maps_objects_to_templates(tmp_path):
+    output = ("---\n# Source: mychart/crds/crd.yaml\n" + CM.format(name="crd") +
+              "---\n# Source: mychart/templates/cm.yaml\n" + CM.format(name="a") +
+              "---\n# Source: mychart/charts/sub/templates/x.yaml\n" + CM.format(name="b"))
+    objects = parse_helm_output(context(tmp_path, "charts/mine"), output)
+    assert [obj.source_file for obj in objects] == [
+        "charts/mine/crds/crd.yaml", "charts/mine/templates/cm.yaml", "charts/mine/charts/sub/templates/x.yaml"]
+    assert all(obj.source_line is None for obj in objects)
+
+
+def test_set_values_escape_commas():
+    assert _escape_set_value("a,b") == "a\\,b"
+    assert _escape_set_value("{a,b}") == "{a,b}"
+
+
+def test_missing_binary_says_which_and_how(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RenderError) as caught:
+        find_binary("helm")
+    assert "the helm binary" in str(caught.value) and "make tools" in str(caught.value)
+    assert "https://helm.sh/docs/intro/install/" in str(caught.value)
+
+
+# -- cache -----------------------------------------------------------------------------------------------
+
+
+def test_cache_key_covers_commit_path_and_options():
+    app = parse_application({"name": "a", "source": {"repo_url": "file:///r", "path": "x", "helm": {}}})
+    key = render_cache_key(app, "1" * 40)
+    assert render_cache_key(app, "1" * 40) == key
+    assert render_cache_key(app, "2" * 40) != key
+    variants = [
+        dataclasses.replace(app, source=dataclasses.replace(app.source, path="y")),
+        dataclasses.replace(app, source=dataclasses.replace(app.source, helm=HelmOptions(skip_crds=True))),
+        dataclasses.replace(app, name="b"),  # the default release name
+    ]
+    assert len({render_cache_key(variant, "1" * 40) for variant in variants} | {key}) == 4
+
+
+def test_render_cache_round_trip_is_private(tmp_path):
+    cache = RenderCache(str(tmp_path))
+    objects = [DesiredObject({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}, "a/s.yaml", 3)]
+    assert cache.load("ab" * 32) is None
+    cache.store("ab" * 32, "directory", objects)
+    assert cache.load("ab" * 32) == ("directory", objects)
+    assert oct((tmp_path / "render").stat().st_mode & 0o777) == "0o700"
+    (tmp_path / "render" / "ab" / f"{'ab' * 32}.json").write_text("{broken")
+    assert cache.load("ab" * 32) is None
+
+
+def test_helm_chart_with_value_file_outside_repository(tmp_path):
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._render import _value_file
+
+    write(tmp_path, {"repo/chart/Chart.yaml": "name: c\n", "repo/chart/prod.yaml": "", "secret.yaml": ""})
+    os.symlink(str(tmp_path / "secret.yaml"), tmp_path / "repo" / "chart" / "link.yaml")
+    ctx = context(tmp_path / "repo", "chart")
+    assert _value_file(ctx, "prod.yaml") == (tmp_path / "repo" / "chart" / "prod.yaml").resolve()
+    with pytest.raises(PathEscapeError):
+        _value_file(ctx, "../../secret.yaml")
+    with pytest.raises(PathEscapeError):
+        _value_file(ctx, "link.yaml")
+    with pytest.raises(RenderError, match="value file 'missing.yaml' does not exist"):
+        _value_file(ctx, "missing.yaml")
