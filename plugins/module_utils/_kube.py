@@ -64,7 +64,6 @@ DEFAULT_RETRIES = 4
 LIST_PAGE_SIZE = 500
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-DEFAULT_CACHE_DIR = "~/.cache/gitops.kubernetes"
 
 # Argument spec mirrored by doc_fragments/_kube_connection.py (option names as
 # in kubernetes.core, including its K8S_AUTH_* environment fallbacks).

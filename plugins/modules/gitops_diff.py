@@ -32,6 +32,7 @@ description:
     (C(++++++++) before, C(++++++++ (changed\)) after; equal values as C(++++++++ (unchanged\))).
   - Read-only. RV(ignore:changed) is always V(false); the module never writes to the cluster.
 extends_documentation_fragment:
+  - gitops.kubernetes._application
   - gitops.kubernetes._kube_connection
 attributes:
   check_mode:
@@ -43,10 +44,8 @@ attributes:
 options:
   application:
     description:
-      - An application spec (the same dictionary M(gitops.kubernetes.gitops_render) takes); the module renders it
-        from Git and compares the result.
-      - Mutually exclusive with O(manifests) and O(applications).
-    type: dict
+      - Mutually exclusive with O(manifests) and O(applications); one of the three is required.
+    required: false
   manifests:
     description:
       - Already rendered objects to compare, as a list of dictionaries or a multi-document YAML string.
@@ -122,12 +121,8 @@ options:
       - How many API requests (dry-runs, GETs, LISTs) run at the same time.
       - Defaults to the number of CPUs plus 4, at most 32.
     type: int
-  cache_dir:
-    description:
-      - Directory for caches (discovery, cached for 10 minutes; Git mirrors and renders of applications).
-    type: path
-    default: ~/.cache/gitops.kubernetes
 notes:
+  - Discovery (the kinds the cluster serves) is cached under O(cache_dir) for 10 minutes, per API server.
   - API cost for N desired objects of an application synced before, in K kinds and namespaces, is two discovery
     requests (or none within the cache lifetime), one GET of the inventory parent, K LISTs by label and one dry-run
     per object that exists. Objects not found by label cost a GET each, or one LIST per kind and namespace when
@@ -279,7 +274,6 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
-    DEFAULT_CACHE_DIR,
     HAS_KUBERNETES,
     KUBERNETES_IMPORT_ERROR,
     KubeClient,
@@ -311,14 +305,19 @@ except ImportError:
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
 
-try:
-    # the application spec and renderer (gitops_render's engine); absent, only manifests work
-    from ansible_collections.gitops.kubernetes.plugins.module_utils._render import render_application
-    from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import parse_application
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    APPLICATION_ARGUMENT_SPEC,
+    Application,
+    credential_values,
+    parse_application,
+)
 
-    HAS_APPLICATION_ENGINE = True
+try:
+    # needs PyYAML, which is reported through missing_required_lib below
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._render import load_manifests, render_application
 except ImportError:
-    HAS_APPLICATION_ENGINE = False
+    pass
 
 IGNORE_DIFFERENCES_SPEC = {
     "group": {"type": "str", "default": ""},
@@ -335,7 +334,7 @@ APPLICATION_WORKERS = 4
 
 def argument_spec() -> dict[str, Any]:
     spec: dict[str, Any] = {
-        "application": {"type": "dict"},
+        "application": {**APPLICATION_ARGUMENT_SPEC["application"], "required": False},
         "manifests": {"type": "raw"},
         "name": {"type": "str"},
         "destination": {"type": "dict", "options": {"namespace": {"type": "str"}}},
@@ -343,74 +342,72 @@ def argument_spec() -> dict[str, Any]:
         "ignore_differences": {"type": "list", "elements": "dict", "options": IGNORE_DIFFERENCES_SPEC},
         "applications": {"type": "list", "elements": "dict"},
         "parallelism": {"type": "int"},
-        "cache_dir": {"type": "path", "default": DEFAULT_CACHE_DIR},
+        "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
     return spec
 
 
 def parse_manifests(raw: Any, app_name: str) -> list[DesiredObject]:
-    """Desired objects from a list of dicts or a multi-document YAML string."""
-    if isinstance(raw, str):
-        try:
-            documents = [d for d in yaml.safe_load_all(raw) if d is not None]
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise SpecError(f"manifests are not valid YAML: {getattr(exc, 'problem', exc)}", application=app_name,
-                            line=mark.line + 1 if mark else None) from None
-    elif isinstance(raw, list):
-        documents = [d for d in raw if d is not None]
-    elif isinstance(raw, dict):
-        documents = [raw]
-    else:
-        raise SpecError("manifests must be a list of objects or a YAML string", application=app_name)
-    objects: list[DesiredObject] = []
-    for index, document in enumerate(documents):
-        if not isinstance(document, dict):
-            raise SpecError(f"manifests item {index} is not an object", application=app_name)
-        # a List (kubectl get -o yaml) holds the objects in items
-        if document.get("kind") == "List" and isinstance(document.get("items"), list):
-            objects += [DesiredObject(item) for item in document["items"] if isinstance(item, dict)]
-        else:
-            objects.append(DesiredObject(document))
-    return objects
+    """Desired objects from a list of objects or a multi-document YAML string (Lists expanded)."""
+    try:
+        if isinstance(raw, str):
+            return load_manifests(raw, "manifests")
+        if isinstance(raw, dict):
+            raw = [raw]
+        if not isinstance(raw, list):
+            raise SpecError("manifests must be a list of objects or a YAML string")
+        objects: list[DesiredObject] = []
+        for index, document in enumerate(raw):
+            if document is None:
+                continue
+            if not isinstance(document, dict):
+                raise SpecError(f"manifests[{index}] is not an object but {type(document).__name__}")
+            if str(document.get("kind") or "").endswith("List") and isinstance(document.get("items"), list):
+                objects += [DesiredObject(item) for item in document["items"] if isinstance(item, dict)]
+            else:
+                objects.append(DesiredObject(document))
+        return objects
+    except GitopsError as exc:
+        raise exc.with_application(app_name)
 
 
 class ApplicationJob:
-    """One application to compare: either rendered here from its spec, or given as manifests."""
+    """One application to compare: an application spec rendered from Git here, or rendered manifests.
+
+    Specs and manifests are parsed when the job is made, so a typo fails the
+    task before any Git or cluster work.
+    """
 
     def __init__(self, raw: dict[str, Any], cache_dir: str) -> None:
         self.raw = raw
         self.cache_dir = cache_dir
-        self.name = str(raw.get("name") or (raw.get("metadata") or {}).get("name") or "")
-        self.is_manifests = "manifests" in raw
-        if self.is_manifests:
+        self.objects: list[DesiredObject] = []
+        self.app: Application | None = None
+        if "manifests" in raw:
+            self.name = str(raw.get("name") or "")
             if not self.name:
-                raise SpecError("name is required with manifests")
+                raise SpecError("every applications entry with manifests needs a name")
             self.objects = parse_manifests(raw.get("manifests"), self.name)
-        elif not HAS_APPLICATION_ENGINE:
-            raise SpecError(
-                "comparing an application spec needs the application renderer (module_utils/_spec.py, _render.py), "
-                "which this installation lacks; pass rendered manifests instead",
-                application=self.name or None,
-            )
+        else:
+            self.app = parse_application(raw)
+            self.name = self.app.name
 
     def run(self, client: KubeClient) -> ApplicationDiff:
         """Render (for a spec) and compare."""
-        if self.is_manifests:
+        if self.app is None:
             return compare_application(
                 client, self.name, self.objects,
                 namespace=(self.raw.get("destination") or {}).get("namespace"),
                 ignore_differences=self.raw.get("ignore_differences") or [],
                 revision=self.raw.get("revision"),
             )
-        app = parse_application(self.raw)
-        rendered = render_application(app, self.cache_dir)
+        rendered = render_application(self.app, self.cache_dir)
         self.objects = rendered.objects
         return compare_application(
-            client, app.name, rendered.objects,
-            namespace=app.destination.namespace,
-            ignore_differences=app.ignore_differences,
+            client, self.app.name, rendered.objects,
+            namespace=self.app.destination.namespace or None,
+            ignore_differences=self.app.ignore_differences,
             revision=rendered.revision,
         )
 
@@ -466,16 +463,17 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     """Compare every requested application and build the result (raises GitopsError)."""
     params = module.params
     started = time.monotonic()
+    cache_dir = params["cache_dir"] or default_cache_dir()
     if params["applications"] is not None:
-        jobs = [ApplicationJob(raw, params["cache_dir"]) for raw in params["applications"]]
+        jobs = [ApplicationJob(raw, cache_dir) for raw in params["applications"]]
     elif params["application"] is not None:
-        jobs = [ApplicationJob(params["application"], params["cache_dir"])]
+        jobs = [ApplicationJob(params["application"], cache_dir)]
     else:
         jobs = [ApplicationJob({
             "name": params["name"], "manifests": params["manifests"], "destination": params["destination"],
             "revision": params["revision"], "ignore_differences": params["ignore_differences"],
-        }, params["cache_dir"])]
-    with KubeClient.from_params(params) as client:
+        }, cache_dir)]
+    with KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
         if len(jobs) == 1:
             outcomes: list[ApplicationDiff | GitopsError] = [jobs[0].run(client)]
         else:
@@ -535,6 +533,9 @@ def main() -> None:
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )
+    # application specs are free-form dicts, so their Git credentials are registered by hand
+    for raw in [module.params["application"]] + list(module.params["applications"] or []):
+        module.no_log_values.update(credential_values(raw))
     invocation = {"module_args": safe_invocation(module.params)}
     if not HAS_KUBERNETES:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR, invocation=invocation)
@@ -542,6 +543,9 @@ def main() -> None:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR, invocation=invocation)
     if not HAS_JSONPATCH:
         module.fail_json(msg=missing_required_lib("jsonpatch"), exception=JSONPATCH_IMPORT_ERROR, invocation=invocation)
+    specs = [module.params["application"]] + [a for a in module.params["applications"] or [] if "manifests" not in a]
+    if not HAS_GIT and any(spec is not None for spec in specs):
+        module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
     try:
         result = run_module(module)
     except GitopsError as exc:

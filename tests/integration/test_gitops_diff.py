@@ -383,3 +383,34 @@ def test_compare_1000_objects_cost(kubectl, cluster, namespace, ansible_playbook
     if out:
         with open(out, "a") as handle:
             handle.write(report + "\n")
+
+
+def test_application_spec_is_rendered_from_git_and_compared(kubectl, namespace, ansible_playbook, git_repo, tmp_path):
+    repo = git_repo()
+    sha = repo.commit({
+        "app/deployment.yaml": yaml.safe_dump(DEPLOYMENT),
+        "app/service.yaml": yaml.safe_dump(SERVICE),
+        "README.md": "not a manifest\n",
+    })
+    simulate_sync(kubectl, "shop", namespace, [DEPLOYMENT, SERVICE])
+    kubectl.run("patch", "deployment", "web", "-n", namespace, "--type=merge", "-p", '{"spec":{"replicas":7}}',
+                "--field-manager=hpa-controller")
+    application = {
+        "name": "shop",
+        "source": {"repo_url": repo.url, "revision": "main", "path": "app"},
+        "destination": {"namespace": namespace},
+    }
+    with_rule = {**application, "ignore_differences": [
+        {"group": "apps", "kind": "Deployment", "managed_fields_managers": ["hpa-controller"]}]}
+    common = {"kubeconfig": "{{ gitops_test_kubeconfig }}", "cache_dir": str(tmp_path / "cache")}
+    run = ansible_playbook(tasks(
+        {"name": "plain", "gitops.kubernetes.gitops_diff": {**common, "application": application}, "register": "plain"},
+        {"name": "ignored", "gitops.kubernetes.gitops_diff": {**common, "application": with_rule}, "register": "ignored"},
+    ), check=True)
+    assert run.rc == 0, run.stdout
+    plain, ignored = run["plain"], run["ignored"]
+    assert plain["revision"] == sha and plain["name"] == "shop"
+    assert by_kind(plain)["Deployment/web"]["patch"] == [{"op": "replace", "path": "/spec/replicas", "value": 2}]
+    assert by_kind(plain)["Deployment/web"]["source"] == "app/deployment.yaml:1"
+    assert by_kind(plain)["Service/web"]["status"] == "Synced"
+    assert ignored["sync_status"] == "Synced" and ignored["revision"] == sha
