@@ -22,7 +22,7 @@ description:
   - V(Missing) means the object is not in the cluster (this includes custom resources whose
     CustomResourceDefinition is part of the same application and not installed yet).
     V(Extraneous) means the object is in the application's inventory (the ApplySet parent ConfigMap
-    C(applyset-<name>) that M(gitops.kubernetes.gitops_sync) writes) but no longer desired: a prune candidate.
+    C(applyset-<name>) that M(gitops.kubernetes.gitops_sync) writes) but no longer desired, so a prune candidate.
     V(Unknown) means the kind is not served and no CustomResourceDefinition in the application defines it,
     or the API server rejected the dry-run (the reason is in RV(resources[].message)).
   - Desired objects carrying an C(argocd.argoproj.io/hook) or C(helm.sh/hook) annotation are hooks and are not compared.
