@@ -204,7 +204,7 @@ def _collect_paths(tree: dict[str, Any], prefix: list[PathElement], out: list[li
     for key, subtree in tree.items():
         if key == ".":
             continue
-        kind, _, raw = key.partition(":")
+        kind, raw = key.split(":", 1) if ":" in key else (key, "")
         try:
             value: Any = json.loads(raw) if kind in ("k", "v") else int(raw) if kind == "i" else raw
         except ValueError:
@@ -489,7 +489,7 @@ def plan_objects(
             raise CompareError(f"{obj.kind} has no metadata.name", application=app_name, file=obj.source_file or None, line=obj.source_line)
         if _is_hook(manifest):
             continue  # hooks run during sync; they are not part of the compared state
-        group, _ = split_api_version(obj.api_version)
+        group = split_api_version(obj.api_version)[0]
         resource = client.resource_for(obj.api_version, obj.kind)
         manifest = label_member(manifest, set_id)
         metadata = manifest["metadata"]
@@ -586,7 +586,10 @@ def _compare_one(
         if plan.resource is None:
             result.message = "its CustomResourceDefinition is part of the application and not yet served"
         return result
-    assert plan.resource is not None
+    if plan.resource is None:
+        # live exists although the kind is not served: discovery is stale; nothing to dry-run against
+        result.message = "the cluster returned the object but does not serve its kind"
+        return result
     try:
         predicted = client.apply(plan.resource, plan.manifest, dry_run=True, force=True)
     except KubeApiError as exc:

@@ -77,8 +77,8 @@ def group_kind(ref: ObjectRef) -> str:
 
 def parse_group_kind(text: str) -> tuple[str, str]:
     """'Deployment.apps' -> ('apps', 'Deployment'); 'Service' -> ('', 'Service')."""
-    kind, _, group = text.partition(".")
-    return group, kind
+    kind, dot, group = text.partition(".")
+    return (group if dot else ""), kind
 
 
 @dataclass

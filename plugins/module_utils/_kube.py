@@ -690,4 +690,3 @@ def _short_reason(exc: BaseException) -> str:
         if marker in text:
             text = text.split(marker, 1)[1]
     return strip_url_credentials(text).strip(" ')\"")[:200]
-

@@ -9,7 +9,7 @@ module: gitops_diff
 short_description: Report drift between the desired state and the live cluster, without noise
 version_added: 0.1.0
 author:
-  - gitops.kubernetes maintainers
+  - gitops.kubernetes maintainers (@gitops-kubernetes)
 description:
   - Compares the objects an application wants with the live cluster and reports, per object,
     V(Synced), V(OutOfSync), V(Missing), V(Extraneous) or V(Unknown), with a JSON Patch from live to desired.
@@ -301,6 +301,7 @@ try:
     import yaml
 
     HAS_YAML = True
+    YAML_IMPORT_ERROR: str | None = None
 except ImportError:
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
@@ -499,8 +500,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     )
     result: dict[str, Any] = {"changed": False, "stats": stats}
     if params["applications"] is None:
-        diff = outcomes[0]
-        assert isinstance(diff, ApplicationDiff)
+        (diff,) = outcomes  # a single application either compared or raised
         result.update(diff.to_result(with_diff))
     else:
         entries = []

@@ -86,7 +86,7 @@ class FakeCluster:
 
     def list(self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None) -> list[dict]:
         self.calls.append(("LIST", f"{resource.plural} {namespace} {label_selector}"))
-        key, _, value = (label_selector or "").partition("=")
+        key, value = (label_selector or "=").split("=", 1)
         return [
             copy.deepcopy(obj) for ref, obj in self.store.items()
             if ref.kind == resource.kind and (namespace is None or ref.namespace == namespace)
@@ -102,7 +102,8 @@ class FakeCluster:
         assert dry_run and force, "compare must only ever dry-run, forced"
         self.calls.append(("PATCH", manifest["metadata"]["name"]))
         if manifest["metadata"]["name"] in self.reject:
-            raise KubeApiError(f'Secret "{manifest["metadata"]["name"]}" is invalid: data[token]: Invalid value: "{manifest.get("stringData", {}).get("token")}"', status=422)
+            token = manifest.get("stringData", {}).get("token")
+            raise KubeApiError(f'Secret "{manifest["metadata"]["name"]}" is invalid: data[token]: Invalid value: "{token}"', status=422)
         live = self.store[ObjectRef.from_manifest(manifest)]
         predicted = deep_merge(live, manifest)
         predicted["metadata"]["managedFields"] = [{"manager": "gitops.kubernetes"}]
