@@ -15,6 +15,7 @@ rendering the same commit again costs one JSON read and no checkout.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -28,7 +29,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
+try:
+    import yaml
+
+    HAS_YAML = True
+    YAML_IMPORT_ERROR: str | None = None
+except ImportError:  # the module reports it with missing_required_lib()
+    import traceback
+
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, RenderError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
@@ -128,23 +138,28 @@ def check_duplicates(objects: list[DesiredObject]) -> None:
 
 # -- YAML -----------------------------------------------------------------------------------------------
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@functools.lru_cache(maxsize=None)
+def manifest_loader() -> Any:
+    """PyYAML's safe loader (the C one when available) that keeps timestamps as strings,
+    as Kubernetes' YAML-to-JSON conversion does."""
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = type("ManifestLoader", (base,), {})
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    loader.add_constructor("tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node))
+    return loader
 
 
-class ManifestLoader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """Safe loader that keeps timestamps as strings (as Kubernetes' YAML-to-JSON does)."""
-
-
-ManifestLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-ManifestLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+def dump_yaml(manifest: dict[str, Any]) -> str:
+    """One object as block-style YAML, keys in their rendered order."""
+    return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
 
 
 def iter_yaml_documents(text: str, file: str) -> Iterator[tuple[int, Any]]:
     """(1-based line, data) for each non-empty document; RenderError with file/line/column if invalid."""
-    loader = ManifestLoader(text)
+    loader = manifest_loader()(text)
     try:
         while loader.check_node():
             node = loader.get_node()
@@ -331,7 +346,7 @@ def _tool_stamp(name: str) -> str:
 def _run_tool(ctx: _RenderContext, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     name = Path(argv[0]).name
     try:
-        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=RENDER_TIMEOUT,
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=RENDER_TIMEOUT, check=False,
                               env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise RenderError(f"{name} did not finish within {RENDER_TIMEOUT:.0f}s", file=ctx.rel_path) from None

@@ -113,7 +113,7 @@ def split_credentials(url: str) -> tuple[str, str, str]:
     if "@" not in parts.netloc:
         return url, "", ""
     userinfo = parts.netloc.rpartition("@")[0]
-    user, _, password = userinfo.partition(":")
+    user, dummy, password = userinfo.partition(":")
     return strip_url_credentials(url), unquote(user), unquote(password)
 
 
@@ -266,8 +266,8 @@ class GitSource:
         if _FULL_SHA.match(revision) or _SHORT_SHA.match(revision) or re.match(r"^[0-9a-f]{4,6}$", revision):
             # a short SHA can only be expanded with the history at hand: fetch every branch and tag
             self._fetch(repo, ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"])
-            status, _, stderr = self._run(repo, ["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"],
-                                          timeout=LOCAL_TIMEOUT, check=False)
+            status, dummy, stderr = self._run(
+                repo, ["rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], timeout=LOCAL_TIMEOUT, check=False)
             if status == 0:
                 return self._local_commit(repo, revision) or revision, True
             if "ambiguous" in stderr:
@@ -292,8 +292,9 @@ class GitSource:
         return None
 
     def _local_commit(self, repo: "git.Repo", revision: str) -> str | None:
-        status, out, _ = self._run(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
-                                   timeout=LOCAL_TIMEOUT, check=False)
+        status, out, dummy = self._run(
+            repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
+            timeout=LOCAL_TIMEOUT, check=False)
         return out.strip() if status == 0 and _FULL_SHA.match(out.strip()) else None
 
     def _commit_info(self, repo: "git.Repo", sha: str) -> CommitInfo:
@@ -309,19 +310,19 @@ class GitSource:
     # -- network ---------------------------------------------------------------------------------------
 
     def _ls_remote(self, repo: "git.Repo") -> dict[str, str]:
-        _, out, _ = self._run(repo, ["ls-remote", "--", self.url], network=True,
-                              failure=RemoteUnreachableError, what=f"listing the refs of {self.url}")
+        dummy, out, dummy = self._run(repo, ["ls-remote", "--", self.url], network=True,
+                                      failure=RemoteUnreachableError, what=f"listing the refs of {self.url}")
         refs = {}
         for line in out.splitlines():
-            sha, _, ref = line.partition("\t")
+            sha, dummy, ref = line.partition("\t")
             if _FULL_SHA.match(sha) and ref:
                 refs[ref] = sha
         return refs
 
     def _fetch(self, repo: "git.Repo", refspecs: list[str], missing_ok: bool = False) -> None:
-        status, _, stderr = self._run(repo, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--", self.url,
-                                             *refspecs], network=True, check=not missing_ok,
-                                      failure=RemoteUnreachableError, what=f"fetching from {self.url}")
+        status, dummy, stderr = self._run(
+            repo, ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--", self.url, *refspecs],
+            network=True, check=not missing_ok, failure=RemoteUnreachableError, what=f"fetching from {self.url}")
         if status != 0 and self._timed_out(stderr):
             self._raise(RemoteUnreachableError, f"fetching from {self.url}", stderr, status)
 

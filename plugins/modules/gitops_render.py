@@ -9,7 +9,7 @@ module: gitops_render
 short_description: Render an application's desired Kubernetes objects from Git
 version_added: 0.1.0
 author:
-  - gitops.kubernetes maintainers
+  - gitops.kubernetes maintainers (@gitops-kubernetes)
 description:
   - Resolves the application's Git revision to a commit, checks that commit out from a cached mirror and renders
     it with the renderer the path calls for (plain manifests, kustomize or Helm), the way Argo CD would.
@@ -21,9 +21,11 @@ extends_documentation_fragment:
   - gitops.kubernetes._application
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Rendering changes nothing; with O(dest), check mode reports whether the files would change.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 options:
   dest:
@@ -214,14 +216,17 @@ import os
 import re
 from typing import Any
 
-import yaml
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import mask_secret
-from ansible_collections.gitops.kubernetes.plugins.module_utils._render import render_application
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render import (
+    HAS_YAML,
+    YAML_IMPORT_ERROR,
+    dump_yaml,
+    render_application,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     APPLICATION_ARGUMENT_SPEC,
@@ -240,8 +245,7 @@ def dest_file_name(index: int, obj: DesiredObject) -> str:
 
 def write_dest(dest: str, objects: list[DesiredObject], check_mode: bool) -> tuple[list[str], bool]:
     """Write one YAML file per object; returns (paths, changed)."""
-    wanted = {dest_file_name(index, obj): yaml.safe_dump(obj.manifest, sort_keys=False, default_flow_style=False)
-              for index, obj in enumerate(objects, 1)}
+    wanted = {dest_file_name(index, obj): dump_yaml(obj.manifest) for index, obj in enumerate(objects, 1)}
     existing = {name for name in (os.listdir(dest) if os.path.isdir(dest) else []) if _DEST_FILE.match(name)}
     changed = bool(existing - set(wanted))
     for name, text in wanted.items():
@@ -272,6 +276,8 @@ def main() -> None:
     module.no_log_values.update(credential_values(module.params["application"]))
     if not HAS_GIT:
         module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR)
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
 
     result: dict[str, Any] = {"changed": False}
     try:
