@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A real Kubernetes control plane on 127.0.0.1 for the demo and the tests.
 
 Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
@@ -338,7 +337,7 @@ def running(state_dir: Path = DEFAULT_STATE_DIR) -> ClusterState | None:
         return None
     client = AdminClient(state.server, Path(state.data_dir) / "pki")
     try:
-        status, _ = client.request("GET", "/readyz")
+        status = client.request("GET", "/readyz")[0]
     except (OSError, urllib.error.URLError):
         return None
     return state if status == 200 else None

@@ -10,7 +10,7 @@ from typing import Any
 
 def split_api_version(api_version: str) -> tuple[str, str]:
     """'apps/v1' -> ('apps', 'v1'); 'v1' -> ('', 'v1')."""
-    group, _, version = api_version.rpartition("/")
+    group, version = api_version.rpartition("/")[::2]
     return group, version
 
 
@@ -29,7 +29,7 @@ class ObjectRef:
 
     @classmethod
     def from_manifest(cls, manifest: dict[str, Any]) -> "ObjectRef":
-        group, _ = split_api_version(manifest.get("apiVersion") or "")
+        group = split_api_version(manifest.get("apiVersion") or "")[0]
         metadata = manifest.get("metadata") or {}
         return cls(group, manifest.get("kind") or "", metadata.get("namespace") or "", metadata.get("name") or "")
 

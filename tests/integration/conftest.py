@@ -80,7 +80,7 @@ class Kubectl:
     def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
         proc = subprocess.run(
             [local_cluster.find_binary("kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
-            input=input, capture_output=True, text=True, timeout=timeout,
+            input=input, capture_output=True, text=True, timeout=timeout, check=False,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
@@ -129,7 +129,7 @@ class GitRepo:
             "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.org",
             "GIT_COMMITTER_NAME": "Test Author", "GIT_COMMITTER_EMAIL": "author@example.org",
         }
-        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True, env=env, timeout=60)
+        proc = subprocess.run(["git", *args], cwd=self.path, capture_output=True, text=True, env=env, timeout=60, check=False)
         if proc.returncode != 0:
             raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
         return proc.stdout.strip()
@@ -241,7 +241,7 @@ def ansible_playbook(tmp_path: Path, playbook_vars: dict[str, Any]):
             **(env or {}),
         }
         started = time.monotonic()
-        proc = subprocess.run(argv, capture_output=True, text=True, env=run_env, timeout=ANSIBLE_TIMEOUT)
+        proc = subprocess.run(argv, capture_output=True, text=True, env=run_env, timeout=ANSIBLE_TIMEOUT, check=False)
         results = json.loads(out.read_text()) if out.exists() else {}
         if os.environ.get("GITOPS_TEST_SHOW_PLAYBOOK"):
             print(f"ansible-playbook took {time.monotonic() - started:.1f}s\n{proc.stdout}\n{proc.stderr}")

@@ -121,13 +121,13 @@ def test_second_cluster_lifecycle_reuse_crash_cleanup_and_stop(tmp_path: Path) -
     """up twice reuses, a crashed run is cleaned up, down stops every PID."""
     state_dir = tmp_path / "cluster"
     cli = [sys.executable, str(REPO / "hack" / "local_cluster.py")]
-    first = subprocess.run([*cli, "up", "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=180)
+    first = subprocess.run([*cli, "up", "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=180, check=False)
     assert first.returncode == 0, first.stderr
     state = local_cluster.ClusterState.load(state_dir)
     assert state is not None and first.stdout.strip() == state.kubeconfig
     assert set(state.pids) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
     try:
-        again = subprocess.run([*cli, "up", "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=60)
+        again = subprocess.run([*cli, "up", "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=60, check=False)
         assert again.returncode == 0 and "already running (reused)" in again.stderr
         assert local_cluster.ClusterState.load(state_dir).pids == state.pids
 
@@ -136,14 +136,14 @@ def test_second_cluster_lifecycle_reuse_crash_cleanup_and_stop(tmp_path: Path) -
         deadline = time.monotonic() + 10
         while local_cluster.pid_alive(state.pids["kube-apiserver"]) and time.monotonic() < deadline:
             time.sleep(0.1)
-        restarted = subprocess.run([*cli, "up", "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=180)
+        restarted = subprocess.run([*cli, "up", "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=180, check=False)
         assert restarted.returncode == 0, restarted.stderr
         assert "cleaning up a previous local cluster" in restarted.stderr
         assert not any(local_cluster.pid_alive(pid) for pid in state.pids.values())
         assert not Path(state.data_dir).exists()
         state = local_cluster.ClusterState.load(state_dir)
     finally:
-        down = subprocess.run([*cli, "down", "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=60)
+        down = subprocess.run([*cli, "down", "--state-dir", str(state_dir)], capture_output=True, text=True, timeout=60, check=False)
     assert down.returncode == 0, down.stderr
     assert not any(local_cluster.pid_alive(pid) for pid in state.pids.values())
     assert not Path(state.data_dir).exists()
