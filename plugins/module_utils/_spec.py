@@ -202,8 +202,12 @@ class _Reader:
         location = f"{self.where}.{key}" if key and self.where else (key or self.where)
         raise SpecError(f"{location}: {message}" if location else message, application=self.app)
 
-    def only(self, allowed: tuple[str, ...], hint: dict[str, str] | None = None) -> None:
+    def only(self, allowed: tuple[str, ...], hint: dict[str, str] | None = None,
+             when_empty: tuple[str, ...] = ()) -> None:
+        """Fail on any key outside `allowed`; keys in `when_empty` pass only while they change nothing."""
         for key in self.raw:
+            if key in when_empty and _is_empty(self.raw[key]):
+                continue
             if key not in allowed:
                 reason = (hint or {}).get(key) or f"unknown key (expected one of: {', '.join(allowed)})"
                 self.fail(reason, str(key))
@@ -405,7 +409,9 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
     )
     if source.has("directory"):
         directory = source.child("directory")
-        directory.only(("recurse", "include", "exclude"), hint={"jsonnet": _ARGO_UNSUPPORTED_HINTS["source.directory.jsonnet"]})
+        # exported Applications carry empty sections (jsonnet: {}); they change nothing and pass
+        directory.only(("recurse", "include", "exclude"), hint={"jsonnet": _ARGO_UNSUPPORTED_HINTS["source.directory.jsonnet"]},
+                       when_empty=("jsonnet",))
         result.directory = DirectoryOptions(
             recurse=directory.flag("recurse"),
             # Argo CD's empty include means "every manifest file", which our default spells out
@@ -414,7 +420,9 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
         )
     if source.has("kustomize"):
         kustomize = source.child("kustomize")
-        kustomize.only(("images", "namePrefix", "nameSuffix", "namespace", "commonLabels", "commonAnnotations"))
+        kustomize.only(("images", "namePrefix", "nameSuffix", "namespace", "commonLabels", "commonAnnotations"),
+                       when_empty=("forceCommonLabels", "forceCommonAnnotations", "commonAnnotationsEnvsubst",
+                                   "replicas", "patches", "components", "labelWithoutSelector", "version"))
         result.kustomize = KustomizeOptions(
             images=kustomize.texts("images"),
             name_prefix=kustomize.text("namePrefix"),
@@ -426,7 +434,9 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
     if source.has("helm"):
         helm = source.child("helm")
         helm.only(("releaseName", "valueFiles", "values", "valuesObject", "parameters", "skipCrds", "kubeVersion",
-                   "apiVersions"))
+                   "apiVersions"),
+                  when_empty=("fileParameters", "passCredentials", "ignoreMissingValueFiles", "version", "namespace",
+                              "skipTests", "skipSchemaValidation"))
         if helm.has("values") and helm.has("valuesObject"):
             helm.fail("give either values or valuesObject, not both", "valuesObject")
         result.helm = HelmOptions(
@@ -455,7 +465,8 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
     policy = spec.child("syncPolicy")
     # selfHeal is accepted: every sync run corrects drift, which is what selfHeal asks for
     policy.only(("automated", "syncOptions"), hint={key.split(".", 1)[1]: hint for key, hint in
-                                                    _ARGO_UNSUPPORTED_HINTS.items() if key.startswith("syncPolicy.")})
+                                                    _ARGO_UNSUPPORTED_HINTS.items() if key.startswith("syncPolicy.")},
+                when_empty=("retry", "managedNamespaceMetadata"))
     automated = policy.child("automated")
     automated.only(("prune", "allowEmpty", "selfHeal", "enabled"))
     sync_policy = SyncPolicy(prune=automated.flag("prune"), allow_empty=automated.flag("allowEmpty"))
@@ -617,6 +628,15 @@ def _ignore_difference(item: _Reader, pointers: str, jq: str, managers: str) -> 
     if not (rule.json_pointers or rule.jq_path_expressions or rule.managed_fields_managers):
         item.fail(f"needs at least one of {pointers}, {jq}, {managers}")
     return rule
+
+
+def _is_empty(value: Any) -> bool:
+    """None, False, '' or an empty collection (recursively): a setting that asks for nothing."""
+    if isinstance(value, dict):
+        return all(_is_empty(item) for item in value.values())
+    if isinstance(value, list):
+        return not value
+    return value in (None, False, "")
 
 
 def _scalar_text(value: Any) -> str:

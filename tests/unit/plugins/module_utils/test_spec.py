@@ -218,7 +218,7 @@ def test_argocd_values_object():
     (lambda s: s.update(project="team-a"), "spec.project: only the 'default' project"),
     (lambda s: s["source"].update(chart="redis"), "spec.source.chart: Helm charts from chart repositories"),
     (lambda s: s["source"].update(plugin={"name": "x"}), "spec.source.plugin: config management plugins"),
-    (lambda s: s["source"]["helm"].update(fileParameters=[]), "spec.source.helm.fileParameters: unknown key"),
+    (lambda s: s["source"]["helm"].update(fileParameters=[{"name": "a", "path": "b"}]), "spec.source.helm.fileParameters: unknown key"),
     (lambda s: s["destination"].update(server="https://prod:6443"), "spec.destination.server: only the in-cluster"),
     (lambda s: s["destination"].update(name="prod"), "spec.destination.name: only 'in-cluster'"),
     (lambda s: s["syncPolicy"].update(retry={"limit": 2}), "spec.syncPolicy.retry: retries are not supported"),
@@ -232,6 +232,19 @@ def test_unsupported_argocd_fields_are_named(mutate, expected):
     err = spec_error(raw)
     assert expected in str(err)
     assert err.application == "guestbook"
+
+
+def test_empty_argocd_sections_that_change_nothing_pass():
+    raw = copy.deepcopy(ARGO_APP)
+    raw["spec"]["source"]["helm"].update(passCredentials=False, fileParameters=[], ignoreMissingValueFiles=False)
+    raw["spec"]["syncPolicy"]["retry"] = {}
+    assert parse_application(raw).source.helm.release_name == "gb"
+    raw["spec"]["source"] = {"repoURL": "file:///r", "directory": {"recurse": True, "jsonnet": {"tlas": [], "libs": []}}}
+    assert parse_application(raw).source.directory.recurse is True
+    raw["spec"]["source"]["directory"]["jsonnet"] = {"libs": ["vendor"]}
+    assert "spec.source.directory.jsonnet: Jsonnet is not supported" in str(spec_error(raw))
+    raw["spec"]["source"] = {"repoURL": "file:///r", "helm": {"ignoreMissingValueFiles": True}}
+    assert "spec.source.helm.ignoreMissingValueFiles: unknown key" in str(spec_error(raw))
 
 
 def test_argocd_destination_name_in_cluster_is_accepted():
