@@ -151,6 +151,20 @@ def resolve_in_checkout(root: Path, relative: str, what: str) -> Path:
     return target
 
 
+STALE_CHECKOUT_AGE = 24 * 3600.0  # seconds; no render takes that long, so such a checkout was left by a killed run
+
+
+def _remove_stale(work: Path) -> None:
+    """Remove checkouts that a killed process could not clean up."""
+    limit = time.time() - STALE_CHECKOUT_AGE
+    for entry in work.iterdir():
+        try:
+            if entry.stat().st_mtime < limit:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue  # removed by another process meanwhile
+
+
 class GitSource:
     """One application's Git source: resolve its revision, check out commits."""
 
@@ -194,6 +208,7 @@ class GitSource:
         """
         work = self.cache_dir / "checkouts"
         work.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _remove_stale(work)
         temp = Path(tempfile.mkdtemp(prefix=f"{sha[:12]}-", dir=work))
         try:
             root = temp / "tree"

@@ -175,6 +175,19 @@ def test_checkout_is_temporary_and_complete(remote, tmp_path):
     assert list((tmp_path / "cache" / "checkouts").iterdir()) == []
 
 
+def test_checkouts_left_by_killed_runs_are_removed(remote, tmp_path):
+    git_source = source(remote, tmp_path, "main")
+    resolved = git_source.resolve()
+    stale = tmp_path / "cache" / "checkouts" / "left-behind"
+    stale.mkdir(parents=True)
+    os.utime(stale, (0, 0))
+    recent = tmp_path / "cache" / "checkouts" / "in-use"
+    recent.mkdir()
+    with git_source.checkout(resolved.sha):
+        pass
+    assert not stale.exists() and recent.exists()
+
+
 def test_missing_path_is_distinct(remote, tmp_path):
     git_source = source(remote, tmp_path, "main", path="nope")
     resolved = git_source.resolve()
