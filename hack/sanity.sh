@@ -2,12 +2,16 @@
 # ansible-test sanity needs the collection at .../ansible_collections/gitops/
 # kubernetes; it runs on a copy of the files git knows (tracked or new, not
 # ignored), with its own virtualenvs (kept in ~/.ansible/test between runs).
+# examples/repo/ is left out: it is the content of the demo's Git repository
+# (Helm templates and multi-document manifests), not collection content, and
+# galaxy.yml leaves it out of the built collection for the same reason.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 tree="$repo/tests/output/sanity/ansible_collections/gitops/kubernetes"
 rm -rf "$repo/tests/output/sanity" && mkdir -p "$tree"
 cd "$repo"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' file; do
+  case "$file" in examples/repo/*) continue ;; esac
   [ -e "$file" ] && cp --parents -P "$file" "$tree/"
 done
 cd "$tree"
