@@ -12,7 +12,7 @@ rm -rf "$repo/tests/output/sanity" && mkdir -p "$tree"
 cd "$repo"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' file; do
   case "$file" in examples/repo/*) continue ;; esac
-  [ -e "$file" ] && cp --parents -P "$file" "$tree/"
+  if [ -e "$file" ]; then cp --parents -P "$file" "$tree/"; fi
 done
 cd "$tree"
 # a git repository lets ansible-test list files exactly as above
