@@ -164,6 +164,25 @@ def test_ssh_options(remote, tmp_path):
     assert "GIT_ASKPASS" not in lax
 
 
+def test_ssh_transport_gets_the_key_and_known_hosts(remote, tmp_path, monkeypatch):
+    # a stand-in for ssh (the way git's own test suite does it): log the options, run the remote command here
+    log = tmp_path / "ssh.log"
+    fake_ssh = tmp_path / "fake-ssh"
+    fake_ssh.write_text(f'#!/bin/bash\nprintf "%s\\n" "$@" >> {log}\neval "${{@: -1}}"\n')
+    fake_ssh.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(fake_ssh))
+    key, known = tmp_path / "deploy_key", tmp_path / "known_hosts"
+    key.write_text("not really a key")
+    known.write_text("")
+    spec = SourceSpec(repo_url=f"ssh://git@git.example.org{remote['path']}", revision="feature",
+                      ssh_private_key_file=str(key), ssh_known_hosts_file=str(known))
+    assert GitSource(spec, str(tmp_path / "cache")).resolve().sha == remote["feature"]
+    arguments = log.read_text().splitlines()
+    assert ["-i", str(key)] == arguments[arguments.index("-i"):arguments.index("-i") + 2]
+    assert f"UserKnownHostsFile={known}" in arguments and "StrictHostKeyChecking=yes" in arguments
+    assert "BatchMode=yes" in arguments and any("git.example.org" in argument for argument in arguments), arguments
+
+
 def test_checkout_is_temporary_and_complete(remote, tmp_path):
     git_source = source(remote, tmp_path, "feature")
     resolved = git_source.resolve()
