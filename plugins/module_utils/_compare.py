@@ -485,10 +485,10 @@ def plan_objects(
         manifest = obj.manifest
         if not isinstance(manifest, dict) or not obj.api_version or not obj.kind:
             raise CompareError("object has no apiVersion or kind", application=app_name, file=obj.source_file or None, line=obj.source_line)
+        if _is_hook(manifest):
+            continue  # hooks run during sync (and may use generateName); they are not part of the compared state
         if not (manifest.get("metadata") or {}).get("name"):
             raise CompareError(f"{obj.kind} has no metadata.name", application=app_name, file=obj.source_file or None, line=obj.source_line)
-        if _is_hook(manifest):
-            continue  # hooks run during sync; they are not part of the compared state
         group = split_api_version(obj.api_version)[0]
         resource = client.resource_for(obj.api_version, obj.kind)
         manifest = label_member(manifest, set_id)
@@ -594,6 +594,9 @@ def _compare_one(
         predicted = client.apply(plan.resource, plan.manifest, dry_run=True, force=True)
     except KubeApiError as exc:
         result.message = scrub_text(f"the API server rejected the dry-run apply: {exc.message}", secrets)
+        if exc.status == 422 and "immutable" in exc.message:
+            # Git changes a field that cannot change in place: certainly drift (sync needs Replace=true)
+            result.status = OUT_OF_SYNC
         return result
     result.predicted = predicted
     live_view, predicted_view = apply_ignore_rules(rules, plan.ref, live, [normalise(live), normalise(predicted)])

@@ -496,6 +496,11 @@ class KubeClient:
                 f"{self.connection.description}: {message or 'forbidden'}"
             )
         text = message or (data if isinstance(data, str) and data else "") or reason or "no details"
+        if status == 403:
+            return KubeApiError(
+                f"{target}: access denied (403 Forbidden) to the identity in {self.connection.description}: {text}",
+                status=status, reason=reason,
+            )
         return KubeApiError(f"{target}: {status} {reason or ''} {text}".replace("  ", " ").strip(), status=status, reason=reason)
 
     # ---------------------------------------------------------------- discovery

@@ -293,6 +293,18 @@ def test_applications_are_compared_in_one_call(kubectl, namespace, ansible_playb
     simulate_sync(kubectl, "front", namespace, [DEPLOYMENT])
     simulate_sync(kubectl, "back", namespace, [SERVICE])
     kubectl.run("delete", "service", "web", "-n", namespace, "--wait=true")
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "twice"}}
+    broken = {
+        "name": "broken-app",
+        "gitops.kubernetes.gitops_diff": {
+            "kubeconfig": "{{ gitops_test_kubeconfig }}",
+            "applications": [
+                {"name": "front", "destination": {"namespace": namespace}, "manifests": [DEPLOYMENT]},
+                {"name": "dup", "destination": {"namespace": namespace}, "manifests": [config, config]},
+            ],
+        },
+        "register": "broken", "ignore_errors": True,
+    }
     task = {
         "name": "diff many",
         "gitops.kubernetes.gitops_diff": {
@@ -305,14 +317,19 @@ def test_applications_are_compared_in_one_call(kubectl, namespace, ansible_playb
         },
         "register": "fleet",
     }
-    run = ansible_playbook(tasks(task))
-    assert run.rc == 0, run.stdout
+    run = ansible_playbook(tasks(task, broken))
     fleet = run["fleet"]
     statuses = {app["name"]: app["sync_status"] for app in fleet["applications"]}
     assert statuses == {"front": "Synced", "back": "OutOfSync"}
     assert fleet["summary"]["Synced"] == 1 and fleet["summary"]["Missing"] == 1
     assert fleet["sync_status"] == "OutOfSync" and fleet["changed"] is False
     assert fleet["stats"]["requests"] >= 4
+    # one broken application fails the task but does not hide the others' results
+    broken = run["broken"]
+    assert broken["failed"] is True and broken["failed_applications"] == ["dup"]
+    entries = {app["name"]: app for app in broken["applications"]}
+    assert entries["front"]["sync_status"] == "Synced"
+    assert "defined twice" in entries["dup"]["error"] and entries["dup"]["sync_status"] == "Unknown"
 
 
 def test_connection_failures_are_clear_and_keep_credentials_out(kubectl, cluster, ansible_playbook, tmp_path):
@@ -413,3 +430,23 @@ def test_application_spec_is_rendered_from_git_and_compared(kubectl, namespace, 
     assert by_kind(plain)["Deployment/web"]["source"] == "app/deployment.yaml:1"
     assert by_kind(plain)["Service/web"]["status"] == "Synced"
     assert ignored["sync_status"] == "Synced" and ignored["revision"] == sha
+
+
+def test_forbidden_access_names_the_object_and_keeps_the_token_out(kubectl, cluster, namespace, ansible_playbook):
+    """A real service account without RBAC on the namespace: 403 from the real API server."""
+    kubectl.run("create", "serviceaccount", "viewer", "-n", namespace)
+    token = kubectl.run("create", "token", "viewer", "-n", namespace, "--duration=10m").stdout.strip()
+    task = {
+        "name": "forbidden",
+        "gitops.kubernetes.gitops_diff": {
+            "host": cluster.server, "api_key": token, "validate_certs": False,
+            "name": "shop", "manifests": [SERVICE], "destination": {"namespace": namespace},
+        },
+        "register": "forbidden", "ignore_errors": True,
+    }
+    run = ansible_playbook(tasks(task), verbosity=3)
+    result = run["forbidden"]
+    assert result["failed"] is True and result["error_type"] == "KubeApiError"
+    assert f"get ConfigMap {namespace}/applyset-shop: access denied (403 Forbidden)" in result["msg"]
+    assert f"system:serviceaccount:{namespace}:viewer" in result["msg"]
+    assert token not in run.stdout + run.stderr + json.dumps(run.results)

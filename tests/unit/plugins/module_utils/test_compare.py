@@ -257,6 +257,24 @@ def test_hooks_are_not_compared() -> None:
     assert diff.resources == [] and diff.sync_status == "Synced"
 
 
+def test_hook_with_generate_name_is_skipped_not_an_error() -> None:
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "migrate-", "annotations": {"argocd.argoproj.io/hook": "PreSync"}}}
+    assert compare_application(FakeCluster(), "shop", [DesiredObject(job)], namespace=NS).resources == []
+
+
+def test_immutable_field_change_is_drift_not_unknown() -> None:
+    live = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "frozen", "namespace": NS}, "immutable": True, "data": {"a": "1"}}
+    cluster = FakeCluster(live)
+
+    def reject(resource: ApiResource, manifest: dict, **_: Any) -> dict:
+        raise KubeApiError('ConfigMap "frozen" is invalid: data: Forbidden: field is immutable when `immutable` is set', status=422)
+
+    cluster.apply = reject  # type: ignore[method-assign]
+    want = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "frozen"}, "immutable": True, "data": {"a": "2"}}
+    result = compare_application(cluster, "shop", [DesiredObject(want)], namespace=NS).resources[0]
+    assert result.status == "OutOfSync" and result.patch is None and "immutable" in result.message
+
+
 def test_duplicate_objects_name_both_files() -> None:
     objects = [desired(deployment(), "a.yaml", 1), desired(deployment(), "b.yaml", 7)]
     with pytest.raises(CompareError) as info:
