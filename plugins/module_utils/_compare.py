@@ -470,10 +470,6 @@ def _is_hook(manifest: dict[str, Any]) -> bool:
     return any(annotations.get(key) for key in HOOK_ANNOTATIONS)
 
 
-def _location(obj: DesiredObject) -> str:
-    return obj.location() if hasattr(obj, "location") else ""
-
-
 def plan_objects(
     client: KubeClient, app_name: str, objects: list[DesiredObject], namespace: str, set_id: str
 ) -> list[_Planned]:
@@ -514,7 +510,7 @@ def plan_objects(
         if ref in seen:
             first = seen[ref]
             raise CompareError(
-                f"{ref} is defined twice (also in {_location(first) or 'another document'})",
+                f"{ref} is defined twice (also in {first.location() or 'another document'})",
                 application=app_name, file=obj.source_file or None, line=obj.source_line, object_ref=str(ref),
             )
         seen[ref] = obj
@@ -573,7 +569,7 @@ def _compare_one(
 ) -> ComparedObject:
     result = ComparedObject(
         ref=plan.ref, status=UNKNOWN, api_version=plan.desired.api_version, desired=plan.manifest, live=live,
-        source=_location(plan.desired), resource=plan.resource,
+        source=plan.desired.location(), resource=plan.resource,
     )
     secrets = secret_values([plan.manifest, live])
     if plan.resource is None and not plan.crd_in_app:

@@ -265,6 +265,7 @@ stats:
   sample: {requests: 14, by_verb: {GET: 5, PATCH: 9}, retries: 0, seconds: 0.42}
 """
 
+import re
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -329,6 +330,7 @@ IGNORE_DIFFERENCES_SPEC = {
     "jq_path_expressions": {"type": "list", "elements": "str"},
     "managed_fields_managers": {"type": "list", "elements": "str"},
 }
+APPLICATION_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 # at most this many applications render and compare at once; each shares the client's request pool
 APPLICATION_WORKERS = 4
 
@@ -389,6 +391,12 @@ class ApplicationJob:
             self.name = str(raw.get("name") or "")
             if not self.name:
                 raise SpecError("every applications entry with manifests needs a name")
+            if not APPLICATION_NAME.match(self.name) or len(self.name) > 244:
+                # the name becomes the inventory ConfigMap's name (applyset-<name>)
+                raise SpecError(
+                    f"name {self.name!r} must be a DNS subdomain: lowercase letters, digits, '-' and '.', "
+                    "starting and ending with a letter or digit, at most 244 characters"
+                )
             self.objects = parse_manifests(raw.get("manifests"), self.name)
         else:
             self.app = parse_application(raw)

@@ -70,6 +70,12 @@ def test_an_invalid_application_spec_fails_before_any_cluster_work() -> None:
         gitops_diff.ApplicationJob({"name": "shop", "source": {"repo_url": "file:///x"}, "typo": 1}, "/tmp/cache")
 
 
+@pytest.mark.parametrize("name", ["Shop", "shop_1", "-shop", "a" * 245])
+def test_manifests_application_names_must_be_dns_subdomains(name: str) -> None:
+    with pytest.raises(SpecError, match="DNS subdomain"):
+        gitops_diff.ApplicationJob({"name": name, "manifests": [CONFIG]}, "/tmp/cache")
+
+
 def test_invocation_shows_no_secret_values_and_no_kubeconfig_dict() -> None:
     params = {
         "kubeconfig": {"users": [{"user": {"token": "kube-token"}}]},
