@@ -1,0 +1,821 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The sync: converge the cluster to an application's desired objects, in order.
+
+Stages, each reusing the one before it:
+
+1. Compare (_compare): the API server predicts our apply for every object;
+   that decides Synced / OutOfSync / Missing / Extraneous. Any object that
+   cannot be compared (kind not served, dry-run rejected) fails the sync
+   before anything is written, unless it is an immutable-field change the
+   object (or the application) allows to be replaced.
+2. Plan (_plan): phases PreSync, Sync, PostSync; waves; kind rank; name.
+3. Apply: server-side apply (our field manager) of what drifted only, one
+   kind-rank group at a time inside a wave, in the client's thread pool;
+   CRDs are waited for until Established before what follows them.
+4. Health (_health): every wave waits until its objects are healthy and its
+   hooks finished, bounded by wait_timeout; Degraded fails at once.
+5. Prune: inventory members no longer desired, after the Sync phase, with
+   every safety guard (label still ours, Prune=false, allow_empty).
+6. Record (_record): ApplySet parent written before the first apply (old and
+   new members, so an interrupted sync leaves nothing untracked) and at the
+   end (exact inventory, one more history entry).
+
+An application already in sync is never written to: no apply, no Lease, no
+record, no hooks (unless hooks='always'). Writes happen under a Lease.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import (
+    EXTRANEOUS,
+    MISSING,
+    OUT_OF_SYNC,
+    SYNCED,
+    UNKNOWN,
+    ApplicationDiff,
+    ComparedObject,
+    compare_application,
+    normalise,
+    to_yaml,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, SpecError, SyncError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health import (
+    DEGRADED,
+    HEALTHY,
+    Health,
+    assess,
+    hook_finished,
+    worst,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PART_OF_LABEL, parent_name
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
+from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef, split_api_version
+from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import (
+    BEFORE_HOOK_CREATION,
+    HELM_CRD_INSTALL,
+    HELM_HOOK_ANNOTATION,
+    HOOK_FAILED,
+    HOOK_SUCCEEDED,
+    POST_SYNC,
+    PRE_SYNC,
+    SYNC,
+    SYNC_FAIL,
+    HookSpec,
+    SyncOptions,
+    SyncPlan,
+    SyncTask,
+    WaveStep,
+    build_plan,
+    hook_spec,
+    kind_rank,
+    parse_sync_options,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
+    SyncLease,
+    append_history,
+    history_entry,
+    now_iso,
+    write_parent,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import is_secret, mask_secret
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
+
+CREATED = "created"
+CONFIGURED = "configured"
+REPLACED = "replaced"
+PRUNED = "pruned"
+PRUNE_SKIPPED = "prune skipped"
+UNCHANGED = "unchanged"
+HOOK_RUN = "hook run"
+WRITE_ACTIONS = frozenset({CREATED, CONFIGURED, REPLACED, PRUNED})
+
+SUCCEEDED = "Succeeded"
+FAILED = "Failed"
+NOT_RUN = "NotRun"
+PLANNED = "Planned"
+
+HOOKS_AUTO = "auto"
+HOOKS_ALWAYS = "always"
+PROPAGATION = {"foreground": "Foreground", "background": "Background", "orphan": "Orphan"}
+POLL_MAX = 2.0
+
+
+@dataclass
+class SyncSettings:
+    """How to sync (module options other than the application itself)."""
+
+    check_mode: bool = False
+    # Argo CD and Flux both take over fields another manager (kubectl edit) changed: drift is healed
+    force_conflicts: bool = True
+    wait: bool = True
+    wait_timeout: float = 300.0
+    hooks: str = HOOKS_AUTO
+    prune_propagation_policy: str | None = None  # overrides the application's sync_policy
+    poll_interval: float = 0.5
+    initiator: dict[str, str] = field(default_factory=dict)
+
+
+class SyncFailure(SyncError):
+    """The sync started and failed; `result` says what was done before it stopped."""
+
+    def __init__(self, message: str, result: "SyncResult", **kwargs: Any) -> None:
+        self.result = result
+        super().__init__(message, **kwargs)
+
+
+@dataclass
+class ObjectResult:
+    """What the sync does (or did) to one object."""
+
+    ref: ObjectRef
+    api_version: str
+    action: str
+    manifest: dict[str, Any] | None = None  # what is applied / created (labelled, namespaced)
+    resource: ApiResource | None = None
+    phase: str = SYNC
+    wave: int = 0
+    hook: HookSpec | None = None
+    options: SyncOptions = field(default_factory=SyncOptions)
+    compared: ComparedObject | None = None
+    live: dict[str, Any] | None = None
+    result: str = NOT_RUN
+    health: Health | None = None
+    message: str = ""
+    source: str = ""
+    keep_in_inventory: bool = True  # for prune candidates that are not deleted
+
+    def to_result(self, with_diff: bool = False) -> dict[str, Any]:
+        """The module's view of this object (masked)."""
+        entry: dict[str, Any] = {
+            "group": self.ref.group,
+            "version": split_api_version(self.api_version)[1],
+            "kind": self.ref.kind,
+            "namespace": self.ref.namespace,
+            "name": self.ref.name,
+            "action": self.action,
+            "result": self.result,
+            "phase": self.phase,
+            "wave": self.wave,
+            "hook": self.hook is not None,
+            "health": self.health.to_dict() if self.health else None,
+        }
+        if self.message:
+            entry["message"] = self.message
+        if self.source:
+            entry["source"] = self.source
+        if with_diff and self.action in WRITE_ACTIONS:
+            diff = self.ansible_diff()
+            entry["before"], entry["after"] = diff["before"], diff["after"]
+        return entry
+
+    def ansible_diff(self) -> dict[str, str]:
+        """One entry of Ansible's `diff` list (Secrets masked)."""
+        compared = self.compared
+        if compared is not None and self.action in (CREATED, CONFIGURED, PRUNED):
+            return compared.ansible_diff()
+        before = _masked(normalise(compared.live)) if compared is not None and compared.live else None
+        after = _masked(normalise(self.manifest)) if self.manifest else None
+        return {"before": to_yaml(before), "after": to_yaml(after),
+                "before_header": f"{self.ref} (live)", "after_header": f"{self.ref} (recreated)"}
+
+
+def _masked(document: dict[str, Any]) -> dict[str, Any]:
+    return mask_secret(document) if is_secret(document) else document
+
+
+@dataclass
+class SyncResult:
+    """The outcome of syncing one application."""
+
+    name: str
+    namespace: str
+    revision: str | None
+    resources: list[ObjectResult]
+    changed: bool = False
+    check_mode: bool = False
+    sync_status: str = SYNCED
+    health_status: str = HEALTHY
+    started_at: str = ""
+    finished_at: str = ""
+    duration: float = 0.0
+    failed: bool = False
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+    namespace_created: bool = False
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {action.replace(" ", "_"): 0 for action in (CREATED, CONFIGURED, REPLACED, PRUNED, PRUNE_SKIPPED, UNCHANGED)}
+        counts["hooks"] = 0
+        counts["failed"] = 0
+        for obj in self.resources:
+            if obj.hook is not None:
+                counts["hooks"] += obj.result in (SUCCEEDED, FAILED, PLANNED)
+            else:
+                counts[obj.action.replace(" ", "_")] += 1
+            counts["failed"] += obj.result == FAILED
+        return counts
+
+    def to_result(self, with_diff: bool = False) -> dict[str, Any]:
+        """The module's view of this application."""
+        result = {
+            "name": self.name,
+            "namespace": self.namespace,
+            "revision": self.revision,
+            "changed": self.changed,
+            "sync_status": self.sync_status,
+            "health_status": self.health_status,
+            "counts": self.counts,
+            "resources": [obj.to_result(with_diff) for obj in self.resources],
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration": round(self.duration, 3),
+        }
+        if self.namespace_created:
+            result["namespace_created"] = True
+        if self.message:
+            result["message"] = self.message
+        return result
+
+    def ansible_diffs(self) -> list[dict[str, str]]:
+        """Ansible `diff` entries for every object written (or that would be)."""
+        return [obj.ansible_diff() for obj in self.resources if obj.hook is None and obj.action in WRITE_ACTIONS]
+
+
+# --------------------------------------------------------------------------
+# preparation: compare and decide
+
+
+@dataclass
+class _Prepared:
+    diff: ApplicationDiff
+    resources: list[ObjectResult]  # desired, non-hook, in compare order
+    prune: list[ObjectResult]  # inventory members no longer desired
+    hooks: list[tuple[dict[str, Any], HookSpec, DesiredObject]]
+    plan: SyncPlan
+    desired_namespace_object: ObjectResult | None
+
+
+def _split_hooks(name: str, objects: Iterable[DesiredObject]) -> tuple[list[DesiredObject], list[tuple[dict[str, Any], HookSpec, DesiredObject]]]:
+    resources: list[DesiredObject] = []
+    hooks: list[tuple[dict[str, Any], HookSpec, DesiredObject]] = []
+    for obj in objects:
+        manifest = obj.manifest
+        try:
+            spec = hook_spec(manifest) if isinstance(manifest, dict) else None
+            if spec is None:
+                parse_sync_options(manifest)  # fail on a bad annotation before any work
+                annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+                if annotations.get(HELM_HOOK_ANNOTATION, "").strip() == HELM_CRD_INSTALL:
+                    # Argo CD applies crd-install objects as ordinary resources; the compare engine skips hook
+                    # annotations, so it gets the object without it
+                    manifest = copy.deepcopy(manifest)
+                    del manifest["metadata"]["annotations"][HELM_HOOK_ANNOTATION]
+                    obj = DesiredObject(manifest, obj.source_file, obj.source_line)
+                resources.append(obj)
+            elif not spec.skip and spec.phases:
+                metadata = manifest.get("metadata") or {}
+                if not metadata.get("name") and not metadata.get("generateName"):
+                    raise SpecError(f"hook {manifest.get('kind')} has neither metadata.name nor metadata.generateName")
+                hooks.append((manifest, spec, obj))
+        except SpecError as exc:
+            if not exc.file and obj.source_file:
+                exc.file, exc.line = obj.source_file, obj.source_line
+            raise exc.with_application(name)
+    return resources, hooks
+
+
+def _is_immutable_error(message: str) -> bool:
+    return "immutable" in message.lower()
+
+
+def _prepare(
+    client: KubeClient,
+    name: str,
+    objects: list[DesiredObject],
+    namespace: str | None,
+    policy: SyncPolicy,
+    ignore_differences: Iterable[Any],
+    revision: str | None,
+) -> _Prepared:
+    """Compare, then decide an action for every object; raises before any write if something cannot sync."""
+    resources, hooks = _split_hooks(name, objects)
+    diff = compare_application(client, name, resources, namespace=namespace, ignore_differences=ignore_differences,
+                               revision=revision)
+    set_id = diff.inventory.set_id if diff.inventory else ""
+    desired: list[ObjectResult] = []
+    prune: list[ObjectResult] = []
+    problems: list[str] = []
+    desired_count = sum(1 for c in diff.resources if c.status != EXTRANEOUS)
+    for compared in diff.resources:
+        manifest = compared.desired if compared.status != EXTRANEOUS else compared.live
+        options = parse_sync_options(manifest or {})
+        entry = ObjectResult(
+            ref=compared.ref, api_version=compared.api_version, action=UNCHANGED, manifest=compared.desired,
+            resource=compared.resource, options=options, compared=compared, live=compared.live,
+            source=compared.source, message=compared.message,
+        )
+        if compared.status == SYNCED:
+            entry.action = UNCHANGED
+        elif compared.status == MISSING:
+            entry.action = CREATED
+        elif compared.status == OUT_OF_SYNC:
+            entry.action = CONFIGURED
+        elif compared.status == UNKNOWN:
+            dry_run_rejected = compared.live is not None and compared.resource is not None
+            if dry_run_rejected and _is_immutable_error(compared.message):
+                if options.replace or policy.replace:
+                    entry.action = REPLACED
+                    entry.message = "an immutable field changed: deleted and recreated (Replace=true)"
+                else:
+                    problems.append(
+                        f"{compared.ref}{' (' + compared.source + ')' if compared.source else ''}: {compared.message}. "
+                        "The change needs the object deleted and recreated: annotate it "
+                        "argocd.argoproj.io/sync-options: Replace=true, or set sync_policy.replace"
+                    )
+            else:
+                problems.append(f"{compared.ref}{' (' + compared.source + ')' if compared.source else ''}: "
+                                f"{compared.message or 'cannot be compared'}")
+        if compared.status == EXTRANEOUS:
+            _decide_prune(entry, compared, policy, set_id, desired_count)
+            prune.append(entry)
+        else:
+            desired.append(entry)
+    if problems:
+        raise SyncError("nothing was applied, because " + ("these objects cannot be synced: " if len(problems) > 1 else "")
+                        + "; ".join(problems), application=name)
+    plan = build_plan([(entry.manifest or {}, entry) for entry in desired], [(manifest, obj) for manifest, _, obj in hooks])
+    for task in plan.tasks:
+        entry = task.payload
+        if task.is_hook:
+            obj: DesiredObject = entry
+            task.payload = _hook_result(client, task, obj, diff.namespace)
+        else:
+            entry.wave = task.wave
+    dest_ns = next((e for e in desired if e.ref.kind == "Namespace" and not e.ref.group and e.ref.name == diff.namespace), None)
+    return _Prepared(diff, desired, prune, hooks, plan, dest_ns)
+
+
+def _decide_prune(entry: ObjectResult, compared: ComparedObject, policy: SyncPolicy, set_id: str, desired_count: int) -> None:
+    live = compared.live or {}
+    labels = (live.get("metadata") or {}).get("labels") or {}
+    entry.action = PRUNE_SKIPPED
+    entry.manifest = None
+    if labels.get(PART_OF_LABEL) != set_id:
+        # the label was removed or another application took the object over: not ours to delete any more
+        owner = labels.get(PART_OF_LABEL)
+        entry.message = ("not pruned: it now belongs to ApplySet " + owner) if owner else \
+            "not pruned: it no longer carries this application's applyset.kubernetes.io/part-of label"
+        entry.keep_in_inventory = False
+    elif not entry.options.prune:
+        entry.message = "not pruned: " + ("Prune=confirm needs a manual deletion" if entry.options.prune_confirm
+                                          else "annotated argocd.argoproj.io/sync-options: Prune=false")
+    elif not policy.prune:
+        entry.message = "not pruned: pruning is off (sync_policy.prune)"
+    elif desired_count == 0 and not policy.allow_empty:
+        entry.message = ("not pruned: the application rendered no objects, and pruning everything it owns "
+                         "needs sync_policy.allow_empty")
+    else:
+        entry.action = PRUNED
+        entry.message = ""
+
+
+def _hook_result(client: KubeClient, task: SyncTask, obj: DesiredObject, namespace: str) -> ObjectResult:
+    manifest = copy.deepcopy(task.manifest)
+    resource = client.resource_for(obj.api_version, obj.kind)
+    metadata = manifest.setdefault("metadata", {})
+    if resource is None or resource.namespaced:  # a CRD of the application defines it: namespaced is the usual case
+        metadata["namespace"] = metadata.get("namespace") or namespace
+    return ObjectResult(
+        ref=ObjectRef.from_manifest(manifest), api_version=obj.api_version, action=HOOK_RUN, manifest=manifest,
+        resource=resource, phase=task.phase, wave=task.wave, hook=task.hook, options=task.options,
+        source=obj.location(),
+    )
+
+
+# --------------------------------------------------------------------------
+# the run
+
+
+class _Run:
+    """One sync of one application with a prepared plan."""
+
+    def __init__(self, client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy,
+                 settings: SyncSettings, result: SyncResult) -> None:
+        self.client = client
+        self.name = name
+        self.prepared = prepared
+        self.policy = policy
+        self.settings = settings
+        self.result = result
+        self.namespace = prepared.diff.namespace
+        self.inventory = prepared.diff.inventory
+        self.hook_results: list[ObjectResult] = []
+
+    # ---------------------------------------------------------------- helpers
+
+    def _fail(self, message: str) -> None:
+        raise SyncFailure(message, self.result, application=self.name)
+
+    def _resource(self, entry: ObjectResult) -> ApiResource:
+        if entry.resource is None:
+            entry.resource = self.client.resource_for(entry.api_version, entry.ref.kind)
+            if entry.resource is None:
+                self.client.discovery(refresh=True)
+                entry.resource = self.client.resource_for(entry.api_version, entry.ref.kind)
+        if entry.resource is None:
+            raise SyncError(f"{entry.api_version} {entry.ref.kind} is not served by the cluster", object_ref=str(entry.ref))
+        return entry.resource
+
+    def _namespace_of(self, entry: ObjectResult) -> str | None:
+        return entry.ref.namespace or None
+
+    def _wait_gone(self, entry: ObjectResult, deadline: float) -> None:
+        resource = self._resource(entry)
+        delay = self.settings.poll_interval
+        while self.client.get(resource, self._namespace_of(entry), entry.ref.name) is not None:
+            if time.monotonic() >= deadline:
+                raise SyncError(f"{entry.ref} was still being deleted after {self.settings.wait_timeout:.0f}s "
+                                "(finalizers or dependents?)", object_ref=str(entry.ref))
+            time.sleep(delay)
+            delay = min(POLL_MAX, delay * 1.5)
+
+    # ---------------------------------------------------------------- apply
+
+    def _apply_one(self, entry: ObjectResult) -> None:
+        try:
+            resource = self._resource(entry)
+            if entry.action == REPLACED:
+                self._replace(entry, resource)
+            else:
+                entry.live = self.client.apply(resource, entry.manifest or {}, force=self.settings.force_conflicts)
+            entry.result = SUCCEEDED
+            entry.health = assess(entry.live)
+        except KubeApiError as exc:
+            entry.result = FAILED
+            if exc.status == 409:
+                entry.message = (f"{exc.message}. Another field manager owns these fields; set force_conflicts: true "
+                                 "to take them over")
+            elif exc.status == 422 and _is_immutable_error(exc.message):
+                entry.message = (f"{exc.message}. The change needs the object deleted and recreated: annotate it "
+                                 "argocd.argoproj.io/sync-options: Replace=true, or set sync_policy.replace")
+            else:
+                entry.message = exc.message
+        except SyncError as exc:
+            entry.result = FAILED
+            entry.message = exc.message
+
+    def _replace(self, entry: ObjectResult, resource: ApiResource) -> None:
+        # foreground: a replaced Job's pods (or a Deployment's ReplicaSets) go before the new object comes
+        self.client.delete(resource, self._namespace_of(entry), entry.ref.name, propagation_policy="Foreground")
+        self._wait_gone(entry, time.monotonic() + self.settings.wait_timeout)
+        entry.live = self.client.apply(resource, entry.manifest or {}, force=True)
+
+    def _apply_group(self, entries: list[ObjectResult]) -> None:
+        todo = [e for e in entries if e.action in (CREATED, CONFIGURED, REPLACED)]
+        for entry in entries:
+            if entry.action == UNCHANGED:
+                entry.result = SUCCEEDED
+                entry.health = assess(entry.live)
+        self.client.map(self._apply_one, todo)
+
+    # ---------------------------------------------------------------- hooks
+
+    def _start_hook(self, entry: ObjectResult) -> None:
+        try:
+            resource = self._resource(entry)
+            namespace = self._namespace_of(entry) if resource.namespaced else None
+            manifest = entry.manifest or {}
+            if not resource.namespaced:
+                manifest.get("metadata", {}).pop("namespace", None)
+            if entry.ref.name and entry.hook and BEFORE_HOOK_CREATION in entry.hook.delete_policies:
+                if self.client.delete(resource, namespace, entry.ref.name, propagation_policy="Foreground") is not None:
+                    self._wait_gone(entry, time.monotonic() + self.settings.wait_timeout)
+            created = self.client.request("POST", resource.path(namespace), body=manifest, what=f"create hook {entry.ref}")
+            entry.live = created
+            entry.ref = ObjectRef.from_manifest(created or manifest)  # generateName hooks get their name here
+            entry.health = assess(created)
+        except (KubeApiError, SyncError) as exc:
+            entry.result = FAILED
+            entry.message = f"hook could not be created: {exc.message}"
+
+    def _finish_hook(self, entry: ObjectResult, succeeded: bool) -> None:
+        entry.result = SUCCEEDED if succeeded else FAILED
+        if not succeeded and not entry.message:
+            entry.message = f"hook failed: {entry.health.message if entry.health else ''}".rstrip(": ")
+        policies = entry.hook.delete_policies if entry.hook else frozenset()
+        if (succeeded and HOOK_SUCCEEDED in policies) or (not succeeded and HOOK_FAILED in policies):
+            try:
+                self.client.delete(self._resource(entry), self._namespace_of(entry), entry.ref.name,
+                                   propagation_policy="Background")
+                entry.message = (entry.message + "; " if entry.message else "") + "deleted by its hook-delete-policy"
+            except (KubeApiError, SyncError) as exc:
+                entry.message = (entry.message + "; " if entry.message else "") + f"could not delete it: {exc.message}"
+
+    # ---------------------------------------------------------------- waits
+
+    def _refresh(self, entries: list[ObjectResult]) -> None:
+        def fetch(entry: ObjectResult) -> None:
+            entry.live = self.client.get(self._resource(entry), self._namespace_of(entry), entry.ref.name)
+            entry.health = assess(entry.live)
+
+        self.client.map(fetch, entries)
+
+    def _wait(self, resources: list[ObjectResult], hooks: list[ObjectResult], what: str) -> None:
+        """Until resources are healthy and hooks finished; fails on Degraded, a failed hook or the timeout."""
+        deadline = time.monotonic() + self.settings.wait_timeout
+        delay = self.settings.poll_interval
+        pending_resources = [e for e in resources if not (e.health and e.health.settled)]
+        pending_hooks = [e for e in hooks if e.result == NOT_RUN]
+        while True:
+            for entry in list(pending_hooks):
+                finished = hook_finished(entry.health) if entry.health else None
+                if finished is not None:
+                    self._finish_hook(entry, finished)
+                    pending_hooks.remove(entry)
+            failed_hooks = [e for e in hooks if e.result == FAILED]
+            if failed_hooks:
+                self._fail(f"{what}: hook {failed_hooks[0].ref} failed: {failed_hooks[0].message}")
+            degraded = [e for e in pending_resources if e.health and e.health.status == DEGRADED]
+            if degraded:
+                self._fail(f"{what}: " + "; ".join(f"{e.ref} is Degraded: {e.health.message}" for e in degraded if e.health))
+            pending_resources = [e for e in pending_resources if not (e.health and e.health.settled)]
+            if not pending_resources and not pending_hooks:
+                return
+            if time.monotonic() >= deadline:
+                waiting = pending_resources + pending_hooks
+                for entry in pending_hooks:
+                    entry.result = FAILED
+                    entry.message = f"did not finish within {self.settings.wait_timeout:.0f}s"
+                self._fail(
+                    f"{what}: not healthy after {self.settings.wait_timeout:.0f}s: "
+                    + "; ".join(f"{e.ref} is {e.health.status if e.health else 'Unknown'}"
+                                f"{': ' + e.health.message if e.health and e.health.message else ''}" for e in waiting[:10])
+                )
+            time.sleep(delay)
+            delay = min(POLL_MAX, delay * 1.5)
+            self._refresh(pending_resources + pending_hooks)
+
+    # ---------------------------------------------------------------- phases
+
+    def run_step(self, step: WaveStep) -> None:
+        wave_resources: list[ObjectResult] = []
+        wave_hooks: list[ObjectResult] = []
+        label = f"{step.phase} wave {step.wave}"
+        for group in step.groups:
+            resources = [t.payload for t in group if not t.is_hook]
+            hooks = [t.payload for t in group if t.is_hook]
+            self._apply_group(resources)
+            self.client.map(self._start_hook, hooks)
+            self.hook_results += hooks
+            failed = [e for e in resources + hooks if e.result == FAILED]
+            if failed:
+                self._fail(f"{label}: " + "; ".join(f"{e.ref}: {e.message}" for e in failed[:10]))
+            crds = [e for e in resources if e.ref.kind == "CustomResourceDefinition" and e.action != UNCHANGED]
+            if crds:
+                # custom resources later in the plan need the new kinds served
+                self._wait(crds, [], f"{label}: CustomResourceDefinitions")
+                self.client.discovery(refresh=True)
+            wave_resources += resources
+            wave_hooks += hooks
+        self._wait(wave_resources if self.settings.wait else [], wave_hooks, label)
+
+    def run_phase(self, phase: str) -> None:
+        for step in self.prepared.plan.steps(phase):
+            self.run_step(step)
+
+    def prune(self) -> None:
+        candidates = [e for e in self.prepared.prune if e.action == PRUNED]
+        if not candidates:
+            return
+        policy = self.settings.prune_propagation_policy or self.policy.prune_propagation_policy or "foreground"
+        propagation = PROPAGATION.get(policy.lower(), "Foreground")
+
+        def delete(entry: ObjectResult) -> None:
+            try:
+                self.client.delete(self._resource(entry), self._namespace_of(entry), entry.ref.name,
+                                   propagation_policy=propagation)
+                entry.result = SUCCEEDED
+                entry.health = None
+            except (KubeApiError, SyncError) as exc:
+                entry.result = FAILED
+                entry.message = f"prune failed (kept in the inventory, retried next sync): {exc.message}"
+
+        # reverse apply order: workloads go before the configuration and namespaces they use
+        by_rank: dict[int, list[ObjectResult]] = {}
+        for entry in candidates:
+            by_rank.setdefault(kind_rank(entry.ref.kind), []).append(entry)
+        for rank in sorted(by_rank, reverse=True):
+            self.client.map(delete, by_rank[rank])
+        failed = [e for e in candidates if e.result == FAILED]
+        if failed:
+            self._fail("prune: " + "; ".join(f"{e.ref}: {e.message}" for e in failed[:10]))
+
+    def run_sync_fail_hooks(self) -> None:
+        """Best effort: SyncFail hooks after a failure (their own failure is reported, not raised)."""
+        for step in self.prepared.plan.steps(SYNC_FAIL):
+            hooks = [t.payload for t in step.tasks]
+            self.client.map(self._start_hook, hooks)
+            self.hook_results += hooks
+            try:
+                self._wait([], [h for h in hooks if h.result != FAILED], f"SyncFail wave {step.wave}")
+            except SyncFailure:
+                return
+
+    # ---------------------------------------------------------------- inventory
+
+    def members(self, final: bool) -> set[ObjectRef]:
+        """The inventory: desired objects, plus prune candidates not (yet) deleted."""
+        members = {e.ref for e in self.prepared.resources}
+        for entry in self.prepared.prune:
+            if entry.action == PRUNED and (not final or entry.result != SUCCEEDED):
+                members.add(entry.ref)
+            elif entry.action == PRUNE_SKIPPED and entry.keep_in_inventory:
+                members.add(entry.ref)
+        return members
+
+    def pre_record(self) -> None:
+        members = self.members(final=False)
+        if self.inventory is not None and self.inventory.exists and members <= self.inventory.members:
+            return
+        history = self.inventory.history if self.inventory else []
+        write_parent(self.client, self.name, self.namespace, members | (self.inventory.members if self.inventory else set()),
+                     revision=self.inventory.revision if self.inventory else None, history=history)
+
+    def record(self, outcome: str, message: str) -> None:
+        history = self.inventory.history if self.inventory else []
+        entry = history_entry(
+            revision=self.result.revision, started_at=self.result.started_at, finished_at=now_iso(), result=outcome,
+            message=message, counts={k: v for k, v in self.result.counts.items() if v}, initiator=self.settings.initiator,
+        )
+        revision = self.result.revision if outcome == SUCCEEDED else (self.inventory.revision if self.inventory else None)
+        write_parent(self.client, self.name, self.namespace, self.members(final=True), revision=revision,
+                     history=append_history(history, entry))
+
+
+# --------------------------------------------------------------------------
+# entry point
+
+
+def _ensure_namespace(client: KubeClient, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
+                      result: SyncResult) -> None:
+    """The destination namespace must exist before the Lease and the inventory can live in it."""
+    namespace = prepared.diff.namespace
+    resource = client.resource_for("v1", "Namespace")
+    if resource is None or client.get(resource, None, namespace) is not None:
+        return
+    own = prepared.desired_namespace_object
+    if own is None and not policy.create_namespace:
+        raise SyncError(f"the destination namespace {namespace} does not exist; set sync_policy.create_namespace: true "
+                        "(CreateNamespace=true) or add the Namespace to the application")
+    result.namespace_created = True
+    if settings.check_mode:
+        return
+    if own is not None:
+        own.live = client.apply(resource, own.manifest or {}, force=settings.force_conflicts)
+        own.result, own.health = SUCCEEDED, assess(own.live)
+        return
+    # created for the application but not part of it (as Argo CD's CreateNamespace): never pruned
+    client.apply(resource, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+                 force=settings.force_conflicts)
+
+
+def _finish(result: SyncResult, prepared: _Prepared, started: float, hook_results: list[ObjectResult]) -> None:
+    result.resources = sorted(prepared.resources, key=lambda e: (e.wave, kind_rank(e.ref.kind), e.ref.name)) \
+        + hook_results + prepared.prune
+    for entry in prepared.resources:
+        if entry.health is None:
+            entry.health = assess(entry.live)
+    healths = [e.health.status for e in prepared.resources if e.health]
+    result.health_status = worst(healths)
+    result.finished_at = now_iso()
+    result.duration = time.monotonic() - started
+
+
+def sync_application(
+    client: KubeClient,
+    name: str,
+    objects: list[DesiredObject],
+    *,
+    namespace: str | None = None,
+    policy: SyncPolicy | None = None,
+    ignore_differences: Iterable[Any] = (),
+    revision: str | None = None,
+    settings: SyncSettings | None = None,
+) -> SyncResult:
+    """Sync one application (or, in check mode, say what a sync would do).
+
+    Raises GitopsError (nothing written) when the application cannot be
+    compared or planned, and SyncFailure (with the partial result) when the
+    sync started and failed.
+    """
+    settings = settings or SyncSettings()
+    policy = policy or SyncPolicy()
+    started = time.monotonic()
+    started_at = now_iso()
+    try:
+        prepared = _prepare(client, name, objects, namespace, policy, ignore_differences, revision)
+        result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
+        work = any(e.action in WRITE_ACTIONS for e in prepared.resources + prepared.prune)
+        run_hooks = work or settings.hooks == HOOKS_ALWAYS
+        hook_tasks = [t.payload for t in prepared.plan.tasks if t.is_hook and t.phase != SYNC_FAIL] if run_hooks else []
+        if work or run_hooks:
+            _ensure_namespace(client, prepared, policy, settings, result)
+        if settings.check_mode or not (work or run_hooks):
+            for entry in prepared.resources + prepared.prune + hook_tasks:
+                if entry.action in WRITE_ACTIONS or entry.hook is not None:
+                    entry.result = PLANNED if settings.check_mode else entry.result
+                elif entry.action == UNCHANGED:
+                    entry.result = SUCCEEDED
+            result.changed = work or bool(hook_tasks) or result.namespace_created
+            result.sync_status = prepared.diff.sync_status
+            _finish(result, prepared, started, sorted(hook_tasks, key=lambda e: (
+                (PRE_SYNC, SYNC, POST_SYNC).index(e.phase), e.wave, kind_rank(e.ref.kind), e.ref.name)))
+            return result
+        with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout):
+            prepared = _recheck(client, name, objects, namespace, policy, ignore_differences, revision, prepared)
+            return _execute(client, name, prepared, policy, settings, result, started)
+    except SyncFailure:
+        raise
+    except GitopsError as exc:
+        raise exc.with_application(name)
+
+
+def _recheck(client: KubeClient, name: str, objects: list[DesiredObject], namespace: str | None, policy: SyncPolicy,
+             ignore_differences: Iterable[Any], revision: str | None, prepared: _Prepared) -> _Prepared:
+    """Compare again if another sync recorded the application while we waited for the Lease."""
+    inventory = prepared.diff.inventory
+    resource = client.resource_for("v1", "ConfigMap")
+    if resource is None:
+        return prepared
+    parent = client.get(resource, prepared.diff.namespace, parent_name(name))
+    seen = ((inventory.parent if inventory else None) or {}).get("metadata", {}).get("resourceVersion")
+    now = (parent or {}).get("metadata", {}).get("resourceVersion")
+    if seen == now:
+        return prepared
+    return _prepare(client, name, objects, namespace, policy, ignore_differences, revision)
+
+
+def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
+             result: SyncResult, started: float) -> SyncResult:
+    run = _Run(client, name, prepared, policy, settings, result)
+    result.changed = True
+    try:
+        run.pre_record()
+        run.run_phase(PRE_SYNC)
+        run.run_phase(SYNC)
+        run.prune()
+        run.run_phase(POST_SYNC)
+    except (SyncFailure, SyncError, KubeApiError) as exc:
+        message = exc.message if isinstance(exc, GitopsError) else str(exc)
+        run.run_sync_fail_hooks()
+        result.failed = True
+        result.message = message
+        result.sync_status = OUT_OF_SYNC
+        _finish(result, prepared, started, run.hook_results)
+        try:
+            run.record(FAILED, message)
+        except GitopsError as record_error:
+            result.warnings.append(str(record_error))
+        raise SyncFailure(message, result, application=name) from None
+    remaining = [e for e in prepared.prune if e.action == PRUNE_SKIPPED and e.keep_in_inventory
+                 and (e.compared is None or e.compared.counts_as_drift)]
+    result.sync_status = OUT_OF_SYNC if remaining else SYNCED
+    _finish(result, prepared, started, run.hook_results)
+    run.record(SUCCEEDED, "")
+    return result
+
+
+# --------------------------------------------------------------------------
+# the client, counting writes
+
+
+def _is_dry_run(query: dict[str, Any] | None, body: Any) -> bool:
+    if query and query.get("dryRun"):
+        return True
+    return isinstance(body, dict) and bool(body.get("dryRun"))
+
+
+class SyncClient(KubeClient):
+    """The KubeClient, also counting write requests (a dry-run is not a write), so a no-op sync can prove it wrote nothing."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes = 0
+        self.writes_by_verb: dict[str, int] = {}
+        self._writes_lock = threading.Lock()
+
+    def request(self, method: str, path: str, *, query: dict[str, Any] | None = None, body: Any = None,
+                **kwargs: Any) -> dict[str, Any] | None:
+        if method != "GET" and not _is_dry_run(query, body):
+            with self._writes_lock:
+                self.writes += 1
+                self.writes_by_verb[method] = self.writes_by_verb.get(method, 0) + 1
+        return super().request(method, path, query=query, body=body, **kwargs)

@@ -1,0 +1,651 @@
+#!/usr/bin/python
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: gitops_sync
+short_description: Converge the cluster to an application in Git, in order, healing drift and pruning safely
+version_added: 0.1.0
+author:
+  - gitops.kubernetes maintainers
+description:
+  - Does what an Argo CD sync does, from an Ansible task. It renders the application (or takes rendered
+    O(manifests)), compares it with the cluster the way M(gitops.kubernetes.gitops_diff) does, and server-side
+    applies, with field manager C(gitops.kubernetes), only the objects that are V(OutOfSync) or V(Missing).
+    Objects already in sync are not written at all, so an unchanged application makes no write request, bumps no
+    C(resourceVersion), runs no hooks and reports RV(changed=false).
+  - "Order, as in Argo CD: phases C(PreSync), C(Sync), C(PostSync) (and C(SyncFail) after a failure); inside a phase,
+    waves from the C(argocd.argoproj.io/sync-wave) annotation (default 0, negatives allowed; C(helm.sh/hook-weight)
+    for Helm hooks); inside a wave, kinds in Argo CD's order (Namespace, NetworkPolicy, ResourceQuota, LimitRange,
+    ..., ServiceAccount, Secret, ConfigMap, storage, CustomResourceDefinition, RBAC, Service, workloads, Job,
+    CronJob, Ingress, APIService, then other kinds); then name. A wave starts only when the previous one is
+    healthy (with O(wait)); a CustomResourceDefinition is always waited for until Established before the
+    objects after it."
+  - "Hooks: objects annotated C(argocd.argoproj.io/hook) (V(PreSync), V(Sync), V(PostSync), V(SyncFail), V(Skip))
+    with C(argocd.argoproj.io/hook-delete-policy) (V(BeforeHookCreation) by default, V(HookSucceeded),
+    V(HookFailed)), C(metadata.generateName) allowed. Helm hooks are mapped as Argo CD maps them: C(pre-install),
+    C(pre-upgrade) to PreSync, C(post-install), C(post-upgrade) to PostSync, C(crd-install) is an ordinary object,
+    other Helm hook types never run. Hooks are created (not applied), waited for until they finish (Jobs complete,
+    Pods succeed), are not part of the inventory and are never pruned. A failed hook fails the sync and runs the
+    SyncFail hooks. Hooks run only when the sync has something to apply or prune, unless O(hooks=always)."
+  - "Per object C(argocd.argoproj.io/sync-options): C(Prune=false) (and C(Prune=confirm)) keeps the object when it
+    leaves Git; C(Replace=true) (or C(sync_policy.replace)) deletes and recreates an object whose change touches an
+    immutable field (without it such a change fails the sync before anything is applied, naming the field);
+    C(ServerSideApply=true) is what the module always does; C(Validate=false) is accepted (the API server is never
+    asked for strict field validation). An unknown option fails the task, naming the object."
+  - "Inventory and prune: each application owns an ApplySet (KEP-3659) parent ConfigMap C(applyset-<name>) in its
+    destination namespace; its members carry the label C(applyset.kubernetes.io/part-of). The parent holds the exact
+    inventory and the last 10 syncs that changed something (revision, start and end time, result, counts, AWX job
+    id and user when known). It is written before the first apply (old and new members, so an interrupted sync
+    leaves nothing untracked) and after the sync. With C(sync_policy.prune), inventory members no longer in Git are
+    deleted after the Sync phase is applied and healthy (before PostSync hooks), in reverse kind order, with the
+    propagation policy of O(prune_propagation_policy). Never deleted: objects that are not in the inventory (even
+    with the same labels), objects whose part-of label no longer names this application, objects marked
+    C(Prune=false), and anything at all when the application renders zero objects unless
+    C(sync_policy.allow_empty). An object whose deletion failed stays in the inventory and is retried next time."
+  - A C(coordination.k8s.io/v1) Lease C(gitops-sync-<name>) in the destination namespace makes two syncs of one
+    application wait for each other (at most O(wait_timeout) seconds) instead of interleaving. It is taken only when
+    there is something to write.
+  - Nothing is half-applied by construction of the plan; an application whose render fails, or with an object the
+    API server cannot dry-run (kind not served, invalid field, immutable field without C(Replace=true)), applies
+    nothing and prunes nothing.
+  - Check mode is the drift report. It stops after the plan and reports, per object, what a real run would do;
+    RV(changed) means a real run would change something.
+  - Secret values never appear in results, diffs or messages.
+extends_documentation_fragment:
+  - gitops.kubernetes._application
+  - gitops.kubernetes._kube_connection
+attributes:
+  check_mode:
+    support: full
+    description: Compares and plans, writes nothing; RV(resources[].action) says what a real run would do.
+  diff_mode:
+    support: full
+    description: Returns before (live) and after (desired, as the API server would store it) for every object
+      the sync writes or would write, masked for Secrets.
+options:
+  application:
+    description:
+      - Mutually exclusive with O(manifests) and O(applications); one of the three is required.
+    required: false
+  manifests:
+    description:
+      - Already rendered objects to sync, as a list of dictionaries or a multi-document YAML string.
+      - Requires O(name). Mutually exclusive with O(application) and O(applications).
+    type: raw
+  name:
+    description: Name of the application the O(manifests) belong to; it names the inventory and the Lease.
+    type: str
+  destination:
+    description: Where the O(manifests) go.
+    type: dict
+    suboptions:
+      namespace:
+        description:
+          - Namespace for namespaced objects that name none, and where the inventory and Lease live.
+          - Defaults to the namespace of the kubeconfig context, else V(default).
+        type: str
+  revision:
+    description: The Git revision the O(manifests) were rendered from; recorded in the sync history.
+    type: str
+  sync_policy:
+    description: Sync policy of the O(manifests), as C(sync_policy) of an application spec.
+    type: dict
+    suboptions:
+      prune:
+        description: Delete inventory members that are no longer desired.
+        type: bool
+        default: false
+      allow_empty:
+        description: Allow a prune when the application has no objects at all.
+        type: bool
+        default: false
+      create_namespace:
+        description: Create the destination namespace when it does not exist.
+        type: bool
+        default: false
+      prune_last:
+        description: Accepted for Argo CD compatibility; pruning always happens after the Sync phase is healthy.
+        type: bool
+        default: false
+      replace:
+        description: Delete and recreate every object whose change touches an immutable field.
+        type: bool
+        default: false
+      prune_propagation_policy:
+        description: How pruned objects' dependents are deleted.
+        type: str
+        choices: [foreground, background, orphan]
+        default: foreground
+  ignore_differences:
+    description: Differences to ignore when comparing O(manifests), as in M(gitops.kubernetes.gitops_diff).
+    type: list
+    elements: dict
+  applications:
+    description:
+      - Several applications synced concurrently in one call (at most 4 at a time), each as O(application) or as a
+        dictionary with C(name), C(manifests) and optionally C(destination), C(revision), C(sync_policy) and
+        C(ignore_differences). One failing application does not stop the others; the task fails after all ran.
+    type: list
+    elements: dict
+  force_conflicts:
+    description:
+      - Take over fields another field manager owns (for example after C(kubectl edit) or C(kubectl scale)).
+      - Defaults to V(true), as Argo CD and Flux do, so drift made by hand is healed. With V(false) such a conflict
+        fails the object, naming the fields and the manager.
+    type: bool
+    default: true
+  wait:
+    description:
+      - Wait after each wave until its objects are healthy before the next wave starts (and before pruning).
+      - Hooks and CustomResourceDefinitions are always waited for.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait per wave (and for hooks, deletions and the Lease) before the sync fails.
+    type: int
+    default: 300
+  hooks:
+    description:
+      - V(auto) runs hooks only when the sync applies or prunes something (Argo CD's automated sync).
+      - V(always) runs them on every sync, even when the application is already in sync.
+    type: str
+    choices: [auto, always]
+    default: auto
+  prune_propagation_policy:
+    description: Overrides the application's C(sync_policy.prune_propagation_policy).
+    type: str
+    choices: [foreground, background, orphan]
+  initiator:
+    description:
+      - Who started the sync, recorded in the sync history. Pass C(awx_job_id) and C(awx_user_name) from AWX.
+      - Defaults to E(AWX_JOB_ID) / E(JOB_ID) and E(AWX_USER_NAME) / E(USER) from the environment.
+    type: dict
+    suboptions:
+      job_id:
+        description: The job (for example the AWX job id).
+        type: str
+      user:
+        description: The user who started it.
+        type: str
+  parallelism:
+    description: How many API requests run at the same time. Defaults to the number of CPUs plus 4, at most 32.
+    type: int
+notes:
+  - Transient API errors (429, 5xx, dropped connections) are retried up to four times with backoff; any other
+    error fails the application with a message naming the object.
+  - API cost of an application already in sync is the cost of M(gitops.kubernetes.gitops_diff) and no write.
+requirements:
+  - jsonpatch
+  - PyYAML
+seealso:
+  - module: gitops.kubernetes.gitops_diff
+  - module: gitops.kubernetes.gitops_render
+"""
+
+EXAMPLES = r"""
+- name: Sync an application from Git, pruning what left it
+  gitops.kubernetes.gitops_sync:
+    kubeconfig: ~/.kube/prod
+    application:
+      name: guestbook
+      source:
+        repo_url: https://github.com/argoproj/argocd-example-apps.git
+        revision: HEAD
+        path: guestbook
+      destination:
+        namespace: guestbook
+      sync_policy:
+        prune: true
+        create_namespace: true
+    initiator:
+      job_id: "{{ awx_job_id | default(omit) }}"
+      user: "{{ awx_user_name | default(omit) }}"
+  register: sync
+
+- name: Drift report (what a sync would do), with the diff
+  gitops.kubernetes.gitops_sync:
+    application: "{{ guestbook }}"
+  check_mode: true
+  diff: true
+  register: drift
+
+- name: Sync rendered manifests without waiting for health
+  gitops.kubernetes.gitops_sync:
+    name: shop
+    destination:
+      namespace: shop
+    manifests: "{{ lookup('ansible.builtin.file', 'shop.yaml') }}"
+    wait: false
+
+- name: Sync many applications concurrently
+  gitops.kubernetes.gitops_sync:
+    applications: "{{ gitops_applications }}"
+    wait_timeout: 600
+"""
+
+RETURN = r"""
+name:
+  description: Name of the application (single-application form).
+  returned: when O(application) or O(manifests) is given
+  type: str
+  sample: guestbook
+namespace:
+  description: The destination namespace, where the inventory lives.
+  returned: when O(application) or O(manifests) is given
+  type: str
+revision:
+  description: The revision synced (the commit of O(application), or O(revision)).
+  returned: when O(application) or O(manifests) is given
+  type: str
+sync_status:
+  description:
+    - After a sync, V(Synced), or V(OutOfSync) when objects no longer desired were kept (prune off, C(Prune=false))
+      or the sync failed. In check mode, the status before the sync (as M(gitops.kubernetes.gitops_diff) reports it).
+  returned: always
+  type: str
+  sample: Synced
+health_status:
+  description: The worst health of the application's objects (V(Healthy), V(Suspended), V(Progressing), V(Missing),
+    V(Degraded), V(Unknown)).
+  returned: always
+  type: str
+  sample: Healthy
+counts:
+  description: Objects per action, hooks run and failures.
+  returned: always
+  type: dict
+  sample: {created: 3, configured: 1, replaced: 0, pruned: 1, prune_skipped: 0, unchanged: 12, hooks: 2, failed: 0}
+resources:
+  description: One entry per object, in sync order (hooks in their phase), then prune candidates.
+  returned: when O(application) or O(manifests) is given
+  type: list
+  elements: dict
+  contains:
+    group:
+      description: API group (V("") for the core group).
+      type: str
+    version:
+      description: API version within the group.
+      type: str
+    kind:
+      description: Kind.
+      type: str
+    namespace:
+      description: Namespace (V("") for cluster-scoped objects).
+      type: str
+    name:
+      description: Name (the generated name of a C(generateName) hook).
+      type: str
+    action:
+      description: V(created), V(configured), V(replaced), V(pruned), V(prune skipped), V(unchanged) or V(hook run).
+      type: str
+    result:
+      description: V(Succeeded), V(Failed), V(NotRun) (the sync stopped before it) or V(Planned) (check mode).
+      type: str
+    phase:
+      description: V(PreSync), V(Sync), V(PostSync) or V(SyncFail).
+      type: str
+    wave:
+      description: The sync wave.
+      type: int
+    hook:
+      description: Whether the object is a hook.
+      type: bool
+    health:
+      description: C(status) and C(message) of the object's health after the sync (live health in check mode).
+      type: dict
+    message:
+      description: Why an object failed, was replaced or was not pruned.
+      type: str
+      returned: when there is something to say
+    source:
+      description: The file (and line) the object came from.
+      type: str
+      returned: when known
+    before:
+      description: The live object as YAML (masked).
+      type: str
+      returned: in diff mode, for objects written
+    after:
+      description: The desired object as YAML (masked).
+      type: str
+      returned: in diff mode, for objects written
+started_at:
+  description: When the sync started (UTC).
+  returned: when O(application) or O(manifests) is given
+  type: str
+finished_at:
+  description: When the sync finished (UTC).
+  returned: when O(application) or O(manifests) is given
+  type: str
+duration:
+  description: Seconds the sync of this application took.
+  returned: when O(application) or O(manifests) is given
+  type: float
+namespace_created:
+  description: Whether the destination namespace was (or in check mode would be) created.
+  returned: when it was
+  type: bool
+applications:
+  description: One entry per application (keys as above), with C(error) when that application failed.
+  returned: when O(applications) is given
+  type: list
+  elements: dict
+stats:
+  description: API requests this call made (retries included) by HTTP verb, write requests (dry-runs excluded)
+    and the seconds it took.
+  returned: always
+  type: dict
+  sample: {requests: 14, by_verb: {GET: 5, PATCH: 9}, retries: 0, writes: 0, writes_by_verb: {}, seconds: 0.42}
+"""
+
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
+    HAS_KUBERNETES,
+    KUBERNETES_IMPORT_ERROR,
+    kube_connection_argument_spec,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import SECRET_MASK, mask_secret, scrub_text, secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    APPLICATION_ARGUMENT_SPEC,
+    PROPAGATION_POLICIES,
+    Application,
+    SyncPolicy,
+    credential_values,
+    parse_application,
+)
+
+try:
+    import yaml
+
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError:
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = traceback.format_exc()
+
+try:
+    # these need PyYAML and jsonpatch, reported through missing_required_lib below
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import HAS_JSONPATCH, JSONPATCH_IMPORT_ERROR
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._render import load_manifests, render_application
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
+        SyncClient,
+        SyncFailure,
+        SyncResult,
+        SyncSettings,
+        sync_application,
+    )
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._record import initiator_from_env
+except ImportError:
+    HAS_JSONPATCH = False
+    JSONPATCH_IMPORT_ERROR = traceback.format_exc()
+
+# at most this many applications sync at once; they share the client's request pool
+APPLICATION_WORKERS = 4
+
+SYNC_POLICY_SPEC = {
+    "prune": {"type": "bool", "default": False},
+    "allow_empty": {"type": "bool", "default": False},
+    "create_namespace": {"type": "bool", "default": False},
+    "prune_last": {"type": "bool", "default": False},
+    "replace": {"type": "bool", "default": False},
+    "prune_propagation_policy": {"type": "str", "choices": list(PROPAGATION_POLICIES), "default": "foreground"},
+}
+
+
+def argument_spec() -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "application": {**APPLICATION_ARGUMENT_SPEC["application"], "required": False},
+        "manifests": {"type": "raw"},
+        "name": {"type": "str"},
+        "destination": {"type": "dict", "options": {"namespace": {"type": "str"}}},
+        "revision": {"type": "str"},
+        "sync_policy": {"type": "dict", "options": SYNC_POLICY_SPEC},
+        "ignore_differences": {"type": "list", "elements": "dict"},
+        "applications": {"type": "list", "elements": "dict"},
+        "force_conflicts": {"type": "bool", "default": True},
+        "wait": {"type": "bool", "default": True},
+        "wait_timeout": {"type": "int", "default": 300},
+        "hooks": {"type": "str", "choices": ["auto", "always"], "default": "auto"},
+        "prune_propagation_policy": {"type": "str", "choices": list(PROPAGATION_POLICIES)},
+        "initiator": {"type": "dict", "options": {"job_id": {"type": "str"}, "user": {"type": "str"}}},
+        "parallelism": {"type": "int"},
+        "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
+    }
+    spec.update(kube_connection_argument_spec())
+    return spec
+
+
+def parse_manifests(raw: Any, app_name: str) -> list[DesiredObject]:
+    """Desired objects from a list of objects or a multi-document YAML string (Lists expanded)."""
+    try:
+        if isinstance(raw, str):
+            return load_manifests(raw, "manifests")
+        if isinstance(raw, dict):
+            raw = [raw]
+        if not isinstance(raw, list):
+            raise SpecError("manifests must be a list of objects or a YAML string")
+        objects: list[DesiredObject] = []
+        for index, document in enumerate(raw):
+            if document is None:
+                continue
+            if not isinstance(document, dict):
+                raise SpecError(f"manifests[{index}] is not an object but {type(document).__name__}")
+            if str(document.get("kind") or "").endswith("List") and isinstance(document.get("items"), list):
+                objects += [DesiredObject(item) for item in document["items"] if isinstance(item, dict)]
+            else:
+                objects.append(DesiredObject(document))
+        return objects
+    except GitopsError as exc:
+        raise exc.with_application(app_name)
+
+
+def _sync_policy(raw: dict[str, Any] | None) -> SyncPolicy:
+    values = {key: option.get("default") for key, option in SYNC_POLICY_SPEC.items()}
+    values.update({key: value for key, value in (raw or {}).items() if value is not None and key in values})
+    unknown = set(raw or {}) - set(values)
+    if unknown:
+        raise SpecError(f"sync_policy has unknown keys: {', '.join(sorted(unknown))}")
+    return SyncPolicy(**values)
+
+
+class ApplicationJob:
+    """One application to sync: a spec rendered from Git, or rendered manifests; parsed before any work."""
+
+    def __init__(self, raw: dict[str, Any], cache_dir: str) -> None:
+        self.raw = raw
+        self.cache_dir = cache_dir
+        self.objects: list[DesiredObject] = []
+        self.app: Application | None = None
+        if "manifests" in raw:
+            self.name = str(raw.get("name") or "")
+            if not self.name:
+                raise SpecError("every applications entry with manifests needs a name")
+            self.objects = parse_manifests(raw.get("manifests"), self.name)
+            self.policy = _sync_policy(raw.get("sync_policy"))
+        else:
+            self.app = parse_application(raw)
+            self.name = self.app.name
+            self.policy = self.app.sync_policy
+
+    def run(self, client: SyncClient, settings: SyncSettings) -> SyncResult:
+        """Render (for a spec) and sync."""
+        if self.app is None:
+            return sync_application(
+                client, self.name, self.objects, namespace=(self.raw.get("destination") or {}).get("namespace"),
+                policy=self.policy, ignore_differences=self.raw.get("ignore_differences") or [],
+                revision=self.raw.get("revision"), settings=settings,
+            )
+        rendered = render_application(self.app, self.cache_dir)
+        self.objects = rendered.objects
+        return sync_application(
+            client, self.name, rendered.objects, namespace=self.app.destination.namespace or None, policy=self.policy,
+            ignore_differences=self.app.ignore_differences, revision=rendered.revision, settings=settings,
+        )
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    """Every string in a result with Secret values replaced by a mask (defence in depth)."""
+    if isinstance(value, str):
+        return scrub_text(value, secrets)
+    if isinstance(value, list):
+        return [_scrub(item, secrets) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrub(item, secrets) for key, item in value.items()}
+    return value
+
+
+def _masked_manifests(raw: Any) -> Any:
+    if isinstance(raw, list):
+        return [mask_secret(item) if isinstance(item, dict) else item for item in raw]
+    if isinstance(raw, dict):
+        return mask_secret(raw)
+    if isinstance(raw, str):
+        return SECRET_MASK if "kind: Secret" in raw else raw
+    return raw
+
+
+def safe_invocation(params: dict[str, Any]) -> dict[str, Any]:
+    """Module arguments as -vvv shows them: Secrets in manifests and a kubeconfig dict masked."""
+    args = dict(params)
+    if isinstance(args.get("kubeconfig"), dict):
+        args["kubeconfig"] = SECRET_MASK
+    if args.get("manifests") is not None:
+        args["manifests"] = _masked_manifests(args["manifests"])
+    if args.get("applications"):
+        args["applications"] = [
+            {**item, "manifests": _masked_manifests(item["manifests"])} if isinstance(item, dict) and "manifests" in item else item
+            for item in args["applications"]
+        ]
+    return args
+
+
+Outcome = Any  # SyncResult | GitopsError
+
+
+def run_module(module: AnsibleModule) -> dict[str, Any]:
+    """Sync every requested application and build the result."""
+    params = module.params
+    started = time.monotonic()
+    cache_dir = params["cache_dir"] or default_cache_dir()
+    if params["applications"] is not None:
+        jobs = [ApplicationJob(raw, cache_dir) for raw in params["applications"]]
+    elif params["application"] is not None:
+        jobs = [ApplicationJob(params["application"], cache_dir)]
+    else:
+        jobs = [ApplicationJob({
+            "name": params["name"], "manifests": params["manifests"], "destination": params["destination"],
+            "revision": params["revision"], "ignore_differences": params["ignore_differences"],
+            "sync_policy": params["sync_policy"],
+        }, cache_dir)]
+    initiator = {k: v for k, v in (params["initiator"] or {}).items() if v} or initiator_from_env()
+    settings = SyncSettings(
+        check_mode=module.check_mode, force_conflicts=params["force_conflicts"], wait=params["wait"],
+        wait_timeout=float(params["wait_timeout"]), hooks=params["hooks"],
+        prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator,
+    )
+    with SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        def attempt(job: ApplicationJob) -> Outcome:
+            try:
+                return job.run(client, settings)
+            except ClusterConnectionError:
+                raise
+            except GitopsError as exc:  # one broken application must not stop the others
+                return exc.with_application(job.name) if job.name else exc
+
+        if len(jobs) == 1:
+            outcomes = [attempt(jobs[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=min(APPLICATION_WORKERS, len(jobs))) as pool:
+                outcomes = list(pool.map(attempt, jobs))
+        stats = {**client.stats.to_dict(), "writes": client.writes, "writes_by_verb": dict(client.writes_by_verb),
+                 "seconds": round(time.monotonic() - started, 3)}
+        stats["requests"] = stats.pop("total")
+
+    with_diff = module._diff
+    results = [o if isinstance(o, SyncResult) else getattr(o, "result", None) for o in outcomes]
+    secrets = secret_values(
+        [obj.manifest for job in jobs for obj in job.objects]
+        + [e.live for r in results if r is not None for e in r.resources]
+    )
+    warnings = [w for r in results if r is not None for w in r.warnings]
+    result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None), "stats": stats}
+    entries = []
+    for job, outcome, synced in zip(jobs, outcomes, results):
+        entry = synced.to_result(with_diff) if synced is not None else {"name": job.name, "sync_status": "Unknown"}
+        if not isinstance(outcome, SyncResult):
+            entry.update({"error": str(outcome), **outcome.to_result()})
+        entries.append(entry)
+    if params["applications"] is None:
+        result.update(entries[0])
+        result["changed"] = result["changed"] or bool(results[0] and results[0].changed)
+    else:
+        result["applications"] = entries
+        statuses = [e.get("sync_status") for e in entries]
+        result["sync_status"] = "Synced" if all(s == "Synced" for s in statuses) else "OutOfSync"
+        healths = [e.get("health_status") for e in entries if e.get("health_status")]
+        result["health_status"] = max(healths, key=("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown").index) \
+            if healths else "Healthy"
+        result["counts"] = {}
+        for e in entries:
+            for key, value in (e.get("counts") or {}).items():
+                result["counts"][key] = result["counts"].get(key, 0) + value
+    failed = [entry for entry in entries if "error" in entry]
+    if failed:
+        result["failed_applications"] = [entry["name"] for entry in failed]
+    if with_diff:
+        diffs = [d for r in results if r is not None for d in r.ansible_diffs()]
+        if diffs:
+            result["diff"] = diffs
+    for warning in warnings:
+        module.warn(scrub_text(warning, secrets))
+    return _scrub(result, secrets)
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=[("application", "manifests", "applications")],
+        required_one_of=[("application", "manifests", "applications")],
+        required_by={"manifests": "name"},
+        supports_check_mode=True,
+    )
+    # application specs are free-form dicts, so their Git credentials are registered by hand
+    for raw in [module.params["application"]] + list(module.params["applications"] or []):
+        module.no_log_values.update(credential_values(raw))
+    invocation = {"module_args": safe_invocation(module.params)}
+    if not HAS_KUBERNETES:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR, invocation=invocation)
+    if not HAS_YAML:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR, invocation=invocation)
+    if not HAS_JSONPATCH:
+        module.fail_json(msg=missing_required_lib("jsonpatch"), exception=JSONPATCH_IMPORT_ERROR, invocation=invocation)
+    specs = [module.params["application"]] + [a for a in module.params["applications"] or [] if "manifests" not in a]
+    if not HAS_GIT and any(spec is not None for spec in specs):
+        module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
+    try:
+        result = run_module(module)
+    except GitopsError as exc:
+        module.fail_json(msg=str(exc), changed=False, invocation=invocation, **exc.to_result())
+    if result.get("failed_applications"):
+        failed = result["failed_applications"]
+        message = result.get("error") if len(failed) == 1 and "error" in result else \
+            "could not sync application(s): " + ", ".join(failed)
+        module.fail_json(msg=message, invocation=invocation, **{k: v for k, v in result.items() if k != "msg"})
+    module.exit_json(invocation=invocation, **result)
+
+
+if __name__ == "__main__":
+    main()
