@@ -282,6 +282,13 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import SECRET_MASK, mask_secret, scrub_text, secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    APPLICATION_ARGUMENT_SPEC,
+    Application,
+    credential_values,
+    parse_application,
+)
 
 try:
     from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import (
@@ -306,14 +313,6 @@ try:
 except ImportError:
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
-
-from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
-    APPLICATION_ARGUMENT_SPEC,
-    Application,
-    credential_values,
-    parse_application,
-)
 
 try:
     # needs PyYAML, which is reported through missing_required_lib below
@@ -502,7 +501,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     with_diff = module._diff
     diffs = [d for outcome in outcomes if isinstance(outcome, ApplicationDiff) for d in outcome.ansible_diffs()]
     secrets = secret_values(
-        [obj.manifest for job in jobs for obj in getattr(job, "objects", [])]
+        [obj.manifest for job in jobs for obj in job.objects]
         + [c.live for o in outcomes if isinstance(o, ApplicationDiff) for c in o.resources]
         + [c.predicted for o in outcomes if isinstance(o, ApplicationDiff) for c in o.resources]
     )
