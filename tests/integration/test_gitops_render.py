@@ -26,9 +26,9 @@ data:
 
 def render_task(register: str, application: dict, **options) -> dict:
     """One gitops_render task that may fail (the test reads the registered result)."""
-    return {"name": register, "gitops.kubernetes.gitops_render": {"application": application,
-                                                                   "cache_dir": "{{ cache_dir }}", **options},
-            "register": register, "ignore_errors": True}
+    module_args = {"application": application, "cache_dir": "{{ cache_dir }}", **options}
+    return {"name": register, "gitops.kubernetes.gitops_render": module_args, "register": register,
+            "ignore_errors": True}
 
 
 def run(ansible_playbook, tmp_path: Path, tasks: list[dict], **kwargs):

@@ -144,10 +144,10 @@ def test_https_credentials_reach_git_through_askpass_only(remote, tmp_path):
     askpass = Path(env["GIT_ASKPASS"])
     assert "hunter2" not in askpass.read_text()
     answer = subprocess.run([str(askpass), "Password for 'https://bot@host': "], capture_output=True, text=True,
-                            env={**os.environ, **env}).stdout
+                            env={**os.environ, **env}, check=True).stdout
     assert answer == "hunter2-token\n"
     assert subprocess.run([str(askpass), "Username for 'https://host': "], capture_output=True, text=True,
-                          env={**os.environ, **env}).stdout == "bot\n"
+                          env={**os.environ, **env}, check=True).stdout == "bot\n"
 
 
 def test_ssh_options(remote, tmp_path):
