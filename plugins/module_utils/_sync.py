@@ -322,27 +322,27 @@ def _prepare(
             resource=compared.resource, options=options, compared=compared, live=compared.live,
             source=compared.source, message=compared.message,
         )
-        if compared.status == SYNCED:
+        where = f" ({compared.source})" if compared.source else ""
+        # the dry-run was rejected because Git changes a field that cannot change in place
+        immutable = (compared.status in (OUT_OF_SYNC, UNKNOWN) and compared.live is not None and compared.predicted is None
+                     and compared.resource is not None and _is_immutable_error(compared.message))
+        if immutable:
+            if options.replace or policy.replace:
+                entry.action = REPLACED
+                entry.message = "an immutable field changed: deleted and recreated (Replace=true)"
+            else:
+                problems.append(
+                    f"{compared.ref}{where}: {compared.message}. The change needs the object deleted and recreated: "
+                    "annotate it argocd.argoproj.io/sync-options: Replace=true, or set sync_policy.replace"
+                )
+        elif compared.status == SYNCED:
             entry.action = UNCHANGED
         elif compared.status == MISSING:
             entry.action = CREATED
         elif compared.status == OUT_OF_SYNC:
             entry.action = CONFIGURED
         elif compared.status == UNKNOWN:
-            dry_run_rejected = compared.live is not None and compared.resource is not None
-            if dry_run_rejected and _is_immutable_error(compared.message):
-                if options.replace or policy.replace:
-                    entry.action = REPLACED
-                    entry.message = "an immutable field changed: deleted and recreated (Replace=true)"
-                else:
-                    problems.append(
-                        f"{compared.ref}{' (' + compared.source + ')' if compared.source else ''}: {compared.message}. "
-                        "The change needs the object deleted and recreated: annotate it "
-                        "argocd.argoproj.io/sync-options: Replace=true, or set sync_policy.replace"
-                    )
-            else:
-                problems.append(f"{compared.ref}{' (' + compared.source + ')' if compared.source else ''}: "
-                                f"{compared.message or 'cannot be compared'}")
+            problems.append(f"{compared.ref}{where}: {compared.message or 'cannot be compared'}")
         if compared.status == EXTRANEOUS:
             _decide_prune(entry, compared, policy, set_id, desired_count)
             prune.append(entry)
@@ -688,8 +688,8 @@ def _ensure_namespace(client: KubeClient, prepared: _Prepared, policy: SyncPolic
 
 
 def _finish(result: SyncResult, prepared: _Prepared, started: float, hook_results: list[ObjectResult]) -> None:
-    result.resources = sorted(prepared.resources, key=lambda e: (e.wave, kind_rank(e.ref.kind), e.ref.name)) \
-        + hook_results + prepared.prune
+    ran = {id(entry) for entry in hook_results}
+    result.resources = [t.payload for t in prepared.plan.ordered() if not t.is_hook or id(t.payload) in ran] + prepared.prune
     for entry in prepared.resources:
         if entry.health is None:
             entry.health = assess(entry.live)
@@ -736,8 +736,7 @@ def sync_application(
                     entry.result = SUCCEEDED
             result.changed = work or bool(hook_tasks) or result.namespace_created
             result.sync_status = prepared.diff.sync_status
-            _finish(result, prepared, started, sorted(hook_tasks, key=lambda e: (
-                (PRE_SYNC, SYNC, POST_SYNC).index(e.phase), e.wave, kind_rank(e.ref.kind), e.ref.name)))
+            _finish(result, prepared, started, hook_tasks)
             return result
         with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout):
             prepared = _recheck(client, name, objects, namespace, policy, ignore_differences, revision, prepared)

@@ -115,3 +115,184 @@ def test_first_sync_creates_everything_healthy_and_second_run_writes_nothing(kub
     assert second["sync_status"] == "Synced" and second["health_status"] == "Healthy"
     assert resource_versions(kubectl, namespace) == before
     assert len(parent_document(kubectl, namespace)["history"]) == 1
+
+
+def test_check_mode_reports_a_live_edit_and_the_real_run_restores_it(kubectl, namespace, ansible_playbook):
+    desired = [DEPLOYMENT, CONFIG]
+    assert ansible_playbook(tasks(sync_task("first", desired, namespace))).rc == 0
+    kubectl.run("patch", "deployment", "web", "-n", namespace, "--type=merge", "-p", '{"spec":{"replicas":5}}',
+                "--field-manager=kubectl-edit")
+    kubectl.run("patch", "configmap", "web-config", "-n", namespace, "--type=merge", "-p", '{"data":{"mode":"green"}}',
+                "--field-manager=kubectl-edit")
+
+    run = ansible_playbook(tasks(sync_task("drift", desired, namespace)), check=True, diff=True)
+    drift = run["drift"]
+    assert run.rc == 0 and not drift.get("failed"), drift.get("msg")
+    assert drift["changed"] is True and drift["sync_status"] == "OutOfSync"
+    assert drift["stats"]["writes"] == 0
+    resources = by_name(drift)
+    assert resources["Deployment/web"]["action"] == "configured" and resources["Deployment/web"]["result"] == "Planned"
+    assert resources["ConfigMap/web-config"]["action"] == "configured"
+    assert "replicas: 5" in resources["Deployment/web"]["before"] and "replicas: 2" in resources["Deployment/web"]["after"]
+    assert len(drift["diff"]) == 2
+    assert "-  replicas: 5" in run.stdout and "+  replicas: 2" in run.stdout  # Ansible prints the diff
+    assert kubectl.get("deployment/web", "-n", namespace)["spec"]["replicas"] == 5  # check mode wrote nothing
+
+    run = ansible_playbook(tasks(sync_task("heal", desired, namespace)))
+    heal = run["heal"]
+    assert run.rc == 0 and not heal.get("failed"), heal.get("msg")
+    assert heal["changed"] is True and heal["counts"]["configured"] == 2 and heal["sync_status"] == "Synced"
+    assert kubectl.get("deployment/web", "-n", namespace)["spec"]["replicas"] == 2
+    assert kubectl.get("configmap/web-config", "-n", namespace)["data"] == {"mode": "blue"}
+    history = parent_document(kubectl, namespace)["history"]
+    assert [h["result"] for h in history] == ["Succeeded", "Succeeded"] and history[-1]["counts"]["configured"] == 2
+
+    # without force_conflicts, a field another manager took is a conflict naming manager and field
+    kubectl.run("patch", "deployment", "web", "-n", namespace, "--type=merge", "-p", '{"spec":{"replicas":4}}',
+                "--field-manager=autoscaler")
+    run = ansible_playbook(tasks(sync_task("conflict", desired, namespace, force_conflicts=False)))
+    conflict = run["conflict"]
+    assert conflict["failed"] is True
+    assert "autoscaler" in conflict["msg"] and ".spec.replicas" in conflict["msg"] and "force_conflicts" in conflict["msg"]
+    assert kubectl.get("deployment/web", "-n", namespace)["spec"]["replicas"] == 4
+
+
+def with_annotations(manifest: dict[str, Any], **annotations: str) -> dict[str, Any]:
+    result = copy.deepcopy(manifest)
+    result["metadata"].setdefault("annotations", {}).update(annotations)
+    return result
+
+
+def named(manifest: dict[str, Any], name: str) -> dict[str, Any]:
+    result = copy.deepcopy(manifest)
+    result["metadata"]["name"] = name
+    return result
+
+
+def configmap(name: str, **annotations: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}}
+    if annotations:
+        manifest["metadata"]["annotations"] = annotations
+    return manifest
+
+
+def job(name: str, image: str = "busybox:1.36", **annotations: str) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"annotations": annotations} if annotations else {}
+    if name.endswith("-"):
+        metadata["generateName"] = name
+    else:
+        metadata["name"] = name
+    return {
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+                                                          "containers": [{"name": "run", "image": image}]}}},
+    }
+
+
+def created_at(obj: dict[str, Any]) -> str:
+    return obj["metadata"]["creationTimestamp"]
+
+
+WAVE = "argocd.argoproj.io/sync-wave"
+HOOK = "argocd.argoproj.io/hook"
+DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
+SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+
+
+def test_a_later_wave_starts_only_after_the_earlier_one_is_healthy(kubectl, namespace, ansible_playbook):
+    # wave 0 can never become healthy (no node matches), so wave 1 must never be applied
+    stuck = copy.deepcopy(DEPLOYMENT)
+    stuck["spec"]["template"]["spec"]["nodeSelector"] = {"no-such-node": "true"}
+    later = with_annotations(CONFIG, **{WAVE: "1"})
+    run = ansible_playbook(tasks(sync_task("stuck", [stuck, later], namespace, wait_timeout=6)))
+    result = run["stuck"]
+    assert result["failed"] is True
+    assert "Sync wave 0: not healthy after 6s" in result["msg"] and "Deployment.apps" in result["msg"]
+    assert "Waiting for rollout to finish" in result["msg"]
+    resources = by_name(result)
+    assert resources["ConfigMap/web-config"]["result"] == "NotRun"
+    assert not kubectl.exists("configmap/web-config", "-n", namespace)
+    document = parent_document(kubectl, namespace)
+    assert document["history"][-1]["result"] == "Failed" and "not healthy" in document["history"][-1]["message"]
+    # the object the failed sync meant to create is already tracked
+    assert {"kind": "ConfigMap", "name": "web-config", "group": "", "namespace": namespace} in document["members"]
+
+    # once the earlier wave can become healthy, the later one follows it
+    first = with_annotations(named(DEPLOYMENT, "db"), **{WAVE: "-1"})
+    run = ansible_playbook(tasks(sync_task("ordered", [first, DEPLOYMENT, later], namespace)))
+    ordered = run["ordered"]
+    assert run.rc == 0 and not ordered.get("failed"), ordered.get("msg")
+    assert [(r["wave"], r["name"]) for r in ordered["resources"]] == [(-1, "db"), (0, "web"), (1, "web-config")]
+    db = kubectl.get("deployment/db", "-n", namespace)
+    available = next(c for c in db["status"]["conditions"] if c["type"] == "Available")
+    assert available["lastTransitionTime"] <= created_at(kubectl.get("configmap/web-config", "-n", namespace))
+    assert created_at(db) <= available["lastTransitionTime"]
+
+
+def test_hooks_run_in_order_and_their_delete_policies_hold(kubectl, namespace, ansible_playbook):
+    desired = [
+        DEPLOYMENT,
+        job("migrate", **{HOOK: "PreSync", DELETE_POLICY: "HookSucceeded"}),
+        configmap("pre-marker", **{HOOK: "PreSync"}),
+        job("smoke-", **{HOOK: "PostSync"}),
+        configmap("post-marker", **{HOOK: "PostSync", WAVE: "2"}),
+        configmap("on-failure", **{HOOK: "SyncFail"}),
+        configmap("skipped", **{HOOK: "Skip"}),
+    ]
+    run = ansible_playbook(tasks(sync_task("first", desired, namespace)))
+    first = run["first"]
+    assert run.rc == 0 and not first.get("failed"), first.get("msg")
+    order = [(r["phase"], r["kind"], r["name"].rstrip("0123456789abcdefghijklmnopqrstuvwxyz") if r["name"].startswith("smoke-") else r["name"])
+             for r in first["resources"]]
+    assert order == [
+        ("PreSync", "ConfigMap", "pre-marker"), ("PreSync", "Job", "migrate"), ("Sync", "Deployment", "web"),
+        ("PostSync", "Job", "smoke-"), ("PostSync", "ConfigMap", "post-marker"),
+    ]
+    assert first["counts"]["hooks"] == 4
+    hooks = {r["name"]: r for r in first["resources"] if r["hook"]}
+    assert all(h["result"] == "Succeeded" for h in hooks.values())
+    # HookSucceeded: the Job is gone; default BeforeHookCreation: the others stay
+    assert "deleted by its hook-delete-policy" in hooks["migrate"]["message"]
+    assert not kubectl.exists("job/migrate", "-n", namespace)
+    smoke_name = next(name for name in hooks if name.startswith("smoke-"))
+    smoke = kubectl.get(f"job/{smoke_name}", "-n", namespace)
+    assert any(c["type"] == "Complete" and c["status"] == "True" for c in smoke["status"]["conditions"])
+    pre, post = kubectl.get("configmap/pre-marker", "-n", namespace), kubectl.get("configmap/post-marker", "-n", namespace)
+    web = kubectl.get("deployment/web", "-n", namespace)
+    assert created_at(pre) <= created_at(web) <= created_at(smoke) <= created_at(post)
+    available = next(c for c in web["status"]["conditions"] if c["type"] == "Available")
+    assert available["lastTransitionTime"] <= created_at(smoke)  # PostSync starts after Sync is healthy
+    # hooks are not members and not labelled; Skip and SyncFail hooks did not run
+    members = {m["name"] for m in parent_document(kubectl, namespace)["members"]}
+    assert members == {"web"}
+    assert PART_OF_LABEL not in (pre["metadata"].get("labels") or {})
+    assert not kubectl.exists("configmap/skipped", "-n", namespace)
+    assert not kubectl.exists("configmap/on-failure", "-n", namespace)
+
+    # in sync: no hooks run (no new smoke Job), nothing written
+    run = ansible_playbook(tasks(sync_task("again", desired, namespace)))
+    again = run["again"]
+    assert again["changed"] is False and again["stats"]["writes"] == 0 and again["counts"]["hooks"] == 0
+    assert len(kubectl.get("jobs", "-n", namespace)["items"]) == 1
+
+    # hooks: always runs them anyway; BeforeHookCreation recreates the named hook
+    run = ansible_playbook(tasks(sync_task("forced", desired, namespace, hooks="always")))
+    forced = run["forced"]
+    assert run.rc == 0 and forced["changed"] is True and forced["counts"]["hooks"] == 4, forced.get("msg")
+    assert kubectl.get("configmap/pre-marker", "-n", namespace)["metadata"]["uid"] != pre["metadata"]["uid"]
+    assert len(kubectl.get("jobs", "-n", namespace)["items"]) == 2  # a second generateName smoke Job
+
+
+def test_a_failed_hook_stops_the_sync_and_runs_sync_fail_hooks(kubectl, namespace, ansible_playbook):
+    broken_hook = configmap("pre-check", **{HOOK: "PreSync"})
+    broken_hook["data"] = {"not a valid key!": "x"}
+    desired = [DEPLOYMENT, broken_hook, configmap("on-failure", **{HOOK: "SyncFail"})]
+    run = ansible_playbook(tasks(sync_task("failing", desired, namespace)))
+    result = run["failing"]
+    assert result["failed"] is True
+    assert "PreSync wave 0" in result["msg"] and "pre-check" in result["msg"]
+    assert not kubectl.exists("deployment/web", "-n", namespace)  # the Sync phase never started
+    assert kubectl.exists("configmap/on-failure", "-n", namespace)
+    resources = by_name(result)
+    assert resources["Deployment/web"]["result"] == "NotRun"
+    assert resources["ConfigMap/on-failure"]["phase"] == "SyncFail" and resources["ConfigMap/on-failure"]["result"] == "Succeeded"
