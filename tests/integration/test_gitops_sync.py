@@ -296,3 +296,137 @@ def test_a_failed_hook_stops_the_sync_and_runs_sync_fail_hooks(kubectl, namespac
     resources = by_name(result)
     assert resources["Deployment/web"]["result"] == "NotRun"
     assert resources["ConfigMap/on-failure"]["phase"] == "SyncFail" and resources["ConfigMap/on-failure"]["result"] == "Succeeded"
+
+
+def app_task(register: str, repo: Any, namespace: str, app: str = "shop", **sync_policy: Any) -> dict[str, Any]:
+    return {
+        "name": f"sync {register}",
+        "gitops.kubernetes.gitops_sync": {
+            "kubeconfig": "{{ gitops_test_kubeconfig }}",
+            "cache_dir": str(repo.path.parent.parent / "cache"),
+            "application": {
+                "name": app,
+                "source": {"repo_url": repo.url, "revision": "main", "path": "app"},
+                "destination": {"namespace": namespace},
+                "sync_policy": {"prune": True, **sync_policy},
+            },
+        },
+        "register": register,
+        "ignore_errors": True,
+    }
+
+
+def cm_yaml(name: str, annotations: str = "") -> str:
+    return f"""
+    apiVersion: v1
+    kind: ConfigMap
+    metadata:
+      name: {name}
+      labels:
+        app: shop
+    {annotations}
+    data:
+      key: value
+    """
+
+
+def test_prune_removes_only_what_left_git_and_never_what_is_not_ours(kubectl, namespace, ansible_playbook, git_repo):
+    repo = git_repo()
+    keep_annotation = "  annotations:\n        argocd.argoproj.io/sync-options: Prune=false"
+    first_sha = repo.commit({
+        "app/a.yaml": cm_yaml("a"),
+        "app/b.yaml": cm_yaml("b"),
+        "app/keep.yaml": cm_yaml("keep", keep_annotation),
+        "app/web.yaml": yaml.safe_dump(DEPLOYMENT),
+    })
+    run = ansible_playbook(tasks(app_task("first", repo, namespace)))
+    assert run.rc == 0 and not run["first"].get("failed"), run["first"].get("msg")
+    assert run["first"]["revision"] == first_sha and run["first"]["counts"]["created"] == 4
+    # an object with exactly the members' labels, part-of included, that the application never applied
+    set_id = application_applyset_id("shop", namespace)
+    kubectl.apply({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "stranger", "namespace": namespace, "labels": {"app": "shop", PART_OF_LABEL: set_id}}})
+
+    second_sha = repo.commit({"app/b.yaml": None, "app/keep.yaml": None, "app/web.yaml": None}, "remove b, keep and web")
+    run = ansible_playbook(tasks(app_task("second", repo, namespace)), diff=True)
+    second = run["second"]
+    assert run.rc == 0 and not second.get("failed"), second.get("msg")
+    assert second["revision"] == second_sha
+    resources = by_name(second)
+    assert resources["ConfigMap/b"]["action"] == "pruned" and resources["ConfigMap/b"]["result"] == "Succeeded"
+    assert resources["Deployment/web"]["action"] == "pruned"
+    assert resources["ConfigMap/keep"]["action"] == "prune skipped"
+    assert "Prune=false" in resources["ConfigMap/keep"]["message"]
+    assert "ConfigMap/stranger" not in resources
+    assert second["counts"]["pruned"] == 2 and second["counts"]["prune_skipped"] == 1
+    assert second["sync_status"] == "OutOfSync"  # keep is still there and no longer in Git
+    assert "key: value" in resources["ConfigMap/b"]["before"] and resources["ConfigMap/b"]["after"] == ""
+    assert not kubectl.exists("configmap/b", "-n", namespace)
+    assert kubectl.exists("configmap/keep", "-n", namespace)
+    assert kubectl.exists("configmap/stranger", "-n", namespace)
+    deleted = kubectl.run("get", "deployment/web", "-n", namespace, "-o", "json", check=False)
+    assert deleted.returncode != 0 or json.loads(deleted.stdout)["metadata"].get("deletionTimestamp")
+    document = parent_document(kubectl, namespace)
+    # keep stays tracked, so removing the annotation in the cluster later lets a sync prune it
+    assert {m["name"] for m in document["members"]} == {"a", "keep"}
+    assert document["revision"] == second_sha
+
+    # a render with zero objects prunes nothing
+    repo.commit({"app/a.yaml": None, "app/.gitkeep": ""}, "empty")
+    run = ansible_playbook(tasks(app_task("empty", repo, namespace)))
+    empty = run["empty"]
+    assert run.rc == 0 and not empty.get("failed"), empty.get("msg")
+    resources = by_name(empty)
+    assert resources["ConfigMap/a"]["action"] == "prune skipped" and "allow_empty" in resources["ConfigMap/a"]["message"]
+    assert empty["changed"] is False and empty["stats"]["writes"] == 0
+    assert kubectl.exists("configmap/a", "-n", namespace)
+    assert {m["name"] for m in parent_document(kubectl, namespace)["members"]} == {"a", "keep"}
+
+    # ... unless allow_empty says so; Prune=false still holds
+    run = ansible_playbook(tasks(app_task("allowed", repo, namespace, allow_empty=True)))
+    allowed = run["allowed"]
+    assert run.rc == 0 and not allowed.get("failed"), allowed.get("msg")
+    assert by_name(allowed)["ConfigMap/a"]["action"] == "pruned"
+    assert not kubectl.exists("configmap/a", "-n", namespace)
+    assert kubectl.exists("configmap/keep", "-n", namespace) and kubectl.exists("configmap/stranger", "-n", namespace)
+
+
+def test_prune_is_off_unless_the_policy_says_so(kubectl, namespace, ansible_playbook):
+    assert ansible_playbook(tasks(sync_task("first", [CONFIG, SERVICE], namespace))).rc == 0
+    run = ansible_playbook(tasks(sync_task("second", [CONFIG], namespace)))
+    second = run["second"]
+    assert run.rc == 0 and second["changed"] is False and second["stats"]["writes"] == 0
+    assert by_name(second)["Service/web"]["action"] == "prune skipped"
+    assert "sync_policy.prune" in by_name(second)["Service/web"]["message"]
+    assert kubectl.exists("service/web", "-n", namespace)
+    run = ansible_playbook(tasks(sync_task("third", [CONFIG], namespace, sync_policy={"prune": True, "prune_propagation_policy": "background"})))
+    assert run.rc == 0 and run["third"]["counts"]["pruned"] == 1
+    assert not kubectl.exists("service/web", "-n", namespace)
+
+
+def test_an_immutable_field_change_fails_clearly_and_applies_nothing_without_replace(kubectl, namespace, ansible_playbook):
+    migrate = job("migrate")
+    assert ansible_playbook(tasks(sync_task("first", [migrate, CONFIG], namespace))).rc == 0
+    original = kubectl.get("job/migrate", "-n", namespace)
+    changed_config = copy.deepcopy(CONFIG)
+    changed_config["data"]["mode"] = "green"
+    new_image = job("migrate", image="busybox:1.37")
+
+    run = ansible_playbook(tasks(sync_task("refused", [new_image, changed_config], namespace)))
+    refused = run["refused"]
+    assert refused["failed"] is True
+    assert "nothing was applied" in refused["msg"] and "Job.batch" in refused["msg"] and "migrate" in refused["msg"]
+    assert "field is immutable" in refused["msg"] and "Replace=true" in refused["msg"]
+    # not half-applied: the ConfigMap change in the same sync was not written either
+    assert kubectl.get("configmap/web-config", "-n", namespace)["data"] == {"mode": "blue"}
+    assert kubectl.get("job/migrate", "-n", namespace)["metadata"]["uid"] == original["metadata"]["uid"]
+
+    replaceable = with_annotations(new_image, **{SYNC_OPTIONS: "Replace=true"})
+    run = ansible_playbook(tasks(sync_task("replaced", [replaceable, changed_config], namespace)))
+    replaced = run["replaced"]
+    assert run.rc == 0 and not replaced.get("failed"), replaced.get("msg")
+    assert by_name(replaced)["Job/migrate"]["action"] == "replaced"
+    live = kubectl.get("job/migrate", "-n", namespace)
+    assert live["metadata"]["uid"] != original["metadata"]["uid"]
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.37"
+    assert kubectl.get("configmap/web-config", "-n", namespace)["data"] == {"mode": "green"}
