@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import threading
 import time
 import traceback
@@ -446,12 +447,12 @@ class KubeClient:
                     timeout=urllib3.Timeout(connect=min(10.0, self.timeout), read=self.timeout),
                     retries=False, preload_content=True, redirect=False,
                 )
-            except urllib3.exceptions.SSLError as exc:
-                raise ClusterConnectionError(
-                    f"TLS verification with the API server at {self.server} failed ({_short_reason(exc)}); "
-                    "set ca_cert to the cluster CA, or validate_certs=false for a test cluster"
-                ) from None
             except urllib3.exceptions.HTTPError as exc:
+                if _is_tls_error(exc):  # retrying will not fix a certificate
+                    raise ClusterConnectionError(
+                        f"TLS verification with the API server at {self.server} failed ({_short_reason(exc)}); "
+                        "set ca_cert to the cluster CA, or validate_certs=false for a test cluster"
+                    ) from None
                 if attempt < self.retries:
                     attempt += 1
                     self._backoff(attempt, None)
@@ -687,6 +688,11 @@ def _decode(data: bytes | None) -> Any:
         return data.decode("utf-8", "replace")[:500]
 
 
+def _is_tls_error(exc: BaseException) -> bool:
+    """A certificate problem (retrying will not help), raised bare or wrapped by urllib3."""
+    return isinstance(exc, urllib3.exceptions.SSLError) or isinstance(getattr(exc, "reason", None), urllib3.exceptions.SSLError)
+
+
 def _short_reason(exc: BaseException) -> str:
     """A one-line cause without URLs carrying credentials."""
     reason = getattr(exc, "reason", None) or exc
@@ -694,4 +700,5 @@ def _short_reason(exc: BaseException) -> str:
     for marker in ("Failed to establish a new connection: ", "] "):
         if marker in text:
             text = text.split(marker, 1)[1]
-    return strip_url_credentials(text).strip(" ')\"")[:200]
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)", "", text)  # OpenSSL source positions help nobody
+    return strip_url_credentials(text).strip(" '\")")[:200]

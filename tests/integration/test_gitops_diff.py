@@ -351,7 +351,17 @@ def test_connection_failures_are_clear_and_keep_credentials_out(kubectl, cluster
         },
         "register": "wrong_token", "ignore_errors": True,
     }
-    run = ansible_playbook(tasks(unreachable, wrong_token), verbosity=3)
+    untrusted = {
+        "name": "untrusted",
+        "gitops.kubernetes.gitops_diff": {
+            "host": cluster.server, "api_key": token,
+            "name": "shop", "manifests": [SERVICE], "destination": {"namespace": "default"},
+        },
+        "register": "untrusted", "ignore_errors": True,
+    }
+    run = ansible_playbook(tasks(unreachable, wrong_token, untrusted), verbosity=3)
+    assert "TLS verification with the API server" in run["untrusted"]["msg"]
+    assert "set ca_cert" in run["untrusted"]["msg"]
     assert run["unreachable"]["failed"] is True
     assert "cannot reach the Kubernetes API server at https://127.0.0.1:9" in run["unreachable"]["msg"]
     assert run["unreachable"]["error_type"] == "ClusterConnectionError"

@@ -193,6 +193,13 @@ def test_unreachable_server_is_a_clear_connection_error() -> None:
     assert TOKEN not in message
 
 
+def test_certificate_errors_are_not_retried_and_say_what_to_do() -> None:
+    pool = FakePool(urllib3.exceptions.MaxRetryError(None, "/api", reason=urllib3.exceptions.SSLError("certificate verify failed")))
+    with pytest.raises(ClusterConnectionError, match="TLS verification .* set ca_cert"):
+        make_client(pool).request("GET", "/api")
+    assert len(pool.calls) == 1
+
+
 def test_401_names_the_server_not_the_token() -> None:
     client = make_client(FakePool(Response(401, {"message": "Unauthorized", "reason": "Unauthorized"})))
     with pytest.raises(ClusterConnectionError, match="rejected the credentials") as info:
