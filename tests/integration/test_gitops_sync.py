@@ -430,3 +430,81 @@ def test_an_immutable_field_change_fails_clearly_and_applies_nothing_without_rep
     assert live["metadata"]["uid"] != original["metadata"]["uid"]
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.37"
     assert kubectl.get("configmap/web-config", "-n", namespace)["data"] == {"mode": "green"}
+
+
+def test_create_namespace_and_a_missing_namespace(kubectl, namespace, ansible_playbook):
+    target = f"{namespace}-new"
+    try:
+        run = ansible_playbook(tasks(sync_task("missing", [CONFIG], target)))
+        assert run["missing"]["failed"] is True
+        assert f"namespace {target} does not exist" in run["missing"]["msg"] and "create_namespace" in run["missing"]["msg"]
+        run = ansible_playbook(tasks(sync_task("check", [CONFIG], target, sync_policy={"create_namespace": True})), check=True)
+        assert run["check"]["changed"] is True and run["check"]["namespace_created"] is True
+        assert not kubectl.exists("namespace", target)
+        run = ansible_playbook(tasks(sync_task("created", [CONFIG], target, sync_policy={"create_namespace": True})))
+        created = run["created"]
+        assert run.rc == 0 and not created.get("failed"), created.get("msg")
+        assert created["namespace_created"] is True
+        assert kubectl.exists("configmap/web-config", "-n", target)
+        # the namespace is not a member, so it is never pruned with the application
+        assert {m["kind"] for m in parent_document(kubectl, target)["members"]} == {"ConfigMap"}
+    finally:
+        kubectl.run("delete", "namespace", target, "--wait=false", "--ignore-not-found", check=False)
+
+
+def test_a_sync_waits_for_the_lease_of_another_sync_of_the_same_application(kubectl, cluster, namespace, tmp_path):
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._record import SyncLease
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import SyncClient, SyncSettings, sync_application
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SyncError
+
+    params = {"kubeconfig": cluster.kubeconfig, "cache_dir": str(tmp_path)}
+    with KubeClient.from_params(params) as other, SyncClient.from_params(params) as client:
+        holder = SyncLease(other, "shop", namespace, identity="someone-else")
+        holder.acquire()
+        try:
+            lease = kubectl.get("lease/gitops-sync-shop", "-n", namespace)
+            assert lease["spec"]["holderIdentity"] == "someone-else"
+            with pytest.raises(SyncError, match="another sync of this application holds Lease .*someone-else"):
+                sync_application(client, "shop", [DesiredObject(CONFIG)], namespace=namespace,
+                                 settings=SyncSettings(wait_timeout=3))
+            assert not kubectl.exists("configmap/web-config", "-n", namespace)  # it waited, it did not interleave
+        finally:
+            holder.release()
+        assert not kubectl.exists("lease/gitops-sync-shop", "-n", namespace)
+        result = sync_application(client, "shop", [DesiredObject(CONFIG)], namespace=namespace,
+                                  settings=SyncSettings(wait_timeout=3))
+        assert result.changed and result.sync_status == "Synced"
+        assert kubectl.exists("configmap/web-config", "-n", namespace)
+
+
+def test_applications_are_synced_concurrently_with_one_result_each(kubectl, namespace, ansible_playbook):
+    other = f"{namespace}-b"
+    kubectl.run("create", "namespace", other)
+    try:
+        fleet = {
+            "name": "fleet",
+            "gitops.kubernetes.gitops_sync": {
+                "kubeconfig": "{{ gitops_test_kubeconfig }}",
+                "applications": [
+                    {"name": "front", "destination": {"namespace": namespace}, "manifests": [DEPLOYMENT, SERVICE]},
+                    {"name": "back", "destination": {"namespace": other}, "manifests": [CONFIG]},
+                    {"name": "broken", "destination": {"namespace": other},
+                     "manifests": [{"apiVersion": "example.com/v1", "kind": "NoSuchKind", "metadata": {"name": "x"}}]},
+                ],
+            },
+            "register": "fleet",
+            "ignore_errors": True,
+        }
+        run = ansible_playbook(tasks(fleet))
+        result = run["fleet"]
+        assert result["failed"] is True and result["failed_applications"] == ["broken"]
+        entries = {app["name"]: app for app in result["applications"]}
+        assert entries["front"]["sync_status"] == "Synced" and entries["front"]["counts"]["created"] == 2
+        assert entries["back"]["sync_status"] == "Synced" and entries["back"]["health_status"] == "Healthy"
+        assert "NoSuchKind" in entries["broken"]["error"] and "nothing was applied" in entries["broken"]["error"]
+        assert kubectl.exists("deployment/web", "-n", namespace) and kubectl.exists("configmap/web-config", "-n", other)
+        assert result["counts"]["created"] == 3
+    finally:
+        kubectl.run("delete", "namespace", other, "--wait=false", "--ignore-not-found", check=False)
