@@ -1,5 +1,6 @@
 """`make demo`: a local control plane, an example Git repository, and the
-collection's modules run on it through ansible-playbook.
+GitOps loop run on it through ansible-playbook: sync, a live edit, the drift
+report that shows it, the sync that heals it, and a prune after a commit.
 
 Each step prints what it did. The cluster stays up afterwards so you can look
 around (kubeconfig in .cluster/kubeconfig); `make cluster-down` removes it.
@@ -45,7 +46,8 @@ def make_example_repository() -> Path:
     return repo
 
 
-def ansible_playbook(playbook: str, kubeconfig: str, repo: Path, *extra: str) -> None:
+def ansible_playbook(kubeconfig: str, repo: Path, *extra: str) -> None:
+    """Run examples/sync.yml (with --check --diff it is the drift report)."""
     env = {
         **os.environ,
         "GITOPS_DEMO_KUBECONFIG": kubeconfig,
@@ -54,27 +56,49 @@ def ansible_playbook(playbook: str, kubeconfig: str, repo: Path, *extra: str) ->
     }
     argv = [
         str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(REPO / "examples" / "inventory.yml"),
-        str(REPO / "examples" / playbook), "-e", f"gitops_demo_repo=file://{repo}", *extra,
+        str(REPO / "examples" / "sync.yml"), "-e", f"gitops_demo_repo=file://{repo}", *extra,
     ]
     subprocess.run(argv, env=env, check=True)
+
+
+def kubectl(kubeconfig: str, *args: str) -> str:
+    argv = [local_cluster.find_binary("kubectl"), f"--kubeconfig={kubeconfig}", *args]
+    return subprocess.run(argv, check=True, capture_output=True, text=True, timeout=120).stdout.strip()
 
 
 def main() -> int:
     began = time.monotonic()
     step("Starting the local control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)")
     state = local_cluster.start(local_cluster.DEFAULT_STATE_DIR)
-    print(f"API server {state.server}; kubeconfig {state.kubeconfig}")
+    kubeconfig = state.kubeconfig
+    print(f"API server {state.server}; kubeconfig {kubeconfig}")
 
-    step("Creating the example Git repository from examples/repo")
+    step("Creating the example Git repository from examples/repo (guestbook: YAML, podinfo: kustomize, hello: Helm)")
     repo = make_example_repository()
     print(f"{repo} at commit {git(repo, 'rev-parse', '--short', 'HEAD')}")
 
-    step("Rendering the applications from Git and comparing them with the cluster (ansible-playbook)")
-    ansible_playbook("demo.yml", state.kubeconfig, repo)
+    step("Sync: ansible-playbook examples/sync.yml creates everything and waits until it is healthy")
+    ansible_playbook(kubeconfig, repo)
+
+    step("Someone edits the cluster by hand: kubectl scale deployment guestbook-ui --replicas=5")
+    print(kubectl(kubeconfig, "scale", "deployment/guestbook-ui", "-n", "guestbook", "--replicas=5"))
+
+    step("Drift report: the same playbook with --check --diff changes nothing and shows the drift")
+    ansible_playbook(kubeconfig, repo, "--check", "--diff")
+
+    step("Sync again: Git wins, the replica count goes back to 2")
+    ansible_playbook(kubeconfig, repo)
+    print("guestbook-ui replicas:", kubectl(kubeconfig, "get", "deployment/guestbook-ui", "-n", "guestbook", "-o", "jsonpath={.spec.replicas}"))
+
+    step("A commit removes guestbook/legacy-flags.yaml; the next sync prunes the ConfigMap")
+    (repo / "guestbook" / "legacy-flags.yaml").unlink()
+    git(repo, "commit", "-q", "-am", "Remove the legacy flags")
+    ansible_playbook(kubeconfig, repo)
+    print(kubectl(kubeconfig, "get", "configmaps", "-n", "guestbook"))
 
     print(
         f"\nDemo finished in {time.monotonic() - began:.0f}s. The cluster is still running:\n"
-        f"  export KUBECONFIG={state.kubeconfig}\n"
+        f"  export KUBECONFIG={kubeconfig}\n"
         "  make cluster-down   # stop it and remove its data"
     )
     return 0

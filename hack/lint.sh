@@ -4,6 +4,10 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
+# the playbooks use this collection by its name: make it resolvable from the checkout
+mkdir -p .tools/collections/ansible_collections/gitops
+ln -sfn "$repo" .tools/collections/ansible_collections/gitops/kubernetes
+export ANSIBLE_COLLECTIONS_PATH="$repo/.tools/collections"
 # ansible-lint expects its own virtualenv first on PATH
 export PATH="$(readlink -f "$repo/.venv")/bin:$PATH"
 "$repo/.venv/bin/python" -m compileall -q plugins tests hack benchmarks >/dev/null
