@@ -587,7 +587,7 @@ def _compare_one(
         result.message = "the cluster returned the object but does not serve its kind"
         return result
     try:
-        predicted = client.apply(plan.resource, plan.manifest, dry_run=True, force=True)
+        predicted = client.apply(plan.resource, plan.manifest, dry_run=True, force_conflicts=True)
     except KubeApiError as exc:
         result.message = scrub_text(f"the API server rejected the dry-run apply: {exc.message}", secrets)
         if exc.status == 422 and "immutable" in exc.message:

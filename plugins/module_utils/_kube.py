@@ -379,6 +379,7 @@ class KubeClient:
         self._discovery: Discovery | None = None
         self._discovery_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
         configuration = connection.configuration
         if pool_manager is None:
             if configuration is not None and not configuration.verify_ssl:
@@ -618,15 +619,18 @@ class KubeClient:
         manifest: dict[str, Any],
         *,
         dry_run: bool = False,
-        force: bool = False,
+        force_conflicts: bool = False,
         field_manager: str | None = None,
     ) -> dict[str, Any]:
-        """Server-side apply (PATCH application/apply-patch+yaml); dry_run asks for dryRun=All."""
+        """Server-side apply (PATCH application/apply-patch+yaml); dry_run asks for dryRun=All.
+
+        force_conflicts takes over fields other managers own instead of failing with 409.
+        """
         metadata = manifest.get("metadata") or {}
         namespace = metadata.get("namespace") if resource.namespaced else None
         query = {
             "fieldManager": field_manager or self.field_manager,
-            "force": "true" if force else None,
+            "force": "true" if force_conflicts else None,
             "dryRun": "All" if dry_run else None,
         }
         what = f"{'dry-run ' if dry_run else ''}apply {ObjectRef(resource.group, resource.kind, namespace or '', metadata.get('name') or '')}"
@@ -634,6 +638,25 @@ class KubeClient:
         return self.request(
             "PATCH", resource.path(namespace, metadata.get("name") or ""), query=query, body=manifest,
             content_type="application/apply-patch+yaml", what=what,
+        ) or {}
+
+    def create(self, resource: ApiResource, manifest: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """POST a new object (for generateName objects such as hooks, which apply cannot address)."""
+        metadata = manifest.get("metadata") or {}
+        namespace = metadata.get("namespace") if resource.namespaced else None
+        name = metadata.get("name") or f"{metadata.get('generateName') or ''}*"
+        what = f"{'dry-run ' if dry_run else ''}create {ObjectRef(resource.group, resource.kind, namespace or '', name)}"
+        query = {"fieldManager": self.field_manager, "dryRun": "All" if dry_run else None}
+        return self.request("POST", resource.path(namespace), query=query, body=manifest, what=what) or {}
+
+    def replace(self, resource: ApiResource, manifest: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """PUT the whole object (Argo CD's Replace=true); the manifest needs the live resourceVersion."""
+        metadata = manifest.get("metadata") or {}
+        namespace = metadata.get("namespace") if resource.namespaced else None
+        what = f"{'dry-run ' if dry_run else ''}replace {ObjectRef(resource.group, resource.kind, namespace or '', metadata.get('name') or '')}"
+        query = {"fieldManager": self.field_manager, "dryRun": "All" if dry_run else None}
+        return self.request(
+            "PUT", resource.path(namespace, metadata.get("name") or ""), query=query, body=manifest, what=what,
         ) or {}
 
     def delete(
@@ -645,8 +668,11 @@ class KubeClient:
         propagation_policy: str = "Background",
         dry_run: bool = False,
     ) -> dict[str, Any] | None:
-        """Delete one object; None if it was already gone."""
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation_policy}
+        """Delete one object; None if it was already gone.
+
+        propagation_policy is Foreground, Background or Orphan (any case).
+        """
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation_policy.capitalize()}
         if dry_run:
             body["dryRun"] = ["All"]
         what = f"delete {ObjectRef(resource.group, resource.kind, namespace or '', name)}"
@@ -659,9 +685,11 @@ class KubeClient:
         items = list(items)
         if len(items) <= 1 or self.parallelism == 1:
             return [fn(item) for item in items]
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="gitops-kube")
-        return list(self._executor.map(fn, items))
+        with self._executor_lock:  # several applications may start the pool at once
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="gitops-kube")
+            executor = self._executor
+        return list(executor.map(fn, items))
 
     def close(self) -> None:
         """Stop the worker threads and drop pooled connections."""

@@ -460,3 +460,47 @@ def test_forbidden_access_names_the_object_and_keeps_the_token_out(kubectl, clus
     assert f"get ConfigMap {namespace}/applyset-shop: access denied (403 Forbidden)" in result["msg"]
     assert f"system:serviceaccount:{namespace}:viewer" in result["msg"]
     assert token not in run.stdout + run.stderr + json.dumps(run.results)
+
+
+def test_kube_client_verbs_against_the_api_server(kubectl, cluster, namespace):
+    """The verbs gitops_sync builds on: apply (dry-run, conflicts, force), create, replace, list, delete."""
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import KubeApiError
+
+    client = KubeClient.from_params({"kubeconfig": cluster.kubeconfig, "parallelism": 4})
+    configmaps = client.resource_for("v1", "ConfigMap")
+    config = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "verbs", "namespace": namespace, "labels": {"suite": "verbs"}}, "data": {"k": "1"}}
+    client.apply(configmaps, config)
+    assert kubectl.get("configmap/verbs", "-n", namespace)["data"] == {"k": "1"}
+
+    client.apply(configmaps, {**config, "data": {"k": "2"}}, dry_run=True)
+    assert kubectl.get("configmap/verbs", "-n", namespace)["data"] == {"k": "1"}  # dry-run wrote nothing
+
+    kubectl.run("patch", "configmap", "verbs", "-n", namespace, "--type=merge", "-p", '{"data":{"k":"other"}}',
+                "--field-manager=someone-else")
+    with pytest.raises(KubeApiError) as conflict:
+        client.apply(configmaps, config)
+    assert conflict.value.status == 409 and "someone-else" in conflict.value.message
+    client.apply(configmaps, config, force_conflicts=True)
+    assert kubectl.get("configmap/verbs", "-n", namespace)["data"] == {"k": "1"}
+
+    created = client.create(configmaps, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "generateName": "hook-", "namespace": namespace, "labels": {"suite": "verbs"}}})
+    assert created["metadata"]["name"].startswith("hook-")
+
+    live = client.get(configmaps, namespace, "verbs")
+    client.replace(configmaps, {**config, "metadata": {**config["metadata"], "resourceVersion": live["metadata"]["resourceVersion"]},
+                                "data": {"replaced": "yes"}})
+    assert kubectl.get("configmap/verbs", "-n", namespace)["data"] == {"replaced": "yes"}
+
+    names = sorted(item["metadata"]["name"] for item in client.list(configmaps, namespace, label_selector="suite=verbs"))
+    assert names == sorted(["verbs", created["metadata"]["name"]])
+
+    assert client.delete(configmaps, namespace, "verbs", propagation_policy="foreground") is not None
+    assert client.delete(configmaps, namespace, "never-existed") is None
+    deadline = time.monotonic() + 30
+    while client.get(configmaps, namespace, "verbs") is not None:
+        assert time.monotonic() < deadline, "ConfigMap not deleted within 30 s"
+        time.sleep(0.2)
+    assert client.stats.by_verb["PATCH"] == 4 and client.stats.by_verb["POST"] == 1
+    client.close()

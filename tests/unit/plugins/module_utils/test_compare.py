@@ -98,8 +98,8 @@ class FakeCluster:
         found = self.store.get(ObjectRef(resource.group, resource.kind, namespace or "", name))
         return copy.deepcopy(found) if found else None
 
-    def apply(self, resource: ApiResource, manifest: dict, *, dry_run: bool = False, force: bool = False, **_: Any) -> dict:
-        assert dry_run and force, "compare must only ever dry-run, forced"
+    def apply(self, resource: ApiResource, manifest: dict, *, dry_run: bool = False, force_conflicts: bool = False, **_: Any) -> dict:
+        assert dry_run and force_conflicts, "compare must only ever dry-run, forced"
         self.calls.append(("PATCH", manifest["metadata"]["name"]))
         if manifest["metadata"]["name"] in self.reject:
             token = manifest.get("stringData", {}).get("token")

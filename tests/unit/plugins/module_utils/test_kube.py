@@ -245,7 +245,7 @@ def test_cluster_scoped_paths_ignore_the_namespace() -> None:
 def test_server_side_apply_request_shape() -> None:
     pool = FakePool(Response(200, {"kind": "Deployment"}))
     manifest = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ns"}}
-    make_client(pool).apply(DEPLOYMENTS, manifest, dry_run=True, force=True)
+    make_client(pool).apply(DEPLOYMENTS, manifest, dry_run=True, force_conflicts=True)
     call = pool.calls[0]
     query = parse_qs(urlsplit(call["url"]).query)
     assert call["method"] == "PATCH"
@@ -261,10 +261,24 @@ def test_apply_without_dry_run_or_force_sends_neither() -> None:
     assert parse_qs(urlsplit(pool.calls[0]["url"]).query) == {"fieldManager": ["someone"]}
 
 
+def test_create_and_replace_request_shapes() -> None:
+    pool = FakePool(Response(201, {}), Response(200, {}))
+    client = make_client(pool)
+    hook = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "migrate-", "namespace": "ns"}}
+    jobs = ApiResource("batch", "v1", "Job", "jobs", True)
+    client.create(jobs, hook, dry_run=True)
+    client.replace(DEPLOYMENTS, {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "ns", "resourceVersion": "7"}})
+    create, replace = pool.calls
+    assert create["method"] == "POST" and urlsplit(create["url"]).path == "/apis/batch/v1/namespaces/ns/jobs"
+    assert parse_qs(urlsplit(create["url"]).query) == {"fieldManager": ["gitops.kubernetes"], "dryRun": ["All"]}
+    assert replace["method"] == "PUT" and urlsplit(replace["url"]).path == "/apis/apps/v1/namespaces/ns/deployments/web"
+    assert json.loads(replace["body"])["metadata"]["resourceVersion"] == "7"
+
+
 def test_delete_sends_propagation_policy_and_tolerates_404() -> None:
     pool = FakePool(Response(200, {"kind": "Status"}), Response(404, {}))
     client = make_client(pool)
-    client.delete(DEPLOYMENTS, "ns", "web", propagation_policy="Foreground", dry_run=True)
+    client.delete(DEPLOYMENTS, "ns", "web", propagation_policy="foreground", dry_run=True)
     assert json.loads(pool.calls[0]["body"]) == {
         "kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground", "dryRun": ["All"],
     }
