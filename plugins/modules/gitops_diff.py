@@ -40,7 +40,10 @@ attributes:
     description: The module never changes anything, so it behaves the same in check mode.
   diff_mode:
     support: full
-    description: With C(--diff), returns before (live) and after (desired) YAML for the objects that drifted only.
+    description:
+      - With C(--diff), returns before (live) and after (desired) YAML for the objects that drifted only.
+      - Ansible's default output callback prints diffs of changed tasks only, and this module never changes
+        anything; add C(changed_when) with RV(out_of_sync) to the task to have the drift printed (see the examples).
 options:
   application:
     description:
@@ -155,7 +158,7 @@ EXAMPLES = r"""
     that: not drift.out_of_sync
     fail_msg: "{{ drift.summary }}"
 
-- name: Compare an application straight from Git, showing what drifted
+- name: Compare an application straight from Git, printing what drifted
   gitops.kubernetes.gitops_diff:
     kubeconfig: ~/.kube/prod
     context: prod
@@ -168,6 +171,9 @@ EXAMPLES = r"""
       destination:
         namespace: guestbook
   diff: true
+  register: guestbook_drift
+  # the module never changes anything; marking drift as a change makes Ansible print the diff
+  changed_when: guestbook_drift.out_of_sync
 
 - name: Compare many applications in one call
   gitops.kubernetes.gitops_diff:
