@@ -1,0 +1,552 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Report stage: what a sync or a drift check found, for people and for machines.
+
+Takes the registered results of gitops_sync (or gitops_diff), one per cluster,
+and turns them into one RunReport, written as report.json, report.md,
+junit.xml and a self-contained report.html. Secrets are masked again here
+(defence in depth: the modules mask them already), credentials in messages and
+URLs are scrubbed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import SECRET_MASK, mask_secret, scrub_text
+
+try:
+    import yaml
+
+    HAS_YAML = True
+except ImportError:  # the module reports it with missing_required_lib()
+    HAS_YAML = False
+
+DRIFT = "drift"
+SYNC = "sync"
+FORMATS = {"json": "report.json", "markdown": "report.md", "junit": "junit.xml", "html": "report.html"}
+
+SYNCED = "Synced"
+OUT_OF_SYNC = "OutOfSync"
+UNKNOWN = "Unknown"
+FAILED = "Failed"
+# health states that fail a JUnit test case; Progressing and Suspended are not failures
+UNHEALTHY = frozenset({"Degraded", "Missing", "Unknown"})
+# gitops_sync actions that write (or in check mode would write) an object
+WRITE_ACTIONS = ("created", "configured", "replaced", "pruned")
+# gitops_diff statuses mapped to the action a sync would take
+DIFF_ACTIONS = {"Synced": "unchanged", "OutOfSync": "configured", "Missing": "created", "Extraneous": "pruned",
+                "Unknown": "unknown"}
+COUNT_KEYS = ("created", "configured", "replaced", "pruned", "prune_skipped", "unchanged", "hooks", "failed")
+
+
+@dataclass
+class ObjectReport:
+    """One Kubernetes object of an application, as the report shows it."""
+
+    group: str
+    kind: str
+    namespace: str
+    name: str
+    action: str
+    result: str = ""
+    health: str = ""
+    message: str = ""
+    source: str = ""
+    diff: str = ""  # unified diff live -> desired (empty without diff mode)
+    patch: list[dict[str, Any]] | None = None  # JSON patch, when the result carried one (gitops_diff)
+
+    @property
+    def ref(self) -> str:
+        kind = f"{self.kind}.{self.group}" if self.group else self.kind
+        return f"{kind} {self.namespace}/{self.name}" if self.namespace else f"{kind} {self.name}"
+
+    @property
+    def drifted(self) -> bool:
+        return self.action in WRITE_ACTIONS or self.action == "unknown"
+
+    def to_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "group": self.group, "kind": self.kind, "namespace": self.namespace, "name": self.name,
+            "action": self.action, "result": self.result, "health": self.health,
+        }
+        for key in ("message", "source", "diff"):
+            if getattr(self, key):
+                entry[key] = getattr(self, key)
+        if self.patch is not None:
+            entry["patch"] = self.patch
+        return entry
+
+
+@dataclass
+class ApplicationReport:
+    """One application on one cluster."""
+
+    cluster: str
+    name: str
+    namespace: str = ""
+    revision: str = ""
+    sync_status: str = UNKNOWN
+    health_status: str = UNKNOWN
+    changed: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    objects: list[ObjectReport] = field(default_factory=list)
+    error: str = ""
+    duration: float = 0.0
+
+    @property
+    def status(self) -> str:
+        """The badge: Failed, OutOfSync, Unknown or Synced."""
+        return FAILED if self.error else self.sync_status
+
+    @property
+    def drifted_objects(self) -> list[ObjectReport]:
+        return [obj for obj in self.objects if obj.drifted]
+
+    def passed(self) -> bool:
+        """Whether the JUnit test case passes: no error, in sync afterwards, not unhealthy."""
+        return not self.error and self.sync_status == SYNCED and self.health_status not in UNHEALTHY
+
+    def failure(self, mode: str) -> str:
+        """Why the test case fails, in one line."""
+        if self.error:
+            return self.error
+        if self.sync_status != SYNCED:
+            what = ", ".join(f"{obj.ref} {obj.action}" for obj in self.drifted_objects[:10])
+            more = len(self.drifted_objects) - 10
+            what += f" and {more} more" if more > 0 else ""
+            return f"{self.sync_status}{' (drift)' if mode == DRIFT else ''}: {what}" if what else self.sync_status
+        return f"health {self.health_status}"
+
+    def changes(self, mode: str) -> str:
+        """What changed (sync) or would change (drift), e.g. '1 configured, 1 pruned'."""
+        counted = [(key.replace("_", " "), self.counts.get(key, 0))
+                   for key in ("created", "configured", "replaced", "pruned", "prune_skipped", "failed")]
+        parts = [f"{count} {what}" for what, count in counted if count]
+        unknown = sum(1 for obj in self.objects if obj.action == "unknown")
+        if unknown:
+            parts.append(f"{unknown} unknown")
+        if not parts:
+            return "no changes" if mode == SYNC else "no drift"
+        return ("would be: " if mode == DRIFT else "") + ", ".join(parts)
+
+    def summary_line(self, mode: str) -> str:
+        """One readable line for the job output."""
+        revision = f" at {self.revision[:12]}" if self.revision else ""
+        if self.error:
+            return f"{self.cluster}/{self.name}: {FAILED}{revision}: {self.error}"
+        unchanged = self.counts.get("unchanged", 0)
+        tail = f"; {unchanged} unchanged" if unchanged else ""
+        return (f"{self.cluster}/{self.name}: {self.sync_status}, {self.health_status}{revision}: "
+                f"{self.changes(mode)}{tail}")
+
+    def to_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "cluster": self.cluster, "name": self.name, "namespace": self.namespace, "revision": self.revision,
+            "status": self.status, "sync_status": self.sync_status, "health_status": self.health_status,
+            "changed": self.changed, "counts": self.counts, "duration": self.duration,
+            "drifted": [obj.to_dict() for obj in self.drifted_objects],
+            "objects": len(self.objects),
+        }
+        if self.error:
+            entry["error"] = self.error
+        return entry
+
+
+@dataclass
+class ClusterReport:
+    name: str
+    applications: list[ApplicationReport] = field(default_factory=list)
+    error: str = ""  # the cluster could not be reached, or its applications not listed
+
+    def to_dict(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "applications": [app.to_dict() for app in self.applications]}
+        if self.error:
+            entry["error"] = self.error
+        return entry
+
+
+@dataclass
+class RunReport:
+    """Everything one run found, over every cluster."""
+
+    mode: str  # DRIFT (check mode) or SYNC
+    title: str
+    generated_at: str
+    clusters: list[ClusterReport] = field(default_factory=list)
+    details: dict[str, str] = field(default_factory=dict)  # shown in the header: AWX job, user, ...
+
+    @property
+    def applications(self) -> list[ApplicationReport]:
+        return [app for cluster in self.clusters for app in cluster.applications]
+
+    def drifted(self) -> list[ApplicationReport]:
+        """Applications out of sync (in a drift report: the drift)."""
+        return [app for app in self.applications if not app.error and app.sync_status != SYNCED]
+
+    def failed(self) -> list[ApplicationReport]:
+        return [app for app in self.applications if app.error]
+
+    def counts(self) -> dict[str, int]:
+        apps = self.applications
+        return {
+            "clusters": len(self.clusters),
+            "cluster_errors": sum(1 for cluster in self.clusters if cluster.error),
+            "applications": len(apps),
+            "synced": sum(1 for app in apps if app.status == SYNCED),
+            "out_of_sync": sum(1 for app in apps if app.status == OUT_OF_SYNC),
+            "unknown": sum(1 for app in apps if app.status == UNKNOWN),
+            "failed": sum(1 for app in apps if app.status == FAILED),
+            "changed": sum(1 for app in apps if app.changed),
+            "unhealthy": sum(1 for app in apps if not app.error and app.health_status in UNHEALTHY),
+        }
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"{cluster.name}: {FAILED}: {cluster.error}" for cluster in self.clusters if cluster.error]
+        lines += [app.summary_line(self.mode) for app in self.applications]
+        counts = self.counts()
+        verdict = (f"{counts['out_of_sync'] + counts['unknown']} drifted" if self.mode == DRIFT
+                   else f"{counts['changed']} changed")
+        lines.append(f"{counts['applications']} applications on {counts['clusters']} clusters: {counts['synced']} synced, "
+                     f"{verdict}, {counts['failed'] + counts['cluster_errors']} failed")
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title, "mode": self.mode, "generated_at": self.generated_at, "details": self.details,
+            "counts": self.counts(), "clusters": [cluster.to_dict() for cluster in self.clusters],
+        }
+
+
+# -- building the report from module results --------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _mask_yaml(text: str) -> str:
+    """A Secret's YAML with every value masked; unparsable text is masked whole."""
+    if not text:
+        return text
+    if not HAS_YAML:
+        return SECRET_MASK
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return SECRET_MASK
+    if not isinstance(document, dict):
+        return SECRET_MASK
+    document.setdefault("apiVersion", "v1")
+    document.setdefault("kind", "Secret")
+    masked = mask_secret(document)
+    return yaml.safe_dump(masked, default_flow_style=False, sort_keys=False)
+
+
+def _mask_patch(patch: list[Any]) -> list[Any]:
+    masked = []
+    for operation in patch:
+        if isinstance(operation, dict) and str(operation.get("path", "")).startswith(("/data", "/stringData")) \
+                and "value" in operation:
+            operation = {**operation, "value": SECRET_MASK}
+        masked.append(operation)
+    return masked
+
+
+def unified_diff(before: str, after: str, ref: str) -> str:
+    """A unified diff of two YAML texts (live -> desired)."""
+    lines = difflib.unified_diff(
+        (before or "").splitlines(keepends=True), (after or "").splitlines(keepends=True),
+        fromfile=f"{ref} (live)", tofile=f"{ref} (desired)", n=3,
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def _object(raw: dict[str, Any], secrets: list[str]) -> ObjectReport:
+    health = raw.get("health")
+    health_status = _text(health.get("status")) if isinstance(health, dict) else _text(health)
+    action = _text(raw.get("action")) or DIFF_ACTIONS.get(_text(raw.get("status")), "unknown")
+    obj = ObjectReport(
+        group=_text(raw.get("group")), kind=_text(raw.get("kind")), namespace=_text(raw.get("namespace")),
+        name=_text(raw.get("name")), action=action, result=_text(raw.get("result")), health=health_status,
+        message=scrub_text(_text(raw.get("message")), secrets), source=_text(raw.get("source")),
+    )
+    before, after = _text(raw.get("before")), _text(raw.get("after"))
+    secret = obj.kind == "Secret" and obj.group == ""
+    if secret:
+        before, after = _mask_yaml(before), _mask_yaml(after)
+    if before or after:
+        obj.diff = scrub_text(unified_diff(before, after, obj.ref), secrets)
+    patch = raw.get("patch")
+    if isinstance(patch, list):
+        obj.patch = _mask_patch(patch) if secret else patch
+    return obj
+
+
+def _counts(raw: dict[str, Any], objects: list[ObjectReport]) -> dict[str, int]:
+    given = raw.get("counts")
+    if isinstance(given, dict):
+        return {key: int(given.get(key) or 0) for key in COUNT_KEYS}
+    counts = {key: 0 for key in COUNT_KEYS}  # gitops_diff results: derived from the statuses
+    for obj in objects:
+        if obj.action in counts:
+            counts[obj.action] += 1
+    return counts
+
+
+def _application(cluster: str, raw: dict[str, Any], secrets: list[str]) -> ApplicationReport:
+    objects = [_object(item, secrets) for item in raw.get("resources") or [] if isinstance(item, dict)]
+    error = _text(raw.get("error"))
+    sync_status = _text(raw.get("sync_status")) or UNKNOWN
+    return ApplicationReport(
+        cluster=cluster, name=_text(raw.get("name")) or "(unnamed)", namespace=_text(raw.get("namespace")),
+        revision=_text(raw.get("revision")), sync_status=sync_status,
+        health_status=_text(raw.get("health_status")) or (UNKNOWN if error else "Healthy"),
+        changed=bool(raw.get("changed")), counts=_counts(raw, objects), objects=objects,
+        error=scrub_text(error, secrets), duration=float(raw.get("duration") or 0.0),
+    )
+
+
+def cluster_report(cluster: str, result: dict[str, Any] | None, secrets: Iterable[str] = ()) -> ClusterReport:
+    """One cluster from a registered gitops_sync or gitops_diff result (either form).
+
+    A skipped task (no application selected) gives a cluster without
+    applications; a failed task without per-application results gives a
+    cluster error.
+    """
+    secrets = list(secrets)
+    report = ClusterReport(name=cluster)
+    if not isinstance(result, dict) or result.get("skipped"):
+        return report
+    if isinstance(result.get("applications"), list):
+        report.applications = [_application(cluster, raw, secrets) for raw in result["applications"] if isinstance(raw, dict)]
+    elif "sync_status" in result and "name" in result:
+        single = dict(result)
+        if single.get("failed") and not single.get("error"):
+            single["error"] = single.get("msg") or "failed"
+        report.applications = [_application(cluster, single, secrets)]
+    elif result.get("failed"):
+        report.error = scrub_text(_text(result.get("msg")) or "failed without a message", secrets)
+    return report
+
+
+def build_report(results: list[dict[str, Any]], mode: str, title: str = "GitOps report",
+                 details: dict[str, str] | None = None, secrets: Iterable[str] = (),
+                 now: datetime | None = None) -> RunReport:
+    """The run report from [{cluster, result}, ...]."""
+    secrets = list(secrets)
+    clusters = [cluster_report(_text(entry.get("cluster")) or "cluster", entry.get("result"), secrets)
+                for entry in results]
+    generated = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return RunReport(mode=mode, title=title, generated_at=generated, clusters=clusters,
+                     details={str(k): scrub_text(_text(v), secrets) for k, v in (details or {}).items() if v not in (None, "")})
+
+
+# -- formats ---------------------------------------------------------------------------------------------
+
+
+def to_json(report: RunReport) -> str:
+    return json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: RunReport) -> str:
+    counts = report.counts()
+    heading = "Drift report" if report.mode == DRIFT else "Sync report"
+    lines = [f"# {_md(report.title)}: {heading}", ""]
+    lines.append(" ".join([f"Generated {report.generated_at}."] + [f"{_md(k)}: {_md(v)}." for k, v in report.details.items()]))
+    lines += ["", f"**{counts['applications']}** applications on **{counts['clusters']}** clusters: "
+              f"{counts['synced']} synced, {counts['out_of_sync']} out of sync, {counts['unknown']} unknown, "
+              f"{counts['failed']} failed.", ""]
+    for cluster in report.clusters:
+        if cluster.error:
+            lines.append(f"- **{_md(cluster.name)}**: could not be checked: {_md(cluster.error)}")
+    lines += ["| Cluster | Application | Status | Health | Revision | Changes |", "|---|---|---|---|---|---|"]
+    for app in report.applications:
+        changes = app.error if app.error else app.changes(report.mode)
+        lines.append(f"| {_md(app.cluster)} | {_md(app.name)} | {app.status} | {app.health_status} | "
+                     f"`{app.revision[:12] or '-'}` | {_md(changes)} |")
+    drifted = [app for app in report.applications if app.drifted_objects]
+    if drifted:
+        lines += ["", "## Objects" + (" that drifted" if report.mode == DRIFT else " written"), ""]
+        for app in drifted:
+            lines.append(f"### {app.cluster} / {app.name}")
+            lines.append("")
+            for obj in app.drifted_objects:
+                note = f": {obj.message}" if obj.message else ""
+                lines.append(f"- `{obj.ref}`: {obj.action}{_md(note)}")
+                if obj.diff:
+                    lines += ["", "  ```diff"] + [f"  {line}" for line in obj.diff.rstrip("\n").split("\n")] + ["  ```", ""]
+            lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def to_junit(report: RunReport) -> str:
+    """JUnit XML: a test suite per cluster, a test case per application."""
+    suites = ET.Element("testsuites", name=report.title)
+    total = failures = errors = 0
+    for cluster in report.clusters:
+        suite = ET.SubElement(suites, "testsuite", name=cluster.name, timestamp=report.generated_at)
+        suite_failures = suite_errors = 0
+        if cluster.error:
+            case = ET.SubElement(suite, "testcase", classname=cluster.name, name="(cluster)")
+            ET.SubElement(case, "error", message=cluster.error, type="ClusterError").text = cluster.error
+            suite_errors += 1
+        for app in cluster.applications:
+            case = ET.SubElement(suite, "testcase", classname=cluster.name, name=app.name, time=f"{app.duration:.3f}")
+            if app.error:
+                ET.SubElement(case, "error", message=app.error, type="SyncError").text = app.error
+                suite_errors += 1
+            elif not app.passed():
+                message = app.failure(report.mode)
+                body = "\n".join(f"{obj.ref}: {obj.action}{' - ' + obj.message if obj.message else ''}"
+                                 + (f"\n{obj.diff}" if obj.diff else "") for obj in app.drifted_objects)
+                ET.SubElement(case, "failure", message=message, type=app.status).text = body or message
+                suite_failures += 1
+            ET.SubElement(case, "system-out").text = app.summary_line(report.mode)
+        tests = len(cluster.applications) + (1 if cluster.error else 0)
+        suite.set("tests", str(tests))
+        suite.set("failures", str(suite_failures))
+        suite.set("errors", str(suite_errors))
+        total, failures, errors = total + tests, failures + suite_failures, errors + suite_errors
+    suites.set("tests", str(total))
+    suites.set("failures", str(failures))
+    suites.set("errors", str(errors))
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+_BADGE_CLASS = {
+    SYNCED: "ok", OUT_OF_SYNC: "warn", UNKNOWN: "muted", FAILED: "bad",
+    "Healthy": "ok", "Suspended": "muted", "Progressing": "info", "Missing": "warn", "Degraded": "bad",
+}
+
+_CSS = """
+:root{--ok:#1a7f37;--warn:#b35900;--bad:#cf222e;--info:#0969da;--muted:#6e7781;--line:#d0d7de}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
+header{background:#24292f;color:#fff;padding:16px 24px}
+header h1{margin:0 0 4px;font-size:20px}
+header p{margin:0;color:#d0d7de}
+main{padding:16px 24px}
+.cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:16px}
+.card{background:#fff;border:1px solid var(--line);border-radius:6px;padding:10px 16px;min-width:120px}
+.card b{display:block;font-size:22px}
+table{width:100%;border-collapse:collapse;background:#fff;border:1px solid var(--line)}
+th,td{text-align:left;padding:8px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:#f6f8fa;font-weight:600}
+code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
+.ok{background:var(--ok)}.warn{background:var(--warn)}.bad{background:var(--bad)}.info{background:var(--info)}.muted{background:var(--muted)}
+details{margin:4px 0}
+summary{cursor:pointer}
+pre.diff{background:#fff;border:1px solid var(--line);padding:8px;overflow:auto;max-height:480px;margin:4px 0}
+pre.diff span{display:block}
+.add{background:#dafbe1}.del{background:#ffebe9}.hunk{color:var(--info)}
+.error{color:var(--bad)}
+"""
+
+
+def _badge(status: str) -> str:
+    return f'<span class="badge {_BADGE_CLASS.get(status, "muted")}">{html.escape(status)}</span>'
+
+
+def _diff_html(diff: str) -> str:
+    rows = []
+    for line in diff.rstrip("\n").split("\n"):
+        css = ""
+        if line.startswith(("+++", "---")):
+            css = "hunk"
+        elif line.startswith("+"):
+            css = "add"
+        elif line.startswith("-"):
+            css = "del"
+        elif line.startswith("@@"):
+            css = "hunk"
+        rows.append(f'<span class="{css}">{html.escape(line) or " "}</span>' if css else f"<span>{html.escape(line) or ' '}</span>")
+    return '<pre class="diff">' + "".join(rows) + "</pre>"
+
+
+def to_html(report: RunReport) -> str:
+    """A single self-contained page: inline CSS, no scripts, no external assets."""
+    esc = html.escape
+    counts = report.counts()
+    heading = "Drift report" if report.mode == DRIFT else "Sync report"
+    details = " · ".join(f"{esc(k)}: {esc(v)}" for k, v in report.details.items())
+    out = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(report.title)}: {heading}</title>", f"<style>{_CSS}</style>", "</head>", "<body>",
+        f'<header><h1>{esc(report.title)}: {heading}</h1><p>Generated {esc(report.generated_at)}'
+        f'{" · " + details if details else ""}</p></header>', "<main>", '<div class="cards">',
+    ]
+    for label, key in (("Applications", "applications"), ("Synced", "synced"), ("Out of sync", "out_of_sync"),
+                       ("Unknown", "unknown"), ("Failed", "failed"), ("Clusters", "clusters")):
+        out.append(f'<div class="card" id="count-{key}"><b>{counts[key]}</b>{label}</div>')
+    out.append("</div>")
+    for cluster in report.clusters:
+        if cluster.error:
+            out.append(f'<p class="error" data-cluster="{esc(cluster.name)}"><b>{esc(cluster.name)}</b>: {esc(cluster.error)}</p>')
+    out.append('<table id="applications"><thead><tr><th>Cluster</th><th>Application</th><th>Status</th><th>Health</th>'
+               "<th>Revision</th><th>Changes</th></tr></thead><tbody>")
+    for app in report.applications:
+        cell = [f'<span class="error">{esc(app.error)}</span>' if app.error else esc(app.changes(report.mode))]
+        for obj in app.drifted_objects:
+            label = f"<code>{esc(obj.ref)}</code> {esc(obj.action)}"
+            if obj.message:
+                label += f" – {esc(obj.message)}"
+            if obj.diff:
+                cell.append(f"<details><summary>{label}</summary>{_diff_html(obj.diff)}</details>")
+            else:
+                cell.append(f"<div>{label}</div>")
+        out.append(
+            f'<tr class="application" data-application="{esc(app.name)}" data-status="{esc(app.status)}">'
+            f"<td>{esc(app.cluster)}</td><td><b>{esc(app.name)}</b>"
+            f'{"<br><small>" + esc(app.namespace) + "</small>" if app.namespace else ""}</td>'
+            f"<td>{_badge(app.status)}</td><td>{_badge(app.health_status)}</td>"
+            f"<td><code>{esc(app.revision[:12]) or '-'}</code></td><td>{''.join(cell)}</td></tr>"
+        )
+    if not report.applications:
+        out.append('<tr><td colspan="6">No applications.</td></tr>')
+    out += ["</tbody></table>", "</main>", "</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+RENDERERS = {"json": to_json, "markdown": to_markdown, "junit": to_junit, "html": to_html}
+
+
+def _write_atomic(path: str, text: str, mode: int) -> None:
+    directory = os.path.dirname(path)
+    handle, temp = tempfile.mkstemp(prefix=".report-", dir=directory)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def write_reports(report: RunReport, dest: str, formats: Iterable[str], mode: int = 0o644) -> dict[str, str]:
+    """Write the requested formats under dest (created if needed); returns {format: path}."""
+    dest = os.path.abspath(os.path.expanduser(dest))
+    os.makedirs(dest, exist_ok=True)
+    written: dict[str, str] = {}
+    for name in formats:
+        path = os.path.join(dest, FORMATS[name])
+        _write_atomic(path, RENDERERS[name](report), mode)
+        written[name] = path
+    return written

@@ -1,0 +1,233 @@
+#!/usr/bin/python
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: gitops_applicationset
+short_description: Generate applications from a list or from the directories of a Git repository, and select them
+version_added: 0.1.0
+author:
+  - gitops.kubernetes maintainers (@gitops-kubernetes)
+description:
+  - Does for an Ansible run what Argo CD's ApplicationSet does for Argo CD. It returns application specs that
+    M(gitops.kubernetes.gitops_sync), M(gitops.kubernetes.gitops_diff) and M(gitops.kubernetes.gitops_render)
+    take in their C(applications) option.
+  - The applications are O(applications) as given, then those of every generator in O(generators), in order,
+    filtered by O(only) and O(skip). Application names must be unique over all of them.
+  - O(applications) are not copied into the result, since they may carry Git credentials and task results are
+    printed and stored; RV(explicit) gives the indexes of the selected ones, so the full list is
+    C(explicit | map('extract', applications) + generated), as the role C(gitops.kubernetes.applications)
+    builds it.
+  - "B(list generator): C(template) is part of an application spec; each entry of C(elements) is deep-merged over it
+    (mappings merge key by key, anything else replaces), so an element only says what differs, for example its
+    C(name), C(source.path) and C(destination.namespace)."
+  - "B(git generator): the directories of C(repo_url) at C(revision) that match a C(directories) glob (C(*), C(?),
+    C([...]); a C(*) never crosses a C(/), as in Argo CD; entries with C(exclude: true) remove matches; hidden
+    directories are skipped) each become an application named after the directory (lowercased, characters other than
+    letters, digits, C(-) and C(.) replaced by C(-)), with C(source.path) the directory, C(source.repo_url) the
+    repository, C(source.revision) the commit the directory was found at (so the list and the render agree) and
+    C(destination.namespace) the application name unless the C(template) sets one. The C(template) adds everything
+    else (sync policy, Helm or Kustomize options, ignore rules)."
+  - The repository is read through the same cached mirror as every render (see O(cache_dir)). Only SSH keys
+    (C(ssh_private_key_file), C(ssh_known_hosts_file), C(ssh_strict_host_key_checking)) or credential-free URLs are
+    accepted in generators; HTTPS usernames and passwords are refused because the generated specs, which are task
+    results, would carry them. Such applications belong in O(applications).
+  - Every generated application is checked by the application spec parser; an invalid one fails the task, naming the
+    generator and the element or directory.
+  - Never changes anything; RV(ignore:changed) is always V(false).
+attributes:
+  check_mode:
+    support: full
+    description: Reads Git only, so it runs the same in check mode (the applications are needed for the drift report).
+  diff_mode:
+    support: none
+options:
+  applications:
+    description:
+      - Applications given explicitly, each an application spec or an Argo CD Application manifest (see
+        M(gitops.kubernetes.gitops_sync)). Passed through unchanged; they are checked by the module that uses them.
+    type: list
+    elements: dict
+    default: []
+  generators:
+    description:
+      - Generators, each a mapping with exactly one key, C(list) or C(git).
+      - "C(list): C(template) (a mapping, part of an application spec) and C(elements) (a non-empty list of mappings,
+        each deep-merged over the template)."
+      - "C(git): C(repo_url) (required), C(revision) (default C(HEAD)), C(directories) (required, a list of C(path)
+        globs relative to the repository root and optional C(exclude: true)), C(template), and the SSH options
+        C(ssh_private_key_file), C(ssh_known_hosts_file), C(ssh_strict_host_key_checking)."
+    type: list
+    elements: dict
+    default: []
+  only:
+    description:
+      - Keep only the applications whose name matches one of these glob patterns. Empty keeps all.
+      - A pattern that matches no application at all is reported as a warning (a typo selects nothing).
+    type: list
+    elements: str
+    default: []
+  skip:
+    description: Leave out the applications whose name matches one of these glob patterns (after O(only)).
+    type: list
+    elements: str
+    default: []
+  cache_dir:
+    description:
+      - Directory for the Git mirrors, shared with the other modules.
+      - Defaults to E(GITOPS_CACHE_DIR), else C($XDG_CACHE_HOME/gitops-kubernetes), else C(~/.cache/gitops-kubernetes).
+    type: path
+requirements:
+  - GitPython >= 3.1.40 and git (for the git generator)
+  - PyYAML
+seealso:
+  - module: gitops.kubernetes.gitops_sync
+  - name: Argo CD ApplicationSet generators
+    description: The list and Git directory generators this module follows.
+    link: https://argo-cd.readthedocs.io/en/stable/operator-manual/applicationset/Generators/
+"""
+
+EXAMPLES = r"""
+- name: One application per team, from a template
+  gitops.kubernetes.gitops_applicationset:
+    generators:
+      - list:
+          template:
+            source:
+              repo_url: https://git.example.org/platform/apps.git
+              revision: main
+            sync_policy:
+              prune: true
+              create_namespace: true
+          elements:
+            - name: team-a
+              source: {path: teams/a}
+              destination: {namespace: team-a}
+            - name: team-b
+              source: {path: teams/b, revision: v2.1.0}
+              destination: {namespace: team-b}
+  register: generated
+
+- name: Every directory under apps/ is an application, except the experiments
+  gitops.kubernetes.gitops_applicationset:
+    generators:
+      - git:
+          repo_url: git@git.example.org:platform/apps.git
+          ssh_private_key_file: ~/.ssh/deploy_key
+          revision: main
+          directories:
+            - path: apps/*
+            - path: apps/experiment-*
+              exclude: true
+          template:
+            sync_policy:
+              prune: true
+              create_namespace: true
+    skip:
+      - legacy-*
+  register: generated
+
+- name: Sync them all in one task
+  gitops.kubernetes.gitops_sync:
+    applications: "{{ generated.generated }}"
+"""
+
+RETURN = r"""
+explicit:
+  description: Indexes into O(applications) of the selected explicit applications, in order.
+  returned: always
+  type: list
+  elements: int
+  sample: [0, 2]
+generated:
+  description: The selected generated application specs, in generator order.
+  returned: always
+  type: list
+  elements: dict
+names:
+  description: Names of every selected application, explicit ones first, then generated ones.
+  returned: always
+  type: list
+  elements: str
+  sample: [guestbook, team-a, team-b]
+excluded:
+  description: Names of applications left out by O(only) and O(skip).
+  returned: always
+  type: list
+  elements: str
+  sample: [legacy-billing]
+revisions:
+  description: For each git generator's repository (shown without credentials), the commit its directories were read at.
+  returned: always
+  type: dict
+  sample: {"https://git.example.org/platform/apps.git": 9f1c2d3e4b5a69788796a5b4c3d2e1f001122334}
+"""
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import credential_values
+
+try:
+    # parsing specs needs PyYAML (through _spec's helpers); reported with missing_required_lib below
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
+
+    HAS_GENERATE = True
+    GENERATE_IMPORT_ERROR = None
+except ImportError:
+    import traceback
+
+    HAS_GENERATE = False
+    GENERATE_IMPORT_ERROR = traceback.format_exc()
+
+
+def run_module(module: AnsibleModule) -> dict[str, Any]:
+    params = module.params
+    generated = generate_applications(
+        params["applications"], params["generators"], params["only"], params["skip"],
+        cache_dir=params["cache_dir"] or default_cache_dir(),
+    )
+    for pattern in generated.unmatched_only:
+        module.warn(f"only: {pattern!r} matches no application")
+    return {
+        "changed": False,
+        "explicit": generated.explicit,
+        "generated": generated.generated,
+        "names": generated.names,
+        "excluded": generated.excluded,
+        "revisions": generated.revisions,
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "applications": {"type": "list", "elements": "dict", "default": []},
+            "generators": {"type": "list", "elements": "dict", "default": []},
+            "only": {"type": "list", "elements": "str", "default": []},
+            "skip": {"type": "list", "elements": "str", "default": []},
+            "cache_dir": {"type": "path"},
+        },
+        supports_check_mode=True,
+    )
+    # explicit applications may carry Git credentials: keep them out of messages (they are passed through)
+    for raw in module.params["applications"]:
+        module.no_log_values.update(credential_values(raw))
+    if not HAS_GENERATE:
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=GENERATE_IMPORT_ERROR)
+    if not HAS_GIT and any("git" in (g or {}) for g in module.params["generators"]):
+        module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR)
+    try:
+        result = run_module(module)
+    except GitopsError as exc:
+        module.fail_json(msg=str(exc), **exc.to_result())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
