@@ -548,14 +548,14 @@ def fetch_live(
     if inventory.exists:
         scopes = sorted({scope(ref, res) for ref, res in wanted.items()}, key=lambda s: (s[0].plural, s[0].group, s[1] or ""))
         selector = part_of_selector(inventory.set_id)
-        for items in client.map(lambda s: client.list(s[0], s[1], label_selector=selector), scopes):
+        for items in client.map(lambda s: client.list_objects(s[0], s[1], label_selector=selector), scopes):
             index(items)
     remaining: dict[tuple[ApiResource, str | None], list[ObjectRef]] = {}
     for ref, resource in wanted.items():
         if ref not in live:
             remaining.setdefault(scope(ref, resource), []).append(ref)
     big = [s for s, refs in remaining.items() if len(refs) > LIST_INSTEAD_OF_GET]
-    for items in client.map(lambda s: client.list(s[0], s[1]), big):
+    for items in client.map(lambda s: client.list_objects(s[0], s[1]), big):
         index(items)
     gets = [(s, ref) for s, refs in remaining.items() if s not in big for ref in refs]
     for (s, ref), item in zip(gets, client.map(lambda job: client.get(job[0][0], job[0][1], job[1].name), gets)):

@@ -172,7 +172,7 @@ def _members_by_label(client: "KubeClient", inventory: Inventory) -> set[ObjectR
             jobs.append((resource, ns))
     selector = part_of_selector(inventory.set_id)
     found: set[ObjectRef] = set()
-    for items in client.map(lambda job: client.list(job[0], job[1], label_selector=selector), jobs):
+    for items in client.map(lambda job: client.list_objects(job[0], job[1], label_selector=selector), jobs):
         found.update(ObjectRef.from_manifest(item) for item in items)
     return found
 

@@ -581,7 +581,7 @@ class KubeClient:
 
     # ---------------------------------------------------------------- verbs
 
-    def list(
+    def list_objects(
         self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None
     ) -> list[dict[str, Any]]:
         """All objects of a resource (in a namespace, or everywhere), paged, with apiVersion/kind set."""
@@ -672,7 +672,7 @@ class KubeClient:
 
         propagation_policy is Foreground, Background or Orphan (any case).
         """
-        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation_policy.capitalize()}
+        body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation_policy.capitalize()}
         if dry_run:
             body["dryRun"] = ["All"]
         what = f"delete {ObjectRef(resource.group, resource.kind, namespace or '', name)}"

@@ -513,7 +513,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     )
     result: dict[str, Any] = {"changed": False, "stats": stats}
     if params["applications"] is None:
-        (diff,) = outcomes  # a single application either compared or raised
+        diff = outcomes[0]
+        if not isinstance(diff, ApplicationDiff):  # only several applications collect errors
+            raise diff
         result.update(diff.to_result(with_diff))
     else:
         entries = []

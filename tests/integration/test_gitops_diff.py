@@ -493,7 +493,7 @@ def test_kube_client_verbs_against_the_api_server(kubectl, cluster, namespace):
                                 "data": {"replaced": "yes"}})
     assert kubectl.get("configmap/verbs", "-n", namespace)["data"] == {"replaced": "yes"}
 
-    names = sorted(item["metadata"]["name"] for item in client.list(configmaps, namespace, label_selector="suite=verbs"))
+    names = sorted(item["metadata"]["name"] for item in client.list_objects(configmaps, namespace, label_selector="suite=verbs"))
     assert names == sorted(["verbs", created["metadata"]["name"]])
 
     assert client.delete(configmaps, namespace, "verbs", propagation_policy="foreground") is not None

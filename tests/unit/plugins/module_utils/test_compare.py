@@ -84,7 +84,7 @@ class FakeCluster:
     def resource_for(self, api_version: str, kind: str) -> ApiResource | None:
         return self._discovery.find(api_version, kind)
 
-    def list(self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None) -> list[dict]:
+    def list_objects(self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None) -> list[dict]:
         self.calls.append(("LIST", f"{resource.plural} {namespace} {label_selector}"))
         key, value = (label_selector or "=").split("=", 1)
         return [

@@ -96,7 +96,7 @@ class Cluster:
     def get(self, resource: ApiResource, namespace: str, name: str) -> dict | None:
         return self.parent
 
-    def list(self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None) -> list[dict]:
+    def list_objects(self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None) -> list[dict]:
         self.lists.append((resource.plural, namespace, label_selector))
         return self.labelled.get((resource.plural, namespace), [])
 

@@ -228,7 +228,7 @@ def test_list_pages_and_fills_in_kind() -> None:
         Response(200, {"metadata": {"continue": "tok"}, "items": [{"metadata": {"name": "a"}}]}),
         Response(200, {"metadata": {}, "items": [{"metadata": {"name": "b"}}]}),
     )
-    items = make_client(pool).list(DEPLOYMENTS, "ns", label_selector="applyset.kubernetes.io/part-of=x")
+    items = make_client(pool).list_objects(DEPLOYMENTS, "ns", label_selector="applyset.kubernetes.io/part-of=x")
     assert [i["metadata"]["name"] for i in items] == ["a", "b"]
     assert {(i["apiVersion"], i["kind"]) for i in items} == {("apps/v1", "Deployment")}
     first, second = (parse_qs(urlsplit(c["url"]).query) for c in pool.calls)
