@@ -117,7 +117,7 @@ def write_parent(
     """Server-side apply the application's ApplySet parent with this inventory and history."""
     manifest = build_parent(app_name, namespace, members, revision=revision, history=history)
     try:
-        return client.apply(_configmaps(client), manifest, force=True)
+        return client.apply(_configmaps(client), manifest, force_conflicts=True)
     except KubeApiError as exc:
         raise SyncError(f"could not record the inventory in ConfigMap {namespace}/{manifest['metadata']['name']}: {exc.message}",
                         application=app_name) from None

@@ -455,7 +455,7 @@ class _Run:
             if entry.action == REPLACED:
                 self._replace(entry, resource)
             else:
-                entry.live = self.client.apply(resource, entry.manifest or {}, force=self.settings.force_conflicts)
+                entry.live = self.client.apply(resource, entry.manifest or {}, force_conflicts=self.settings.force_conflicts)
             entry.result = SUCCEEDED
             entry.health = assess(entry.live)
         except KubeApiError as exc:
@@ -476,7 +476,7 @@ class _Run:
         # foreground: a replaced Job's pods (or a Deployment's ReplicaSets) go before the new object comes
         self.client.delete(resource, self._namespace_of(entry), entry.ref.name, propagation_policy="Foreground")
         self._wait_gone(entry, time.monotonic() + self.settings.wait_timeout)
-        entry.live = self.client.apply(resource, entry.manifest or {}, force=True)
+        entry.live = self.client.apply(resource, entry.manifest or {}, force_conflicts=True)
 
     def _apply_group(self, entries: list[ObjectResult]) -> None:
         todo = [e for e in entries if e.action in (CREATED, CONFIGURED, REPLACED)]
@@ -498,7 +498,7 @@ class _Run:
             if entry.ref.name and entry.hook and BEFORE_HOOK_CREATION in entry.hook.delete_policies:
                 if self.client.delete(resource, namespace, entry.ref.name, propagation_policy="Foreground") is not None:
                     self._wait_gone(entry, time.monotonic() + self.settings.wait_timeout)
-            created = self.client.request("POST", resource.path(namespace), body=manifest, what=f"create hook {entry.ref}")
+            created = self.client.create(resource, manifest)
             entry.live = created
             entry.ref = ObjectRef.from_manifest(created or manifest)  # generateName hooks get their name here
             entry.health = assess(created)
@@ -679,12 +679,12 @@ def _ensure_namespace(client: KubeClient, prepared: _Prepared, policy: SyncPolic
     if settings.check_mode:
         return
     if own is not None:
-        own.live = client.apply(resource, own.manifest or {}, force=settings.force_conflicts)
+        own.live = client.apply(resource, own.manifest or {}, force_conflicts=settings.force_conflicts)
         own.result, own.health = SUCCEEDED, assess(own.live)
         return
     # created for the application but not part of it (as Argo CD's CreateNamespace): never pruned
     client.apply(resource, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-                 force=settings.force_conflicts)
+                 force_conflicts=settings.force_conflicts)
 
 
 def _finish(result: SyncResult, prepared: _Prepared, started: float, hook_results: list[ObjectResult]) -> None:

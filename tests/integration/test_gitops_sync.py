@@ -508,3 +508,91 @@ def test_applications_are_synced_concurrently_with_one_result_each(kubectl, name
         assert result["counts"]["created"] == 3
     finally:
         kubectl.run("delete", "namespace", other, "--wait=false", "--ignore-not-found", check=False)
+
+
+def test_helm_hooks_are_mapped_like_argo_cd(kubectl, namespace, ansible_playbook, git_repo):
+    repo = git_repo()
+    repo.commit({
+        "app/Chart.yaml": "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+        "app/templates/config.yaml": """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: {{ .Release.Name }}-config
+            data:
+              mode: blue
+            """,
+        "app/templates/hooks.yaml": """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: pre-install-marker
+              annotations:
+                helm.sh/hook: pre-install,pre-upgrade
+                helm.sh/hook-weight: "-1"
+            data: {}
+            ---
+            apiVersion: batch/v1
+            kind: Job
+            metadata:
+              name: post-install-job
+              annotations:
+                helm.sh/hook: post-install
+                helm.sh/hook-delete-policy: hook-succeeded
+            spec:
+              backoffLimit: 0
+              template:
+                spec:
+                  restartPolicy: Never
+                  containers:
+                    - name: run
+                      image: busybox:1.36
+            ---
+            apiVersion: v1
+            kind: Pod
+            metadata:
+              name: chart-test
+              annotations:
+                helm.sh/hook: test
+            spec:
+              containers:
+                - name: run
+                  image: busybox:1.36
+            """,
+    })
+    run = ansible_playbook(tasks(app_task("helm", repo, namespace)))
+    result = run["helm"]
+    assert run.rc == 0 and not result.get("failed"), result.get("msg")
+    assert [(r["phase"], r["wave"], r["name"]) for r in result["resources"]] == [
+        ("PreSync", -1, "pre-install-marker"), ("Sync", 0, "shop-config"), ("PostSync", 0, "post-install-job"),
+    ]
+    assert kubectl.exists("configmap/pre-install-marker", "-n", namespace)
+    assert not kubectl.exists("job/post-install-job", "-n", namespace)  # hook-succeeded
+    assert not kubectl.exists("pod/chart-test", "-n", namespace)  # Helm test hooks never run in a sync
+    assert {m["name"] for m in parent_document(kubectl, namespace)["members"]} == {"shop-config"}
+
+
+def test_a_crd_and_its_custom_resources_sync_in_one_application(kubectl, namespace, ansible_playbook):
+    group = f"{namespace}.example.com"
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"widgets.{group}"},
+        "spec": {
+            "group": group, "scope": "Namespaced",
+            "names": {"kind": "Widget", "plural": "widgets", "singular": "widget", "listKind": "WidgetList"},
+            "versions": [{"name": "v1", "served": True, "storage": True,
+                          "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}],
+        },
+    }
+    widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "blue"}, "spec": {"size": 3}}
+    try:
+        run = ansible_playbook(tasks(sync_task("first", [widget, crd], namespace)))
+        first = run["first"]
+        assert run.rc == 0 and not first.get("failed"), first.get("msg")
+        assert [r["kind"] for r in first["resources"]] == ["CustomResourceDefinition", "Widget"]
+        assert by_name(first)["Widget/blue"]["namespace"] == namespace
+        assert kubectl.get(f"widgets.{group}/blue", "-n", namespace)["spec"] == {"size": 3}
+        run = ansible_playbook(tasks(sync_task("again", [widget, crd], namespace)))
+        assert run["again"]["changed"] is False and run["again"]["stats"]["writes"] == 0
+    finally:
+        kubectl.run("delete", "crd", f"widgets.{group}", "--ignore-not-found", "--wait=false", check=False)
