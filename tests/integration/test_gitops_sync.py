@@ -596,3 +596,40 @@ def test_a_crd_and_its_custom_resources_sync_in_one_application(kubectl, namespa
         assert run["again"]["changed"] is False and run["again"]["stats"]["writes"] == 0
     finally:
         kubectl.run("delete", "crd", f"widgets.{group}", "--ignore-not-found", "--wait=false", check=False)
+
+
+def test_sync_200_objects_cold_and_no_op_cost(kubectl, namespace, ansible_playbook, tmp_path):
+    """Prints the sync time of a 200-object application, cold and no-op (a figure, not an assertion on time)."""
+    objects: list[dict[str, Any]] = []
+    for index in range(100):
+        objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"config-{index:03d}"},
+                        "data": {"index": str(index), "payload": "x" * 200}})
+    for index in range(20):
+        objects.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": f"secret-{index:03d}"},
+                        "stringData": {"password": f"not-a-real-password-{index}"}})
+    for index in range(40):
+        objects.append({**copy.deepcopy(SERVICE), "metadata": {"name": f"svc-{index:03d}"}})
+    for index in range(40):
+        deployment = copy.deepcopy(DEPLOYMENT)
+        deployment["metadata"]["name"] = f"web-{index:03d}"
+        deployment["spec"]["replicas"] = 1
+        objects.append(deployment)
+    assert len(objects) == 200
+    manifests = tmp_path / "app.yaml"
+    manifests.write_text(yaml.safe_dump_all(objects))
+    task = sync_task("sync", "{{ lookup('ansible.builtin.file', '" + str(manifests) + "') }}", namespace, app="big")  # type: ignore[arg-type]
+
+    cold = ansible_playbook(tasks(task))
+    assert cold.rc == 0 and not cold["sync"].get("failed"), cold["sync"].get("msg")
+    assert cold["sync"]["counts"]["created"] == 200 and cold["sync"]["health_status"] == "Healthy"
+    no_op = ansible_playbook(tasks(task))
+    assert no_op.rc == 0 and no_op["sync"]["changed"] is False and no_op["sync"]["stats"]["writes"] == 0
+    assert "not-a-real-password" not in cold.stdout + json.dumps(cold["sync"]) + json.dumps(no_op["sync"])
+    figures = {
+        "objects": 200,
+        "cold": {"seconds": cold["sync"]["stats"]["seconds"], "requests": cold["sync"]["stats"]["requests"],
+                 "writes": cold["sync"]["stats"]["writes"], "by_verb": cold["sync"]["stats"]["by_verb"]},
+        "no_op": {"seconds": no_op["sync"]["stats"]["seconds"], "requests": no_op["sync"]["stats"]["requests"],
+                  "writes": no_op["sync"]["stats"]["writes"], "by_verb": no_op["sync"]["stats"]["by_verb"]},
+    }
+    print(f"\ngitops_sync 200 objects: {json.dumps(figures)}")
