@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from typing import Any
 
 import pytest
@@ -633,3 +634,56 @@ def test_sync_200_objects_cold_and_no_op_cost(kubectl, namespace, ansible_playbo
                   "writes": no_op["sync"]["stats"]["writes"], "by_verb": no_op["sync"]["stats"]["by_verb"]},
     }
     print(f"\ngitops_sync 200 objects: {json.dumps(figures)}")
+
+
+def test_a_failed_prune_stays_in_the_inventory_and_is_retried(kubectl, namespace, ansible_playbook):
+    # a real admission policy refuses to delete one ConfigMap in this namespace
+    policy_name = f"block-delete-{namespace}"[:63]
+    kubectl.apply([
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+         "metadata": {"name": policy_name},
+         "spec": {"failurePolicy": "Fail",
+                  "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["DELETE"],
+                                                          "resources": ["configmaps"]}]},
+                  "validations": [{"expression": "oldObject.metadata.name != 'undeletable'",
+                                   "message": "deletion blocked by the test policy"}]}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+         "metadata": {"name": policy_name},
+         "spec": {"policyName": policy_name, "validationActions": ["Deny"],
+                  "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}}},
+    ])
+    try:
+        policy_sync = {"prune": True}
+        run = ansible_playbook(tasks(sync_task("first", [configmap("undeletable"), configmap("plain")], namespace,
+                                               sync_policy=policy_sync)))
+        assert run.rc == 0 and not run["first"].get("failed"), run["first"].get("msg")
+        deadline = time.monotonic() + 60
+        while kubectl.run("delete", "configmap", "undeletable", "-n", namespace, "--dry-run=server", check=False).returncode == 0:
+            assert time.monotonic() < deadline, "the admission policy never became active"
+            time.sleep(1)
+
+        run = ansible_playbook(tasks(sync_task("blocked", [CONFIG], namespace, sync_policy=policy_sync)))
+        blocked = run["blocked"]
+        assert blocked["failed"] is True and "deletion blocked by the test policy" in blocked["msg"]
+        resources = by_name(blocked)
+        assert resources["ConfigMap/undeletable"]["result"] == "Failed"
+        assert "kept in the inventory" in resources["ConfigMap/undeletable"]["message"]
+        assert resources["ConfigMap/plain"]["result"] == "Succeeded"
+        document = parent_document(kubectl, namespace)
+        assert {m["name"] for m in document["members"]} == {"web-config", "undeletable"}
+        assert document["history"][-1]["result"] == "Failed"
+
+        kubectl.run("delete", "validatingadmissionpolicybinding", policy_name)
+        deadline = time.monotonic() + 60
+        while kubectl.run("delete", "configmap", "undeletable", "-n", namespace, "--dry-run=server", check=False).returncode != 0:
+            assert time.monotonic() < deadline, "the admission policy never went away"
+            time.sleep(1)
+        run = ansible_playbook(tasks(sync_task("retried", [CONFIG], namespace, sync_policy=policy_sync)))
+        retried = run["retried"]
+        assert run.rc == 0 and not retried.get("failed"), retried.get("msg")
+        assert by_name(retried)["ConfigMap/undeletable"]["action"] == "pruned"
+        assert not kubectl.exists("configmap/undeletable", "-n", namespace)
+        assert {m["name"] for m in parent_document(kubectl, namespace)["members"]} == {"web-config"}
+    finally:
+        kubectl.run("delete", "validatingadmissionpolicybinding", policy_name, "--ignore-not-found", check=False)
+        kubectl.run("delete", "validatingadmissionpolicy", policy_name, "--ignore-not-found", check=False)
