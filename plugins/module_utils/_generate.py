@@ -194,7 +194,7 @@ def git_generator(generator: dict[str, Any], index: int, cache_dir: str | None) 
         directories = _matching_directories(root, patterns)
     git_source = {key: generator[key] for key in GIT_SOURCE_KEYS if generator.get(key) not in (None, "")}
     applications = []
-    for directory in directories:
+    for directory in sorted(directories, key=lambda d: (directory_application_name(d), d)):
         name = directory_application_name(directory)
         generated = {
             "name": name,

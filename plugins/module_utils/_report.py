@@ -233,22 +233,38 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _mask_yaml(text: str) -> str:
-    """A Secret's YAML with every value masked; unparsable text is masked whole."""
-    if not text:
-        return text
-    if not HAS_YAML:
-        return SECRET_MASK
+def _load_secret(text: str) -> dict[str, Any] | None:
+    """A Secret's YAML as a document, or None when it is not one (or cannot be read)."""
+    if not text or not HAS_YAML:
+        return None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError:
-        return SECRET_MASK
+        return None
     if not isinstance(document, dict):
-        return SECRET_MASK
+        return None
     document.setdefault("apiVersion", "v1")
     document.setdefault("kind", "Secret")
-    masked = mask_secret(document)
-    return yaml.safe_dump(masked, default_flow_style=False, sort_keys=False)
+    return document
+
+
+def mask_secret_texts(before: str, after: str) -> tuple[str, str]:
+    """Both sides of a Secret's diff with every value masked; on the desired side changed keys are marked
+    (as gitops_diff shows them), so the diff names the keys that changed and no value.
+
+    Text that cannot be read as a Secret is masked whole.
+    """
+    documents = [_load_secret(before), _load_secret(after)]
+    masked = []
+    for text, document, other in ((before, documents[0], None), (after, documents[1], documents[0])):
+        if not text:
+            masked.append(text)
+        elif document is None:
+            masked.append(SECRET_MASK + "\n")
+        else:
+            shown = mask_secret(document, other) if other is not None else mask_secret(document)
+            masked.append(yaml.safe_dump(shown, default_flow_style=False, sort_keys=False))
+    return masked[0], masked[1]
 
 
 def _mask_patch(patch: list[Any]) -> list[Any]:
@@ -282,7 +298,7 @@ def _object(raw: dict[str, Any], secrets: list[str]) -> ObjectReport:
     before, after = _text(raw.get("before")), _text(raw.get("after"))
     secret = obj.kind == "Secret" and obj.group == ""
     if secret:
-        before, after = _mask_yaml(before), _mask_yaml(after)
+        before, after = mask_secret_texts(before, after)
     if before or after:
         obj.diff = scrub_text(unified_diff(before, after, obj.ref), secrets)
     patch = raw.get("patch")

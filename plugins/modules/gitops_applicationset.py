@@ -186,6 +186,16 @@ except ImportError:
     GENERATE_IMPORT_ERROR = traceback.format_exc()
 
 
+def argument_spec() -> dict[str, Any]:
+    return {
+        "applications": {"type": "list", "elements": "dict", "default": []},
+        "generators": {"type": "list", "elements": "dict", "default": []},
+        "only": {"type": "list", "elements": "str", "default": []},
+        "skip": {"type": "list", "elements": "str", "default": []},
+        "cache_dir": {"type": "path"},
+    }
+
+
 def run_module(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     generated = generate_applications(
@@ -205,16 +215,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "applications": {"type": "list", "elements": "dict", "default": []},
-            "generators": {"type": "list", "elements": "dict", "default": []},
-            "only": {"type": "list", "elements": "str", "default": []},
-            "skip": {"type": "list", "elements": "str", "default": []},
-            "cache_dir": {"type": "path"},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     # explicit applications may carry Git credentials: keep them out of messages (they are passed through)
     for raw in module.params["applications"]:
         module.no_log_values.update(credential_values(raw))

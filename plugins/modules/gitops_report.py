@@ -18,8 +18,8 @@ description:
     their JSON patches.
   - C(report.md) is a table a person reads in a merge request or in the job output.
   - C(junit.xml) has a test suite per cluster and a test case per application, failed when the application is out of
-    sync (in a drift report: it drifted) or unhealthy (V(Degraded), V(Missing), V(Unknown)), an error when it could
-    not be synced or compared.
+    sync (in a drift report, when it drifted) or unhealthy (V(Degraded), V(Missing), V(Unknown)), an error when it
+    could not be synced or compared.
   - C(report.html) is a single self-contained page (inline styles, no scripts, no external assets) with one row per
     application, status and health badges, and an expandable diff per drifted object.
   - Diffs are there when the results carry C(before) and C(after), that is when the modules ran with C(diff) on.
@@ -31,8 +31,8 @@ attributes:
   check_mode:
     support: full
     description:
-      - The report files are written in check mode too. This is deliberate: in check mode the report B(is) the
-        drift report, the output of a run that changed nothing in any cluster.
+      - "The report files are written in check mode too. This is deliberate: in check mode the report B(is) the
+        drift report, the output of a run that changed nothing in any cluster."
   diff_mode:
     support: none
 options:
@@ -166,6 +166,21 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._report import (
 YAML_IMPORT_ERROR = None if HAS_YAML else traceback.format_exc()
 
 
+def argument_spec() -> dict[str, Any]:
+    return {
+        "results": {
+            "type": "list", "elements": "dict", "required": True,
+            "options": {"cluster": {"type": "str", "required": True}, "result": {"type": "dict"}},
+        },
+        "dest": {"type": "path"},
+        "formats": {"type": "list", "elements": "str", "choices": list(FORMATS),
+                    "default": ["json", "markdown", "junit", "html"]},
+        "title": {"type": "str", "default": "GitOps report"},
+        "details": {"type": "dict"},
+        "mode": {"type": "str", "default": "0644"},
+    }
+
+
 def run_module(module: AnsibleModule) -> dict[str, Any]:
     """Build the report, write it, and return the summary."""
     params = module.params
@@ -194,21 +209,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "results": {
-                "type": "list", "elements": "dict", "required": True,
-                "options": {"cluster": {"type": "str", "required": True}, "result": {"type": "dict"}},
-            },
-            "dest": {"type": "path"},
-            "formats": {"type": "list", "elements": "str", "choices": sorted(FORMATS),
-                        "default": ["json", "markdown", "junit", "html"]},
-            "title": {"type": "str", "default": "GitOps report"},
-            "details": {"type": "dict"},
-            "mode": {"type": "str", "default": "0644"},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
     try:
