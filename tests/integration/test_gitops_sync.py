@@ -78,7 +78,8 @@ def resource_versions(kubectl: Any, namespace: str) -> dict[str, str]:
 
 def test_first_sync_creates_everything_healthy_and_second_run_writes_nothing(kubectl, namespace, ansible_playbook):
     desired = [DEPLOYMENT, SERVICE, CONFIG]
-    run = ansible_playbook(tasks(sync_task("first", desired, namespace, revision="c0ffee")))
+    initiator = {"job_id": "42", "user": "{{ awx_user_name | default(omit) }}"}
+    run = ansible_playbook(tasks(sync_task("first", desired, namespace, revision="c0ffee", initiator=initiator)))
     first = run["first"]
     assert run.rc == 0 and not first.get("failed"), first.get("msg")
     assert first["changed"] is True
@@ -102,6 +103,8 @@ def test_first_sync_creates_everything_healthy_and_second_run_writes_nothing(kub
     assert len(document["history"]) == 1
     assert document["history"][0]["result"] == "Succeeded" and document["history"][0]["counts"]["created"] == 3
     assert document["history"][0]["revision"] == "c0ffee"
+    assert document["history"][0]["job_id"] == "42" and "user" not in document["history"][0]
+    assert document["history"][0]["started_at"] <= document["history"][0]["finished_at"]
     # no Lease left behind
     assert not kubectl.exists("lease", "gitops-sync-shop", "-n", namespace)
 
