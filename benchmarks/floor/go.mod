@@ -1,0 +1,3 @@
+module gitops.kubernetes/benchmarks/floor
+
+go 1.22
