@@ -141,7 +141,7 @@ drifted:
   type: list
   elements: dict
   sample: [{cluster: prod, application: guestbook, sync_status: OutOfSync}]
-failed:
+errors:
   description: The applications (and clusters) that could not be synced or compared, with the error.
   returned: always
   type: list
@@ -193,9 +193,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             paths = write_reports(report, params["dest"], params["formats"], mode=int(params["mode"], 8))
         except OSError as exc:
             module.fail_json(msg=f"could not write the report under {params['dest']}: {exc.strerror or exc}")
-    failed = [{"cluster": cluster.name, "application": "", "error": cluster.error}
+    # not "failed": Ansible reads that key as the task's own failure
+    errors = [{"cluster": cluster.name, "application": "", "error": cluster.error}
               for cluster in report.clusters if cluster.error]
-    failed += [{"cluster": app.cluster, "application": app.name, "error": app.error} for app in report.failed()]
+    errors += [{"cluster": app.cluster, "application": app.name, "error": app.error} for app in report.failed()]
     return {
         "changed": False,
         "mode": mode,
@@ -204,7 +205,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         "counts": report.counts(),
         "drifted": [{"cluster": app.cluster, "application": app.name, "sync_status": app.sync_status}
                     for app in report.drifted()],
-        "failed": failed,
+        "errors": errors,
     }
 
 

@@ -52,7 +52,7 @@ def test_check_mode_writes_the_drift_report(tmp_path, capsys):
 
 def test_without_dest_nothing_is_written(tmp_path, capsys):
     result = run({"results": [{"cluster": "prod", "result": RESULT}], "formats": ["json"]}, capsys)
-    assert result["mode"] == "sync" and result["paths"] == {} and result["failed"] == []
+    assert result["mode"] == "sync" and result["paths"] == {} and result["errors"] == [] and "failed" not in result
     assert result["counts"]["applications"] == 2
 
 

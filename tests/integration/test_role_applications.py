@@ -1,0 +1,258 @@
+"""The applications role through the collection's playbooks, against the local control plane.
+
+The inventory hosts are clusters that cannot be reached over SSH (TEST-NET
+addresses): every task must run on the controller for these tests to pass.
+kubectl observes the cluster; the report files are read as a user would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ANSIBLE_TIMEOUT = 600
+SECRET_VALUE = "s3cret-in-git-0042"
+
+
+def web_app(replicas: int = 2, secret: str = SECRET_VALUE) -> dict[str, str]:
+    return {
+        "web/deployment.yaml": f"""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: web
+            spec:
+              replicas: {replicas}
+              selector:
+                matchLabels: {{app: web}}
+              template:
+                metadata:
+                  labels: {{app: web}}
+                spec:
+                  containers:
+                    - name: web
+                      image: registry.example/web:1.0
+            """,
+        "web/secret.yaml": f"""
+            apiVersion: v1
+            kind: Secret
+            metadata:
+              name: web-db
+            stringData:
+              password: {secret}
+            """,
+        "settings/config.yaml": """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: settings
+            data:
+              mode: blue
+            """,
+    }
+
+
+@dataclass
+class RoleRun:
+    rc: int
+    stdout: str
+    report_dir: Path
+
+    @property
+    def report(self) -> dict[str, Any]:
+        return json.loads((self.report_dir / "report.json").read_text())
+
+    def application(self, cluster: str, name: str) -> dict[str, Any]:
+        for entry in self.report["clusters"]:
+            if entry["name"] == cluster:
+                return next(app for app in entry["applications"] if app["name"] == name)
+        raise AssertionError(f"no cluster {cluster} in the report")
+
+    def recap(self, host: str) -> dict[str, int]:
+        match = re.search(rf"^{re.escape(host)}\s+:\s+(.*)$", self.stdout, re.MULTILINE)
+        assert match, self.stdout[-3000:]
+        return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+    def summary(self) -> list[str]:
+        match = re.search(r'TASK \[gitops\.kubernetes\.applications : Show one line per application\].*?"msg": (\[.*?\])\n}',
+                          self.stdout, re.DOTALL)
+        assert match, self.stdout[-3000:]
+        return json.loads(match.group(1))
+
+
+@pytest.fixture
+def run_role(tmp_path: Path, cluster):
+    """run_role(playbook, clusters={host: vars}, extra_vars=None, check=False, diff=False) -> RoleRun."""
+
+    def run(playbook: str, clusters: dict[str, dict[str, Any]], extra_vars: dict[str, Any] | None = None,
+            check: bool = False, diff: bool = False) -> RoleRun:
+        report_dir = tmp_path / "reports"
+        hosts = {}
+        for index, (name, host_vars) in enumerate(clusters.items()):
+            # unreachable addresses: a task that is not delegated to the controller fails the test
+            hosts[name] = {"ansible_host": f"192.0.2.{index + 1}", "gitops_kubeconfig": cluster.kubeconfig, **host_vars}
+        inventory = tmp_path / "inventory.yml"
+        inventory.write_text(yaml.safe_dump({"clusters": {"hosts": hosts}}))
+        argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), playbook,
+                "-e", json.dumps({"gitops_report_dir": str(report_dir), "ansible_python_interpreter": sys.executable,
+                                  **(extra_vars or {})})]
+        argv += ["--check"] if check else []
+        argv += ["--diff"] if diff else []
+        env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_RETRY_FILES_ENABLED": "false",
+               "ANSIBLE_LOCALHOST_WARNING": "false", "GITOPS_CACHE_DIR": str(tmp_path / "cache")}
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=ANSIBLE_TIMEOUT,
+                              check=False)
+        if os.environ.get("GITOPS_TEST_SHOW_PLAYBOOK"):
+            print(proc.stdout, proc.stderr)
+        return RoleRun(proc.returncode, proc.stdout + proc.stderr, report_dir)
+
+    return run
+
+
+def application(name: str, repo_url: str, path: str, namespace: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "source": {"repo_url": repo_url, "revision": "main", "path": path},
+            "destination": {"namespace": namespace}, "sync_policy": {"prune": True}, **extra}
+
+
+def all_report_text(run: RoleRun) -> str:
+    return "".join((run.report_dir / name).read_text() for name in ("report.json", "report.md", "junit.xml", "report.html"))
+
+
+def test_sync_is_idempotent_drift_check_reports_and_fails_then_sync_heals(run_role, git_repo, kubectl, namespace):
+    repo = git_repo()
+    repo.commit(web_app())
+    apps = {"gitops_applications": [application("web", repo.url, "web", namespace),
+                                    application("settings", repo.url, "settings", namespace)]}
+
+    first = run_role("gitops.kubernetes.sync", {"prod": apps})
+    assert first.rc == 0, first.stdout[-3000:]
+    assert first.recap("prod")["changed"] == 1  # one sync task for both applications
+    assert kubectl.get("deployment/web", "-n", namespace)["status"]["availableReplicas"] == 2
+    assert kubectl.get("configmap/settings", "-n", namespace)["data"] == {"mode": "blue"}
+    assert first.report["mode"] == "sync"
+    assert first.application("prod", "web")["status"] == "Synced"
+    assert first.application("prod", "web")["counts"]["created"] == 2
+    assert first.application("prod", "web")["revision"] == repo.commits[-1]
+    assert first.summary() == [
+        f"prod/web: Synced, Healthy at {repo.commits[-1][:12]}: 2 created",
+        f"prod/settings: Synced, Healthy at {repo.commits[-1][:12]}: 1 created",
+        "2 applications on 1 clusters: 2 synced, 2 changed, 0 failed",
+        "Reports: " + ", ".join(str(first.report_dir / f) for f in ("report.json", "report.md", "junit.xml", "report.html")),
+    ]
+
+    second = run_role("gitops.kubernetes.sync", {"prod": apps})
+    assert second.rc == 0 and second.recap("prod")["changed"] == 0, second.stdout[-3000:]
+    assert second.summary()[0] == f"prod/web: Synced, Healthy at {repo.commits[-1][:12]}: no changes; 2 unchanged"
+
+    # a live edit, and a new Secret value in Git: the drift check reports both, changes nothing, fails the play
+    kubectl.run("scale", "deployment/web", "--replicas=4", "-n", namespace)
+    repo.commit(web_app(secret="n3w-secret-value-7"))
+    drift = run_role("gitops.kubernetes.drift", {"prod": apps}, extra_vars={"gitops_fail_on_drift": True})
+    assert drift.rc != 0
+    assert "prod drifted from Git: web" in drift.stdout
+    assert kubectl.get("deployment/web", "-n", namespace)["spec"]["replicas"] == 4
+    assert drift.report["mode"] == "drift"
+    web = drift.application("prod", "web")
+    assert web["status"] == "OutOfSync" and web["counts"]["configured"] == 2
+    by_kind = {obj["kind"]: obj for obj in web["drifted"]}
+    assert "-  replicas: 4" in by_kind["Deployment"]["diff"] and "+  replicas: 2" in by_kind["Deployment"]["diff"]
+    assert "password: ++++++++ (changed)" in by_kind["Secret"]["diff"]
+    assert drift.application("prod", "settings")["status"] == "Synced"
+    text = all_report_text(drift) + drift.stdout
+    for secret in (SECRET_VALUE, "n3w-secret-value-7", base64.b64encode(SECRET_VALUE.encode()).decode(),
+                   base64.b64encode(b"n3w-secret-value-7").decode()):
+        assert secret not in text
+    cases = {case.get("name"): case for case in ET.parse(drift.report_dir / "junit.xml").getroot().iter("testcase")}
+    assert cases["web"].find("failure") is not None and cases["settings"].find("failure") is None
+
+    # without gitops_fail_on_drift the same check passes; --check on the sync playbook is the same drift report
+    check = run_role("gitops.kubernetes.sync", {"prod": apps}, check=True, diff=True)
+    assert check.rc == 0, check.stdout[-3000:]
+    assert check.report["mode"] == "drift" and check.application("prod", "web")["status"] == "OutOfSync"
+    assert kubectl.get("deployment/web", "-n", namespace)["spec"]["replicas"] == 4
+
+    healed = run_role("gitops.kubernetes.sync", {"prod": apps})
+    assert healed.rc == 0, healed.stdout[-3000:]
+    assert kubectl.get("deployment/web", "-n", namespace)["spec"]["replicas"] == 2
+    secret = kubectl.get("secret/web-db", "-n", namespace)
+    assert base64.b64decode(secret["data"]["password"]).decode() == "n3w-secret-value-7"
+    assert healed.application("prod", "web")["counts"]["configured"] == 2
+    assert SECRET_VALUE not in all_report_text(healed) + healed.stdout
+
+
+def test_generators_only_and_skip_select_what_is_synced(run_role, git_repo, kubectl, namespace):
+    repo = git_repo()
+    files = {}
+    for team in ("alpha", "beta", "gamma"):
+        files[f"teams/{team}/config.yaml"] = f"""
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: {team}-config
+            data:
+              team: {team}
+            """
+    files["shared/extra.yaml"] = """
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: extra-config
+        """
+    repo.commit(files)
+    cluster_vars = {
+        "gitops_generators": [{"git": {
+            "repo_url": repo.url, "revision": "main", "directories": [{"path": "teams/*"}],
+            "template": {"destination": {"namespace": namespace}, "sync_policy": {"prune": True}},
+        }}],
+        "gitops_applications": [application("extra", repo.url, "shared", namespace)],
+    }
+    run = run_role("gitops.kubernetes.sync", {"prod": cluster_vars},
+                   extra_vars={"gitops_only": ["alpha", "beta", "extra"], "gitops_skip": ["beta"]})
+    assert run.rc == 0, run.stdout[-3000:]
+    names = [app["name"] for app in run.report["clusters"][0]["applications"]]
+    assert names == ["extra", "alpha"]
+    assert kubectl.exists("configmap/alpha-config", "-n", namespace)
+    assert kubectl.exists("configmap/extra-config", "-n", namespace)
+    assert not kubectl.exists("configmap/beta-config", "-n", namespace)
+    assert not kubectl.exists("configmap/gamma-config", "-n", namespace)
+    # the generated application is pinned to the commit its directory was found at
+    assert run.application("prod", "alpha")["revision"] == repo.commits[-1]
+
+
+def test_a_broken_application_fails_its_cluster_after_the_others_synced_and_the_report_is_written(
+        run_role, git_repo, kubectl, namespace):
+    repo = git_repo()
+    repo.commit(web_app())
+    clusters = {
+        "prod": {"gitops_applications": [application("settings", repo.url, "settings", namespace),
+                                         application("missing", repo.url, "no/such/path", namespace)]},
+        "stage": {"gitops_applications": [application("stage-web", repo.url, "web", namespace)]},
+        "lab": {"gitops_applications": [application("lab-web", repo.url, "web", namespace)],
+                "gitops_kubeconfig": str(Path(repo.path) / "no-such-kubeconfig")},
+    }
+    run = run_role("gitops.kubernetes.sync", clusters, extra_vars={"gitops_parallelism": 2})
+    assert run.rc != 0
+    assert run.recap("prod")["failed"] == 1 and run.recap("lab")["failed"] == 1
+    assert run.recap("stage")["failed"] == 0
+    assert kubectl.exists("configmap/settings", "-n", namespace)
+    assert kubectl.exists("deployment/web", "-n", namespace)  # stage-web
+    assert run.application("prod", "settings")["status"] == "Synced"
+    missing = run.application("prod", "missing")
+    assert missing["status"] == "Failed" and "no/such/path" in missing["error"]
+    lab = next(entry for entry in run.report["clusters"] if entry["name"] == "lab")
+    assert lab["applications"] == [] and "no-such-kubeconfig" in lab["error"]
+    junit = ET.parse(run.report_dir / "junit.xml").getroot()
+    assert {suite.get("name") for suite in junit.iter("testsuite")} == {"prod", "stage", "lab"}
+    assert junit.get("errors") == "2"
+    assert any(line.startswith("prod/missing: Failed") for line in run.summary())
