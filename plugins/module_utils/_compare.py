@@ -581,6 +581,15 @@ def _compare_one(
         result.after = mask_secret(after) if is_secret(after) else after
         if plan.resource is None:
             result.message = "its CustomResourceDefinition is part of the application and not yet served"
+            return result
+        try:
+            # validate what would be created (schema, types, size, admission) so an invalid object is
+            # reported here, before a sync writes anything, instead of failing halfway through the sync
+            client.apply(plan.resource, plan.manifest, dry_run=True, force_conflicts=True)
+        except KubeApiError as exc:
+            if exc.status != 404:  # 404: its namespace is created by this sync; nothing to validate against yet
+                result.status = UNKNOWN
+                result.message = scrub_text(f"the API server rejected the dry-run apply: {exc.message}", secrets)
         return result
     if plan.resource is None:
         # live exists although the kind is not served: discovery is stale; nothing to dry-run against

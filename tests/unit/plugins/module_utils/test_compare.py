@@ -104,7 +104,7 @@ class FakeCluster:
         if manifest["metadata"]["name"] in self.reject:
             token = manifest.get("stringData", {}).get("token")
             raise KubeApiError(f'Secret "{manifest["metadata"]["name"]}" is invalid: data[token]: Invalid value: "{token}"', status=422)
-        live = self.store[ObjectRef.from_manifest(manifest)]
+        live = self.store.get(ObjectRef.from_manifest(manifest)) or {}
         predicted = deep_merge(live, manifest)
         predicted["metadata"]["managedFields"] = [{"manager": "gitops.kubernetes"}]
         if "stringData" in predicted:
@@ -182,7 +182,15 @@ def test_missing_object_has_no_patch_and_shows_desired_after() -> None:
     assert result.status == "Missing" and result.patch is None and result.before is None
     assert result.after["spec"]["replicas"] == 2
     assert ("GET", f"deployments {NS} web") in cluster.calls
-    assert ("PATCH", "web") not in cluster.calls  # no dry-run for what does not exist
+    assert ("PATCH", "web") in cluster.calls  # what would be created is validated too
+
+
+def test_missing_object_the_server_rejects_is_unknown_before_any_sync() -> None:
+    cluster = FakeCluster()
+    cluster.reject.add("web")
+    diff = compare_application(cluster, "shop", [desired(deployment())], namespace=NS)
+    result = diff.resources[0]
+    assert result.status == "Unknown" and "rejected the dry-run apply" in result.message
 
 
 def test_namespace_defaulting_is_decided_by_discovery() -> None:
