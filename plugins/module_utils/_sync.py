@@ -326,7 +326,14 @@ def _prepare(
         # the dry-run was rejected because Git changes a field that cannot change in place
         immutable = (compared.status in (OUT_OF_SYNC, UNKNOWN) and compared.live is not None and compared.predicted is None
                      and compared.resource is not None and _is_immutable_error(compared.message))
-        if immutable:
+        owner = (((compared.live or {}).get("metadata") or {}).get("labels") or {}).get(PART_OF_LABEL)
+        if compared.status != EXTRANEOUS and owner and set_id and owner != set_id:
+            # taking it over would make two applications undo each other's syncs (Argo CD's SharedResourceWarning)
+            problems.append(
+                f"{compared.ref}{where} already belongs to another application (its {PART_OF_LABEL} label is {owner}); "
+                f"remove it from that application first, or remove the label from the live object to hand it over"
+            )
+        elif immutable:
             if options.replace or policy.replace:
                 entry.action = REPLACED
                 entry.message = "an immutable field changed: deleted and recreated (Replace=true)"
