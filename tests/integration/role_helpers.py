@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+REPO = Path(__file__).resolve().parents[2]
 ANSIBLE_TIMEOUT = 600
 SECRET_VALUE = "s3cret-in-git-0042"
 
