@@ -463,7 +463,7 @@ class KubeClient:
                     f"(after {attempt + 1} attempts; connection from {self.connection.description})"
                 ) from None
             status = response.status
-            if status in RETRYABLE_STATUS and attempt < self.retries:
+            if status in RETRYABLE_STATUS and attempt < self.retries and not _is_permanent(status, response.data):
                 attempt += 1
                 self._backoff(attempt, response.headers.get("Retry-After"))
                 continue
@@ -714,6 +714,11 @@ def _decode(data: bytes | None) -> Any:
         return json.loads(data)
     except ValueError:
         return data.decode("utf-8", "replace")[:500]
+
+
+def _is_permanent(status: int, data: bytes | None) -> bool:
+    """A 500 that is the answer, not a hiccup: server-side apply reports a patch the schema rejects this way."""
+    return status == 500 and b"failed to create typed patch object" in (data or b"")
 
 
 def _is_tls_error(exc: BaseException) -> bool:

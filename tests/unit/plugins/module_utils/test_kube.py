@@ -181,6 +181,14 @@ def test_persistent_5xx_gives_up_with_the_server_message() -> None:
     assert len(pool.calls) == 5
 
 
+def test_a_schema_rejection_reported_as_500_is_not_retried() -> None:
+    message = "failed to create typed patch object (ns/web; apps/v1, Kind=Deployment): .spec.replicass: field not declared in schema"
+    pool = FakePool(Response(500, {"message": message, "reason": "InternalError"}))
+    with pytest.raises(KubeApiError, match="field not declared in schema"):
+        make_client(pool).request("PATCH", "/apis/apps/v1/namespaces/ns/deployments/web", body={})
+    assert len(pool.calls) == 1
+
+
 def test_unreachable_server_is_a_clear_connection_error() -> None:
     refused = urllib3.exceptions.MaxRetryError(None, "/api", reason=urllib3.exceptions.NewConnectionError(
         None, "Failed to establish a new connection: [Errno 111] Connection refused"))
