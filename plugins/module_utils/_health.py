@@ -119,8 +119,10 @@ def _statefulset(obj: dict[str, Any]) -> Health:
             return Health(PROGRESSING, f"Waiting for partitioned roll out to finish: {updated} out of {replicas - partition} new pods have been updated...")
         return Health(HEALTHY, f"partitioned roll out complete: {updated} new pods have been updated...")
     if status.get("updateRevision") and status.get("updateRevision") != status.get("currentRevision"):
-        return Health(PROGRESSING, f"waiting for statefulset rolling update to complete {_int(status.get('updatedReplicas'))} pods at revision {status.get('updateRevision')}...")
-    return Health(HEALTHY, f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods at revision {status.get('currentRevision')}...")
+        return Health(PROGRESSING, f"waiting for statefulset rolling update to complete "
+                                   f"{_int(status.get('updatedReplicas'))} pods at revision {status.get('updateRevision')}...")
+    return Health(HEALTHY, f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods "
+                           f"at revision {status.get('currentRevision')}...")
 
 
 def _daemonset(obj: dict[str, Any]) -> Health:
@@ -128,7 +130,8 @@ def _daemonset(obj: dict[str, Any]) -> Health:
         return Health(PROGRESSING, "Waiting for rollout to finish: observed daemon set generation less than desired generation")
     status = _status(obj)
     if (_spec(obj).get("updateStrategy") or {}).get("type") == "OnDelete":
-        return Health(HEALTHY, f"daemon set {_int(status.get('currentNumberScheduled'))} out of {_int(status.get('desiredNumberScheduled'))} new pods have been updated")
+        return Health(HEALTHY, f"daemon set {_int(status.get('currentNumberScheduled'))} out of "
+                               f"{_int(status.get('desiredNumberScheduled'))} new pods have been updated")
     desired = _int(status.get("desiredNumberScheduled"))
     updated = _int(status.get("updatedNumberScheduled"))
     if updated < desired:

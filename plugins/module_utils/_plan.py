@@ -242,7 +242,7 @@ def parse_compare_options(manifest: dict[str, Any]) -> frozenset[str]:
     """argocd.argoproj.io/compare-options as a set ('IgnoreExtraneous', ...); unknown ones raise SpecError."""
     found = set()
     for item in _split(_annotations(manifest).get(COMPARE_OPTIONS_ANNOTATION, "")):
-        key, _, value = item.partition("=")
+        key, value = item.partition("=")[::2]
         if key not in KNOWN_COMPARE_OPTIONS:
             raise SpecError(f"{describe(manifest)}: {COMPARE_OPTIONS_ANNOTATION} option {key!r} is unknown")
         if value.lower() != "false":

@@ -358,7 +358,7 @@ def _prepare(
     if problems:
         raise SyncError("nothing was applied, because " + ("these objects cannot be synced: " if len(problems) > 1 else "")
                         + "; ".join(problems), application=name)
-    plan = build_plan([(entry.manifest or {}, entry) for entry in desired], [(manifest, obj) for manifest, _, obj in hooks])
+    plan = build_plan([(entry.manifest or {}, entry) for entry in desired], [(hook[0], hook[2]) for hook in hooks])
     for task in plan.tasks:
         entry = task.payload
         if task.is_hook:

@@ -9,13 +9,13 @@ module: gitops_sync
 short_description: Converge the cluster to an application in Git, in order, healing drift and pruning safely
 version_added: 0.1.0
 author:
-  - gitops.kubernetes maintainers
+  - gitops.kubernetes maintainers (@gitops-kubernetes)
 description:
   - Does what an Argo CD sync does, from an Ansible task. It renders the application (or takes rendered
     O(manifests)), compares it with the cluster the way M(gitops.kubernetes.gitops_diff) does, and server-side
     applies, with field manager C(gitops.kubernetes), only the objects that are V(OutOfSync) or V(Missing).
     Objects already in sync are not written at all, so an unchanged application makes no write request, bumps no
-    C(resourceVersion), runs no hooks and reports RV(changed=false).
+    C(resourceVersion), runs no hooks and reports C(changed=false).
   - "Order, as in Argo CD: phases C(PreSync), C(Sync), C(PostSync) (and C(SyncFail) after a failure); inside a phase,
     waves from the C(argocd.argoproj.io/sync-wave) annotation (default 0, negatives allowed; C(helm.sh/hook-weight)
     for Helm hooks); inside a wave, kinds in Argo CD's order (Namespace, NetworkPolicy, ResourceQuota, LimitRange,
@@ -52,7 +52,7 @@ description:
     API server cannot dry-run (kind not served, invalid field, immutable field without C(Replace=true)), applies
     nothing and prunes nothing.
   - Check mode is the drift report. It stops after the plan and reports, per object, what a real run would do;
-    RV(changed) means a real run would change something.
+    C(changed) means a real run would change something.
   - Secret values never appear in results, diffs or messages.
 extends_documentation_fragment:
   - gitops.kubernetes._application
@@ -366,23 +366,14 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     credential_values,
     parse_application,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render import HAS_YAML, YAML_IMPORT_ERROR
 
 try:
-    import yaml
-
-    HAS_YAML = True
-    YAML_IMPORT_ERROR = None
-except ImportError:
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = traceback.format_exc()
-
-try:
-    # these need PyYAML and jsonpatch, reported through missing_required_lib below
+    # these need jsonpatch (and PyYAML), reported through missing_required_lib below
     from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import HAS_JSONPATCH, JSONPATCH_IMPORT_ERROR
     from ansible_collections.gitops.kubernetes.plugins.module_utils._render import load_manifests, render_application
     from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
         SyncClient,
-        SyncFailure,
         SyncResult,
         SyncSettings,
         sync_application,
