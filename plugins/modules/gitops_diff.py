@@ -287,7 +287,13 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
     kube_connection_argument_spec,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import SECRET_MASK, mask_secret, scrub_text, secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
+    SECRET_MASK,
+    mask_helm_values,
+    mask_secret,
+    scrub_text,
+    secret_values,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     APPLICATION_ARGUMENT_SPEC,
@@ -459,9 +465,11 @@ def safe_invocation(params: dict[str, Any]) -> dict[str, Any]:
         args["manifests"] = _masked_manifests(args["manifests"])
     if args.get("applications"):
         args["applications"] = [
-            {**item, "manifests": _masked_manifests(item["manifests"])} if isinstance(item, dict) and "manifests" in item else item
+            {**item, "manifests": _masked_manifests(item["manifests"])} if isinstance(item, dict) and "manifests" in item
+            else mask_helm_values(item)
             for item in args["applications"]
         ]
+    args["application"] = mask_helm_values(args.get("application"))
     return args
 
 
