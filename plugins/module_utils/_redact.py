@@ -81,3 +81,39 @@ def secret_values(manifests: Iterable[dict[str, Any] | None]) -> list[str]:
                     except (ValueError, UnicodeDecodeError):
                         pass
     return found
+
+
+_HELM_VALUE_KEYS = ("values", "valuesObject", "parameters")
+
+
+def _mask_leaves(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _mask_leaves(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_leaves(item) for item in value]
+    return SECRET_MASK if value not in (None, "") else value
+
+
+def mask_helm_values(application: Any) -> Any:
+    """An application spec (ours or Argo CD's) as module arguments may echo it: Helm values masked.
+
+    Helm values and parameters are where passwords are passed to charts, and -vvv
+    prints a module's arguments; the keys stay visible, the values do not.
+    """
+    if not isinstance(application, dict):
+        return application
+    masked = copy.deepcopy(application)
+    spec = masked.get("spec") if isinstance(masked.get("spec"), dict) else {}
+    for source in (masked.get("source"), spec.get("source")):
+        helm = source.get("helm") if isinstance(source, dict) else None
+        if not isinstance(helm, dict):
+            continue
+        for key in _HELM_VALUE_KEYS:
+            if key not in helm:
+                continue
+            if key == "parameters" and isinstance(helm[key], list):
+                helm[key] = [{**item, "value": SECRET_MASK} if isinstance(item, dict) and "value" in item else item
+                             for item in helm[key]]
+            else:
+                helm[key] = _mask_leaves(helm[key])
+    return masked

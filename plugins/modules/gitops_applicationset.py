@@ -171,6 +171,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import mask_helm_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import credential_values
 
 try:
@@ -219,15 +220,17 @@ def main() -> None:
     # explicit applications may carry Git credentials: keep them out of messages (they are passed through)
     for raw in module.params["applications"]:
         module.no_log_values.update(credential_values(raw))
+    # -vvv echoes the arguments: Helm values often carry passwords
+    invocation = {"module_args": {**module.params, "applications": [mask_helm_values(a) for a in module.params["applications"]]}}
     if not HAS_GENERATE:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=GENERATE_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=GENERATE_IMPORT_ERROR, invocation=invocation)
     if not HAS_GIT and any("git" in (g or {}) for g in module.params["generators"]):
-        module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
     try:
         result = run_module(module)
     except GitopsError as exc:
-        module.fail_json(msg=str(exc), **exc.to_result())
-    module.exit_json(**result)
+        module.fail_json(msg=str(exc), invocation=invocation, **exc.to_result())
+    module.exit_json(invocation=invocation, **result)
 
 
 if __name__ == "__main__":

@@ -220,7 +220,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import mask_secret
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import mask_helm_values, mask_secret
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render import (
     HAS_YAML,
     YAML_IMPORT_ERROR,
@@ -274,10 +274,12 @@ def main() -> None:
     )
     # the spec is a free-form dict, so its secrets are registered by hand before anything can echo them
     module.no_log_values.update(credential_values(module.params["application"]))
+    # -vvv echoes the arguments: Helm values often carry passwords
+    invocation = {"module_args": {**module.params, "application": mask_helm_values(module.params["application"])}}
     if not HAS_GIT:
-        module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
     if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
+        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR, invocation=invocation)
 
     result: dict[str, Any] = {"changed": False}
     try:
@@ -285,7 +287,7 @@ def main() -> None:
         result["application"] = app.name
         rendered = render_application(app, module.params["cache_dir"])
     except GitopsError as err:
-        module.fail_json(msg=str(err), **{**result, **err.to_result()})
+        module.fail_json(msg=str(err), invocation=invocation, **{**result, **err.to_result()})
 
     result.update(
         revision=rendered.revision,
@@ -302,7 +304,7 @@ def main() -> None:
         result["files"], result["changed"] = write_dest(module.params["dest"], rendered.objects, module.check_mode)
     else:
         result["manifests"] = [mask_secret(obj.manifest) for obj in rendered.objects]
-    module.exit_json(**result)
+    module.exit_json(invocation=invocation, **result)
 
 
 if __name__ == "__main__":
