@@ -509,10 +509,10 @@ def _masked_manifests(raw: Any) -> Any:
         return [mask_secret(item) if isinstance(item, dict) else item for item in raw]
     if isinstance(raw, dict):
         return mask_secret(raw)
-    if isinstance(raw, str) and HAS_YAML:
+    if isinstance(raw, str):
         try:  # a JSON or YAML string, whatever its spelling of kind: Secret
-            return [mask_secret(d) if isinstance(d, dict) else d for d in yaml.safe_load_all(raw) if d is not None]
-        except yaml.YAMLError:
+            return [mask_secret(obj.manifest) for obj in load_manifests(raw, "manifests")]
+        except (GitopsError, NameError):  # unparseable (the task says why) or PyYAML missing: echo nothing
             return SECRET_MASK
     return raw
 
