@@ -34,6 +34,7 @@ description:
 extends_documentation_fragment:
   - gitops.kubernetes._application
   - gitops.kubernetes._kube_connection
+  - gitops.kubernetes._policy
 attributes:
   check_mode:
     support: full
@@ -287,6 +288,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
     kube_connection_argument_spec,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC, Policy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
     SECRET_MASK,
     mask_helm_values,
@@ -359,6 +361,7 @@ def argument_spec() -> dict[str, Any]:
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
+    spec.update(POLICY_ARGUMENT_SPEC)
     return spec
 
 
@@ -398,6 +401,7 @@ class ApplicationJob:
         self.cache_dir = cache_dir
         self.objects: list[DesiredObject] = []
         self.app: Application | None = None
+        self.guard: Policy | None = None  # the task's policy
         if "manifests" in raw:
             self.name = str(raw.get("name") or "")
             if not self.name:
@@ -416,14 +420,22 @@ class ApplicationJob:
     def run(self, client: KubeClient) -> ApplicationDiff:
         """Render (for a spec) and compare."""
         if self.app is None:
+            if self.guard is not None:
+                self.guard.check_objects(self.name, self.objects, (self.raw.get("destination") or {}).get("namespace")
+                                         or client.default_namespace, client)
             return compare_application(
                 client, self.name, self.objects,
                 namespace=(self.raw.get("destination") or {}).get("namespace"),
                 ignore_differences=self.raw.get("ignore_differences") or [],
                 revision=self.raw.get("revision"),
             )
+        if self.guard is not None:
+            self.guard.check_repo(self.name, self.app.source.repo_url)
         rendered = render_application(self.app, self.cache_dir)
         self.objects = rendered.objects
+        if self.guard is not None:
+            self.guard.check_objects(self.name, rendered.objects, self.app.destination.namespace or client.default_namespace,
+                                     client)
         return compare_application(
             client, self.app.name, rendered.objects,
             namespace=self.app.destination.namespace or None,
@@ -495,6 +507,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             "name": params["name"], "manifests": params["manifests"], "destination": params["destination"],
             "revision": params["revision"], "ignore_differences": params["ignore_differences"],
         }, cache_dir)]
+    guard = Policy.from_params(params["policy"])
+    for job in jobs:
+        job.guard = guard
     with KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
         if len(jobs) == 1:
             outcomes: list[ApplicationDiff | GitopsError] = [jobs[0].run(client)]

@@ -57,6 +57,7 @@ description:
 extends_documentation_fragment:
   - gitops.kubernetes._application
   - gitops.kubernetes._kube_connection
+  - gitops.kubernetes._policy
 attributes:
   check_mode:
     support: full
@@ -356,6 +357,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
     kube_connection_argument_spec,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC, Policy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
     SECRET_MASK,
     mask_helm_values,
@@ -422,6 +424,7 @@ def argument_spec() -> dict[str, Any]:
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
+    spec.update(POLICY_ARGUMENT_SPEC)
     return spec
 
 
@@ -466,6 +469,7 @@ class ApplicationJob:
         self.cache_dir = cache_dir
         self.objects: list[DesiredObject] = []
         self.app: Application | None = None
+        self.guard: Policy | None = None  # the task's policy, checked before any write
         if "manifests" in raw:
             self.name = str(raw.get("name") or "")
             if not self.name:
@@ -480,13 +484,21 @@ class ApplicationJob:
     def run(self, client: SyncClient, settings: SyncSettings) -> SyncResult:
         """Render (for a spec) and sync."""
         if self.app is None:
+            if self.guard is not None:
+                self.guard.check_objects(self.name, self.objects, (self.raw.get("destination") or {}).get("namespace")
+                                         or client.default_namespace, client)
             return sync_application(
                 client, self.name, self.objects, namespace=(self.raw.get("destination") or {}).get("namespace"),
                 policy=self.policy, ignore_differences=self.raw.get("ignore_differences") or [],
                 revision=self.raw.get("revision"), settings=settings,
             )
+        if self.guard is not None:
+            self.guard.check_repo(self.name, self.app.source.repo_url)
         rendered = render_application(self.app, self.cache_dir)
         self.objects = rendered.objects
+        if self.guard is not None:
+            self.guard.check_objects(self.name, rendered.objects, self.app.destination.namespace or client.default_namespace,
+                                     client)
         return sync_application(
             client, self.name, rendered.objects, namespace=self.app.destination.namespace or None, policy=self.policy,
             ignore_differences=self.app.ignore_differences, revision=rendered.revision, settings=settings,
@@ -552,6 +564,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             "revision": params["revision"], "ignore_differences": params["ignore_differences"],
             "sync_policy": params["sync_policy"],
         }, cache_dir)]
+    guard = Policy.from_params(params["policy"])
+    for job in jobs:
+        job.guard = guard
     initiator = {k: v for k, v in (params["initiator"] or {}).items() if v} or initiator_from_env()
     settings = SyncSettings(
         check_mode=module.check_mode, force_conflicts=params["force_conflicts"], wait=params["wait"],
