@@ -17,9 +17,10 @@ CONFIG = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "d
 def documented_options() -> dict:
     from ansible_collections.gitops.kubernetes.plugins.doc_fragments._application import ModuleDocFragment as App
     from ansible_collections.gitops.kubernetes.plugins.doc_fragments._kube_connection import ModuleDocFragment as Kube
+    from ansible_collections.gitops.kubernetes.plugins.doc_fragments._policy import ModuleDocFragment as Policy
 
     options = {}
-    for text in (App.DOCUMENTATION, Kube.DOCUMENTATION):
+    for text in (App.DOCUMENTATION, Kube.DOCUMENTATION, Policy.DOCUMENTATION):
         options.update(yaml.safe_load(text)["options"])
     for name, option in yaml.safe_load(gitops_diff.DOCUMENTATION)["options"].items():
         options[name] = {**options.get(name, {}), **option}  # the module refines fragment options
