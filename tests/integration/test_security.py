@@ -226,6 +226,8 @@ def test_no_secret_reaches_output_results_reports_logs_or_the_cluster(setting, s
     assert results["diff_v2"]["out_of_sync"]
     assert results["render_url_token"]["failed"] and results["sync_url_token"]["failed"]
     assert results["sync_bad_secret"]["failed"]
+    for name in ("sync_inline", "sync_inline_yaml", "sync_inline_json", "diff_inline_json", "report"):
+        assert not results[name].get("failed"), f"{name}: {results[name].get('msg')}"
     assert kubectl.get("secret", "db", "-n", setting["namespace"])["data"]["token"] == b64(secrets["data_v2"])
     assert kubectl.get("secret", "helm-creds", "-n", setting["namespace"])["data"]["apiKey"] == b64(secrets["helm_parameter"])
 
