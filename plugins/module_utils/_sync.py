@@ -676,8 +676,15 @@ def _ensure_namespace(client: KubeClient, prepared: _Prepared, policy: SyncPolic
     """The destination namespace must exist before the Lease and the inventory can live in it."""
     namespace = prepared.diff.namespace
     resource = client.resource_for("v1", "Namespace")
-    if resource is None or client.get(resource, None, namespace) is not None:
+    if resource is None:
         return
+    try:
+        if client.get(resource, None, namespace) is not None:
+            return
+    except KubeApiError as exc:
+        if exc.status == 403:
+            return  # an identity with namespaced rights only may not read Namespaces; writes into it tell if it is missing
+        raise
     own = prepared.desired_namespace_object
     if own is None and not policy.create_namespace:
         raise SyncError(f"the destination namespace {namespace} does not exist; set sync_policy.create_namespace: true "
