@@ -690,3 +690,33 @@ def test_a_failed_prune_stays_in_the_inventory_and_is_retried(kubectl, namespace
     finally:
         kubectl.run("delete", "validatingadmissionpolicybinding", policy_name, "--ignore-not-found", check=False)
         kubectl.run("delete", "validatingadmissionpolicy", policy_name, "--ignore-not-found", check=False)
+
+
+def test_a_failed_job_hook_fails_the_sync_and_hook_failed_deletes_it(kubectl, namespace, ansible_playbook):
+    # the Job controller fails this Job for real: its pod can never be scheduled and the deadline is 2s
+    doomed = job("doomed", **{HOOK: "PreSync", DELETE_POLICY: "HookFailed"})
+    doomed["spec"]["activeDeadlineSeconds"] = 2
+    doomed["spec"]["template"]["spec"]["nodeSelector"] = {"no-such-node": "true"}
+    desired = [DEPLOYMENT, doomed, configmap("on-failure", **{HOOK: "SyncFail"})]
+    run = ansible_playbook(tasks(sync_task("failing", desired, namespace, wait_timeout=60)))
+    result = run["failing"]
+    assert result["failed"] is True
+    assert "hook Job.batch" in result["msg"] and "doomed failed" in result["msg"]
+    resources = by_name(result)
+    assert resources["Job/doomed"]["result"] == "Failed" and resources["Job/doomed"]["health"]["status"] == "Degraded"
+    assert "deleted by its hook-delete-policy" in resources["Job/doomed"]["message"]
+    assert not kubectl.exists("job/doomed", "-n", namespace)
+    assert not kubectl.exists("deployment/web", "-n", namespace)
+    assert kubectl.exists("configmap/on-failure", "-n", namespace)
+
+
+def test_without_wait_waves_do_not_wait_for_health(kubectl, namespace, ansible_playbook):
+    stuck = copy.deepcopy(DEPLOYMENT)
+    stuck["spec"]["template"]["spec"]["nodeSelector"] = {"no-such-node": "true"}
+    later = with_annotations(CONFIG, **{WAVE: "1"})
+    run = ansible_playbook(tasks(sync_task("nowait", [stuck, later], namespace, wait=False)))
+    result = run["nowait"]
+    assert run.rc == 0 and not result.get("failed"), result.get("msg")
+    assert result["health_status"] == "Progressing"
+    assert by_name(result)["Deployment/web"]["health"]["status"] == "Progressing"
+    assert kubectl.exists("configmap/web-config", "-n", namespace)
