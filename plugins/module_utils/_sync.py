@@ -736,6 +736,8 @@ def sync_application(
     started_at = now_iso()
     try:
         prepared = _prepare(client, name, objects, namespace, policy, ignore_differences, revision)
+        if not settings.force_conflicts:
+            _refuse_conflicts(client, name, prepared)
         result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
         work = any(e.action in WRITE_ACTIONS for e in prepared.resources + prepared.prune)
         run_hooks = work or settings.hooks == HOOKS_ALWAYS
@@ -759,6 +761,25 @@ def sync_application(
         raise
     except GitopsError as exc:
         raise exc.with_application(name)
+
+
+def _refuse_conflicts(client: KubeClient, name: str, prepared: _Prepared) -> None:
+    """Without force_conflicts: ask the API server (an unforced dry-run) whether another field manager owns a field
+    this sync would change, and fail before anything is written, so no wave is left half applied."""
+    changing = [e for e in prepared.resources if e.action == CONFIGURED and e.resource is not None]
+
+    def probe(entry: ObjectResult) -> str:
+        try:
+            client.apply(entry.resource, entry.manifest or {}, dry_run=True, force_conflicts=False)  # type: ignore[arg-type]
+        except KubeApiError as exc:
+            if exc.status == 409:
+                return f"{entry.ref}{f' ({entry.source})' if entry.source else ''}: {exc.message}"
+        return ""
+
+    conflicts = [found for found in client.map(probe, changing) if found]
+    if conflicts:
+        raise SyncError("nothing was applied, because another field manager owns fields this sync would change "
+                        "(set force_conflicts: true to take them over): " + "; ".join(conflicts[:10]), application=name)
 
 
 def _recheck(client: KubeClient, name: str, objects: list[DesiredObject], namespace: str | None, policy: SyncPolicy,
