@@ -16,6 +16,7 @@ environment only, and every git message is scrubbed before it is shown.
 
 from __future__ import annotations
 
+import configparser
 import errno
 import fcntl
 import hashlib
@@ -23,6 +24,7 @@ import os
 import re
 import shlex
 import shutil
+import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
@@ -194,10 +196,36 @@ class GitSource:
     def resolve(self) -> ResolvedRevision:
         """Resolve the spec's revision to a commit, fetching only what it needs."""
         with self._locked():
-            repo = self._mirror()
-            revision = self.spec.revision.strip() or "HEAD"
-            sha, fetched = self._resolve(repo, revision)
-            return ResolvedRevision(sha=sha, commit=self._commit_info(repo, sha), fetched=fetched)
+            try:
+                return self._resolve_in_mirror()
+            except UnknownRevisionError:
+                raise
+            except (SourceError, OSError, ValueError, configparser.Error, git.GitError) as failure:
+                # a damaged cache (killed fetch, full disk, corrupt object or config) fails in many ways:
+                # rebuild it once from the remote, unless the cache is sound and the remote is the problem
+                if not self._mirror_is_corrupt():
+                    if isinstance(failure, SourceError):
+                        raise
+                    raise SourceError(f"the Git cache of {self.url} cannot be used: {self.scrub(str(failure))[:300]}") from None
+                shutil.rmtree(self.mirror_dir, ignore_errors=True)
+                return self._resolve_in_mirror()
+
+    def _resolve_in_mirror(self) -> ResolvedRevision:
+        repo = self._mirror()
+        revision = self.spec.revision.strip() or "HEAD"
+        sha, fetched = self._resolve(repo, revision)
+        return ResolvedRevision(sha=sha, commit=self._commit_info(repo, sha), fetched=fetched)
+
+    def _mirror_is_corrupt(self) -> bool:
+        """Whether the cached mirror is damaged, so that rebuilding it (not the remote) is the cure."""
+        if not self.mirror_dir.exists():
+            return False
+        try:
+            proc = subprocess.run(["git", "--git-dir", str(self.mirror_dir), "fsck", "--no-dangling", "--no-progress"],
+                                  capture_output=True, timeout=LOCAL_TIMEOUT, check=False, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return proc.returncode != 0
 
     @contextmanager
     def checkout(self, sha: str) -> Iterator[Path]:
