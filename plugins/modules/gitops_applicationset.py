@@ -43,6 +43,7 @@ attributes:
     description: Reads Git only, so it runs the same in check mode (the applications are needed for the drift report).
   diff_mode:
     support: none
+    description: Nothing it does has a before and after to show.
 options:
   applications:
     description:

@@ -35,6 +35,7 @@ attributes:
         drift report, the output of a run that changed nothing in any cluster."
   diff_mode:
     support: none
+    description: Nothing it does has a before and after to show.
 options:
   results:
     description:
@@ -78,7 +79,7 @@ options:
     type: str
     default: "0644"
 notes:
-  - RV(changed) is always V(false). A report is the output of a run, not a change to the systems it manages; this
+  - RV(ignore:changed) is always V(false). A report is the output of a run, not a change to the systems it manages; this
     keeps a second identical run idempotent.
 seealso:
   - module: gitops.kubernetes.gitops_sync

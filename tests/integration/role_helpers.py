@@ -13,9 +13,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,9 +88,9 @@ class RoleRun:
         return json.loads(match.group(1))
 
 
-@pytest.fixture
-def run_role(tmp_path: Path, cluster):
-    """run_role(playbook, clusters={host: vars}, extra_vars=None, check=False, diff=False) -> RoleRun."""
+def role_runner(tmp_path: Path, cluster: Any) -> Callable[..., RoleRun]:
+    """A function run(playbook, clusters={host: vars}, extra_vars=None, check=False, diff=False) -> RoleRun,
+    for a test module's run_role fixture."""
 
     def run(playbook: str, clusters: dict[str, dict[str, Any]], extra_vars: dict[str, Any] | None = None,
             check: bool = False, diff: bool = False) -> RoleRun:

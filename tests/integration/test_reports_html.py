@@ -17,7 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from role_helpers import application, run_role, web_app  # noqa: F401 (run_role is a fixture)
+from role_helpers import application, role_runner, web_app
+
+
+@pytest.fixture
+def run_role(tmp_path, cluster):
+    return role_runner(tmp_path, cluster)
+
 
 CHROMIUM_TIMEOUT = 120
 WINDOW = (1280, 900)

@@ -11,7 +11,14 @@ import base64
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from role_helpers import SECRET_VALUE, RoleRun, application, run_role, web_app  # noqa: F401 (run_role is a fixture)
+import pytest
+
+from role_helpers import SECRET_VALUE, RoleRun, application, role_runner, web_app
+
+
+@pytest.fixture
+def run_role(tmp_path, cluster):
+    return role_runner(tmp_path, cluster)
 
 
 def all_report_text(run: RoleRun) -> str:
