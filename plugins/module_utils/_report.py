@@ -30,6 +30,13 @@ try:
 except ImportError:  # the module reports it with missing_required_lib()
     HAS_YAML = False
 
+try:
+    import jsonpatch
+
+    HAS_JSONPATCH = True
+except ImportError:  # patches are then left out of report.json; the diffs stay
+    HAS_JSONPATCH = False
+
 DRIFT = "drift"
 SYNC = "sync"
 FORMATS = {"json": "report.json", "markdown": "report.md", "junit": "junit.xml", "html": "report.html"}
@@ -286,6 +293,19 @@ def unified_diff(before: str, after: str, ref: str) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
+def patch_between(before: str, after: str) -> list[dict[str, Any]] | None:
+    """The JSON Patch (RFC 6902) from the live YAML to the desired YAML, or None when a side is missing."""
+    if not (before and after and HAS_YAML and HAS_JSONPATCH):
+        return None
+    try:
+        live, desired = yaml.safe_load(before), yaml.safe_load(after)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(live, dict) or not isinstance(desired, dict):
+        return None
+    return list(jsonpatch.make_patch(live, desired).patch)
+
+
 def _object(raw: dict[str, Any], secrets: list[str]) -> ObjectReport:
     health = raw.get("health")
     health_status = _text(health.get("status")) if isinstance(health, dict) else _text(health)
@@ -304,6 +324,10 @@ def _object(raw: dict[str, Any], secrets: list[str]) -> ObjectReport:
     patch = raw.get("patch")
     if isinstance(patch, list):
         obj.patch = _mask_patch(patch) if secret else patch
+    elif obj.drifted:
+        # gitops_sync gives before/after (diff mode); the patch is computed from them (already masked for Secrets)
+        computed = patch_between(before, after)
+        obj.patch = _mask_patch(computed) if secret and computed is not None else computed
     return obj
 
 

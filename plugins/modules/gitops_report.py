@@ -14,8 +14,9 @@ description:
   - Turns the registered results of M(gitops.kubernetes.gitops_sync) (or M(gitops.kubernetes.gitops_diff)), one
     per cluster, into one report of the run and writes it under O(dest).
   - C(report.json) holds, per cluster and per application, the status, health, revision, object counts and the
-    objects that drifted (or were written), with their diffs and, for M(gitops.kubernetes.gitops_diff) results,
-    their JSON patches.
+    objects that drifted (or were written), with their diffs and their JSON patches (as
+    M(gitops.kubernetes.gitops_diff) returns them, or computed from the C(before) and C(after) that
+    M(gitops.kubernetes.gitops_sync) returns in diff mode).
   - C(report.md) is a table a person reads in a merge request or in the job output.
   - C(junit.xml) has a test suite per cluster and a test case per application, failed when the application is out of
     sync (in a drift report, when it drifted) or unhealthy (V(Degraded), V(Missing), V(Unknown)), an error when it
@@ -86,6 +87,7 @@ seealso:
   - module: gitops.kubernetes.gitops_diff
 requirements:
   - PyYAML
+  - jsonpatch (for the patches in C(report.json); without it they are left out)
 """
 
 EXAMPLES = r"""

@@ -63,6 +63,7 @@ def test_sync_is_idempotent_drift_check_reports_and_fails_then_sync_heals(run_ro
     assert web["status"] == "OutOfSync" and web["counts"]["configured"] == 2
     by_kind = {obj["kind"]: obj for obj in web["drifted"]}
     assert "-  replicas: 4" in by_kind["Deployment"]["diff"] and "+  replicas: 2" in by_kind["Deployment"]["diff"]
+    assert by_kind["Deployment"]["patch"] == [{"op": "replace", "path": "/spec/replicas", "value": 2}]
     assert "password: ++++++++ (changed)" in by_kind["Secret"]["diff"]
     assert drift.application("prod", "settings")["status"] == "Synced"
     text = all_report_text(drift) + drift.stdout
@@ -111,7 +112,14 @@ def test_generators_only_and_skip_select_what_is_synced(run_role, git_repo, kube
             "repo_url": repo.url, "revision": "main", "directories": [{"path": "teams/*"}],
             "template": {"destination": {"namespace": namespace}, "sync_policy": {"prune": True}},
         }}],
-        "gitops_applications": [application("extra", repo.url, "shared", namespace)],
+        # an Argo CD Application manifest, as migrated from Argo CD unchanged
+        "gitops_applications": [{
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "extra"},
+            "spec": {"project": "default",
+                     "source": {"repoURL": repo.url, "targetRevision": "main", "path": "shared"},
+                     "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+                     "syncPolicy": {"automated": {"prune": True}}},
+        }],
     }
     run = run_role("gitops.kubernetes.sync", {"prod": cluster_vars},
                    extra_vars={"gitops_only": ["alpha", "beta", "extra"], "gitops_skip": ["beta"]})

@@ -167,6 +167,11 @@ def test_json_is_machine_readable_per_cluster_per_application():
     assert shop["revision"] == REVISION and shop["health_status"] == "Healthy" and shop["counts"]["configured"] == 2
     web = shop["drifted"][0]
     assert web["kind"] == "Deployment" and "-  replicas: 5" in web["diff"] and "+  replicas: 2" in web["diff"]
+    # gitops_sync results carry before/after: the patch is computed from them
+    assert web["patch"] == [{"op": "replace", "path": "/spec/replicas", "value": 2}]
+    secret = next(obj for obj in shop["drifted"] if obj["kind"] == "Secret")
+    assert {op["value"] for op in secret["patch"]} == {"++++++++"}
+    assert "patch" not in next(obj for obj in shop["drifted"] if obj["kind"] == "ConfigMap")  # pruned: no after
     legacy = document["clusters"][1]["applications"][0]
     assert legacy["drifted"][0]["patch"] == [{"op": "replace", "path": "/spec/replicas", "value": 3}]
     assert document["clusters"][2]["error"].endswith("refused")
