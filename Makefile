@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tools/collections
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv tools collection-link cluster-up cluster-down cluster-status demo test lint sanity unit integration build clean
+.PHONY: help venv tools system-deps collection-link cluster-up cluster-down cluster-status demo test lint sanity unit integration build clean
 
 help:
 	@echo "make demo          start a local control plane and sync the example applications from Git"
@@ -22,6 +22,10 @@ venv:
 
 tools:
 	@hack/tools.sh >/dev/null
+
+# chromium (HTML report test) and shellcheck (sanity), from Debian's packages
+system-deps:
+	@hack/system-deps.sh
 
 # ansible needs the checkout at .../ansible_collections/gitops/kubernetes
 collection-link:
@@ -45,13 +49,13 @@ test: lint sanity unit integration
 lint: venv collection-link
 	@hack/lint.sh
 
-sanity: venv
+sanity: venv system-deps
 	@hack/sanity.sh
 
 unit: venv collection-link
 	$(PYTHON) -m pytest tests/unit -q -n $(PYTEST_WORKERS)
 
-integration: venv tools collection-link
+integration: venv tools system-deps collection-link
 	$(PYTHON) -m pytest tests/integration -q -n $(PYTEST_WORKERS) --durations=15
 
 build: venv

@@ -9,6 +9,7 @@ mkdir -p .tools/collections/ansible_collections/gitops
 ln -sfn "$repo" .tools/collections/ansible_collections/gitops/kubernetes
 export ANSIBLE_COLLECTIONS_PATH="$repo/.tools/collections"
 # ansible-lint expects its own virtualenv first on PATH
-export PATH="$(readlink -f "$repo/.venv")/bin:$PATH"
+venv_bin="$(readlink -f "$repo/.venv")/bin"
+export PATH="$venv_bin:$PATH"
 "$repo/.venv/bin/python" -m compileall -q plugins tests hack benchmarks >/dev/null
 "$repo/.venv/bin/ansible-lint" --nocolor
