@@ -160,3 +160,28 @@ def test_a_broken_application_fails_its_cluster_after_the_others_synced_and_the_
     assert {suite.get("name") for suite in junit.iter("testsuite")} == {"prod", "stage", "lab"}
     assert junit.get("errors") == "2"
     assert any(line.startswith("prod/missing: Failed") for line in run.summary())
+
+
+def test_a_fleet_of_generated_applications_is_one_sync_task_and_one_line_each(run_role, git_repo, kubectl, namespace):
+    repo = git_repo()
+    count = 40
+    repo.commit({f"fleet/app-{index:02d}/config.yaml": f"""
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: app-{index:02d}
+        data:
+          index: "{index}"
+        """ for index in range(count)})
+    generators = [{"git": {"repo_url": repo.url, "directories": [{"path": "fleet/*"}],
+                           "template": {"destination": {"namespace": namespace}}}}]
+    run = run_role("gitops.kubernetes.sync", {"prod": {"gitops_generators": generators}})
+    assert run.rc == 0, run.stdout[-3000:]
+    # one task synced every application: the play has the same tasks for 40 applications as for one
+    assert run.stdout.count("TASK [gitops.kubernetes.applications : Sync the applications of prod]") == 1
+    assert run.recap("prod")["changed"] == 1
+    summary = run.summary()
+    assert len(summary) == count + 2  # a line per application, the total, the report paths
+    assert summary[0] == f"prod/app-00: Synced, Healthy at {repo.commits[-1][:12]}: 1 created"
+    assert summary[count] == f"{count} applications on 1 clusters: {count} synced, {count} changed, 0 failed"
+    assert len(kubectl.get("configmaps", "-n", namespace, "-l", "applyset.kubernetes.io/part-of")["items"]) == count
