@@ -503,7 +503,8 @@ class _Run:
             if not resource.namespaced:
                 manifest.get("metadata", {}).pop("namespace", None)
             if entry.ref.name and entry.hook and BEFORE_HOOK_CREATION in entry.hook.delete_policies:
-                if self.client.delete(resource, namespace, entry.ref.name, propagation_policy="Foreground") is not None:
+                # background: the old hook's name is free at once; its pods go with the garbage collector
+                if self.client.delete(resource, namespace, entry.ref.name, propagation_policy="Background") is not None:
                     self._wait_gone(entry, time.monotonic() + self.settings.wait_timeout)
             created = self.client.create(resource, manifest)
             entry.live = created
