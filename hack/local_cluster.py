@@ -459,6 +459,42 @@ def start(state_dir: Path = DEFAULT_STATE_DIR, nodes: int = 2) -> ClusterState:
     return state
 
 
+def process_argv(state: ClusterState, name: str) -> list[str]:
+    """The command line of a running recorded process (to start it again the same way)."""
+    with open(f"/proc/{state.pids[name]}/cmdline", "rb") as cmdline:
+        return [arg.decode() for arg in cmdline.read().split(b"\0") if arg]
+
+
+def kill_apiserver(state_dir: Path) -> list[str]:
+    """SIGKILL kube-apiserver (a fault for tests); returns its command line for restart_apiserver."""
+    state = ClusterState.load(Path(state_dir))
+    if state is None:
+        raise ClusterError(f"no local cluster recorded in {state_dir}")
+    argv = process_argv(state, "kube-apiserver")
+    pid = state.pids["kube-apiserver"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return argv
+
+
+def restart_apiserver(state_dir: Path, argv: list[str] | None = None) -> ClusterState:
+    """Start kube-apiserver again with the same arguments (killing the running one first) and wait until ready."""
+    state = ClusterState.load(Path(state_dir))
+    if state is None:
+        raise ClusterError(f"no local cluster recorded in {state_dir}")
+    if argv is None:
+        argv = kill_apiserver(Path(state_dir))
+    proc = _spawn("kube-apiserver", argv, Path(state.state_dir) / "logs")
+    state.pids["kube-apiserver"] = proc.pid
+    state.save()
+    client = AdminClient(state.server, Path(state.data_dir) / "pki")
+    client.wait_until("kube-apiserver /readyz after a restart", lambda: client.request("GET", "/readyz")[0] == 200,
+                      START_TIMEOUT, {"kube-apiserver": proc})
+    return state
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("action", choices=("up", "down", "status"))
