@@ -105,7 +105,7 @@ def make_repo(root: Path, case: dict[str, Any]) -> Path:
 
 
 CASE_OPTIONS = ("application", "manifests", "name", "destination", "kubeconfig", "host", "api_key", "ca_cert",
-                "cache_dir", "wait_timeout")
+                "cache_dir", "wait_timeout", "policy")
 
 
 def build_args(path: Path, case: dict[str, Any], markers: dict[str, str], kubeconfig: str, cache_dir: str) -> dict[str, Any]:
@@ -255,6 +255,7 @@ def test_bad_input_fails_with_the_exact_message(corpus, path):
         expected: {expected}
         got:      {result.get('msg')}""")
     assert "Traceback" not in json.dumps(result), "a bad input must never surface as a Python traceback"
+    assert "tok3nNeverShown" not in json.dumps(result)
     assert result.get("changed") is not True
 
 
