@@ -192,8 +192,8 @@ def snapshot(kubectl: Any, namespace: str, set_ids: list[str]) -> dict[str, Any]
     in_namespace = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["resourceVersion"] for i in items}
     selector = f"{PART_OF_LABEL} in ({','.join(set_ids)})"
     labelled = kubectl.get(f"{SNAPSHOT_KINDS},{CLUSTER_KINDS}", "-A", "-l", selector)["items"]
-    return {"namespace": in_namespace, "labelled": sorted(f"{i['kind']}/{i['metadata'].get('namespace', '')}/"
-                                                         f"{i['metadata']['name']}" for i in labelled)}
+    names = sorted(f"{i['kind']}/{i['metadata'].get('namespace', '')}/{i['metadata']['name']}" for i in labelled)
+    return {"namespace": in_namespace, "labelled": names}
 
 
 @pytest.fixture(scope="module")

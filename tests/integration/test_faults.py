@@ -412,4 +412,3 @@ def test_a_conflict_with_another_field_manager_names_field_and_manager_and_appli
     assert not healed.get("failed"), healed.get("msg")
     assert kubectl.get("configmap", "a", "-n", namespace)["data"] == {"x": "2"}
     assert kubectl.get("configmap", "b", "-n", namespace)["data"] == {"y": "2"}
-

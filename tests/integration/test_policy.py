@@ -52,7 +52,7 @@ def labelled(kubectl, namespaces: list[str], apps: list[tuple[str, str]]) -> lis
 
 
 def test_policy_refuses_a_violating_application_as_a_whole_and_syncs_the_rest(kubectl, namespace, git_repo, ansible_playbook,
-                                                                           tmp_path):
+                                                                              tmp_path):
     other = f"{namespace}-other"
     kubectl.run("create", "namespace", other)
     try:
