@@ -315,7 +315,8 @@ class ComparedObject:
             result["message"] = self.message
         if self.source:
             result["source"] = self.source
-        if with_diff:
+        if with_diff and self.status in DRIFT_STATUSES:
+            # only what differs: a fleet's synced objects would make the result (and Ansible's work on it) huge
             result["before"] = to_yaml(self.before)
             result["after"] = to_yaml(self.after)
         return result
