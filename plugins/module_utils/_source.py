@@ -26,9 +26,10 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import unquote, urlsplit
@@ -167,6 +168,33 @@ def _remove_stale(work: Path) -> None:
             continue  # removed by another process meanwhile
 
 
+# (mirror, revision) -> resolution, while a shared_resolutions() block runs (one module run)
+_shared: dict[tuple[str, str], ResolvedRevision] | None = None
+_shared_lock = threading.Lock()
+
+
+@contextmanager
+def shared_resolutions() -> Iterator[None]:
+    """Inside this block each repository revision is resolved once, for every application using it.
+
+    A module run handling a fleet then costs one ls-remote per repository, not
+    one per application (their mirror lock serialised those), and all its
+    applications see the same commit of a branch. Blocks nest; the outermost
+    one owns the memory.
+    """
+    global _shared
+    with _shared_lock:
+        outermost = _shared is None
+        if outermost:
+            _shared = {}
+    try:
+        yield
+    finally:
+        if outermost:
+            with _shared_lock:
+                _shared = None
+
+
 class GitSource:
     """One application's Git source: resolve its revision, check out commits."""
 
@@ -194,21 +222,34 @@ class GitSource:
         return self.url
 
     def resolve(self) -> ResolvedRevision:
-        """Resolve the spec's revision to a commit, fetching only what it needs."""
+        """Resolve the spec's revision to a commit, fetching only what it needs (once per shared_resolutions())."""
+        key = (str(self.mirror_dir), self.spec.revision.strip() or "HEAD")
+        memory = _shared
+        if memory is not None and key in memory:
+            return replace(memory[key], fetched=False)
         with self._locked():
-            try:
-                return self._resolve_in_mirror()
-            except UnknownRevisionError:
-                raise
-            except (SourceError, OSError, ValueError, configparser.Error, git.GitError) as failure:
-                # a damaged cache (killed fetch, full disk, corrupt object or config) fails in many ways:
-                # rebuild it once from the remote, unless the cache is sound and the remote is the problem
-                if not self._mirror_is_corrupt():
-                    if isinstance(failure, SourceError):
-                        raise
-                    raise SourceError(f"the Git cache of {self.url} cannot be used: {self.scrub(str(failure))[:300]}") from None
-                shutil.rmtree(self.mirror_dir, ignore_errors=True)
-                return self._resolve_in_mirror()
+            if memory is not None and key in memory:  # resolved by another thread while we waited
+                return replace(memory[key], fetched=False)
+            resolved = self._resolve_locked()
+        if memory is not None:
+            memory[key] = resolved
+        return resolved
+
+    def _resolve_locked(self) -> ResolvedRevision:
+        """The resolution itself, under the mirror lock; a corrupt mirror is rebuilt once."""
+        try:
+            return self._resolve_in_mirror()
+        except UnknownRevisionError:
+            raise
+        except (SourceError, OSError, ValueError, configparser.Error, git.GitError) as failure:
+            # a damaged cache (killed fetch, full disk, corrupt object or config) fails in many ways:
+            # rebuild it once from the remote, unless the cache is sound and the remote is the problem
+            if not self._mirror_is_corrupt():
+                if isinstance(failure, SourceError):
+                    raise
+                raise SourceError(f"the Git cache of {self.url} cannot be used: {self.scrub(str(failure))[:300]}") from None
+            shutil.rmtree(self.mirror_dir, ignore_errors=True)
+            return self._resolve_in_mirror()
 
     def _resolve_in_mirror(self) -> ResolvedRevision:
         repo = self._mirror()
