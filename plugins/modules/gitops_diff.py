@@ -296,7 +296,12 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
     scrub_text,
     secret_values,
 )
-from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
+    GIT_IMPORT_ERROR,
+    HAS_GIT,
+    default_cache_dir,
+    shared_resolutions,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     APPLICATION_ARGUMENT_SPEC,
     Application,
@@ -510,7 +515,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     guard = Policy.from_params(params["policy"])
     for job in jobs:
         job.guard = guard
-    with KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
+    # one resolution per repository revision for the whole batch of applications
+    with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
         if len(jobs) == 1:
             outcomes: list[ApplicationDiff | GitopsError] = [jobs[0].run(client)]
         else:

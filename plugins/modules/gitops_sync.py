@@ -365,7 +365,12 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
     scrub_text,
     secret_values,
 )
-from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
+    GIT_IMPORT_ERROR,
+    HAS_GIT,
+    default_cache_dir,
+    shared_resolutions,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     APPLICATION_ARGUMENT_SPEC,
     PROPAGATION_POLICIES,
@@ -573,7 +578,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         wait_timeout=float(params["wait_timeout"]), hooks=params["hooks"],
         prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator,
     )
-    with SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
+    # one resolution per repository revision for the whole batch of applications
+    with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
         def attempt(job: ApplicationJob) -> Outcome:
             try:
                 return job.run(client, settings)
