@@ -122,7 +122,7 @@ class Policy:
             allowed_namespaces=strings("allowed_namespaces"),
             allowed_kinds=kinds("allowed_kinds"),
             denied_kinds=kinds("denied_kinds") or [],
-            allow_cluster_scoped=bool(raw.get("allow_cluster_scoped") or False),
+            allow_cluster_scoped=bool(raw.get("allow_cluster_scoped")),
         )
 
     # ------------------------------------------------------------------ checks

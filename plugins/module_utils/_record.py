@@ -130,7 +130,7 @@ def write_parent(
 def _holder_gone(holder: str) -> bool:
     """Whether the holder is a sync on this host whose process no longer runs (killed, or its API server went away
     before it could release the Lease): its Lease is taken over at once instead of after it lapses."""
-    host, _, rest = holder.partition("/")
+    host, dummy, rest = holder.partition("/")
     pid = rest.partition("/")[0]
     if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
         return False

@@ -87,7 +87,7 @@ def start_playbook(tmp: Path, tasks: list[dict[str, Any]]) -> tuple[subprocess.P
 
 def run_playbook(tmp: Path, tasks: list[dict[str, Any]], timeout: float = 600) -> dict[str, Any]:
     proc, results = start_playbook(tmp, tasks)
-    output, _ = proc.communicate(timeout=timeout)
+    output = proc.communicate(timeout=timeout)[0]
     assert results.exists(), output[-3000:]
     return json.loads(results.read_text())
 
@@ -205,7 +205,7 @@ def test_api_server_killed_after_the_first_wave_then_the_next_run_converges(priv
         time.sleep(0.3)
     argv = local_cluster.kill_apiserver(Path(state.state_dir))
     try:
-        output, _ = proc.communicate(timeout=120)
+        output = proc.communicate(timeout=120)[0]
     finally:
         local_cluster.restart_apiserver(Path(state.state_dir), argv)
     crashed = json.loads(results.read_text())["v2"]
@@ -369,7 +369,7 @@ def test_two_syncs_of_one_application_at_once_are_serialised_by_the_lease(cluste
             for _ in range(2)]
     outcomes = []
     for proc, results in runs:
-        output, _ = proc.communicate(timeout=300)
+        output = proc.communicate(timeout=300)[0]
         assert results.exists(), output[-3000:]
         outcomes.append(json.loads(results.read_text())["sync"])
     for outcome in outcomes:

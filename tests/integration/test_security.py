@@ -238,7 +238,7 @@ def test_no_secret_reaches_output_results_reports_logs_or_the_cluster(setting, s
     parents = kubectl.get("configmaps", "-n", setting["namespace"])
     texts["inventory parents and configmaps"] = json.dumps(parents)
     texts["leases"] = json.dumps(kubectl.get("leases.coordination.k8s.io", "-n", setting["namespace"]))
-    assert len([r for r in report_dir.iterdir()]) >= 4
+    assert len(list(report_dir.iterdir())) >= 4
     assert "++++++++" in texts["modules stdout"]  # Secrets were shown, masked
 
     leaks = find_leaks(texts, secrets)
