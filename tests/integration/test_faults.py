@@ -365,8 +365,8 @@ def test_git_faults_fail_clearly_leave_the_cluster_untouched_and_a_corrupt_cache
 
 def test_two_syncs_of_one_application_at_once_are_serialised_by_the_lease(cluster, kubectl, namespace, tmp_path):
     manifests = [deployment("web"), configmap("settings", wave=1), configmap("more", wave=1)]
-    runs = [start_playbook(tmp_path, [sync_task("sync", cluster.kubeconfig, namespace, manifests, revision="r1")])
-            for _ in range(2)]
+    tasks = [sync_task("sync", cluster.kubeconfig, namespace, manifests, revision="r1")]
+    runs = [start_playbook(tmp_path, tasks), start_playbook(tmp_path, tasks)]
     outcomes = []
     for proc, results in runs:
         output = proc.communicate(timeout=300)[0]
