@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import re
 from typing import Any, Iterable
@@ -21,10 +22,50 @@ def strip_url_credentials(url: str) -> str:
     return _URL_USERINFO.sub(lambda m: m.group("scheme"), url)
 
 
+def _scrub_order(secrets: Iterable[str]) -> list[str]:
+    """The secrets worth masking, longest first (so a secret containing another is masked whole)."""
+    return sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True)
+
+
+class SecretValues(list):
+    """What secret_values() returns: a list that also remembers its scrub order and the texts it scrubbed.
+
+    Scrubbing every string of a fleet's result with a fresh sort of thousands
+    of values per string was quadratic; with this it is one pass per distinct
+    string, skipping values longer than the string. Treat it as read-only.
+    """
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        super().__init__(values)
+        self._size = -1
+        self._order: list[str] = []
+        self._lengths: list[int] = []  # negated lengths of _order, ascending, for bisect
+        self._done: dict[str, str] = {}
+
+    def scrub(self, text: str) -> str:
+        if self._size != len(self):
+            self._order = _scrub_order(self)
+            self._lengths = [-len(s) for s in self._order]
+            self._size = len(self)
+            self._done = {}
+        done = self._done.get(text)
+        if done is not None:
+            return done
+        result = text
+        # values longer than the text cannot be in it: skipping them is what the sorted loop would find
+        for secret in self._order[bisect.bisect_left(self._lengths, -len(text)):]:
+            if secret in result:
+                result = result.replace(secret, SECRET_MASK)
+        self._done[text] = result
+        return result
+
+
 def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Remove URL credentials and any of the given secret strings from text."""
     text = strip_url_credentials(text)
-    for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
+    if isinstance(secrets, SecretValues):
+        return secrets.scrub(text)
+    for secret in _scrub_order(secrets):
         text = text.replace(secret, SECRET_MASK)
     return text
 
@@ -62,11 +103,11 @@ def mask_secret(manifest: dict[str, Any], other: dict[str, Any] | None = None) -
     return masked
 
 
-def secret_values(manifests: Iterable[dict[str, Any] | None]) -> list[str]:
+def secret_values(manifests: Iterable[dict[str, Any] | None]) -> SecretValues:
     """Every Secret value (and its decoded form) found in the manifests, for scrub_text."""
     import base64
 
-    found: list[str] = []
+    found = SecretValues()
     for manifest in manifests:
         if not is_secret(manifest):
             continue
