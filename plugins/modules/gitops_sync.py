@@ -135,7 +135,8 @@ options:
     description:
       - Take over fields another field manager owns (for example after C(kubectl edit) or C(kubectl scale)).
       - Defaults to V(true), as Argo CD and Flux do, so drift made by hand is healed. With V(false) such a conflict
-        fails the object, naming the fields and the manager.
+        fails the application before anything is written (an unforced server-side dry-run of every object that would
+        change), naming the object, the fields and the manager, so no wave is left half applied.
     type: bool
     default: true
   wait:
