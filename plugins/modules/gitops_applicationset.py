@@ -169,6 +169,7 @@ revisions:
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
@@ -217,7 +218,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = GitopsModule(argument_spec=argument_spec(), supports_check_mode=True)
     # explicit applications may carry Git credentials: keep them out of messages (they are passed through)
     for raw in module.params["applications"]:
         module.no_log_values.update(credential_values(raw))

@@ -217,6 +217,7 @@ import re
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
@@ -268,7 +269,7 @@ def write_dest(dest: str, objects: list[DesiredObject], check_mode: bool) -> tup
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = GitopsModule(
         argument_spec={**APPLICATION_ARGUMENT_SPEC, "dest": {"type": "path"}},
         supports_check_mode=True,
     )

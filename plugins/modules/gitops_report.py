@@ -156,6 +156,7 @@ import traceback
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._report import (
     DRIFT,
@@ -213,7 +214,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = GitopsModule(argument_spec=argument_spec(), supports_check_mode=True)
     if not HAS_YAML:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR)
     try:

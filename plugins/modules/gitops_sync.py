@@ -350,6 +350,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
@@ -639,7 +640,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = GitopsModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[("application", "manifests", "applications")],
         required_one_of=[("application", "manifests", "applications")],
