@@ -2,8 +2,11 @@
 
 The report comes from the drift playbook against the local control plane
 (one application drifted by a live edit, one in sync). Chromium takes a
-screenshot, which must be a real PNG of the window's size showing the badge
-colours, and dumps the DOM it rendered, which must hold a row per application.
+screenshot, which is decoded here: a PNG of the window's size whose badge
+colours sit on one band of pixel rows per application, the OutOfSync badge on
+the drifted one's. Chromium's rendered DOM must hold a row per application,
+by name and status, and the expandable diff of the drifted object. (Reading
+the names out of the pixels would need OCR; the DOM check covers them.)
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, text=True, timeout=CHROMIUM_TIMEOUT, check=False)
 
 
-def png_pixels(data: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
-    """Width, height and the set of RGB colours of an 8-bit RGB or RGBA PNG (non-interlaced)."""
+def png_pixels(data: bytes) -> tuple[int, int, list[set[tuple[int, int, int]]]]:
+    """Width, height and, per pixel row, the set of RGB colours of an 8-bit RGB or RGBA PNG (non-interlaced)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
     position, chunks, header = 8, [], None
     while position < len(data):
@@ -66,7 +69,7 @@ def png_pixels(data: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
     raw = zlib.decompress(b"".join(chunks))
     stride = width * channels
     previous = bytearray(stride)
-    colours: set[tuple[int, int, int]] = set()
+    rows: list[set[tuple[int, int, int]]] = []
     offset = 0
     for dummy in range(height):
         kind, line = raw[offset], bytearray(raw[offset + 1:offset + 1 + stride])
@@ -86,10 +89,22 @@ def png_pixels(data: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
                 pa, pb, pc = abs(estimate - left), abs(estimate - up), abs(estimate - up_left)
                 predictor = left if pa <= pb and pa <= pc else up if pb <= pc else up_left
                 line[i] = (line[i] + predictor) & 0xFF
-        for i in range(0, stride, channels):
-            colours.add((line[i], line[i + 1], line[i + 2]))
+        rows.append({(line[i], line[i + 1], line[i + 2]) for i in range(0, stride, channels)})
         previous = line
-    return width, height, colours
+    return width, height, rows
+
+
+def bands(rows: list[set[tuple[int, int, int]]], colour: tuple[int, int, int]) -> list[tuple[int, int]]:
+    """The runs of consecutive pixel rows (first, last) in which the colour appears."""
+    found: list[tuple[int, int]] = []
+    for y, colours in enumerate(rows):
+        if colour not in colours:
+            continue
+        if found and found[-1][1] == y - 1:
+            found[-1] = (found[-1][0], y)
+        else:
+            found.append((y, y))
+    return found
 
 
 class Rows(HTMLParser):
@@ -121,10 +136,14 @@ def test_drift_report_renders_in_chromium_with_a_row_and_badges_per_application(
     assert shot.returncode == 0 and screenshot.exists(), shot.stderr[-2000:]
     data = screenshot.read_bytes()
     assert 10_000 < len(data) < 5_000_000
-    width, height, colours = png_pixels(data)
+    width, height, rows = png_pixels(data)
     assert (width, height) == WINDOW
-    assert len(colours) > 50  # text, badges and table lines, not a blank page
-    assert SYNCED_GREEN in colours and OUT_OF_SYNC_ORANGE in colours
+    assert len(set().union(*rows)) > 50  # text, badges and table lines, not a blank page
+    # the badges as drawn: green ones (Healthy, Synced) on two table rows, one per application, and the
+    # orange OutOfSync badge on the first of them only (storefront, the drifted application)
+    green, orange = bands(rows, SYNCED_GREEN), bands(rows, OUT_OF_SYNC_ORANGE)
+    assert len(green) == 2 and len(orange) == 1, (green, orange)
+    assert green[0][0] <= orange[0][0] <= orange[0][1] <= green[0][1] < green[1][0]
 
     dom = run_chromium(tmp_path, "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
