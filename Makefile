@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.tools/collections
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv tools system-deps collection-link cluster-up cluster-down cluster-status demo test lint sanity unit integration build clean
+.PHONY: help venv tools system-deps ee-context collection-link cluster-up cluster-down cluster-status demo test lint sanity unit integration build clean
 
 help:
 	@echo "make demo          start a local control plane and sync the example applications from Git"
@@ -57,6 +57,11 @@ unit: venv collection-link
 
 integration: venv tools system-deps collection-link
 	$(PYTHON) -m pytest tests/integration -q -n $(PYTEST_WORKERS) --durations=15
+
+# build context of execution-environment.yml: helm and kustomize as real files
+ee-context: tools
+	@mkdir -p .tools/ee && cp -L .tools/bin/helm .tools/bin/kustomize .tools/ee/
+	@echo "then: ansible-builder build -f execution-environment.yml -t gitops-kubernetes-ee"
 
 build: venv
 	@mkdir -p tests/output && $(VENV)/bin/ansible-galaxy collection build --force --output-path tests/output .

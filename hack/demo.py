@@ -20,6 +20,7 @@ import local_cluster  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = REPO / ".cluster" / "demo"
+REPORT_DIR = DEMO_DIR / "reports"
 
 
 def step(text: str) -> None:
@@ -46,8 +47,8 @@ def make_example_repository() -> Path:
     return repo
 
 
-def ansible_playbook(kubeconfig: str, repo: Path, *extra: str) -> None:
-    """Run examples/sync.yml (with --check --diff it is the drift report)."""
+def ansible_playbook(playbook: str, kubeconfig: str, repo: Path) -> None:
+    """Run the collection's playbook gitops.kubernetes.sync or .drift on the example inventory."""
     env = {
         **os.environ,
         "GITOPS_DEMO_KUBECONFIG": kubeconfig,
@@ -56,8 +57,11 @@ def ansible_playbook(kubeconfig: str, repo: Path, *extra: str) -> None:
     }
     argv = [
         str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(REPO / "examples" / "inventory.yml"),
-        str(REPO / "examples" / "sync.yml"), "-e", f"gitops_demo_repo=file://{repo}", *extra,
+        f"gitops.kubernetes.{playbook}", "-e", f"gitops_demo_repo=file://{repo}",
+        "-e", f"gitops_report_dir={REPORT_DIR / playbook}",
     ]
+    if playbook == "drift":
+        argv.append("--diff")
     subprocess.run(argv, env=env, check=True)
 
 
@@ -77,27 +81,29 @@ def main() -> int:
     repo = make_example_repository()
     print(f"{repo} at commit {git(repo, 'rev-parse', '--short', 'HEAD')}")
 
-    step("Sync: ansible-playbook examples/sync.yml creates everything and waits until it is healthy")
-    ansible_playbook(kubeconfig, repo)
+    step("Sync: ansible-playbook gitops.kubernetes.sync creates everything and waits until it is healthy")
+    ansible_playbook("sync", kubeconfig, repo)
 
     step("Someone edits the cluster by hand: kubectl scale deployment guestbook-ui --replicas=5")
     print(kubectl(kubeconfig, "scale", "deployment/guestbook-ui", "-n", "guestbook", "--replicas=5"))
 
-    step("Drift report: the same playbook with --check --diff changes nothing and shows the drift")
-    ansible_playbook(kubeconfig, repo, "--check", "--diff")
+    step("Drift report: gitops.kubernetes.drift (the sync in check mode) changes nothing and shows the drift")
+    ansible_playbook("drift", kubeconfig, repo)
+    print(f"drift report (open in a browser): {REPORT_DIR / 'drift' / 'report.html'}")
 
     step("Sync again: Git wins, the replica count goes back to 2")
-    ansible_playbook(kubeconfig, repo)
+    ansible_playbook("sync", kubeconfig, repo)
     print("guestbook-ui replicas:", kubectl(kubeconfig, "get", "deployment/guestbook-ui", "-n", "guestbook", "-o", "jsonpath={.spec.replicas}"))
 
     step("A commit removes guestbook/legacy-flags.yaml; the next sync prunes the ConfigMap")
     (repo / "guestbook" / "legacy-flags.yaml").unlink()
     git(repo, "commit", "-q", "-am", "Remove the legacy flags")
-    ansible_playbook(kubeconfig, repo)
+    ansible_playbook("sync", kubeconfig, repo)
     print(kubectl(kubeconfig, "get", "configmaps", "-n", "guestbook"))
 
     print(
-        f"\nDemo finished in {time.monotonic() - began:.0f}s. The cluster is still running:\n"
+        f"\nDemo finished in {time.monotonic() - began:.0f}s. Reports (json, md, junit, html): {REPORT_DIR}/{{sync,drift}}\n"
+        "The cluster is still running:\n"
         f"  export KUBECONFIG={kubeconfig}\n"
         "  make cluster-down   # stop it and remove its data"
     )
