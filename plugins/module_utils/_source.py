@@ -168,6 +168,8 @@ def _remove_stale(work: Path) -> None:
             continue  # removed by another process meanwhile
 
 
+# (mirror, commit) -> whether the commit holds any symlink; a commit never changes, so this never goes stale
+_has_symlinks: dict[tuple[str, str], bool] = {}
 # (mirror, revision) -> resolution, while a shared_resolutions() block runs (one module run)
 _shared: dict[tuple[str, str], ResolvedRevision] | None = None
 _shared_lock = threading.Lock()
@@ -269,12 +271,15 @@ class GitSource:
         return proc.returncode != 0
 
     @contextmanager
-    def checkout(self, sha: str) -> Iterator[Path]:
+    def checkout(self, sha: str, path: str | None = None) -> Iterator[Path]:
         """A temporary directory holding the commit's files; removed on exit.
 
+        With path (repository-relative), only that directory is checked out: a
+        monorepo of thousands of applications costs a directory, not the tree.
         Refuses the checkout if any symlink in it points outside the checkout
         (Argo CD's rule too), naming the link.
         """
+        partial = normalize_repo_path(path, what="path") if path is not None else "."
         work = self.cache_dir / "checkouts"
         work.mkdir(parents=True, exist_ok=True, mode=0o700)
         _remove_stale(work)
@@ -287,10 +292,12 @@ class GitSource:
             env = {"GIT_INDEX_FILE": str(index)}
             with self._locked():
                 repo = self._mirror()
-                for args in (["read-tree", sha], ["checkout-index", "--all", "--force"]):
+                steps = [["read-tree", sha], ["checkout-index", "--all", "--force"]] if partial == "." else \
+                    [["checkout", sha, "--", f":(literal){partial}"]]
+                for args in steps:
                     self._run(repo, ["--work-tree", str(root), *args], env=env, timeout=LOCAL_TIMEOUT,
                               failure=SourceError, what=f"checking out commit {sha}")
-            index.unlink()
+            index.unlink(missing_ok=True)
             escaping = find_escaping_symlink(root)
             if escaping:
                 raise PathEscapeError(f"symlink {escaping!r} points outside the repository; refusing to render "
@@ -298,6 +305,16 @@ class GitSource:
             yield root
         finally:
             shutil.rmtree(temp, ignore_errors=True)
+
+    def has_symlinks(self, sha: str) -> bool:
+        """Whether the commit holds any symlink (then only a full checkout can tell whether one escapes)."""
+        key = (str(self.mirror_dir), sha)
+        if key not in _has_symlinks:
+            with self._locked():
+                dummy, out, dummy = self._run(self._mirror(), ["ls-tree", "-r", "--full-tree", sha], timeout=LOCAL_TIMEOUT,
+                                              failure=SourceError, what=f"listing commit {sha}")
+            _has_symlinks[key] = out.startswith("120000 ") or "\n120000 " in out
+        return _has_symlinks[key]
 
     def application_dir(self, root: Path, sha: str) -> Path:
         """The spec's path inside a checkout, checked to exist and stay inside it."""
