@@ -40,13 +40,14 @@ except ImportError:  # the module reports it with missing_required_lib()
     HAS_YAML = False
     YAML_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, RenderError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, RenderError, SourceError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, strip_url_credentials
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
     CommitInfo,
     GitSource,
     PathEscapeError,
+    PathNotFoundError,
     default_cache_dir,
     is_within,
     resolve_in_checkout,
@@ -97,18 +98,48 @@ def render_application(app: Application, cache_dir: str | None = None) -> Render
         if cached is not None:
             return RenderResult(objects=cached[1], revision=resolved.sha, commit=resolved.commit,
                                 renderer=cached[0], cache_hit=True)
-        with source.checkout(resolved.sha) as root:
-            app_dir = source.application_dir(root, resolved.sha)
-            renderer = detect_renderer(app_dir, app.source.renderer)
-            context = _RenderContext(root=root.resolve(), app_dir=app_dir, rel_path=app.source.path, app=app,
-                                     secrets=source.secrets)
-            objects = _RENDERERS[renderer](context)
+        renderer = "directory"
+        # most applications are plain directories: try a checkout of that directory alone first
+        found = _render_directory_alone(source, resolved.sha, app) if app.source.renderer in (None, "", "directory") else None
+        if found is not None:
+            objects = found
+        else:
+            with source.checkout(resolved.sha) as root:
+                app_dir = source.application_dir(root, resolved.sha)
+                renderer = detect_renderer(app_dir, app.source.renderer)
+                context = _RenderContext(root=root.resolve(), app_dir=app_dir, rel_path=app.source.path, app=app,
+                                         secrets=source.secrets)
+                objects = _RENDERERS[renderer](context)
         check_duplicates(objects)
         if cache:
             cache.store(key, renderer, objects)
         return RenderResult(objects=objects, revision=resolved.sha, commit=resolved.commit, renderer=renderer)
     except GitopsError as err:
         raise err.with_application(app.name)
+
+
+def _render_directory_alone(source: GitSource, sha: str, app: Application) -> list[DesiredObject] | None:
+    """A directory application rendered from a checkout of its own directory only.
+
+    None when that is not enough, and the full checkout decides: the commit
+    holds a symlink (the full checkout refuses any that escapes), the path
+    holds a kustomization or a chart, or is missing (the full checkout says so
+    properly).
+    """
+    if source.has_symlinks(sha):
+        return None
+    try:
+        with source.checkout(sha, path=app.source.path) as root:
+            app_dir = source.application_dir(root, sha)
+            if detect_renderer(app_dir, app.source.renderer) != "directory":
+                return None
+            context = _RenderContext(root=root.resolve(), app_dir=app_dir, rel_path=app.source.path, app=app,
+                                     secrets=source.secrets)
+            return _render_directory(context)
+    except SourceError as err:
+        if type(err) is SourceError or isinstance(err, PathNotFoundError):  # git found no such path at the commit
+            return None
+        raise
 
 
 def detect_renderer(app_dir: Path, requested: str | None = None) -> str:
