@@ -89,7 +89,7 @@ def settings_for(quick: bool, reps: int | None) -> Settings:
     # kubernetes.core needs minutes per round at 100 applications: three rounds where the targets are
     # judged against it (drift check in sync), one elsewhere, unless --reps says otherwise
     rounds = {} if reps else {"first-sync": 1, "noop-sync": 1, "drift-10pct": 1}
-    return Settings("full", reps or 3, 100, 10, [10, 50, 200, 500, 1000, 2000], 1, {"k8s": 50, "kubectl": 200},
+    return Settings("full", reps or 3, 100, 10, [10, 50, 200, 1000, 2000], 1, {"k8s": 10, "kubectl": 200},
                     scenario_reps=rounds)
 
 
