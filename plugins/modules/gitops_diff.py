@@ -272,48 +272,28 @@ stats:
   sample: {requests: 14, by_verb: {GET: 5, PATCH: 9}, retries: 0, seconds: 0.42}
 """
 
-import re
 import time
-import traceback
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
+    ApplicationInput,
+    inputs_from_params,
+    prepare_module,
+    run_each,
+    scrub_result,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient, kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
-
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    KubeClient,
-    kube_connection_argument_spec,
-)
-from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC, Policy
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
-    SECRET_MASK,
-    mask_helm_values,
-    mask_secret,
-    scrub_text,
-    secret_values,
-)
-from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
-    GIT_IMPORT_ERROR,
-    HAS_GIT,
-    default_cache_dir,
-    shared_resolutions,
-)
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
-    APPLICATION_ARGUMENT_SPEC,
-    Application,
-    credential_values,
-    parse_application,
-)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC
 
 try:
+    # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
     from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import (
-        HAS_JSONPATCH,
-        JSONPATCH_IMPORT_ERROR,
         OUT_OF_SYNC,
         STATUSES,
         SYNCED,
@@ -321,23 +301,7 @@ try:
         ApplicationDiff,
         compare_application,
     )
-except ImportError:  # PyYAML missing: reported below through missing_required_lib
-    HAS_JSONPATCH = False
-    JSONPATCH_IMPORT_ERROR = traceback.format_exc()
-
-try:
-    import yaml
-
-    HAS_YAML = True
-    YAML_IMPORT_ERROR: str | None = None
-except ImportError:
-    HAS_YAML = False
-    YAML_IMPORT_ERROR = traceback.format_exc()
-
-try:
-    # needs PyYAML, which is reported through missing_required_lib below
-    from ansible_collections.gitops.kubernetes.plugins.module_utils._render import load_manifests, render_application
-except ImportError:
+except ImportError:  # prepare_module() fails the task before these are used
     pass
 
 IGNORE_DIFFERENCES_SPEC = {
@@ -349,9 +313,6 @@ IGNORE_DIFFERENCES_SPEC = {
     "jq_path_expressions": {"type": "list", "elements": "str"},
     "managed_fields_managers": {"type": "list", "elements": "str"},
 }
-APPLICATION_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-# at most this many applications render and compare at once; each shares the client's request pool
-APPLICATION_WORKERS = 4
 
 
 def argument_spec() -> dict[str, Any]:
@@ -371,126 +332,6 @@ def argument_spec() -> dict[str, Any]:
     return spec
 
 
-def parse_manifests(raw: Any, app_name: str) -> list[DesiredObject]:
-    """Desired objects from a list of objects or a multi-document YAML string (Lists expanded)."""
-    try:
-        if isinstance(raw, str):
-            return load_manifests(raw, "manifests")
-        if isinstance(raw, dict):
-            raw = [raw]
-        if not isinstance(raw, list):
-            raise SpecError("manifests must be a list of objects or a YAML string")
-        objects: list[DesiredObject] = []
-        for index, document in enumerate(raw):
-            if document is None:
-                continue
-            if not isinstance(document, dict):
-                raise SpecError(f"manifests[{index}] is not an object but {type(document).__name__}")
-            if str(document.get("kind") or "").endswith("List") and isinstance(document.get("items"), list):
-                objects += [DesiredObject(item) for item in document["items"] if isinstance(item, dict)]
-            else:
-                objects.append(DesiredObject(document))
-        return objects
-    except GitopsError as exc:
-        raise exc.with_application(app_name)
-
-
-class ApplicationJob:
-    """One application to compare: an application spec rendered from Git here, or rendered manifests.
-
-    Specs and manifests are parsed when the job is made, so a typo fails the
-    task before any Git or cluster work.
-    """
-
-    def __init__(self, raw: dict[str, Any], cache_dir: str) -> None:
-        self.raw = raw
-        self.cache_dir = cache_dir
-        self.objects: list[DesiredObject] = []
-        self.app: Application | None = None
-        self.guard: Policy | None = None  # the task's policy
-        if "manifests" in raw:
-            self.name = str(raw.get("name") or "")
-            if not self.name:
-                raise SpecError("every applications entry with manifests needs a name")
-            if not APPLICATION_NAME.match(self.name) or len(self.name) > 244:
-                # the name becomes the inventory ConfigMap's name (applyset-<name>)
-                raise SpecError(
-                    f"name {self.name!r} must be a DNS subdomain: lowercase letters, digits, '-' and '.', "
-                    "starting and ending with a letter or digit, at most 244 characters"
-                )
-            self.objects = parse_manifests(raw.get("manifests"), self.name)
-        else:
-            self.app = parse_application(raw)
-            self.name = self.app.name
-
-    def run(self, client: KubeClient) -> ApplicationDiff:
-        """Render (for a spec) and compare."""
-        if self.app is None:
-            if self.guard is not None:
-                self.guard.check_objects(self.name, self.objects, (self.raw.get("destination") or {}).get("namespace")
-                                         or client.default_namespace, client)
-            return compare_application(
-                client, self.name, self.objects,
-                namespace=(self.raw.get("destination") or {}).get("namespace"),
-                ignore_differences=self.raw.get("ignore_differences") or [],
-                revision=self.raw.get("revision"),
-            )
-        if self.guard is not None:
-            self.guard.check_repo(self.name, self.app.source.repo_url)
-        rendered = render_application(self.app, self.cache_dir)
-        self.objects = rendered.objects
-        if self.guard is not None:
-            self.guard.check_objects(self.name, rendered.objects, self.app.destination.namespace or client.default_namespace,
-                                     client)
-        return compare_application(
-            client, self.app.name, rendered.objects,
-            namespace=self.app.destination.namespace or None,
-            ignore_differences=self.app.ignore_differences,
-            revision=rendered.revision,
-        )
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    """Every string in a result with Secret values replaced by a mask (defence in depth)."""
-    if isinstance(value, str):
-        return scrub_text(value, secrets)
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    return value
-
-
-def _masked_manifests(raw: Any) -> Any:
-    if isinstance(raw, list):
-        return [mask_secret(item) if isinstance(item, dict) else item for item in raw]
-    if isinstance(raw, dict):
-        return mask_secret(raw)
-    if isinstance(raw, str) and HAS_YAML:
-        try:
-            return [mask_secret(d) if isinstance(d, dict) else d for d in yaml.safe_load_all(raw) if d is not None]
-        except yaml.YAMLError:
-            return SECRET_MASK
-    return raw
-
-
-def safe_invocation(params: dict[str, Any]) -> dict[str, Any]:
-    """Module arguments as -vvv shows them: Secrets in manifests and a kubeconfig dict masked."""
-    args = dict(params)
-    if isinstance(args.get("kubeconfig"), dict):
-        args["kubeconfig"] = SECRET_MASK
-    if args.get("manifests") is not None:
-        args["manifests"] = _masked_manifests(args["manifests"])
-    if args.get("applications"):
-        args["applications"] = [
-            {**item, "manifests": _masked_manifests(item["manifests"])} if isinstance(item, dict) and "manifests" in item
-            else mask_helm_values(item)
-            for item in args["applications"]
-        ]
-    args["application"] = mask_helm_values(args.get("application"))
-    return args
-
-
 def _worst(statuses: list[str]) -> str:
     if OUT_OF_SYNC in statuses:
         return OUT_OF_SYNC
@@ -504,40 +345,22 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
-    if params["applications"] is not None:
-        jobs = [ApplicationJob(raw, cache_dir) for raw in params["applications"]]
-    elif params["application"] is not None:
-        jobs = [ApplicationJob(params["application"], cache_dir)]
-    else:
-        jobs = [ApplicationJob({
-            "name": params["name"], "manifests": params["manifests"], "destination": params["destination"],
-            "revision": params["revision"], "ignore_differences": params["ignore_differences"],
-        }, cache_dir)]
-    guard = Policy.from_params(params["policy"])
-    for job in jobs:
-        job.guard = guard
+    inputs = inputs_from_params(params, cache_dir)
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
-        if len(jobs) == 1:
-            outcomes: list[ApplicationDiff | GitopsError] = [jobs[0].run(client)]
-        else:
-            def attempt(job: ApplicationJob) -> ApplicationDiff | GitopsError:
-                try:
-                    return job.run(client)
-                except ClusterConnectionError:
-                    raise
-                except GitopsError as exc:  # one broken application must not hide the others' drift
-                    return exc.with_application(job.name) if job.name else exc
+        def compare(one: ApplicationInput) -> ApplicationDiff:
+            state = one.desired(client)
+            return compare_application(client, state.name, state.objects, namespace=state.namespace,
+                                       ignore_differences=state.ignore_differences, revision=state.revision)
 
-            with ThreadPoolExecutor(max_workers=min(APPLICATION_WORKERS, len(jobs))) as pool:
-                outcomes = list(pool.map(attempt, jobs))
+        outcomes = run_each(inputs, compare)
         stats = {**client.stats.to_dict(), "seconds": round(time.monotonic() - started, 3)}
         stats["requests"] = stats.pop("total")
 
     with_diff = module._diff
     diffs = [d for outcome in outcomes if isinstance(outcome, ApplicationDiff) for d in outcome.ansible_diffs()]
     secrets = secret_values(
-        [obj.manifest for job in jobs for obj in job.objects]
+        [obj.manifest for one in inputs for obj in one.objects]
         + [c.live for o in outcomes if isinstance(o, ApplicationDiff) for c in o.resources]
         + [c.predicted for o in outcomes if isinstance(o, ApplicationDiff) for c in o.resources]
     )
@@ -550,13 +373,13 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     else:
         entries = []
         summary = {status: 0 for status in STATUSES}
-        for job, outcome in zip(jobs, outcomes):
+        for one, outcome in zip(inputs, outcomes):
             if isinstance(outcome, ApplicationDiff):
                 entries.append(outcome.to_result(with_diff))
                 for status, count in outcome.summary.items():
                     summary[status] += count
             else:
-                entries.append({"name": job.name, "sync_status": UNKNOWN, "out_of_sync": True, "error": str(outcome),
+                entries.append({"name": one.name, "sync_status": UNKNOWN, "out_of_sync": True, "error": str(outcome),
                                 **outcome.to_result()})
         result["applications"] = entries
         result["summary"] = summary
@@ -567,7 +390,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             result["failed_applications"] = [entry["name"] for entry in failed]
     if with_diff and diffs:
         result["diff"] = diffs
-    return _scrub(result, secrets)
+    return scrub_result(result, secrets)
 
 
 def main() -> None:
@@ -578,19 +401,7 @@ def main() -> None:
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )
-    # application specs are free-form dicts, so their Git credentials are registered by hand
-    for raw in [module.params["application"]] + list(module.params["applications"] or []):
-        module.no_log_values.update(credential_values(raw))
-    invocation = {"module_args": safe_invocation(module.params)}
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR, invocation=invocation)
-    if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR, invocation=invocation)
-    if not HAS_JSONPATCH:
-        module.fail_json(msg=missing_required_lib("jsonpatch"), exception=JSONPATCH_IMPORT_ERROR, invocation=invocation)
-    specs = [module.params["application"]] + [a for a in module.params["applications"] or [] if "manifests" not in a]
-    if not HAS_GIT and any(spec is not None for spec in specs):
-        module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
+    invocation = prepare_module(module)
     try:
         result = run_module(module)
     except GitopsError as exc:

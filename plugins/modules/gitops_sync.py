@@ -345,70 +345,36 @@ stats:
 """
 
 import time
-import traceback
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
+    SYNC_POLICY_SPEC,
+    ApplicationInput,
+    inputs_from_params,
+    prepare_module,
+    run_each,
+    scrub_result,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
-
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
-    HAS_KUBERNETES,
-    KUBERNETES_IMPORT_ERROR,
-    kube_connection_argument_spec,
-)
-from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC, Policy
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
-    SECRET_MASK,
-    mask_helm_values,
-    mask_secret,
-    scrub_text,
-    secret_values,
-)
-from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
-    GIT_IMPORT_ERROR,
-    HAS_GIT,
-    default_cache_dir,
-    shared_resolutions,
-)
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
-    APPLICATION_ARGUMENT_SPEC,
-    PROPAGATION_POLICIES,
-    Application,
-    SyncPolicy,
-    credential_values,
-    parse_application,
-)
-from ansible_collections.gitops.kubernetes.plugins.module_utils._render import HAS_YAML, YAML_IMPORT_ERROR
+from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC, PROPAGATION_POLICIES
 
 try:
-    # these need jsonpatch (and PyYAML), reported through missing_required_lib below
-    from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import HAS_JSONPATCH, JSONPATCH_IMPORT_ERROR
-    from ansible_collections.gitops.kubernetes.plugins.module_utils._render import load_manifests, render_application
+    # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._record import initiator_from_env
     from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
         SyncClient,
         SyncResult,
         SyncSettings,
         sync_application,
     )
-    from ansible_collections.gitops.kubernetes.plugins.module_utils._record import initiator_from_env
-except ImportError:
-    HAS_JSONPATCH = False
-    JSONPATCH_IMPORT_ERROR = traceback.format_exc()
-
-# at most this many applications sync at once; they share the client's request pool
-APPLICATION_WORKERS = 4
-
-SYNC_POLICY_SPEC = {
-    "prune": {"type": "bool", "default": False},
-    "allow_empty": {"type": "bool", "default": False},
-    "create_namespace": {"type": "bool", "default": False},
-    "prune_last": {"type": "bool", "default": False},
-    "replace": {"type": "bool", "default": False},
-    "prune_propagation_policy": {"type": "str", "choices": list(PROPAGATION_POLICIES), "default": "foreground"},
-}
+except ImportError:  # prepare_module() fails the task before these are used
+    pass
 
 
 def argument_spec() -> dict[str, Any]:
@@ -435,145 +401,12 @@ def argument_spec() -> dict[str, Any]:
     return spec
 
 
-def parse_manifests(raw: Any, app_name: str) -> list[DesiredObject]:
-    """Desired objects from a list of objects or a multi-document YAML string (Lists expanded)."""
-    try:
-        if isinstance(raw, str):
-            return load_manifests(raw, "manifests")
-        if isinstance(raw, dict):
-            raw = [raw]
-        if not isinstance(raw, list):
-            raise SpecError("manifests must be a list of objects or a YAML string")
-        objects: list[DesiredObject] = []
-        for index, document in enumerate(raw):
-            if document is None:
-                continue
-            if not isinstance(document, dict):
-                raise SpecError(f"manifests[{index}] is not an object but {type(document).__name__}")
-            if str(document.get("kind") or "").endswith("List") and isinstance(document.get("items"), list):
-                objects += [DesiredObject(item) for item in document["items"] if isinstance(item, dict)]
-            else:
-                objects.append(DesiredObject(document))
-        return objects
-    except GitopsError as exc:
-        raise exc.with_application(app_name)
-
-
-def _sync_policy(raw: dict[str, Any] | None) -> SyncPolicy:
-    values = {key: option.get("default") for key, option in SYNC_POLICY_SPEC.items()}
-    values.update({key: value for key, value in (raw or {}).items() if value is not None and key in values})
-    unknown = set(raw or {}) - set(values)
-    if unknown:
-        raise SpecError(f"sync_policy has unknown keys: {', '.join(sorted(unknown))}")
-    return SyncPolicy(**values)
-
-
-class ApplicationJob:
-    """One application to sync: a spec rendered from Git, or rendered manifests; parsed before any work."""
-
-    def __init__(self, raw: dict[str, Any], cache_dir: str) -> None:
-        self.raw = raw
-        self.cache_dir = cache_dir
-        self.objects: list[DesiredObject] = []
-        self.app: Application | None = None
-        self.guard: Policy | None = None  # the task's policy, checked before any write
-        if "manifests" in raw:
-            self.name = str(raw.get("name") or "")
-            if not self.name:
-                raise SpecError("every applications entry with manifests needs a name")
-            self.objects = parse_manifests(raw.get("manifests"), self.name)
-            self.policy = _sync_policy(raw.get("sync_policy"))
-        else:
-            self.app = parse_application(raw)
-            self.name = self.app.name
-            self.policy = self.app.sync_policy
-
-    def run(self, client: SyncClient, settings: SyncSettings) -> SyncResult:
-        """Render (for a spec) and sync."""
-        if self.app is None:
-            if self.guard is not None:
-                self.guard.check_objects(self.name, self.objects, (self.raw.get("destination") or {}).get("namespace")
-                                         or client.default_namespace, client)
-            return sync_application(
-                client, self.name, self.objects, namespace=(self.raw.get("destination") or {}).get("namespace"),
-                policy=self.policy, ignore_differences=self.raw.get("ignore_differences") or [],
-                revision=self.raw.get("revision"), settings=settings,
-            )
-        if self.guard is not None:
-            self.guard.check_repo(self.name, self.app.source.repo_url)
-        rendered = render_application(self.app, self.cache_dir)
-        self.objects = rendered.objects
-        if self.guard is not None:
-            self.guard.check_objects(self.name, rendered.objects, self.app.destination.namespace or client.default_namespace,
-                                     client)
-        return sync_application(
-            client, self.name, rendered.objects, namespace=self.app.destination.namespace or None, policy=self.policy,
-            ignore_differences=self.app.ignore_differences, revision=rendered.revision, settings=settings,
-        )
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    """Every string in a result with Secret values replaced by a mask (defence in depth)."""
-    if isinstance(value, str):
-        return scrub_text(value, secrets)
-    if isinstance(value, list):
-        return [_scrub(item, secrets) for item in value]
-    if isinstance(value, dict):
-        return {key: _scrub(item, secrets) for key, item in value.items()}
-    return value
-
-
-def _masked_manifests(raw: Any) -> Any:
-    if isinstance(raw, list):
-        return [mask_secret(item) if isinstance(item, dict) else item for item in raw]
-    if isinstance(raw, dict):
-        return mask_secret(raw)
-    if isinstance(raw, str):
-        try:  # a JSON or YAML string, whatever its spelling of kind: Secret
-            return [mask_secret(obj.manifest) for obj in load_manifests(raw, "manifests")]
-        except (GitopsError, NameError):  # unparseable (the task says why) or PyYAML missing: echo nothing
-            return SECRET_MASK
-    return raw
-
-
-def safe_invocation(params: dict[str, Any]) -> dict[str, Any]:
-    """Module arguments as -vvv shows them: Secrets in manifests and a kubeconfig dict masked."""
-    args = dict(params)
-    if isinstance(args.get("kubeconfig"), dict):
-        args["kubeconfig"] = SECRET_MASK
-    if args.get("manifests") is not None:
-        args["manifests"] = _masked_manifests(args["manifests"])
-    if args.get("applications"):
-        args["applications"] = [
-            {**item, "manifests": _masked_manifests(item["manifests"])} if isinstance(item, dict) and "manifests" in item
-            else mask_helm_values(item)
-            for item in args["applications"]
-        ]
-    args["application"] = mask_helm_values(args.get("application"))
-    return args
-
-
-Outcome = Any  # SyncResult | GitopsError
-
-
 def run_module(module: AnsibleModule) -> dict[str, Any]:
     """Sync every requested application and build the result."""
     params = module.params
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
-    if params["applications"] is not None:
-        jobs = [ApplicationJob(raw, cache_dir) for raw in params["applications"]]
-    elif params["application"] is not None:
-        jobs = [ApplicationJob(params["application"], cache_dir)]
-    else:
-        jobs = [ApplicationJob({
-            "name": params["name"], "manifests": params["manifests"], "destination": params["destination"],
-            "revision": params["revision"], "ignore_differences": params["ignore_differences"],
-            "sync_policy": params["sync_policy"],
-        }, cache_dir)]
-    guard = Policy.from_params(params["policy"])
-    for job in jobs:
-        job.guard = guard
+    inputs = inputs_from_params(params, cache_dir)
     initiator = {k: v for k, v in (params["initiator"] or {}).items() if v} or initiator_from_env()
     settings = SyncSettings(
         check_mode=module.check_mode, force_conflicts=params["force_conflicts"], wait=params["wait"],
@@ -582,19 +415,13 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     )
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
-        def attempt(job: ApplicationJob) -> Outcome:
-            try:
-                return job.run(client, settings)
-            except ClusterConnectionError:
-                raise
-            except GitopsError as exc:  # one broken application must not stop the others
-                return exc.with_application(job.name) if job.name else exc
+        def sync(one: ApplicationInput) -> SyncResult:
+            state = one.desired(client)
+            return sync_application(client, state.name, state.objects, namespace=state.namespace,
+                                    policy=one.sync_policy, ignore_differences=state.ignore_differences,
+                                    revision=state.revision, settings=settings)
 
-        if len(jobs) == 1:
-            outcomes = [attempt(jobs[0])]
-        else:
-            with ThreadPoolExecutor(max_workers=min(APPLICATION_WORKERS, len(jobs))) as pool:
-                outcomes = list(pool.map(attempt, jobs))
+        outcomes = run_each(inputs, sync)
         stats = {**client.stats.to_dict(), "writes": client.writes, "writes_by_verb": dict(client.writes_by_verb),
                  "seconds": round(time.monotonic() - started, 3)}
         stats["requests"] = stats.pop("total")
@@ -602,14 +429,14 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     with_diff = module._diff
     results = [o if isinstance(o, SyncResult) else getattr(o, "result", None) for o in outcomes]
     secrets = secret_values(
-        [obj.manifest for job in jobs for obj in job.objects]
+        [obj.manifest for one in inputs for obj in one.objects]
         + [e.live for r in results if r is not None for e in r.resources]
     )
     warnings = [w for r in results if r is not None for w in r.warnings]
     result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None), "stats": stats}
     entries = []
-    for job, outcome, synced in zip(jobs, outcomes, results):
-        entry = synced.to_result(with_diff) if synced is not None else {"name": job.name, "sync_status": "Unknown"}
+    for one, outcome, synced in zip(inputs, outcomes, results):
+        entry = synced.to_result(with_diff) if synced is not None else {"name": one.name, "sync_status": "Unknown"}
         if not isinstance(outcome, SyncResult):
             entry.update({"error": str(outcome), **outcome.to_result()})
         entries.append(entry)
@@ -636,7 +463,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             result["diff"] = diffs
     for warning in warnings:
         module.warn(scrub_text(warning, secrets))
-    return _scrub(result, secrets)
+    return scrub_result(result, secrets)
 
 
 def main() -> None:
@@ -647,19 +474,7 @@ def main() -> None:
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )
-    # application specs are free-form dicts, so their Git credentials are registered by hand
-    for raw in [module.params["application"]] + list(module.params["applications"] or []):
-        module.no_log_values.update(credential_values(raw))
-    invocation = {"module_args": safe_invocation(module.params)}
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=KUBERNETES_IMPORT_ERROR, invocation=invocation)
-    if not HAS_YAML:
-        module.fail_json(msg=missing_required_lib("PyYAML"), exception=YAML_IMPORT_ERROR, invocation=invocation)
-    if not HAS_JSONPATCH:
-        module.fail_json(msg=missing_required_lib("jsonpatch"), exception=JSONPATCH_IMPORT_ERROR, invocation=invocation)
-    specs = [module.params["application"]] + [a for a in module.params["applications"] or [] if "manifests" not in a]
-    if not HAS_GIT and any(spec is not None for spec in specs):
-        module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
+    invocation = prepare_module(module)
     try:
         result = run_module(module)
     except GitopsError as exc:
