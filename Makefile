@@ -16,6 +16,7 @@ help:
 	@echo "make test          lint, sanity, unit and integration tests (installs what it needs)"
 	@echo "make cluster-up    start the local control plane (kubeconfig in .cluster/kubeconfig)"
 	@echo "make cluster-down  stop it and remove its data"
+	@echo "make bench-quick   benchmark against kubernetes.core, kubectl and the floor (small N); make bench: full"
 
 venv:
 	@hack/venv.sh >/dev/null
@@ -68,3 +69,5 @@ build: venv
 
 clean: cluster-down
 	rm -rf tests/output .tools/collections
+
+include benchmarks/bench.mk
