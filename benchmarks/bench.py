@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import fcntl
 import http.client
 import json
 import os
@@ -652,6 +653,14 @@ def main() -> int:
         settings.fleet_apps = args.fleet_apps
     if args.scale_points:
         settings.scale_points = [int(n) for n in args.scale_points.split(",")]
+    # one run at a time: each starts from a fresh control plane in the same state directory
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    lock = open(RESULTS / "bench.lock", "w")  # noqa: SIM115 - held until the process exits
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print("another benchmark run is in progress (benchmarks/results/bench.lock); waiting for it", flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX)
     began = time.monotonic()
     bench_venv = Path(subprocess.run([str(HERE / "venv.sh")], check=True, capture_output=True, text=True).stdout.strip())
     floor_bin = build_floor()
