@@ -269,11 +269,12 @@ class Bench:
                     "writes={{ sync.stats.writes }} module_seconds={{ sync.stats.seconds }} requests={{ sync.stats.requests }}")}},
             ]}],
             "k8s.yml": [{**play, "tasks": [
-                {"name": "Apply each application", "kubernetes.core.k8s": {
-                    "kubeconfig": "{{ bench_kubeconfig }}", "namespace": "{{ item.namespace }}",
-                    "definition": "{{ item.manifests }}", "apply": True,
-                    "server_side_apply": {"field_manager": K8S_MANAGER, "force_conflicts": True},
-                 }, "loop": "{{ bench_apps }}", "loop_control": {"label": "{{ item.namespace }}"}, "register": "k8s"},
+                {"name": "Apply each application",
+                 "kubernetes.core.k8s": {
+                     "kubeconfig": "{{ bench_kubeconfig }}", "namespace": "{{ item.namespace }}",
+                     "definition": "{{ item.manifests }}", "apply": True,
+                     "server_side_apply": {"field_manager": K8S_MANAGER, "force_conflicts": True}},
+                 "loop": "{{ bench_apps }}", "loop_control": {"label": "{{ item.namespace }}"}, "register": "k8s"},
                 {"name": "Result", "ansible.builtin.debug": {"msg": (
                     "BENCH changed={{ k8s.results | selectattr('changed') | list | length }}")}},
             ]}],
@@ -485,14 +486,12 @@ def run_all(bench: Bench, fleet: Fleet, scale: Fleet, commit: str) -> dict[str, 
         bench.namespaces(fleet, tools, f"r{rep}")
     for rep in range(s.rounds("first-sync")):
         for tool in rotated(tools, rep):
-            if tool == "ours":
-                expect = lambda c: c.get("changed") == apps  # noqa: E731
-            elif tool == "k8s":
-                expect = lambda c: c.get("changed") == apps  # noqa: E731
-            elif tool == "kubectl":
-                expect = lambda c: c.get("failed") == 0  # noqa: E731
-            else:
-                expect = lambda c: set((c.get("status") or {"x": 0})) <= {"200", "201"}  # noqa: E731
+            expect = {
+                "ours": lambda c: c.get("changed") == apps,
+                "k8s": lambda c: c.get("changed") == apps,
+                "kubectl": lambda c: c.get("failed") == 0,
+                "floor": lambda c: set((c.get("status") or {"x": 0})) <= {"200", "201"},
+            }[tool]
             bench.run_tool(tool, "first-sync", fleet, f"r{rep}", apps, "sync", expect)
     # the first round's namespaces are the in-sync state of every tool from now on
     print("no-op sync", flush=True)
