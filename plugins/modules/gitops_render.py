@@ -216,7 +216,7 @@ import os
 import re
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
