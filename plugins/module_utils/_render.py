@@ -48,6 +48,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
     GitSource,
     PathEscapeError,
     PathNotFoundError,
+    RemoteUnreachableError,
+    UnknownRevisionError,
     default_cache_dir,
     is_within,
     resolve_in_checkout,
@@ -136,10 +138,10 @@ def _render_directory_alone(source: GitSource, sha: str, app: Application) -> li
             context = _RenderContext(root=root.resolve(), app_dir=app_dir, rel_path=app.source.path, app=app,
                                      secrets=source.secrets)
             return _render_directory(context)
-    except SourceError as err:
-        if type(err) is SourceError or isinstance(err, PathNotFoundError):  # git found no such path at the commit
-            return None
+    except (PathEscapeError, RemoteUnreachableError, UnknownRevisionError):
         raise
+    except SourceError:  # e.g. git found no such path at the commit: the full checkout says so properly
+        return None
 
 
 def detect_renderer(app_dir: Path, requested: str | None = None) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 import yaml
 
 from ansible_collections.gitops.kubernetes.plugins.modules import gitops_diff
+
 
 def documented_options() -> dict:
     from ansible_collections.gitops.kubernetes.plugins.doc_fragments._application import ModuleDocFragment as App
