@@ -47,7 +47,6 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
     CommitInfo,
     GitSource,
     PathEscapeError,
-    PathNotFoundError,
     RemoteUnreachableError,
     UnknownRevisionError,
     default_cache_dir,
