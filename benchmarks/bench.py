@@ -82,6 +82,7 @@ class Settings:
     tools: tuple[str, ...] = TOOLS
     scenario_reps: dict[str, int] = field(default_factory=dict)  # overrides reps per scenario
     skip: list[tuple[str, str]] = field(default_factory=list)  # (tool, scenario) pairs not run
+    scale_only: bool = False  # only the scaling curve (scenario 5)
 
     def rounds(self, scenario: str) -> int:
         return self.scenario_reps.get(scenario, self.reps)
@@ -480,6 +481,17 @@ def run_all(bench: Bench, fleet: Fleet, scale: Fleet, commit: str) -> dict[str, 
     s = bench.settings
     tools = list(s.tools)
     apps = fleet.apps
+    drifted = 0
+    if not s.scale_only:
+        drifted = run_fleet(bench, fleet, tools)
+    run_scale(bench, scale, tools, commit)
+    return {"drifted_apps": drifted}
+
+
+def run_fleet(bench: Bench, fleet: Fleet, tools: list[str]) -> int:
+    """Scenarios 1-4 on the fleet; returns how many applications were drifted for scenario 4."""
+    s = bench.settings
+    apps = fleet.apps
     # (1) first sync: every round needs namespaces nothing was applied to yet
     print(f"first sync: {apps} applications x {fleet.objects} objects, {s.rounds('first-sync')} rounds", flush=True)
     for rep in range(max(1, s.rounds("first-sync"))):
@@ -525,7 +537,12 @@ def run_all(bench: Bench, fleet: Fleet, scale: Fleet, commit: str) -> dict[str, 
                 "floor": lambda c: set((c.get("status") or {"x": 0})) == {"200"},
             }[tool]
             bench.run_tool(tool, "drift-10pct", fleet, "r0", apps, "diff", expect)
+    return drifted
 
+
+def run_scale(bench: Bench, scale: Fleet, tools: list[str], commit: str) -> None:
+    """Scenario 5: the drift check, everything in sync, along the scaling curve."""
+    s = bench.settings
     # (5) scaling curve of the drift check, applications of 4 objects
     top = max(s.scale_points)
     print(f"scaling curve: {s.scale_points} applications x {scale.objects} objects", flush=True)
@@ -533,7 +550,7 @@ def run_all(bench: Bench, fleet: Fleet, scale: Fleet, commit: str) -> dict[str, 
     # a sync of 2,000 applications takes longer than the whole curve: the state it would leave is written
     # directly, then one untimed drift check of them all warms the render cache as a periodic check finds it
     bench.converge_ours(scale, "s", top, commit)
-    prep = bench.run_tool("ours", "scale-warmup", scale, "s", top, "diff", lambda c: c.get("out_of_sync") == 0)
+    bench.run_tool("ours", "scale-warmup", scale, "s", top, "diff", lambda c: c.get("out_of_sync") == 0)
     for tool, manager in (("k8s", K8S_MANAGER), ("kubectl", KUBECTL_MANAGER)):
         if tool not in tools:
             continue
@@ -552,7 +569,7 @@ def run_all(bench: Bench, fleet: Fleet, scale: Fleet, commit: str) -> dict[str, 
                     "floor": lambda c: set((c.get("status") or {"x": 0})) == {"200"},
                 }[tool]
                 bench.run_tool(tool, "scale", scale, "s", point, "diff", expect)
-    return {"scale_warmup_seconds": prep.seconds if prep else None, "drifted_apps": drifted}
+
 
 
 # --------------------------------------------------------------------------
@@ -644,12 +661,14 @@ def main() -> int:
     parser.add_argument("--tools", help="comma-separated subset of " + ",".join(TOOLS) + " (while developing)")
     parser.add_argument("--fleet-apps", type=int, help="applications in scenarios 1-4")
     parser.add_argument("--scale-points", help="comma-separated application counts of the scaling curve")
+    parser.add_argument("--scale-only", action="store_true", help="only the scaling curve (scenario 5)")
     args = parser.parse_args()
     settings = settings_for(args.quick, args.reps)
     if args.tools:
         settings.tools = tuple(t for t in TOOLS if t in args.tools.split(","))
     if args.fleet_apps:
         settings.fleet_apps = args.fleet_apps
+    settings.scale_only = args.scale_only
     if args.scale_points:
         settings.scale_points = [int(n) for n in args.scale_points.split(",")]
     # one run at a time: each starts from a fresh control plane in the same state directory
