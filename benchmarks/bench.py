@@ -300,7 +300,7 @@ class Bench:
         for line in log.read_text(errors="replace").splitlines():
             if "BENCH " in line:
                 for token in line.split("BENCH ", 1)[1].strip().strip('"').split():
-                    key, _, value = token.partition("=")
+                    key, dummy, value = token.partition("=")
                     try:
                         fields[key] = float(value) if "." in value else int(value)
                     except ValueError:
@@ -705,7 +705,7 @@ def main() -> int:
         "mode": settings.mode,
         "started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "host": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
-        "settings": {k: v for k, v in settings.__dict__.items()},
+        "settings": dict(settings.__dict__),
         "commit_of_fleet": commit,
         "versions": versions(bench_venv),
         "runs": [r.__dict__ for r in bench.runs],
@@ -734,7 +734,7 @@ def main() -> int:
 def versions(bench_venv: Path) -> dict[str, str]:
     def out(argv: list[str]) -> str:
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip().splitlines()[0]
+            return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False).stdout.strip().splitlines()[0]
         except (OSError, IndexError, subprocess.SubprocessError):
             return "?"
 
