@@ -571,7 +571,6 @@ def run_scale(bench: Bench, scale: Fleet, tools: list[str], commit: str) -> None
                 bench.run_tool(tool, "scale", scale, "s", point, "diff", expect)
 
 
-
 # --------------------------------------------------------------------------
 # summary
 
