@@ -254,11 +254,11 @@ resources:
     before:
       description: The live object as YAML, normalised and masked.
       type: str
-      returned: in diff mode
+      returned: in diff mode, for objects that are OutOfSync, Missing or Extraneous
     after:
       description: The desired object as the API server would store it, as YAML, normalised and masked.
       type: str
-      returned: in diff mode
+      returned: in diff mode, for objects that are OutOfSync, Missing or Extraneous
 applications:
   description: One entry per application with keys name, revision, namespace, resources, summary, sync_status,
     out_of_sync (as above), and error when that application could not be compared.
