@@ -480,7 +480,6 @@ def rotated(tools: list[str], index: int) -> list[str]:
 def run_all(bench: Bench, fleet: Fleet, scale: Fleet, commit: str) -> dict[str, Any]:
     s = bench.settings
     tools = list(s.tools)
-    apps = fleet.apps
     drifted = 0
     if not s.scale_only:
         drifted = run_fleet(bench, fleet, tools)
@@ -519,25 +518,26 @@ def run_fleet(bench: Bench, fleet: Fleet, tools: list[str]) -> int:
     print("drift check, everything in sync", flush=True)
     for rep in range(s.rounds("drift-in-sync")):
         for tool in rotated(tools, rep):
-            expect = {
-                "ours": lambda c: c.get("out_of_sync") == 0,
-                "k8s": lambda c: c.get("changed") == 0,
-                "kubectl": lambda c: c.get("drifted") == 0 and c.get("failed") == 0,
-                "floor": lambda c: set((c.get("status") or {"x": 0})) == {"200"},
-            }[tool]
+            expect = drift_check_expectation(tool, 0)
             bench.run_tool(tool, "drift-in-sync", fleet, "r0", apps, "diff", expect)
     drifted = bench.drift(fleet, [t for t in tools if t != "floor"], "r0")
     print(f"drift check, {drifted} of {apps} applications drifted", flush=True)
     for rep in range(s.rounds("drift-10pct")):
         for tool in rotated(tools, rep):
-            expect = {
-                "ours": lambda c: c.get("out_of_sync") == drifted,
-                "k8s": lambda c: c.get("changed") == drifted,
-                "kubectl": lambda c: c.get("drifted") == drifted and c.get("failed") == 0,
-                "floor": lambda c: set((c.get("status") or {"x": 0})) == {"200"},
-            }[tool]
+            expect = drift_check_expectation(tool, drifted)
             bench.run_tool(tool, "drift-10pct", fleet, "r0", apps, "diff", expect)
     return drifted
+
+
+def drift_check_expectation(tool: str, drifted: int) -> Callable[[dict[str, Any]], bool]:
+    """What a drift check's counts must say when `drifted` applications are out of sync."""
+    return {
+        "ours": lambda c: c.get("out_of_sync") == drifted,
+        "k8s": lambda c: c.get("changed") == drifted,
+        "kubectl": lambda c: c.get("drifted") == drifted and c.get("failed") == 0,
+        # the floor only sends the dry-runs: every one must have been answered
+        "floor": lambda c: set((c.get("status") or {"x": 0})) == {"200"},
+    }[tool]
 
 
 def run_scale(bench: Bench, scale: Fleet, tools: list[str], commit: str) -> None:
@@ -562,12 +562,7 @@ def run_scale(bench: Bench, scale: Fleet, tools: list[str], commit: str) -> None
             for tool in rotated(tools, rep):
                 if tool in s.peer_scale_max and point > s.peer_scale_max[tool]:
                     continue
-                expect = {
-                    "ours": lambda c: c.get("out_of_sync") == 0,
-                    "k8s": lambda c: c.get("changed") == 0,
-                    "kubectl": lambda c: c.get("drifted") == 0 and c.get("failed") == 0,
-                    "floor": lambda c: set((c.get("status") or {"x": 0})) == {"200"},
-                }[tool]
+                expect = drift_check_expectation(tool, 0)
                 bench.run_tool(tool, "scale", scale, "s", point, "diff", expect)
 
 

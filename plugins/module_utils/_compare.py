@@ -303,11 +303,7 @@ class ComparedObject:
     def to_result(self, with_diff: bool = False) -> dict[str, Any]:
         """The module's view of this object (masked; before/after only with diff)."""
         result: dict[str, Any] = {
-            "group": self.ref.group,
-            "version": split_api_version(self.api_version)[1],
-            "kind": self.ref.kind,
-            "namespace": self.ref.namespace,
-            "name": self.ref.name,
+            **self.ref.identity(self.api_version),
             "status": self.status,
             "patch": self.patch,
         }

@@ -44,6 +44,11 @@ class ObjectRef:
     def to_dict(self) -> dict[str, str]:
         return {"group": self.group, "kind": self.kind, "namespace": self.namespace, "name": self.name}
 
+    def identity(self, api_version: str) -> dict[str, str]:
+        """How module results name an object: group, version, kind, namespace, name."""
+        return {"group": self.group, "version": split_api_version(api_version)[1], "kind": self.kind,
+                "namespace": self.namespace, "name": self.name}
+
 
 @dataclass
 class DesiredObject:

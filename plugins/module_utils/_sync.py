@@ -56,7 +56,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health import (
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PART_OF_LABEL, parent_name
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
-from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef, split_api_version
+from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef
 from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import (
     BEFORE_HOOK_CREATION,
     HELM_CRD_INSTALL,
@@ -154,11 +154,7 @@ class ObjectResult:
     def to_result(self, with_diff: bool = False) -> dict[str, Any]:
         """The module's view of this object (masked)."""
         entry: dict[str, Any] = {
-            "group": self.ref.group,
-            "version": split_api_version(self.api_version)[1],
-            "kind": self.ref.kind,
-            "namespace": self.ref.namespace,
-            "name": self.ref.name,
+            **self.ref.identity(self.api_version),
             "action": self.action,
             "result": self.result,
             "phase": self.phase,

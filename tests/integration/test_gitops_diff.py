@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from local_cluster import find_binary
+from module_tasks import manifests_task, resources_by_kind_name, tasks
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import compare_application, label_member
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import (
@@ -82,25 +83,10 @@ def simulate_sync(kubectl: Any, app: str, namespace: str, manifests: list[dict[s
 
 
 def diff_task(register: str, manifests: list[dict[str, Any]], namespace: str, app: str = "shop", **options: Any) -> dict[str, Any]:
-    return {
-        "name": f"diff {register}",
-        "gitops.kubernetes.gitops_diff": {
-            "kubeconfig": "{{ gitops_test_kubeconfig }}",
-            "name": app,
-            "destination": {"namespace": namespace},
-            "manifests": manifests,
-            **options,
-        },
-        "register": register,
-    }
+    return manifests_task("gitops_diff", register, manifests, namespace, app, **options)
 
 
-def tasks(*task_list: dict[str, Any]) -> str:
-    return yaml.safe_dump(list(task_list), sort_keys=False)
-
-
-def by_kind(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {f"{r['kind']}/{r['name']}": r for r in result["resources"]}
+by_kind = resources_by_kind_name
 
 
 def test_server_defaulted_deployment_and_service_are_synced(kubectl, namespace, ansible_playbook):

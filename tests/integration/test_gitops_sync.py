@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from module_tasks import manifests_task, resources_by_kind_name, tasks
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import (
     ID_LABEL,
@@ -44,26 +45,11 @@ CONFIG = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web-con
 
 
 def sync_task(register: str, manifests: list[dict[str, Any]], namespace: str, app: str = "shop", **options: Any) -> dict[str, Any]:
-    return {
-        "name": f"sync {register}",
-        "gitops.kubernetes.gitops_sync": {
-            "kubeconfig": "{{ gitops_test_kubeconfig }}",
-            "name": app,
-            "destination": {"namespace": namespace},
-            "manifests": manifests,
-            **options,
-        },
-        "register": register,
-        "ignore_errors": True,
-    }
+    # failures are read from the registered result, not from the play's exit code
+    return {**manifests_task("gitops_sync", register, manifests, namespace, app, **options), "ignore_errors": True}
 
 
-def tasks(*task_list: dict[str, Any]) -> str:
-    return yaml.safe_dump(list(task_list), sort_keys=False)
-
-
-def by_name(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {f"{r['kind']}/{r['name']}": r for r in result["resources"]}
+by_name = resources_by_kind_name
 
 
 def parent_document(kubectl: Any, namespace: str, app: str = "shop") -> dict[str, Any]:
