@@ -49,6 +49,8 @@ def main() -> None:
     parser.add_argument("--check", action="store_true", help="check mode")
     parser.add_argument("--diff", action="store_true", help="diff mode (--diff)")
     parser.add_argument("--cprofile", action="store_true", help="cProfile instead of pyinstrument")
+    parser.add_argument("--no-profiler", action="store_true",
+                        help="no profiler in-process (to run under an outside sampler such as py-spy --threads)")
     parser.add_argument("--serial", action="store_true",
                         help="run applications and requests in the main thread (profilers see only that thread)")
     args = parser.parse_args()
@@ -68,11 +70,12 @@ def main() -> None:
     basic._ANSIBLE_PROFILE = "legacy"
 
     def run() -> None:
+        from ansible_collections.gitops.kubernetes.plugins.module_utils import _inputs
         from ansible_collections.gitops.kubernetes.plugins.modules import gitops_diff, gitops_sync
 
         module = gitops_diff if args.module == "diff" else gitops_sync
         if args.serial:
-            module.ThreadPoolExecutor = SerialExecutor
+            _inputs.ThreadPoolExecutor = SerialExecutor
         with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):
             module.main()
         result = json.loads(out.getvalue() or "{}")
@@ -80,7 +83,9 @@ def main() -> None:
               f"{result.get('msg', '')}"[:400], file=sys.stderr)
 
     started = time.perf_counter()
-    if args.cprofile:
+    if args.no_profiler:
+        run()
+    elif args.cprofile:
         import cProfile
         import pstats
 

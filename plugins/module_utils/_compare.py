@@ -35,10 +35,10 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import (
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import (
     PART_OF_LABEL,
     Inventory,
-    part_of_selector,
     read_inventory,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
+from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import (
     DesiredObject,
     ObjectRef,
@@ -73,6 +73,7 @@ try:
     import yaml
 
     HAS_YAML = True
+    SAFE_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's emitter when PyYAML has it
 except ImportError:
     HAS_YAML = False
 
@@ -257,6 +258,7 @@ def apply_ignore_rules(
         return documents
     result = []
     for document in documents:
+        document = copy.deepcopy(document)  # normalised views share nested values with the raw objects
         for rule in selected:
             for pointer in rule.json_pointers:
                 remove_pointer(document, pointer)
@@ -295,6 +297,7 @@ class ComparedObject:
     source: str = ""
     resource: ApiResource | None = None
     counts_as_drift: bool = True
+    _yaml: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def drifted(self) -> bool:
@@ -313,18 +316,24 @@ class ComparedObject:
             result["source"] = self.source
         if with_diff and self.status in DRIFT_STATUSES:
             # only what differs: a fleet's synced objects would make the result (and Ansible's work on it) huge
-            result["before"] = to_yaml(self.before)
-            result["after"] = to_yaml(self.after)
+            result["before"], result["after"] = self._yaml_pair()
         return result
 
     def ansible_diff(self) -> dict[str, str]:
         """One entry of Ansible's `diff` list."""
+        before, after = self._yaml_pair()
         return {
-            "before": to_yaml(self.before),
-            "after": to_yaml(self.after),
+            "before": before,
+            "after": after,
             "before_header": f"{self.ref} (live)",
             "after_header": f"{self.ref} ({'desired' if self.status != EXTRANEOUS else 'pruned'})",
         }
+
+    def _yaml_pair(self) -> tuple[str, str]:
+        """before/after as YAML, rendered once (the result and Ansible's diff both show them)."""
+        if self._yaml is None:
+            self._yaml = (to_yaml(self.before), to_yaml(self.after))
+        return self._yaml
 
 
 @dataclass
@@ -380,7 +389,7 @@ def to_yaml(document: dict[str, Any] | None) -> str:
     """Stable YAML for --diff ('' for an absent side)."""
     if document is None:
         return ""
-    return yaml.safe_dump(document, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(document, Dumper=SAFE_DUMPER, sort_keys=True, default_flow_style=False, allow_unicode=True)
 
 
 # --------------------------------------------------------------------------
@@ -388,16 +397,18 @@ def to_yaml(document: dict[str, Any] | None) -> str:
 
 
 def normalise(document: dict[str, Any]) -> dict[str, Any]:
-    """A copy without what the server owns or changes on every write."""
-    result = copy.deepcopy(document)
-    result.pop("status", None)
+    """A view without what the server owns or changes on every write.
+
+    Only the top level and metadata are new dicts; deeper values are shared
+    with `document`, so whoever edits deeper (ignore rules, masking) copies first.
+    """
+    result = {key: value for key, value in document.items() if key != "status"}
     metadata = result.get("metadata")
     if isinstance(metadata, dict):
-        for key in DROPPED_METADATA:
-            metadata.pop(key, None)
+        metadata = result["metadata"] = {key: value for key, value in metadata.items() if key not in DROPPED_METADATA}
         annotations = metadata.get("annotations")
-        if isinstance(annotations, dict):
-            annotations.pop(LAST_APPLIED, None)
+        if isinstance(annotations, dict) and LAST_APPLIED in annotations:
+            metadata["annotations"] = {key: value for key, value in annotations.items() if key != LAST_APPLIED}
         for key in ("annotations", "labels"):
             if key in metadata and not metadata[key]:
                 del metadata[key]
@@ -410,10 +421,9 @@ def label_member(manifest: dict[str, Any], set_id: str) -> dict[str, Any]:
     Compare dry-runs exactly this, so an object synced before is Synced and
     an object never synced (no part-of label) shows the label as drift.
     """
-    result = copy.deepcopy(manifest)
-    metadata = result.setdefault("metadata", {})
-    labels = metadata.get("labels") or {}
-    metadata["labels"] = {**labels, PART_OF_LABEL: set_id}
+    result = dict(manifest)  # new top level and metadata; the rest is never edited, so it is shared
+    metadata = result["metadata"] = dict(result.get("metadata") or {})
+    metadata["labels"] = {**(metadata.get("labels") or {}), PART_OF_LABEL: set_id}
     return result
 
 
@@ -516,13 +526,13 @@ def plan_objects(
 
 
 def fetch_live(
-    client: KubeClient, planned: list[_Planned], inventory: Inventory
+    client: KubeClient, planned: list[_Planned], inventory: Inventory, reads: LiveReads
 ) -> tuple[dict[ObjectRef, dict[str, Any]], dict[ObjectRef, ApiResource]]:
     """Live objects for desired objects and inventory members.
 
-    LIST per kind and namespace by the ApplySet label, then GET (or, above
-    LIST_INSTEAD_OF_GET per kind+namespace, one unfiltered LIST) for what the
-    label did not find.
+    Members by the ApplySet label (reads: a LIST per kind and namespace, or
+    the batch's shared LIST), then GET (or, above LIST_INSTEAD_OF_GET per
+    kind+namespace, one unfiltered LIST) for what the label did not find.
     """
     discovery = client.discovery()
     wanted: dict[ObjectRef, ApiResource] = {p.ref: p.resource for p in planned if p.resource is not None}
@@ -544,8 +554,7 @@ def fetch_live(
 
     if inventory.exists:
         scopes = sorted({scope(ref, res) for ref, res in wanted.items()}, key=lambda s: (s[0].plural, s[0].group, s[1] or ""))
-        selector = part_of_selector(inventory.set_id)
-        for items in client.map(lambda s: client.list_objects(s[0], s[1], label_selector=selector), scopes):
+        for items in client.map(lambda s: reads.labelled(s[0], s[1], inventory.set_id), scopes):
             index(items)
     remaining: dict[tuple[ApiResource, str | None], list[ObjectRef]] = {}
     for ref, resource in wanted.items():
@@ -602,7 +611,8 @@ def _compare_one(
         return result
     result.predicted = predicted
     live_view, predicted_view = apply_ignore_rules(rules, plan.ref, live, [normalise(live), normalise(predicted)])
-    raw_patch = jsonpatch.make_patch(live_view, predicted_view).patch
+    # equal documents (the common case) need no patch search
+    raw_patch = [] if live_view == predicted_view else jsonpatch.make_patch(live_view, predicted_view).patch
     result.status = OUT_OF_SYNC if raw_patch else SYNCED
     result.before, result.after = _masked_pair(live_view, predicted_view)
     if is_secret(live_view) or is_secret(predicted_view):
@@ -633,11 +643,14 @@ def compare_application(
     namespace: str | None = None,
     ignore_differences: Iterable[Any] = (),
     revision: str | None = None,
+    reads: LiveReads | None = None,
 ) -> ApplicationDiff:
     """Compare an application's desired objects with the cluster.
 
     `namespace` is the destination namespace: namespaced objects without one
-    get it, and the application's inventory parent lives there. Raises
+    get it, and the application's inventory parent lives there. `reads`
+    shares the live reads of a batch of applications (default: this
+    application's own GET and LISTs). Raises
     CompareError/SpecError for problems in the application, and
     ClusterConnectionError when the cluster cannot be used at all.
     """
@@ -646,9 +659,10 @@ def compare_application(
     destination = namespace or client.default_namespace
     try:
         rules = [IgnoreRule.from_any(raw) for raw in ignore_differences or []]
-        inventory = read_inventory(client, name, destination)
+        reads = reads or LiveReads(client)
+        inventory = read_inventory(client, name, destination, reads)
         planned = plan_objects(client, name, list(objects), destination, inventory.set_id)
-        live, resources = fetch_live(client, planned, inventory)
+        live, resources = fetch_live(client, planned, inventory, reads)
         compared = client.map(lambda p: _compare_one(client, p, live.get(p.ref), rules), planned)
         desired_refs = {p.ref for p in planned}
         for ref in sorted(inventory.members - desired_refs):

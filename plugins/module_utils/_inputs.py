@@ -20,7 +20,8 @@ from typing import Any, Callable, TypeVar
 
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import HAS_URLLIB3, URLLIB3_IMPORT_ERROR
+from ansible_collections.gitops.kubernetes.plugins.module_utils._live import BatchLiveReads, LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import Policy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
@@ -137,11 +138,18 @@ class ApplicationInput:
             self.name = self.app.name
             self.sync_policy = self.app.sync_policy
 
+    @property
+    def namespace(self) -> str | None:
+        """The destination namespace the input names (None: the connection's default namespace)."""
+        if self.app is None:
+            return (self.raw.get("destination") or {}).get("namespace") or None
+        return self.app.destination.namespace or None
+
     def desired(self, client: Any) -> DesiredState:
         """Render (for a spec) and check the policy against the client's cluster; raises GitopsError."""
         default_namespace = client.default_namespace
         if self.app is None:
-            namespace = (self.raw.get("destination") or {}).get("namespace")
+            namespace = self.namespace
             if self.guard is not None:
                 self.guard.check_objects(self.name, self.objects, namespace or default_namespace, client)
             return DesiredState(self.name, self.objects, namespace, self.raw.get("ignore_differences") or [],
@@ -150,7 +158,7 @@ class ApplicationInput:
             self.guard.check_repo(self.name, self.app.source.repo_url)
         rendered = render_application(self.app, self.cache_dir)
         self.objects = rendered.objects
-        namespace = self.app.destination.namespace or None
+        namespace = self.namespace
         if self.guard is not None:
             self.guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client)
         return DesiredState(self.name, rendered.objects, namespace, self.app.ignore_differences, rendered.revision)
@@ -168,6 +176,13 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[Applicati
     return [ApplicationInput(raw, cache_dir, guard) for raw in raws]
 
 
+def live_reads(client: Any, inputs: list[ApplicationInput]) -> LiveReads:
+    """Live reads for the compare stage: shared by the applications when there are several."""
+    if len(inputs) < 2:
+        return LiveReads(client)
+    return BatchLiveReads(client, [(one.name, one.namespace or client.default_namespace) for one in inputs])
+
+
 def run_each(inputs: list[ApplicationInput], work: Callable[[ApplicationInput], T]) -> list[T | GitopsError]:
     """work() on every input, concurrently; one broken application does not stop the others.
 
@@ -181,8 +196,8 @@ def run_each(inputs: list[ApplicationInput], work: Callable[[ApplicationInput], 
         except GitopsError as exc:
             return exc.with_application(one.name) if one.name else exc
 
-    if len(inputs) == 1:
-        return [attempt(inputs[0])]
+    if len(inputs) <= 1:
+        return [attempt(one) for one in inputs]
     with ThreadPoolExecutor(max_workers=min(APPLICATION_WORKERS, len(inputs))) as pool:
         return list(pool.map(attempt, inputs))
 
@@ -240,7 +255,7 @@ def prepare_module(module: Any) -> dict[str, Any]:
         module.no_log_values.update(credential_values(raw))
     invocation = {"module_args": safe_invocation(params)}
     for present, library, error in (
-        (HAS_KUBERNETES, "kubernetes", KUBERNETES_IMPORT_ERROR),
+        (HAS_URLLIB3, "urllib3 (comes with kubernetes)", URLLIB3_IMPORT_ERROR),
         (HAS_YAML, "PyYAML", YAML_IMPORT_ERROR),
         (HAS_JSONPATCH, "jsonpatch", JSONPATCH_IMPORT_ERROR),
     ):

@@ -35,6 +35,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import 
 
 if TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
 
 TOOLING = "gitops.kubernetes/0.1.0"
 PARENT_KIND = "ConfigMap"
@@ -136,8 +137,10 @@ def parse_parent(parent: dict[str, Any], app_name: str, namespace: str) -> Inven
     return inventory
 
 
-def read_inventory(client: "KubeClient", app_name: str, namespace: str) -> Inventory:
+def read_inventory(client: "KubeClient", app_name: str, namespace: str, reads: "LiveReads | None" = None) -> Inventory:
     """The application's inventory from its parent ConfigMap (empty if none exists yet).
+
+    reads: where the parent comes from (a batch's shared LIST); by default a GET.
 
     A parent written by another ApplySet tool (for example kubectl, which
     keeps no member list) has its members found the KEP way: LIST of every
@@ -147,7 +150,8 @@ def read_inventory(client: "KubeClient", app_name: str, namespace: str) -> Inven
     resource = client.resource_for("v1", PARENT_KIND)
     if resource is None:
         raise CompareError("the cluster does not serve v1 ConfigMap", application=app_name)
-    parent = client.get(resource, namespace, parent_name(app_name))
+    name = parent_name(app_name)
+    parent = reads.parent(resource, namespace, name) if reads is not None else client.get(resource, namespace, name)
     if parent is None:
         return Inventory(app_name, namespace, application_applyset_id(app_name, namespace))
     inventory = parse_parent(parent, app_name, namespace)

@@ -1,13 +1,11 @@
 # Copyright (c) gitops.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The cluster connection: configuration, discovery and raw JSON requests.
+"""The cluster connection: discovery and raw JSON requests.
 
-One KubeClient per module run. It resolves the connection the way
-kubernetes.core does (kubeconfig path or dict, context, host, api_key,
-certificates; in-cluster service-account auth inside a pod), talks to the API
-server with urllib3 through the pool the kubernetes client configures (TLS,
-proxy, client certificates), and returns plain dicts: the client's model
-classes are never built, which keeps large LISTs cheap.
+One KubeClient per module run. The connection comes from _kubeconfig (the
+options as kubernetes.core has them); requests go through a urllib3 pool
+and return plain dicts: the kubernetes client's model classes are never
+built, which keeps large LISTs cheap.
 
 Discovery is fetched once per process (the aggregated v2 document: two
 requests for the whole cluster) and cached on disk for DISCOVERY_TTL seconds.
@@ -37,21 +35,22 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import (
     ClusterConnectionError,
     KubeApiError,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kubeconfig import (  # noqa: F401 - part of this API
+    ConnectionSettings,
+    ResolvedConnection,
+    resolve_connection,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef, split_api_version
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import strip_url_credentials
 
 try:
     import urllib3
-    from kubernetes import config as kube_config
-    from kubernetes.client import Configuration
-    from kubernetes.client.rest import RESTClientObject
-    from kubernetes.config.config_exception import ConfigException
 
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR: str | None = None
+    HAS_URLLIB3 = True
+    URLLIB3_IMPORT_ERROR: str | None = None
 except ImportError:
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = traceback.format_exc()
+    HAS_URLLIB3 = False
+    URLLIB3_IMPORT_ERROR = traceback.format_exc()
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -64,7 +63,6 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 4
 LIST_PAGE_SIZE = 500
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 # Argument spec mirrored by doc_fragments/_kube_connection.py (option names as
 # in kubernetes.core, including its K8S_AUTH_* environment fallbacks).
@@ -95,131 +93,6 @@ def kube_connection_argument_spec() -> dict[str, dict[str, Any]]:
 
 
 CONNECTION_OPTION_NAMES = tuple(KUBE_CONNECTION_ARGS)
-
-
-# --------------------------------------------------------------------------
-# connection settings
-
-
-@dataclass
-class ConnectionSettings:
-    """What the user asked for; resolved into a kubernetes Configuration."""
-
-    kubeconfig: str | dict[str, Any] | None = None
-    context: str | None = None
-    host: str | None = None
-    api_key: str | None = None
-    ca_cert: str | None = None
-    client_cert: str | None = None
-    client_key: str | None = None
-    validate_certs: bool | None = None
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "ConnectionSettings":
-        """Pick the connection options out of module parameters."""
-        return cls(**{name: params.get(name) for name in CONNECTION_OPTION_NAMES})
-
-
-@dataclass
-class ResolvedConnection:
-    """A ready Configuration plus what messages may say about it."""
-
-    configuration: Any
-    server: str
-    default_namespace: str
-    description: str  # "kubeconfig context 'kind-dev'", "in-cluster service account", ...
-
-
-def _in_cluster() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
-        os.path.join(SERVICE_ACCOUNT_DIR, "token")
-    )
-
-
-def _context_namespace(kubeconfig: str | dict[str, Any] | None, context: str | None) -> str:
-    """The namespace of the chosen kubeconfig context, or 'default'."""
-    try:
-        if isinstance(kubeconfig, dict):
-            contexts = kubeconfig.get("contexts") or []
-            wanted = context or kubeconfig.get("current-context")
-            for entry in contexts:
-                if entry.get("name") == wanted:
-                    return (entry.get("context") or {}).get("namespace") or "default"
-            return "default"
-        contexts, active = kube_config.list_kube_config_contexts(config_file=kubeconfig)
-        chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
-        return ((chosen or {}).get("context") or {}).get("namespace") or "default"
-    except Exception:  # noqa: BLE001 - the namespace is a convenience; load_kube_config reports real errors
-        return "default"
-
-
-def resolve_connection(settings: ConnectionSettings, *, pool_size: int = 10) -> ResolvedConnection:
-    """Turn connection options into a kubernetes Configuration.
-
-    Order: an explicit kubeconfig (path or dict) or context; else host with
-    api_key/certificates; else the in-cluster service account when running in
-    a pod; else the default kubeconfig ($KUBECONFIG or ~/.kube/config).
-    Explicit host/api_key/cert options override what the kubeconfig says.
-    """
-    if not HAS_KUBERNETES:
-        raise ClusterConnectionError("the 'kubernetes' Python library is required to talk to the cluster")
-    configuration = Configuration()
-    namespace = "default"
-    kubeconfig = settings.kubeconfig
-    if isinstance(kubeconfig, str):
-        kubeconfig = os.path.expanduser(kubeconfig)
-        if not os.path.exists(kubeconfig):
-            raise ClusterConnectionError(f"kubeconfig file {kubeconfig} does not exist")
-    try:
-        if kubeconfig is not None or settings.context:
-            if isinstance(kubeconfig, dict):
-                kube_config.load_kube_config_from_dict(
-                    config_dict=kubeconfig, context=settings.context,
-                    client_configuration=configuration, persist_config=False,
-                )
-                source = "the kubeconfig given as a dict"
-            else:
-                kube_config.load_kube_config(
-                    config_file=kubeconfig, context=settings.context,
-                    client_configuration=configuration, persist_config=False,
-                )
-                source = f"kubeconfig {kubeconfig or '(default)'}"
-            namespace = _context_namespace(kubeconfig, settings.context)
-            description = f"{source}, context {settings.context!r}" if settings.context else source
-        elif settings.host:
-            description = "the host/api_key options"
-        elif _in_cluster():
-            kube_config.load_incluster_config(client_configuration=configuration)
-            ns_file = os.path.join(SERVICE_ACCOUNT_DIR, "namespace")
-            if os.path.exists(ns_file):
-                namespace = Path(ns_file).read_text().strip() or "default"
-            description = "the in-cluster service account"
-        else:
-            kube_config.load_kube_config(client_configuration=configuration, persist_config=False)
-            namespace = _context_namespace(None, None)
-            description = "the default kubeconfig"
-    except ConfigException as exc:
-        raise ClusterConnectionError(f"invalid cluster configuration: {strip_url_credentials(str(exc))}") from None
-    if settings.host:
-        configuration.host = settings.host
-    if settings.api_key:
-        configuration.api_key = {"BearerToken": f"Bearer {settings.api_key}"}
-        configuration.api_key_prefix = {}
-        configuration.refresh_api_key_hook = None
-    if settings.ca_cert:
-        configuration.ssl_ca_cert = settings.ca_cert
-    if settings.client_cert:
-        configuration.cert_file = settings.client_cert
-    if settings.client_key:
-        configuration.key_file = settings.client_key
-    if settings.validate_certs is not None:
-        configuration.verify_ssl = settings.validate_certs
-    if not configuration.host or configuration.host == "http://localhost":
-        raise ClusterConnectionError(
-            "no cluster to talk to: give kubeconfig (and context) or host, or run inside a pod with a service account"
-        )
-    configuration.connection_pool_maxsize = max(pool_size, 4)
-    return ResolvedConnection(configuration, strip_url_credentials(configuration.host.rstrip("/")), namespace, description)
 
 
 # --------------------------------------------------------------------------
@@ -380,18 +253,17 @@ class KubeClient:
         self._discovery_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
-        configuration = connection.configuration
         if pool_manager is None:
-            if configuration is not None and not configuration.verify_ssl:
-                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            pool_manager = RESTClientObject(configuration).pool_manager
+            if not HAS_URLLIB3:
+                raise ClusterConnectionError("the 'urllib3' Python library (installed with 'kubernetes') is required")
+            pool_manager = connection.pool_manager(self.parallelism + 4)
         self._pool = pool_manager
 
     @classmethod
     def from_params(cls, params: dict[str, Any], **kwargs: Any) -> "KubeClient":
         """A client from module parameters (connection options, parallelism, cache_dir)."""
         parallelism = params.get("parallelism") or default_parallelism()
-        connection = resolve_connection(ConnectionSettings.from_params(params), pool_size=parallelism + 4)
+        connection = resolve_connection(ConnectionSettings.from_params(params))
         return cls(connection, parallelism=parallelism, cache_dir=params.get("cache_dir"), **kwargs)
 
     # ---------------------------------------------------------------- HTTP
@@ -400,11 +272,7 @@ class KubeClient:
         headers = {"Accept": accept, "User-Agent": f"{FIELD_MANAGER}/ansible"}
         if content_type:
             headers["Content-Type"] = content_type
-        configuration = self.connection.configuration
-        if configuration is not None:
-            for auth in configuration.auth_settings().values():
-                if auth.get("in") == "header" and auth.get("value"):
-                    headers[auth["key"]] = auth["value"]
+        headers.update(self.connection.auth_headers())
         return headers
 
     def _count(self, method: str, retry: bool) -> None:

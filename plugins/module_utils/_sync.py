@@ -56,6 +56,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health import (
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PART_OF_LABEL, parent_name
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
+from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef
 from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import (
     BEFORE_HOOK_CREATION,
@@ -300,11 +301,12 @@ def _prepare(
     policy: SyncPolicy,
     ignore_differences: Iterable[Any],
     revision: str | None,
+    reads: LiveReads | None = None,
 ) -> _Prepared:
     """Compare, then decide an action for every object; raises before any write if something cannot sync."""
     resources, hooks = _split_hooks(name, objects)
     diff = compare_application(client, name, resources, namespace=namespace, ignore_differences=ignore_differences,
-                               revision=revision)
+                               revision=revision, reads=reads)
     set_id = diff.inventory.set_id if diff.inventory else ""
     desired: list[ObjectResult] = []
     prune: list[ObjectResult] = []
@@ -720,19 +722,21 @@ def sync_application(
     ignore_differences: Iterable[Any] = (),
     revision: str | None = None,
     settings: SyncSettings | None = None,
+    reads: LiveReads | None = None,
 ) -> SyncResult:
     """Sync one application (or, in check mode, say what a sync would do).
 
-    Raises GitopsError (nothing written) when the application cannot be
-    compared or planned, and SyncFailure (with the partial result) when the
-    sync started and failed.
+    `reads` shares the live reads of a batch of applications for the first
+    comparison. Raises GitopsError (nothing written) when the application
+    cannot be compared or planned, and SyncFailure (with the partial result)
+    when the sync started and failed.
     """
     settings = settings or SyncSettings()
     policy = policy or SyncPolicy()
     started = time.monotonic()
     started_at = now_iso()
     try:
-        prepared = _prepare(client, name, objects, namespace, policy, ignore_differences, revision)
+        prepared = _prepare(client, name, objects, namespace, policy, ignore_differences, revision, reads)
         if not settings.force_conflicts:
             _refuse_conflicts(client, name, prepared)
         result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
@@ -781,7 +785,7 @@ def _refuse_conflicts(client: KubeClient, name: str, prepared: _Prepared) -> Non
 
 def _recheck(client: KubeClient, name: str, objects: list[DesiredObject], namespace: str | None, policy: SyncPolicy,
              ignore_differences: Iterable[Any], revision: str | None, prepared: _Prepared) -> _Prepared:
-    """Compare again if another sync recorded the application while we waited for the Lease."""
+    """Compare again (with fresh reads) if another sync recorded the application while we waited for the Lease."""
     inventory = prepared.diff.inventory
     resource = client.resource_for("v1", "ConfigMap")
     if resource is None:

@@ -281,6 +281,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     ApplicationInput,
     inputs_from_params,
     prepare_module,
+    live_reads,
     run_each,
     scrub_result,
 )
@@ -348,10 +349,13 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     inputs = inputs_from_params(params, cache_dir)
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        reads = live_reads(client, inputs)
+
         def compare(one: ApplicationInput) -> ApplicationDiff:
             state = one.desired(client)
             return compare_application(client, state.name, state.objects, namespace=state.namespace,
-                                       ignore_differences=state.ignore_differences, revision=state.revision)
+                                       ignore_differences=state.ignore_differences, revision=state.revision,
+                                       reads=reads)
 
         outcomes = run_each(inputs, compare)
         stats = {**client.stats.to_dict(), "seconds": round(time.monotonic() - started, 3)}

@@ -354,6 +354,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     ApplicationInput,
     inputs_from_params,
     prepare_module,
+    live_reads,
     run_each,
     scrub_result,
 )
@@ -415,11 +416,13 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     )
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        reads = live_reads(client, inputs)
+
         def sync(one: ApplicationInput) -> SyncResult:
             state = one.desired(client)
             return sync_application(client, state.name, state.objects, namespace=state.namespace,
                                     policy=one.sync_policy, ignore_differences=state.ignore_differences,
-                                    revision=state.revision, settings=settings)
+                                    revision=state.revision, settings=settings, reads=reads)
 
         outcomes = run_each(inputs, sync)
         stats = {**client.stats.to_dict(), "writes": client.writes, "writes_by_verb": dict(client.writes_by_verb),

@@ -1,4 +1,4 @@
-"""Unit tests for the cluster connection (_kube): configuration, HTTP behaviour, discovery.
+"""Unit tests for the cluster client (_kube): options, HTTP behaviour, discovery.
 
 The API server is replaced at the narrowest boundary, the urllib3 pool's
 request(); everything above it (retries, errors, paging, discovery cache)
@@ -8,7 +8,6 @@ is the real code.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,7 +22,6 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
     ApiResource,
     ConnectionSettings,
     KubeClient,
-    ResolvedConnection,
     kube_connection_argument_spec,
     resolve_connection,
 )
@@ -85,67 +83,7 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return slept
 
 
-# ---------------------------------------------------------------- configuration
-
-
-def test_kubeconfig_dict_gives_server_token_and_context_namespace() -> None:
-    resolved = resolve_connection(ConnectionSettings(kubeconfig=KUBECONFIG))
-    assert resolved.server == "https://10.1.2.3:6443"
-    assert resolved.default_namespace == "team-a"
-    assert resolved.configuration.auth_settings()["BearerToken"]["value"] == f"Bearer {TOKEN}"
-    assert "dict" in resolved.description
-
-
-def test_context_option_selects_another_context(tmp_path: Path) -> None:
-    path = tmp_path / "config"
-    path.write_text(yaml.safe_dump(KUBECONFIG))
-    resolved = resolve_connection(ConnectionSettings(kubeconfig=str(path), context="other"))
-    assert resolved.default_namespace == "default"
-    assert "context 'other'" in resolved.description
-
-
-def test_explicit_options_override_kubeconfig() -> None:
-    resolved = resolve_connection(ConnectionSettings(
-        kubeconfig=KUBECONFIG, host="https://api.example.org:443", api_key="other-token", validate_certs=True,
-        ca_cert="/etc/ca.pem",
-    ))
-    assert resolved.server == "https://api.example.org:443"
-    assert resolved.configuration.auth_settings()["BearerToken"]["value"] == "Bearer other-token"
-    assert resolved.configuration.verify_ssl is True
-    assert resolved.configuration.ssl_ca_cert == "/etc/ca.pem"
-
-
-def test_missing_kubeconfig_file_is_a_connection_error(tmp_path: Path) -> None:
-    with pytest.raises(ClusterConnectionError, match="does not exist"):
-        resolve_connection(ConnectionSettings(kubeconfig=str(tmp_path / "nope")))
-
-
-def test_unknown_context_is_a_connection_error() -> None:
-    with pytest.raises(ClusterConnectionError, match="invalid cluster configuration"):
-        resolve_connection(ConnectionSettings(kubeconfig=KUBECONFIG, context="missing"))
-
-
-def test_nothing_configured_outside_a_pod(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "absent"))
-    monkeypatch.setattr(_kube.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(tmp_path / "absent"), raising=False)
-    with pytest.raises(ClusterConnectionError):
-        resolve_connection(ConnectionSettings())
-
-
-def test_in_cluster_service_account_when_nothing_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    loaded: list[Any] = []
-
-    def load_incluster_config(client_configuration: Any) -> None:
-        loaded.append(client_configuration)
-        client_configuration.host = "https://10.96.0.1:443"
-        client_configuration.api_key["BearerToken"] = "Bearer sa-token"
-
-    monkeypatch.setattr(_kube, "_in_cluster", lambda: True)
-    monkeypatch.setattr(_kube.kube_config, "load_incluster_config", load_incluster_config)
-    resolved = resolve_connection(ConnectionSettings())
-    assert loaded and resolved.server == "https://10.96.0.1:443"
-    assert resolved.description == "the in-cluster service account"
+# ---------------------------------------------------------------- options (the connection itself: test_kubeconfig.py)
 
 
 def test_argument_spec_mirrors_the_doc_fragment() -> None:
@@ -169,7 +107,7 @@ def test_transient_errors_are_retried_a_bounded_number_of_times(no_sleep: list[f
     assert client.request("GET", "/api/v1/namespaces/x") == {"kind": "Namespace"}
     assert client.stats.total == 3 and client.stats.retries == 2
     assert no_sleep[1] >= 1.5  # Retry-After honoured (with jitter)
-    assert pool.calls[0]["headers"]["authorization"] == f"Bearer {TOKEN}"
+    assert pool.calls[0]["headers"]["Authorization"] == f"Bearer {TOKEN}"
 
 
 def test_persistent_5xx_gives_up_with_the_server_message() -> None:
@@ -367,8 +305,3 @@ def test_a_kind_missing_from_cached_discovery_triggers_one_refresh(tmp_path: Pat
     assert client.stats.total == 2
     assert client.resource_for("example.org/v1", "Gadget") is None
     assert client.stats.total == 2  # fresh discovery is not refetched for every miss
-
-
-def test_resolved_connection_description_never_holds_the_token() -> None:
-    resolved: ResolvedConnection = resolve_connection(ConnectionSettings(kubeconfig=KUBECONFIG, api_key=TOKEN))
-    assert not re.search(TOKEN, resolved.description + resolved.server)
