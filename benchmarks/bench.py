@@ -8,6 +8,7 @@ applications (benchmarks/generate.py) and times, alternating the tools in
 every round so machine noise hits all of them alike:
 
   ours      gitops_diff / gitops_sync through ansible-playbook, `applications:` batch form
+  uncached  the same with dry_run_cache: false (every object dry-run, as without a verdict cache)
   k8s       kubernetes.core's k8s module (the `ansible` PyPI package, in a venv of its own):
             one task per application, the whole manifest list as `definition`, server-side apply,
             check mode + --diff for the drift scenarios
@@ -59,7 +60,9 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory impor
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef  # noqa: E402
 
-TOOLS = ("ours", "k8s", "kubectl", "floor")
+TOOLS = ("ours", "uncached", "k8s", "kubectl", "floor")
+# ours with dry_run_cache: false works on ours' namespaces ("o-..."), after ours synced them
+OURS_VARIANTS = ("ours", "uncached")
 SCENARIOS = ("first-sync", "noop-sync", "drift-in-sync", "drift-10pct")
 OURS_MANAGER = "gitops.kubernetes"
 K8S_MANAGER = "kubernetes-core-bench"
@@ -81,7 +84,7 @@ class Settings:
     floor_concurrency: int = 16
     tools: tuple[str, ...] = TOOLS
     scenario_reps: dict[str, int] = field(default_factory=dict)  # overrides reps per scenario
-    skip: list[tuple[str, str]] = field(default_factory=list)  # (tool, scenario) pairs not run
+    skip: list[tuple[str, str]] = field(default_factory=lambda: [("uncached", "first-sync")])  # (tool, scenario) pairs not run
     scale_only: bool = False  # only the scaling curve (scenario 5)
 
     def rounds(self, scenario: str) -> int:
@@ -97,7 +100,7 @@ def settings_for(quick: bool, reps: int | None) -> Settings:
     # kubernetes.core re-applies every object of a no-op sync one task per application (~8 minutes here);
     # no target compares us with it there, so the full run leaves it out (the quick run keeps it)
     return Settings("full", reps or 3, 100, 10, [10, 50, 200, 1000, 2000], 1, {"k8s": 10, "kubectl": 200},
-                    scenario_reps=rounds, skip=[("k8s", "noop-sync")])
+                    scenario_reps=rounds, skip=[("uncached", "first-sync"), ("k8s", "noop-sync")])
 
 
 # --------------------------------------------------------------------------
@@ -255,19 +258,21 @@ class Bench:
     def _write_playbooks(self) -> None:
         play = {"name": "bench", "hosts": "localhost", "connection": "local", "gather_facts": False}
         ours_common = {"applications": "{{ bench_applications }}", "kubeconfig": "{{ bench_kubeconfig }}",
-                       "cache_dir": "{{ bench_cache_dir }}"}
+                       "cache_dir": "{{ bench_cache_dir }}", "dry_run_cache": "{{ bench_dry_run_cache }}"}
         playbooks = {
             "ours-diff.yml": [{**play, "tasks": [
                 {"name": "Drift check of the fleet", "gitops.kubernetes.gitops_diff": ours_common, "register": "drift"},
                 {"name": "Result", "ansible.builtin.debug": {"msg": (
                     "BENCH out_of_sync={{ drift.applications | selectattr('out_of_sync') | list | length }} "
-                    "module_seconds={{ drift.stats.seconds }} requests={{ drift.stats.requests }}")}},
+                    "module_seconds={{ drift.stats.seconds }} requests={{ drift.stats.requests }} "
+                    "dry_runs_reused={{ drift.stats.dry_runs_reused }}")}},
             ]}],
             "ours-sync.yml": [{**play, "tasks": [
                 {"name": "Sync the fleet", "gitops.kubernetes.gitops_sync": {**ours_common, "wait": False}, "register": "sync"},
                 {"name": "Result", "ansible.builtin.debug": {"msg": (
                     "BENCH changed={{ sync.applications | selectattr('changed') | list | length }} "
-                    "writes={{ sync.stats.writes }} module_seconds={{ sync.stats.seconds }} requests={{ sync.stats.requests }}")}},
+                    "writes={{ sync.stats.writes }} module_seconds={{ sync.stats.seconds }} requests={{ sync.stats.requests }} "
+                    "dry_runs_reused={{ sync.stats.dry_runs_reused }}")}},
             ]}],
             "k8s.yml": [{**play, "tasks": [
                 {"name": "Apply each application",
@@ -309,19 +314,20 @@ class Bench:
 
     # ---------------------------------------------------------------- tools
 
-    def ours(self, fleet: Fleet, set_name: str, count: int, action: str) -> tuple[tuple, dict[str, Any]]:
+    def ours(self, fleet: Fleet, set_name: str, count: int, action: str, cached: bool = True) -> tuple[tuple, dict[str, Any]]:
         apps = [{
             "name": app,
             "source": {"repo_url": f"file://{self.repo_path}", "revision": "main", "path": f"{fleet.group}/{app}"},
             "destination": {"namespace": namespace("ours", set_name, app)},
         } for app in fleet.names(count)]
         variables = self._vars(f"ours-{fleet.group}-{set_name}-{count}", {
-            "bench_applications": apps, "bench_kubeconfig": self.kubeconfig, "bench_cache_dir": str(self.cache_dir)})
+            "bench_applications": apps, "bench_kubeconfig": self.kubeconfig, "bench_cache_dir": str(self.cache_dir),
+            "bench_dry_run_cache": cached})
         playbook = WORK / ("ours-sync.yml" if action in ("sync", "noop-sync") else "ours-diff.yml")
         argv = [str(REPO / ".venv" / "bin" / "ansible-playbook"), str(playbook), "-i", "localhost,", "-e", f"@{variables}"]
         if action == "diff":
             argv.append("--diff")
-        log = self._log("ours", action)
+        log = self._log("ours" if cached else "uncached", action)
         env = {**self.env, "ANSIBLE_PYTHON_INTERPRETER": str(REPO / ".venv" / "bin" / "python")}
         measurement = measured(argv, log, env=env, sample_module=True)
         return measurement, {**self._bench_fields(log), "log": str(log.relative_to(RESULTS))}
@@ -397,7 +403,8 @@ class Bench:
                  expect: Callable[[dict[str, Any]], bool]) -> Run | None:
         if (tool, scenario) in self.settings.skip:
             return None
-        runner = {"ours": self.ours, "k8s": self.k8s, "kubectl": self.kubectl_run, "floor": self.floor}[tool]
+        runner = {"ours": self.ours, "uncached": lambda *a: self.ours(*a, cached=False), "k8s": self.k8s,
+                  "kubectl": self.kubectl_run, "floor": self.floor}[tool]
         (seconds, rc, peak, module_peak, cpu), check = runner(fleet, set_name, count, action)
         check["ok"] = rc == 0 and expect({**check, "tool": tool})
         run = Run(tool, scenario, count, count * fleet.objects, round(seconds, 3), rc, round(peak, 1),
@@ -494,11 +501,12 @@ def run_fleet(bench: Bench, fleet: Fleet, tools: list[str]) -> int:
     # (1) first sync: every round needs namespaces nothing was applied to yet
     print(f"first sync: {apps} applications x {fleet.objects} objects, {s.rounds('first-sync')} rounds", flush=True)
     for rep in range(max(1, s.rounds("first-sync"))):
-        bench.namespaces(fleet, tools, f"r{rep}")
+        bench.namespaces(fleet, [t for t in tools if t != "uncached"], f"r{rep}")
     for rep in range(s.rounds("first-sync")):
         for tool in rotated(tools, rep):
             expect = {
                 "ours": lambda c: c.get("changed") == apps,
+                "uncached": lambda c: c.get("changed") == apps,
                 "k8s": lambda c: c.get("changed") == apps,
                 "kubectl": lambda c: c.get("failed") == 0,
                 "floor": lambda c: set((c.get("status") or {"x": 0})) <= {"200", "201"},
@@ -510,6 +518,7 @@ def run_fleet(bench: Bench, fleet: Fleet, tools: list[str]) -> int:
         for tool in rotated(tools, rep):
             expect = {
                 "ours": lambda c: c.get("changed") == 0 and c.get("writes") == 0,
+                "uncached": lambda c: c.get("changed") == 0 and c.get("writes") == 0 and c.get("dry_runs_reused") == 0,
                 "k8s": lambda c: True,  # kubernetes.core re-sends every apply; what it reports is its business
                 "kubectl": lambda c: c.get("failed") == 0,
                 "floor": lambda c: set((c.get("status") or {"x": 0})) == {"200"},
@@ -520,7 +529,7 @@ def run_fleet(bench: Bench, fleet: Fleet, tools: list[str]) -> int:
         for tool in rotated(tools, rep):
             expect = drift_check_expectation(tool, 0)
             bench.run_tool(tool, "drift-in-sync", fleet, "r0", apps, "diff", expect)
-    drifted = bench.drift(fleet, [t for t in tools if t != "floor"], "r0")
+    drifted = bench.drift(fleet, [t for t in tools if t not in ("floor", "uncached")], "r0")
     print(f"drift check, {drifted} of {apps} applications drifted", flush=True)
     for rep in range(s.rounds("drift-10pct")):
         for tool in rotated(tools, rep):
@@ -533,6 +542,7 @@ def drift_check_expectation(tool: str, drifted: int) -> Callable[[dict[str, Any]
     """What a drift check's counts must say when `drifted` applications are out of sync."""
     return {
         "ours": lambda c: c.get("out_of_sync") == drifted,
+        "uncached": lambda c: c.get("out_of_sync") == drifted and c.get("dry_runs_reused") == 0,
         "k8s": lambda c: c.get("changed") == drifted,
         "kubectl": lambda c: c.get("drifted") == drifted and c.get("failed") == 0,
         # the floor only sends the dry-runs: every one must have been answered
@@ -581,7 +591,9 @@ def summarise(settings: Settings, runs: list[Run]) -> dict[str, Any]:
         medians = {tool: median_of(runs, tool, scenario) for tool in settings.tools}
         ours = medians["ours"]
         ratios = {f"ours/{tool}": round(ours / medians[tool], 3) for tool in settings.tools
-                  if tool != "ours" and ours and medians.get(tool)}
+                  if tool not in OURS_VARIANTS and ours and medians.get(tool)}
+        if medians.get("uncached") and medians.get("floor"):
+            ratios["uncached/floor"] = round(medians["uncached"] / medians["floor"], 3)
         scenarios[scenario] = {"median_seconds": medians, "ratios": ratios}
     curve: dict[str, dict[str, float]] = {}
     for tool in settings.tools:
@@ -589,7 +601,7 @@ def summarise(settings: Settings, runs: list[Run]) -> dict[str, Any]:
             value = median_of(runs, tool, "scale", point)
             if value is not None:
                 curve.setdefault(tool, {})[str(point * 4)] = value
-    ours_runs = [r for r in runs if r.tool == "ours"]
+    ours_runs = [r for r in runs if r.tool in OURS_VARIANTS]
     peak = max((r.peak_rss_mib for r in ours_runs), default=0.0)
     module_peak = max((r.module_peak_rss_mib or 0.0 for r in ours_runs), default=0.0)
     ours_curve = curve.get("ours", {})
@@ -620,6 +632,10 @@ def targets(settings: Settings, summary: dict[str, Any]) -> dict[str, Any]:
         "noop-sync within 2x floor": {"ratio": ratio("noop-sync", "floor"), "limit": 2.0},
         "drift-in-sync within 2x floor": {"ratio": ratio("drift-in-sync", "floor"), "limit": 2.0},
         "drift-10pct within 2x floor": {"ratio": ratio("drift-10pct", "floor"), "limit": 2.0},
+        # the same three without the dry-run verdict cache: every object dry-run, as the floor does
+        "noop-sync within 2x floor, dry_run_cache false": {"ratio": sc["noop-sync"]["ratios"].get("uncached/floor"), "limit": 2.0},
+        "drift-in-sync within 2x floor, dry_run_cache false": {"ratio": sc["drift-in-sync"]["ratios"].get("uncached/floor"), "limit": 2.0},
+        "drift-10pct within 2x floor, dry_run_cache false": {"ratio": sc["drift-10pct"]["ratios"].get("uncached/floor"), "limit": 2.0},
         "noop-sync within 1.2x drift check": {"ratio": round(noop / drift, 3) if noop and drift else None, "limit": 1.2},
         "peak memory < 1 GiB": {"ratio": summary["ours_peak_rss_mib"], "limit": 1024.0},
     }
@@ -633,7 +649,8 @@ def ratio_line(summary: dict[str, Any]) -> str:
     parts = []
     for scenario, data in summary["scenarios"].items():
         r = data["ratios"]
-        parts.append(f"{scenario} ours/k8s={r.get('ours/k8s')} ours/kubectl={r.get('ours/kubectl')} ours/floor={r.get('ours/floor')}")
+        parts.append(f"{scenario} ours/k8s={r.get('ours/k8s')} ours/kubectl={r.get('ours/kubectl')} ours/floor={r.get('ours/floor')}"
+                     f" uncached/floor={r.get('uncached/floor')}")
     return "RATIOS " + "; ".join(parts) + f"; ours peak RSS {summary['ours_peak_rss_mib']:.0f} MiB"
 
 

@@ -17,9 +17,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-LABELS = {"ours": "gitops.kubernetes (ours)", "k8s": "kubernetes.core k8s", "kubectl": "kubectl per application",
+LABELS = {"ours": "gitops.kubernetes (ours)", "uncached": "ours, dry_run_cache: false", "k8s": "kubernetes.core k8s", "kubectl": "kubectl per application",
           "floor": "floor (bare SSA requests)"}
-COLOURS = {"ours": "tab:green", "k8s": "tab:red", "kubectl": "tab:blue", "floor": "tab:gray"}
+COLOURS = {"ours": "tab:green", "uncached": "tab:olive", "k8s": "tab:red", "kubectl": "tab:blue", "floor": "tab:gray"}
 
 
 def main(source: str, target: str) -> None:
@@ -40,7 +40,7 @@ def main(source: str, target: str) -> None:
     curve_axes.legend()
 
     scenarios = list(summary["scenarios"])
-    tools = [t for t in ("ours", "k8s", "kubectl", "floor") if any(summary["scenarios"][s]["median_seconds"].get(t) for s in scenarios)]
+    tools = [t for t in ("ours", "uncached", "k8s", "kubectl", "floor") if any(summary["scenarios"][s]["median_seconds"].get(t) for s in scenarios)]
     width = 0.8 / max(1, len(tools))
     for index, tool in enumerate(tools):
         values = [summary["scenarios"][s]["median_seconds"].get(tool) or 0 for s in scenarios]

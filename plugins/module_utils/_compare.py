@@ -26,6 +26,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import (
     CompareError,
     GitopsError,
@@ -297,6 +298,7 @@ class ComparedObject:
     source: str = ""
     resource: ApiResource | None = None
     counts_as_drift: bool = True
+    verdict_key: str = ""  # the dry-run verdict cache's key for this manifest (gitops_sync records its applies)
     _yaml: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -571,12 +573,20 @@ def fetch_live(
 
 
 def _compare_one(
-    client: KubeClient, plan: _Planned, live: dict[str, Any] | None, rules: list[IgnoreRule]
+    client: KubeClient, plan: _Planned, live: dict[str, Any] | None, rules: list[IgnoreRule],
+    verdicts: DryRunVerdicts | None = None, raw_rules: list[Any] | None = None,
 ) -> ComparedObject:
     result = ComparedObject(
         ref=plan.ref, status=UNKNOWN, api_version=plan.desired.api_version, desired=plan.manifest, live=live,
         source=plan.desired.location(), resource=plan.resource,
     )
+    if verdicts is not None and plan.resource is not None:
+        # the rules that apply to this object are part of its verdict (raw_rules[i] is rules[i] as given)
+        applying = [raw for raw, rule in zip(raw_rules or [], rules) if rule.matches(plan.ref)]
+        result.verdict_key = verdicts.key(plan.manifest, json.dumps(applying, sort_keys=True, default=str))
+        if live is not None and verdicts.still_synced(result.verdict_key, live):
+            result.status, result.patch = SYNCED, []  # the same dry-run said so, and nothing it depends on changed
+            return result
     secrets = secret_values([plan.manifest, live])
     if plan.resource is None and not plan.crd_in_app:
         result.message = plan.unknown_reason
@@ -614,6 +624,8 @@ def _compare_one(
     # equal documents (the common case) need no patch search
     raw_patch = [] if live_view == predicted_view else jsonpatch.make_patch(live_view, predicted_view).patch
     result.status = OUT_OF_SYNC if raw_patch else SYNCED
+    if verdicts is not None and not raw_patch:
+        verdicts.record(result.verdict_key, live)
     result.before, result.after = _masked_pair(live_view, predicted_view)
     if is_secret(live_view) or is_secret(predicted_view):
         result.patch = jsonpatch.make_patch(result.before, result.after).patch if raw_patch else []
@@ -644,13 +656,15 @@ def compare_application(
     ignore_differences: Iterable[Any] = (),
     revision: str | None = None,
     reads: LiveReads | None = None,
+    verdicts: DryRunVerdicts | None = None,
 ) -> ApplicationDiff:
     """Compare an application's desired objects with the cluster.
 
     `namespace` is the destination namespace: namespaced objects without one
     get it, and the application's inventory parent lives there. `reads`
     shares the live reads of a batch of applications (default: this
-    application's own GET and LISTs). Raises
+    application's own GET and LISTs); `verdicts` reuses Synced dry-runs whose
+    inputs did not change (default: every object is dry-run). Raises
     CompareError/SpecError for problems in the application, and
     ClusterConnectionError when the cluster cannot be used at all.
     """
@@ -658,12 +672,13 @@ def compare_application(
         raise CompareError("the 'jsonpatch' and 'PyYAML' Python packages are required", application=name)
     destination = namespace or client.default_namespace
     try:
-        rules = [IgnoreRule.from_any(raw) for raw in ignore_differences or []]
+        ignore_differences = list(ignore_differences or [])
+        rules = [IgnoreRule.from_any(raw) for raw in ignore_differences]
         reads = reads or LiveReads(client)
         inventory = read_inventory(client, name, destination, reads)
         planned = plan_objects(client, name, list(objects), destination, inventory.set_id)
         live, resources = fetch_live(client, planned, inventory, reads)
-        compared = client.map(lambda p: _compare_one(client, p, live.get(p.ref), rules), planned)
+        compared = client.map(lambda p: _compare_one(client, p, live.get(p.ref), rules, verdicts, ignore_differences), planned)
         desired_refs = {p.ref for p in planned}
         for ref in sorted(inventory.members - desired_refs):
             if ref in live:

@@ -250,6 +250,7 @@ class KubeClient:
         self.stats = RequestStats()
         self._stats_lock = threading.Lock()
         self._discovery: Discovery | None = None
+        self._server_version: str | None = None
         self._discovery_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
@@ -439,6 +440,14 @@ class KubeClient:
         for found in self.map(fetch, paths):
             resources += found
         return Discovery(resources, time.time())
+
+    def server_version(self) -> str:
+        """The API server's gitVersion (GET /version, once per client)."""
+        with self._discovery_lock:
+            if self._server_version is None:
+                document = self.request("GET", "/version", what="read the API server version") or {}
+                self._server_version = str(document.get("gitVersion") or "unknown")
+            return self._server_version
 
     def resource_for(self, api_version: str, kind: str) -> ApiResource | None:
         """The served resource for apiVersion/kind (discovery refreshed once on a miss from the disk cache)."""

@@ -45,6 +45,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import 
     normalise,
     to_yaml,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, SpecError, SyncError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health import (
     DEGRADED,
@@ -302,11 +303,12 @@ def _prepare(
     ignore_differences: Iterable[Any],
     revision: str | None,
     reads: LiveReads | None = None,
+    verdicts: DryRunVerdicts | None = None,
 ) -> _Prepared:
     """Compare, then decide an action for every object; raises before any write if something cannot sync."""
     resources, hooks = _split_hooks(name, objects)
     diff = compare_application(client, name, resources, namespace=namespace, ignore_differences=ignore_differences,
-                               revision=revision, reads=reads)
+                               revision=revision, reads=reads, verdicts=verdicts)
     set_id = diff.inventory.set_id if diff.inventory else ""
     desired: list[ObjectResult] = []
     prune: list[ObjectResult] = []
@@ -413,8 +415,9 @@ class _Run:
     """One sync of one application with a prepared plan."""
 
     def __init__(self, client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy,
-                 settings: SyncSettings, result: SyncResult) -> None:
+                 settings: SyncSettings, result: SyncResult, verdicts: DryRunVerdicts | None = None) -> None:
         self.client = client
+        self.verdicts = verdicts
         self.name = name
         self.prepared = prepared
         self.policy = policy
@@ -463,6 +466,9 @@ class _Run:
                 entry.live = self.client.apply(resource, entry.manifest or {}, force_conflicts=self.settings.force_conflicts)
             entry.result = SUCCEEDED
             entry.health = assess(entry.live)
+            if self.verdicts is not None and entry.compared is not None and entry.compared.verdict_key:
+                # the apply's response is the live object our manifest gives: a dry-run now would say Synced
+                self.verdicts.record(entry.compared.verdict_key, entry.live)
         except KubeApiError as exc:
             entry.result = FAILED
             if exc.status == 409:
@@ -723,11 +729,12 @@ def sync_application(
     revision: str | None = None,
     settings: SyncSettings | None = None,
     reads: LiveReads | None = None,
+    verdicts: DryRunVerdicts | None = None,
 ) -> SyncResult:
     """Sync one application (or, in check mode, say what a sync would do).
 
     `reads` shares the live reads of a batch of applications for the first
-    comparison. Raises GitopsError (nothing written) when the application
+    comparison; `verdicts` reuses Synced dry-runs and records what is applied. Raises GitopsError (nothing written) when the application
     cannot be compared or planned, and SyncFailure (with the partial result)
     when the sync started and failed.
     """
@@ -736,7 +743,7 @@ def sync_application(
     started = time.monotonic()
     started_at = now_iso()
     try:
-        prepared = _prepare(client, name, objects, namespace, policy, ignore_differences, revision, reads)
+        prepared = _prepare(client, name, objects, namespace, policy, ignore_differences, revision, reads, verdicts)
         if not settings.force_conflicts:
             _refuse_conflicts(client, name, prepared)
         result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
@@ -756,8 +763,9 @@ def sync_application(
             _finish(result, prepared, started, hook_tasks)
             return result
         with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout):
-            prepared = _recheck(client, name, objects, namespace, policy, ignore_differences, revision, prepared)
-            return _execute(client, name, prepared, policy, settings, result, started)
+            prepared = _recheck(client, name, objects, namespace, policy, ignore_differences, revision, prepared,
+                                verdicts)
+            return _execute(client, name, prepared, policy, settings, result, started, verdicts)
     except SyncFailure:
         raise
     except GitopsError as exc:
@@ -784,7 +792,8 @@ def _refuse_conflicts(client: KubeClient, name: str, prepared: _Prepared) -> Non
 
 
 def _recheck(client: KubeClient, name: str, objects: list[DesiredObject], namespace: str | None, policy: SyncPolicy,
-             ignore_differences: Iterable[Any], revision: str | None, prepared: _Prepared) -> _Prepared:
+             ignore_differences: Iterable[Any], revision: str | None, prepared: _Prepared,
+             verdicts: DryRunVerdicts | None = None) -> _Prepared:
     """Compare again (with fresh reads) if another sync recorded the application while we waited for the Lease."""
     inventory = prepared.diff.inventory
     resource = client.resource_for("v1", "ConfigMap")
@@ -795,12 +804,12 @@ def _recheck(client: KubeClient, name: str, objects: list[DesiredObject], namesp
     now = (parent or {}).get("metadata", {}).get("resourceVersion")
     if seen == now:
         return prepared
-    return _prepare(client, name, objects, namespace, policy, ignore_differences, revision)
+    return _prepare(client, name, objects, namespace, policy, ignore_differences, revision, verdicts=verdicts)
 
 
 def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
-             result: SyncResult, started: float) -> SyncResult:
-    run = _Run(client, name, prepared, policy, settings, result)
+             result: SyncResult, started: float, verdicts: DryRunVerdicts | None = None) -> SyncResult:
+    run = _Run(client, name, prepared, policy, settings, result, verdicts)
     result.changed = True
     try:
         run.pre_record()

@@ -120,6 +120,18 @@ options:
       - Mutually exclusive with O(application) and O(manifests).
     type: list
     elements: dict
+  dry_run_cache:
+    description:
+      - Reuse the verdict of an earlier dry-run for an object found C(Synced), instead of sending the dry-run again,
+        while nothing it depends on changed - the same manifest, ignore rules and field manager; the same live
+        object (uid and resourceVersion, which every write changes); the same API server version - and for at most
+        24 hours. M(gitops.kubernetes.gitops_sync) records the objects it applies the same way.
+      - Drift made by anyone writing to an object, and every change in Git, are always seen. What the cache can miss
+        for up to 24 hours is a change of what an apply would do without any write to the object (a new mutating
+        admission webhook, new CRD defaults); set V(false) to dry-run every object.
+      - Verdicts are kept per API server under O(cache_dir)/dry-runs (hashes, uids and resourceVersions only).
+    type: bool
+    default: true
   parallelism:
     description:
       - How many API requests (dry-runs, GETs, LISTs) run at the same time.
@@ -128,9 +140,13 @@ options:
 notes:
   - Discovery (the kinds the cluster serves) is cached under O(cache_dir) for 10 minutes, per API server.
   - API cost for N desired objects of an application synced before, in K kinds and namespaces, is two discovery
-    requests (or none within the cache lifetime), one GET of the inventory parent, K LISTs by label and one dry-run
-    per object that exists. Objects not found by label cost a GET each, or one LIST per kind and namespace when
-    there are more than 16 of them.
+    requests (or none within the cache lifetime), one GET of the API server version, one GET of the inventory
+    parent, K LISTs by label and one dry-run per object that exists and has no reusable verdict (O(dry_run_cache)).
+    Objects not found by label cost a GET each, or one LIST per kind and namespace when there are more than 16 of
+    them.
+  - With O(applications), the parents and the labelled objects of the whole batch are read with one LIST per kind
+    (per 100 applications) instead of per application; an identity that may not list cluster-wide falls back to one
+    LIST per kind and namespace. The batch's reads are a snapshot taken when the first application needs a kind.
   - Transient API errors (429, 5xx, dropped connections) are retried up to four times with backoff.
 requirements:
   - jsonpatch
@@ -266,16 +282,18 @@ applications:
   type: list
   elements: dict
 stats:
-  description: API requests this call made (retries included), by HTTP verb, and the seconds it took.
+  description: API requests this call made (retries included), by HTTP verb, the dry-runs a reusable verdict
+    saved (O(dry_run_cache)), and the seconds it took.
   returned: always
   type: dict
-  sample: {requests: 14, by_verb: {GET: 5, PATCH: 9}, retries: 0, seconds: 0.42}
+  sample: {requests: 14, by_verb: {GET: 5, PATCH: 9}, retries: 0, dry_runs_reused: 0, seconds: 0.42}
 """
 
 import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     ApplicationInput,
@@ -326,6 +344,7 @@ def argument_spec() -> dict[str, Any]:
         "ignore_differences": {"type": "list", "elements": "dict", "options": IGNORE_DIFFERENCES_SPEC},
         "applications": {"type": "list", "elements": "dict"},
         "parallelism": {"type": "int"},
+        "dry_run_cache": {"type": "bool", "default": True},
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
@@ -350,16 +369,20 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
         reads = live_reads(client, inputs)
+        verdicts = DryRunVerdicts.for_client(client, params["dry_run_cache"]) if inputs else None
 
         def compare(one: ApplicationInput) -> ApplicationDiff:
             state = one.desired(client)
             return compare_application(client, state.name, state.objects, namespace=state.namespace,
                                        ignore_differences=state.ignore_differences, revision=state.revision,
-                                       reads=reads)
+                                       reads=reads, verdicts=verdicts)
 
         outcomes = run_each(inputs, compare)
+        if verdicts is not None:
+            verdicts.save()
         stats = {**client.stats.to_dict(), "seconds": round(time.monotonic() - started, 3)}
         stats["requests"] = stats.pop("total")
+        stats["dry_runs_reused"] = verdicts.reused if verdicts is not None else 0
 
     with_diff = module._diff
     diffs = [d for outcome in outcomes if isinstance(outcome, ApplicationDiff) for d in outcome.ansible_diffs()]

@@ -172,6 +172,18 @@ options:
       user:
         description: The user who started it.
         type: str
+  dry_run_cache:
+    description:
+      - Reuse the verdict of an earlier dry-run for an object found C(Synced), instead of sending the dry-run again,
+        while nothing it depends on changed - the same manifest, ignore rules and field manager; the same live
+        object (uid and resourceVersion, which every write changes); the same API server version - and for at most
+        24 hours. M(gitops.kubernetes.gitops_sync) records the objects it applies the same way.
+      - Drift made by anyone writing to an object, and every change in Git, are always seen. What the cache can miss
+        for up to 24 hours is a change of what an apply would do without any write to the object (a new mutating
+        admission webhook, new CRD defaults); set V(false) to dry-run every object.
+      - Verdicts are kept per API server under O(cache_dir)/dry-runs (hashes, uids and resourceVersions only).
+    type: bool
+    default: true
   parallelism:
     description: How many API requests run at the same time. Defaults to the number of CPUs plus 4, at most 32.
     type: int
@@ -337,17 +349,19 @@ applications:
   type: list
   elements: dict
 stats:
-  description: API requests this call made (retries included) by HTTP verb, write requests (dry-runs excluded)
-    and the seconds it took.
+  description: API requests this call made (retries included) by HTTP verb, write requests (dry-runs excluded),
+    the dry-runs a reusable verdict saved (O(dry_run_cache)) and the seconds it took.
   returned: always
   type: dict
-  sample: {requests: 14, by_verb: {GET: 5, PATCH: 9}, retries: 0, writes: 0, writes_by_verb: {}, seconds: 0.42}
+  sample: {requests: 14, by_verb: {GET: 5, PATCH: 9}, retries: 0, writes: 0, writes_by_verb: {}, dry_runs_reused: 0,
+    seconds: 0.42}
 """
 
 import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     SYNC_POLICY_SPEC,
@@ -395,6 +409,7 @@ def argument_spec() -> dict[str, Any]:
         "prune_propagation_policy": {"type": "str", "choices": list(PROPAGATION_POLICIES)},
         "initiator": {"type": "dict", "options": {"job_id": {"type": "str"}, "user": {"type": "str"}}},
         "parallelism": {"type": "int"},
+        "dry_run_cache": {"type": "bool", "default": True},
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
@@ -417,17 +432,21 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
         reads = live_reads(client, inputs)
+        verdicts = DryRunVerdicts.for_client(client, params["dry_run_cache"]) if inputs else None
 
         def sync(one: ApplicationInput) -> SyncResult:
             state = one.desired(client)
             return sync_application(client, state.name, state.objects, namespace=state.namespace,
                                     policy=one.sync_policy, ignore_differences=state.ignore_differences,
-                                    revision=state.revision, settings=settings, reads=reads)
+                                    revision=state.revision, settings=settings, reads=reads, verdicts=verdicts)
 
         outcomes = run_each(inputs, sync)
+        if verdicts is not None:
+            verdicts.save()
         stats = {**client.stats.to_dict(), "writes": client.writes, "writes_by_verb": dict(client.writes_by_verb),
                  "seconds": round(time.monotonic() - started, 3)}
         stats["requests"] = stats.pop("total")
+        stats["dry_runs_reused"] = verdicts.reused if verdicts is not None else 0
 
     with_diff = module._diff
     results = [o if isinstance(o, SyncResult) else getattr(o, "result", None) for o in outcomes]
