@@ -60,7 +60,7 @@ class BatchLiveReads(LiveReads):
         super().__init__(client)
         applications = list(applications)
         self.set_ids = sorted({application_applyset_id(name, namespace) for name, namespace in applications})
-        namespaces = {namespace for _, namespace in applications}
+        namespaces = {namespace for dummy, namespace in applications}
         # a batch in one namespace lists there; a batch across namespaces lists cluster-wide
         self.namespace = next(iter(namespaces)) if len(namespaces) == 1 else None
         self._indexes: dict[tuple[str, "ApiResource", str | None], dict[tuple[str, str], list[dict[str, Any]]]] = {}
@@ -81,21 +81,24 @@ class BatchLiveReads(LiveReads):
 
     def _index(self, label: str, resource: "ApiResource", namespace: str | None) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """(namespace, label value) -> objects, from the LIST covering namespace (made on first use)."""
-        scope = self._scope(resource, namespace)
-        key = (label, resource, scope)
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:  # the other applications wait for the one LIST instead of sending their own
-            if key not in self._indexes:
+        while True:  # at most twice: a refused cluster-wide LIST turns into one in the namespace
+            scope = self._scope(resource, namespace)
+            key = (label, resource, scope)
+            with self._guard:
+                lock = self._locks.setdefault(key, threading.Lock())
+            with lock:  # the other applications wait for the one LIST instead of sending their own
+                if key in self._indexes:
+                    return self._indexes[key]
+                if scope != self._scope(resource, namespace):
+                    continue  # refused cluster-wide while this thread waited: list in the namespace
                 try:
                     self._indexes[key] = self._list(label, resource, scope)
+                    return self._indexes[key]
                 except KubeApiError as exc:
                     if exc.status != 403 or scope is not None or namespace is None:
                         raise
                     with self._guard:
                         self._denied_cluster_wide.add(resource)
-                    return self._index(label, resource, namespace)
-            return self._indexes[key]
 
     def _scope(self, resource: "ApiResource", namespace: str | None) -> str | None:
         """Where to LIST: the batch's one namespace, everywhere, or (without cluster-wide rights) namespace."""
