@@ -154,7 +154,7 @@ def test_a_batch_without_cluster_wide_list_rights_falls_back_to_per_namespace_li
     assert deployer["token"] not in run.stdout + run.stderr
     assert run["first"]["changed"] is True and run["first"]["counts"]["created"] == 4
     assert {entry["name"]: entry["sync_status"] for entry in run["first"]["applications"]} == {"shop": "Synced", "cart": "Synced"}
-    for _, namespace in apps:
+    for dummy, namespace in apps:
         assert kubectl.get("service", "web", "-n", namespace)["metadata"]["labels"]
         assert kubectl.get("configmap", "settings", "-n", namespace)["data"] == {"mode": "blue"}
 
