@@ -167,4 +167,3 @@ def test_a_batch_without_cluster_wide_list_rights_falls_back_to_per_namespace_li
     # Services: 2 + 3 * 2 = 8. More means the refused cluster-wide LIST was sent again by another application
     # waiting for the same kind (see test_live.py::test_a_forbidden_cluster_wide_list_is_attempted_once_by_concurrent_callers)
     assert synced["stats"]["by_verb"] == {"GET": 8, "PATCH": 4}, synced["stats"]
-
