@@ -7,7 +7,9 @@ our apply. When the prediction equalled the live object (Synced), the same
 dry-run gives the same answer as long as its inputs are the same:
 
 - the manifest we apply, the field manager and the ignore rules (one hash),
-- the live object: same uid, same resourceVersion (every write changes it),
+- the live object: same uid and resourceVersion, or, when only its status
+  changed (controllers write status all the time), the same content and
+  field ownership apart from status and timestamps (a fingerprint),
 - the API server's version (defaults can change with it),
 - and for at most VERDICT_TTL: admission webhooks or CRD defaults that would
   change what an apply does, without touching the object, are seen within it.
@@ -35,11 +37,11 @@ from typing import Any
 
 VERDICT_TTL = 24 * 3600.0
 # part of every key: verdicts of an older compare (normalisation, labels) are never reused
-FORMAT = "gitops.kubernetes/dry-run-verdicts/1"
+FORMAT = "gitops.kubernetes/dry-run-verdicts/2"
 
 
 class DryRunVerdicts:
-    """Synced verdicts of one API server: key -> (uid, resourceVersion, when)."""
+    """Synced verdicts of one API server: key -> [uid, resourceVersion, fingerprint, when]."""
 
     def __init__(self, path: Path | None, server_version: str, field_manager: str) -> None:
         self.path = path
@@ -66,22 +68,32 @@ class DryRunVerdicts:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def still_synced(self, key: str, live: dict[str, Any]) -> bool:
-        """True if this exact manifest was Synced with this exact live object, recently enough."""
+        """True if this exact manifest was Synced with this live object (or one differing in status only), recently."""
         entry = self._known.get(key)
+        if entry is None or time.time() - entry[3] >= VERDICT_TTL:
+            return False
         metadata = live.get("metadata") or {}
-        hit = (entry is not None and entry[0] == metadata.get("uid") and entry[1] == metadata.get("resourceVersion")
-               and time.time() - entry[2] < VERDICT_TTL)
-        if hit:
-            with self._lock:
-                self.reused += 1
-        return hit
+        if entry[0] != metadata.get("uid"):
+            return False
+        if entry[1] != metadata.get("resourceVersion") and entry[2] != fingerprint(live):
+            return False
+        if entry[1] != metadata.get("resourceVersion"):
+            # status moved on: the verdict holds for the new resourceVersion too (saved, so the next hit is cheap)
+            self._remember(key, live, entry[2], entry[3])
+        with self._lock:
+            self.reused += 1
+        return True
 
     def record(self, key: str, live: dict[str, Any] | None) -> None:
         """Remember that the manifest behind key matches this live object (a Synced dry-run, or our apply)."""
-        metadata = (live or {}).get("metadata") or {}
+        if live is not None:
+            self._remember(key, live, fingerprint(live), time.time())
+
+    def _remember(self, key: str, live: dict[str, Any], live_print: str, when: float) -> None:
+        metadata = live.get("metadata") or {}
         if metadata.get("uid") and metadata.get("resourceVersion"):
             with self._lock:
-                self._recorded[key] = [metadata["uid"], metadata["resourceVersion"], time.time()]
+                self._recorded[key] = [metadata["uid"], metadata["resourceVersion"], live_print, when]
 
     def save(self) -> None:
         """Merge this run's verdicts into the file (expired ones dropped); a failure only costs speed."""
@@ -93,7 +105,7 @@ class DryRunVerdicts:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 merged = {**_read(self.path), **self._recorded}
                 now = time.time()
-                merged = {key: entry for key, entry in merged.items() if now - entry[2] < VERDICT_TTL}
+                merged = {key: entry for key, entry in merged.items() if now - entry[3] < VERDICT_TTL}
                 temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
                 temporary.write_text(json.dumps({"format": FORMAT, "verdicts": merged}, separators=(",", ":")),
                                      encoding="utf-8")
@@ -110,4 +122,18 @@ def _read(path: Path) -> dict[str, list[Any]]:
     if not isinstance(document, dict) or document.get("format") != FORMAT or not isinstance(document.get("verdicts"), dict):
         return {}
     return {key: entry for key, entry in document["verdicts"].items()
-            if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], (int, float))}
+            if isinstance(entry, list) and len(entry) == 4 and isinstance(entry[3], (int, float))}
+
+
+def fingerprint(live: dict[str, Any]) -> str:
+    """The live object as far as a dry-run's outcome can depend on it: everything but status, the
+    resourceVersion and field-ownership timestamps; status-subresource ownership left out."""
+    metadata = live.get("metadata") or {}
+    owners = sorted(
+        json.dumps({name: value for name, value in entry.items() if name != "time"}, sort_keys=True, default=str)
+        for entry in metadata.get("managedFields") or [] if isinstance(entry, dict) and entry.get("subresource") != "status"
+    )
+    content = {name: value for name, value in live.items() if name != "status"}
+    content["metadata"] = {name: value for name, value in metadata.items() if name not in ("resourceVersion", "managedFields")}
+    text = json.dumps([content, owners], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

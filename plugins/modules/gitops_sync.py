@@ -176,8 +176,9 @@ options:
     description:
       - Reuse the verdict of an earlier dry-run for an object found C(Synced), instead of sending the dry-run again,
         while nothing it depends on changed - the same manifest, ignore rules and field manager; the same live
-        object (uid and resourceVersion, which every write changes); the same API server version - and for at most
-        24 hours. M(gitops.kubernetes.gitops_sync) records the objects it applies the same way.
+        object (uid and resourceVersion, or the same content and field ownership when only its status changed);
+        the same API server version - and for at most 24 hours. M(gitops.kubernetes.gitops_sync) records the
+        objects it applies the same way.
       - Drift made by anyone writing to an object, and every change in Git, are always seen. What the cache can miss
         for up to 24 hours is a change of what an apply would do without any write to the object (a new mutating
         admission webhook, new CRD defaults); set V(false) to dry-run every object.

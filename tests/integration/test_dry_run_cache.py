@@ -83,3 +83,29 @@ def test_a_recreated_object_is_compared_again(namespace, kubectl, ansible_playbo
     assert dry_runs(run["recreated"]) == 1 and run["recreated"]["stats"]["dry_runs_reused"] == 1
     # the same content under a new uid: the dry-run (not the old verdict) says it is Synced
     assert resources_by_kind_name(run["recreated"])["ConfigMap/settings"]["status"] == "Synced"
+
+
+def test_a_status_written_by_someone_else_keeps_the_verdict_a_spec_change_does_not(namespace, kubectl, ansible_playbook,
+                                                                                   tmp_path):
+    cache = str(tmp_path / "cache")
+    run = ansible_playbook(tasks(
+        manifests_task("gitops_sync", "sync", [CONFIG, SERVICE], namespace, cache_dir=cache, wait=False),
+    ))
+    assert run.rc == 0, run.stdout
+    # a status write (as a controller makes all the time) moves the resourceVersion, not what an apply would change
+    before = kubectl.get("service", "web", "-n", namespace)["metadata"]["resourceVersion"]
+    kubectl.run("patch", "service", "web", "-n", namespace, "--subresource=status", "--type", "merge",
+                "-p", '{"status":{"conditions":[{"type":"Probed","status":"True","reason":"Test","message":"ok",'
+                      '"lastTransitionTime":"2026-11-26T10:00:00Z"}]}}')
+    assert kubectl.get("service", "web", "-n", namespace)["metadata"]["resourceVersion"] != before
+    run = ansible_playbook(tasks(diff("after_status", namespace, cache)))
+    assert run["after_status"]["sync_status"] == "Synced"
+    assert dry_runs(run["after_status"]) == 0 and run["after_status"]["stats"]["dry_runs_reused"] == OBJECTS
+    # a label another manager adds to the object itself is a new fingerprint: dry-run again, and Synced
+    # (the label is not ours), while a change to a field we own is drift
+    kubectl.run("label", "service", "web", "-n", namespace, "team=payments")
+    kubectl.run("patch", "configmap", "settings", "-n", namespace, "--type", "merge", "-p", '{"data":{"size":"s"}}')
+    run = ansible_playbook(tasks(diff("after_writes", namespace, cache)))
+    resources = resources_by_kind_name(run["after_writes"])
+    assert dry_runs(run["after_writes"]) == 2 and run["after_writes"]["stats"]["dry_runs_reused"] == 0
+    assert resources["Service/web"]["status"] == "Synced" and resources["ConfigMap/settings"]["status"] == "OutOfSync"

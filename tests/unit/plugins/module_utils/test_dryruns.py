@@ -14,8 +14,15 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import 
 MANIFEST = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}, "data": {"a": "1"}}
 
 
-def live(uid: str = "uid-1", resource_version: str = "100") -> dict[str, Any]:
-    return {**MANIFEST, "metadata": {**MANIFEST["metadata"], "uid": uid, "resourceVersion": resource_version}}
+OURS = {"manager": "gitops.kubernetes", "operation": "Apply", "apiVersion": "v1", "time": "2026-11-26T10:00:00Z",
+        "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:a": {}}}}
+
+
+def live(uid: str = "uid-1", resource_version: str = "100", **changes: Any) -> dict[str, Any]:
+    """A live ConfigMap as the API server returns it; changes replace top-level fields or metadata entries."""
+    metadata = {**MANIFEST["metadata"], "uid": uid, "resourceVersion": resource_version, "managedFields": [OURS]}
+    metadata.update(changes.pop("metadata", {}))
+    return {**MANIFEST, "metadata": metadata, **changes}
 
 
 def verdicts(tmp_path: Path, server_version: str = "v1.34.4", manager: str = "gitops.kubernetes") -> DryRunVerdicts:
@@ -33,7 +40,8 @@ def test_a_recorded_verdict_is_reused_for_the_same_manifest_and_live_object(tmp_
     assert second.reused == 1
 
 
-@pytest.mark.parametrize("change", ["manifest", "rules", "server version", "field manager", "uid", "resourceVersion"])
+@pytest.mark.parametrize("change", ["manifest", "rules", "server version", "field manager", "uid", "live content",
+                                    "field ownership"])
 def test_any_input_of_the_dry_run_that_changed_means_a_new_dry_run(tmp_path: Path, change: str) -> None:
     first = verdicts(tmp_path)
     first.record(first.key(MANIFEST, "[]"), live())
@@ -42,8 +50,28 @@ def test_any_input_of_the_dry_run_that_changed_means_a_new_dry_run(tmp_path: Pat
                       manager="someone-else" if change == "field manager" else "gitops.kubernetes")
     manifest = {**MANIFEST, "data": {"a": "2"}} if change == "manifest" else MANIFEST
     rules = '[{"kind": "ConfigMap", "jsonPointers": ["/data"]}]' if change == "rules" else "[]"
-    current = live(uid="uid-2" if change == "uid" else "uid-1", resource_version="101" if change == "resourceVersion" else "100")
+    current = live(uid="uid-2" if change == "uid" else "uid-1")
+    if change == "live content":
+        current = live(resource_version="101", data={"a": "2"})
+    if change == "field ownership":  # another manager now shares a field: same content, new owners
+        other = {**OURS, "manager": "kubectl-edit", "operation": "Update"}
+        current = live(resource_version="101", metadata={"managedFields": [OURS, other]})
     assert not second.still_synced(second.key(manifest, rules), current)
+
+
+def test_a_status_only_change_keeps_the_verdict(tmp_path: Path) -> None:
+    first = verdicts(tmp_path)
+    key = first.key(MANIFEST, "[]")
+    first.record(key, live())
+    first.save()
+    status_writer = {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "v1", "subresource": "status",
+                     "time": "2026-11-26T10:05:00Z", "fieldsType": "FieldsV1", "fieldsV1": {"f:status": {}}}
+    later = live(resource_version="250", status={"ready": True},
+                 metadata={"managedFields": [{**OURS, "time": "2026-11-26T10:06:00Z"}, status_writer]})
+    second = verdicts(tmp_path)
+    assert second.still_synced(key, later)
+    second.save()  # the new resourceVersion is remembered: the next check matches it directly
+    assert json.loads((tmp_path / "server.json").read_text())["verdicts"][key][1] == "250"
 
 
 def test_verdicts_expire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +91,7 @@ def test_save_merges_with_what_another_run_saved_and_drops_expired_entries(tmp_p
     one.record(key_one, live())
     other.record(key_other, live(uid="uid-2"))
     path = tmp_path / "server.json"
-    path.write_text(json.dumps({"format": _dryruns.FORMAT, "verdicts": {"old": ["u", "1", 0.0]}}))
+    path.write_text(json.dumps({"format": _dryruns.FORMAT, "verdicts": {"old": ["u", "1", "f", 0.0]}}))
     one.save()
     other.save()
     stored = json.loads(path.read_text())["verdicts"]
