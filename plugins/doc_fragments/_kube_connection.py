@@ -63,6 +63,11 @@ options:
 notes:
   - Connection failures (server unreachable, credentials rejected with 401, access denied with 403)
     fail the task with a message that names the server and where the credentials came from, never the credentials.
+  - Kubeconfigs with client certificates, tokens, token files or basic auth, and the in-cluster service account,
+    are read by the collection itself. Exec credential plugins, C(auth-provider), C(proxy-url), proxy environment
+    variables (E(HTTPS_PROXY) and the like) and E(KUBECONFIG) lists of several files are handed to the C(kubernetes)
+    library.
 requirements:
-  - kubernetes >= 29.0.0 (Python library, for configuration loading and TLS)
+  - kubernetes >= 29.0.0 (Python library; brings urllib3, which every request uses, and reads the kubeconfigs listed
+    in the notes)
 """
