@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 VERDICT_TTL = 24 * 3600.0
+# the module option, documented by doc_fragments/_dry_run_cache.py
+DRY_RUN_CACHE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"dry_run_cache": {"type": "bool", "default": True}}
 # part of every key: verdicts of an older compare (normalisation, labels) are never reused
 FORMAT = "gitops.kubernetes/dry-run-verdicts/2"
 

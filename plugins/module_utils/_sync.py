@@ -734,9 +734,10 @@ def sync_application(
     """Sync one application (or, in check mode, say what a sync would do).
 
     `reads` shares the live reads of a batch of applications for the first
-    comparison; `verdicts` reuses Synced dry-runs and records what is applied. Raises GitopsError (nothing written) when the application
-    cannot be compared or planned, and SyncFailure (with the partial result)
-    when the sync started and failed.
+    comparison; `verdicts` reuses Synced dry-runs and records what is
+    applied. Raises GitopsError (nothing written) when the application cannot
+    be compared or planned, and SyncFailure (with the partial result) when the
+    sync started and failed.
     """
     settings = settings or SyncSettings()
     policy = policy or SyncPolicy()

@@ -58,6 +58,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._application
   - gitops.kubernetes._kube_connection
   - gitops.kubernetes._policy
+  - gitops.kubernetes._dry_run_cache
 attributes:
   check_mode:
     support: full
@@ -172,19 +173,6 @@ options:
       user:
         description: The user who started it.
         type: str
-  dry_run_cache:
-    description:
-      - Reuse the verdict of an earlier dry-run for an object found C(Synced), instead of sending the dry-run again,
-        while nothing it depends on changed - the same manifest, ignore rules and field manager; the same live
-        object (uid and resourceVersion, or the same content and field ownership when only its status changed);
-        the same API server version - and for at most 24 hours. M(gitops.kubernetes.gitops_sync) records the
-        objects it applies the same way.
-      - Drift made by anyone writing to an object, and every change in Git, are always seen. What the cache can miss
-        for up to 24 hours is a change of what an apply would do without any write to the object (a new mutating
-        admission webhook, new CRD defaults); set V(false) to dry-run every object.
-      - Verdicts are kept per API server under O(cache_dir)/dry-runs (hashes, uids and resourceVersions only).
-    type: bool
-    default: true
   parallelism:
     description: How many API requests run at the same time. Defaults to the number of CPUs plus 4, at most 32.
     type: int
@@ -362,7 +350,7 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
+from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC, DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     SYNC_POLICY_SPEC,
@@ -410,11 +398,11 @@ def argument_spec() -> dict[str, Any]:
         "prune_propagation_policy": {"type": "str", "choices": list(PROPAGATION_POLICIES)},
         "initiator": {"type": "dict", "options": {"job_id": {"type": "str"}, "user": {"type": "str"}}},
         "parallelism": {"type": "int"},
-        "dry_run_cache": {"type": "bool", "default": True},
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
     spec.update(POLICY_ARGUMENT_SPEC)
+    spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
     return spec
 
 

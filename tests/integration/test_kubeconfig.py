@@ -25,9 +25,9 @@ def admin_parts(cluster: Any) -> dict[str, str]:
 
 
 def kubeconfig(cluster: Any, user: dict[str, Any], namespace: str) -> dict[str, Any]:
+    server = {"server": cluster.server, "certificate-authority-data": admin_parts(cluster)["ca"]}
     return {"apiVersion": "v1", "kind": "Config", "current-context": "c",
-            "clusters": [{"name": "local", "cluster": {"server": cluster.server,
-                                                      "certificate-authority-data": admin_parts(cluster)["ca"]}}],
+            "clusters": [{"name": "local", "cluster": server}],
             "users": [{"name": "u", "user": user}],
             "contexts": [{"name": "c", "context": {"cluster": "local", "user": "u", "namespace": namespace}}]}
 

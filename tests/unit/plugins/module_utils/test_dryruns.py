@@ -138,3 +138,13 @@ def test_for_client_keeps_one_file_per_server_in_the_cache_dir(tmp_path: Path) -
     assert cache.path.parent == tmp_path / "dry-runs" and client.version_requests == 1
     assert DryRunVerdicts.for_client(client, enabled=False) is None
     assert DryRunVerdicts.for_client(Client(None)).path is None  # type: ignore[union-attr]
+
+
+def test_the_option_is_documented_as_specified() -> None:
+    import yaml
+
+    from ansible_collections.gitops.kubernetes.plugins.doc_fragments._dry_run_cache import ModuleDocFragment
+
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    assert {name: {"type": o["type"], "default": o["default"]} for name, o in documented.items()} == \
+        _dryruns.DRY_RUN_CACHE_ARGUMENT_SPEC

@@ -8,14 +8,15 @@ from ansible_collections.gitops.kubernetes.plugins.modules import gitops_diff
 
 
 def documented_options() -> dict:
-    from ansible_collections.gitops.kubernetes.plugins.doc_fragments._application import ModuleDocFragment as App
-    from ansible_collections.gitops.kubernetes.plugins.doc_fragments._kube_connection import ModuleDocFragment as Kube
-    from ansible_collections.gitops.kubernetes.plugins.doc_fragments._policy import ModuleDocFragment as Policy
+    """The module's options with those of every fragment it extends (gitops.kubernetes.<name>)."""
+    import importlib
 
+    documentation = yaml.safe_load(gitops_diff.DOCUMENTATION)
     options = {}
-    for text in (App.DOCUMENTATION, Kube.DOCUMENTATION, Policy.DOCUMENTATION):
-        options.update(yaml.safe_load(text)["options"])
-    for name, option in yaml.safe_load(gitops_diff.DOCUMENTATION)["options"].items():
+    for fragment in documentation["extends_documentation_fragment"]:
+        module = importlib.import_module("ansible_collections.gitops.kubernetes.plugins.doc_fragments." + fragment.split(".")[-1])
+        options.update(yaml.safe_load(module.ModuleDocFragment.DOCUMENTATION)["options"])
+    for name, option in documentation["options"].items():
         options[name] = {**options.get(name, {}), **option}  # the module refines fragment options
     return options
 
