@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import HAS_URLLIB3, URLLIB3_IMPORT_ERROR
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import BatchLiveReads, LiveReads
@@ -176,11 +177,28 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[Applicati
     return [ApplicationInput(raw, cache_dir, guard) for raw in raws]
 
 
-def live_reads(client: Any, inputs: list[ApplicationInput]) -> LiveReads:
-    """Live reads for the compare stage: shared by the applications when there are several."""
-    if len(inputs) < 2:
-        return LiveReads(client)
-    return BatchLiveReads(client, [(one.name, one.namespace or client.default_namespace) for one in inputs])
+@dataclass
+class SharedCompare:
+    """What the applications of one module run share in the compare stage: live reads and dry-run verdicts."""
+
+    reads: LiveReads
+    verdicts: DryRunVerdicts | None
+
+    @classmethod
+    def for_run(cls, client: Any, inputs: list[ApplicationInput], dry_run_cache: bool) -> "SharedCompare":
+        """Batch reads when there are several applications; verdicts unless dry_run_cache is off."""
+        if len(inputs) < 2:
+            reads: LiveReads = LiveReads(client)
+        else:
+            reads = BatchLiveReads(client, [(one.name, one.namespace or client.default_namespace) for one in inputs])
+        return cls(reads, DryRunVerdicts.for_client(client, dry_run_cache) if inputs else None)
+
+    def finish(self) -> int:
+        """Keep this run's verdicts; returns how many dry-runs verdicts saved."""
+        if self.verdicts is None:
+            return 0
+        self.verdicts.save()
+        return self.verdicts.reused
 
 
 def run_each(inputs: list[ApplicationInput], work: Callable[[ApplicationInput], T]) -> list[T | GitopsError]:

@@ -282,13 +282,13 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC, DryRunVerdicts
+from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     ApplicationInput,
+    SharedCompare,
     inputs_from_params,
     prepare_module,
-    live_reads,
     run_each,
     scrub_result,
 )
@@ -357,21 +357,19 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     inputs = inputs_from_params(params, cache_dir)
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
-        reads = live_reads(client, inputs)
-        verdicts = DryRunVerdicts.for_client(client, params["dry_run_cache"]) if inputs else None
+        shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
 
         def compare(one: ApplicationInput) -> ApplicationDiff:
             state = one.desired(client)
             return compare_application(client, state.name, state.objects, namespace=state.namespace,
                                        ignore_differences=state.ignore_differences, revision=state.revision,
-                                       reads=reads, verdicts=verdicts)
+                                       reads=shared.reads, verdicts=shared.verdicts)
 
         outcomes = run_each(inputs, compare)
-        if verdicts is not None:
-            verdicts.save()
+        reused = shared.finish()
         stats = {**client.stats.to_dict(), "seconds": round(time.monotonic() - started, 3)}
         stats["requests"] = stats.pop("total")
-        stats["dry_runs_reused"] = verdicts.reused if verdicts is not None else 0
+        stats["dry_runs_reused"] = reused
 
     with_diff = module._diff
     diffs = [d for outcome in outcomes if isinstance(outcome, ApplicationDiff) for d in outcome.ansible_diffs()]

@@ -350,14 +350,14 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC, DryRunVerdicts
+from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     SYNC_POLICY_SPEC,
     ApplicationInput,
+    SharedCompare,
     inputs_from_params,
     prepare_module,
-    live_reads,
     run_each,
     scrub_result,
 )
@@ -420,22 +420,21 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     )
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
-        reads = live_reads(client, inputs)
-        verdicts = DryRunVerdicts.for_client(client, params["dry_run_cache"]) if inputs else None
+        shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
 
         def sync(one: ApplicationInput) -> SyncResult:
             state = one.desired(client)
             return sync_application(client, state.name, state.objects, namespace=state.namespace,
                                     policy=one.sync_policy, ignore_differences=state.ignore_differences,
-                                    revision=state.revision, settings=settings, reads=reads, verdicts=verdicts)
+                                    revision=state.revision, settings=settings, reads=shared.reads,
+                                    verdicts=shared.verdicts)
 
         outcomes = run_each(inputs, sync)
-        if verdicts is not None:
-            verdicts.save()
+        reused = shared.finish()
         stats = {**client.stats.to_dict(), "writes": client.writes, "writes_by_verb": dict(client.writes_by_verb),
                  "seconds": round(time.monotonic() - started, 3)}
         stats["requests"] = stats.pop("total")
-        stats["dry_runs_reused"] = verdicts.reused if verdicts is not None else 0
+        stats["dry_runs_reused"] = reused
 
     with_diff = module._diff
     results = [o if isinstance(o, SyncResult) else getattr(o, "result", None) for o in outcomes]

@@ -11,14 +11,12 @@ is refused the cluster-wide LIST and must fall back to per-namespace LISTs.
 
 from __future__ import annotations
 
-import base64
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from module_tasks import resources_by_kind_name, tasks
+from service_accounts import namespaced_deployer
 
 CONFIG = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}, "data": {"mode": "blue"}}
 SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
@@ -118,21 +116,7 @@ def test_a_batch_across_namespaces_costs_one_list_per_kind_and_reports_drift_per
 @pytest.fixture
 def deployer(cluster, kubectl, namespaces, tmp_path):
     """Two namespaces; a ServiceAccount with Roles there only (no cluster-wide LIST); its token and the CA file."""
-    allowed = namespaces(2, prefix="br-lp")
-    kubectl.run("create", "serviceaccount", "deployer", "-n", allowed[0])
-    for namespace in allowed:
-        kubectl.apply([
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "deployer", "namespace": namespace},
-             "rules": RULES},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "deployer", "namespace": namespace},
-             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
-             "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": allowed[0]}]},
-        ])
-    token = kubectl.run("create", "token", "deployer", "-n", allowed[0], "--duration=1h").stdout.strip()
-    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
-    ca_cert = tmp_path / "ca.crt"
-    ca_cert.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
-    return {"allowed": allowed, "token": token, "ca_cert": str(ca_cert), "server": cluster.server}
+    return namespaced_deployer(cluster, kubectl, namespaces(2, prefix="br-lp"), RULES, tmp_path)
 
 
 def test_a_batch_without_cluster_wide_list_rights_falls_back_to_per_namespace_lists(deployer, kubectl, ansible_playbook, tmp_path):

@@ -10,13 +10,12 @@ nothing, also when only one object of an application points at it.
 
 from __future__ import annotations
 
-import base64
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from service_accounts import namespaced_deployer
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PART_OF_LABEL
 
@@ -42,20 +41,8 @@ def deployer(cluster, kubectl, tmp_path):
     forbidden = f"lp-c-{suffix}"
     for namespace in (*allowed, forbidden):
         kubectl.run("create", "namespace", namespace)
-    kubectl.run("create", "serviceaccount", "deployer", "-n", allowed[0])
-    for namespace in allowed:
-        kubectl.apply([
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "deployer", "namespace": namespace},
-             "rules": RULES},
-            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "deployer", "namespace": namespace},
-             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "deployer"},
-             "subjects": [{"kind": "ServiceAccount", "name": "deployer", "namespace": allowed[0]}]},
-        ])
-    token = kubectl.run("create", "token", "deployer", "-n", allowed[0], "--duration=1h").stdout.strip()
-    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
-    ca_cert = tmp_path / "ca.crt"
-    ca_cert.write_bytes(base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]))
-    yield {"allowed": allowed, "forbidden": forbidden, "token": token, "ca_cert": str(ca_cert), "server": cluster.server}
+    account = namespaced_deployer(cluster, kubectl, allowed, RULES, tmp_path)
+    yield {**account, "forbidden": forbidden}
     kubectl.run("delete", "namespace", *allowed, forbidden, "--wait=false", "--ignore-not-found", check=False)
 
 
