@@ -77,10 +77,10 @@ class DryRunVerdicts:
         metadata = live.get("metadata") or {}
         if entry[0] != metadata.get("uid"):
             return False
-        if entry[1] != metadata.get("resourceVersion") and entry[2] != fingerprint(live):
-            return False
         if entry[1] != metadata.get("resourceVersion"):
-            # status moved on: the verdict holds for the new resourceVersion too (saved, so the next hit is cheap)
+            if entry[2] != fingerprint(live):
+                return False
+            # only status moved on: the verdict holds for the new resourceVersion too (saved, so the next hit is cheap)
             self._remember(key, live, entry[2], entry[3])
         with self._lock:
             self.reused += 1

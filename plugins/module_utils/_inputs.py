@@ -13,6 +13,7 @@ module returns and of what -vvv echoes of its arguments.
 from __future__ import annotations
 
 import re
+import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -193,12 +194,14 @@ class SharedCompare:
             reads = BatchLiveReads(client, [(one.name, one.namespace or client.default_namespace) for one in inputs])
         return cls(reads, DryRunVerdicts.for_client(client, dry_run_cache) if inputs else None)
 
-    def finish(self) -> int:
-        """Keep this run's verdicts; returns how many dry-runs verdicts saved."""
-        if self.verdicts is None:
-            return 0
-        self.verdicts.save()
-        return self.verdicts.reused
+    def finish(self, client: Any, started: float, **counts: Any) -> dict[str, Any]:
+        """Keep this run's verdicts; the run's stats: requests by verb, retries, counts, dry-runs saved, seconds."""
+        if self.verdicts is not None:
+            self.verdicts.save()
+        stats = client.stats.to_dict()
+        stats["requests"] = stats.pop("total")
+        return {**stats, **counts, "dry_runs_reused": self.verdicts.reused if self.verdicts is not None else 0,
+                "seconds": round(time.monotonic() - started, 3)}
 
 
 def run_each(inputs: list[ApplicationInput], work: Callable[[ApplicationInput], T]) -> list[T | GitopsError]:

@@ -92,8 +92,6 @@ def kube_connection_argument_spec() -> dict[str, dict[str, Any]]:
     return spec
 
 
-CONNECTION_OPTION_NAMES = tuple(KUBE_CONNECTION_ARGS)
-
 
 # --------------------------------------------------------------------------
 # discovery

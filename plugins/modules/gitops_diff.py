@@ -366,10 +366,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                                        reads=shared.reads, verdicts=shared.verdicts)
 
         outcomes = run_each(inputs, compare)
-        reused = shared.finish()
-        stats = {**client.stats.to_dict(), "seconds": round(time.monotonic() - started, 3)}
-        stats["requests"] = stats.pop("total")
-        stats["dry_runs_reused"] = reused
+        stats = shared.finish(client, started)
 
     with_diff = module._diff
     diffs = [d for outcome in outcomes if isinstance(outcome, ApplicationDiff) for d in outcome.ansible_diffs()]

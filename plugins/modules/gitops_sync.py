@@ -430,11 +430,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                                     verdicts=shared.verdicts)
 
         outcomes = run_each(inputs, sync)
-        reused = shared.finish()
-        stats = {**client.stats.to_dict(), "writes": client.writes, "writes_by_verb": dict(client.writes_by_verb),
-                 "seconds": round(time.monotonic() - started, 3)}
-        stats["requests"] = stats.pop("total")
-        stats["dry_runs_reused"] = reused
+        stats = shared.finish(client, started, writes=client.writes, writes_by_verb=dict(client.writes_by_verb))
 
     with_diff = module._diff
     results = [o if isinstance(o, SyncResult) else getattr(o, "result", None) for o in outcomes]

@@ -205,7 +205,7 @@ def test_api_server_killed_after_the_first_wave_then_the_next_run_converges(priv
         time.sleep(0.3)
     argv = local_cluster.kill_apiserver(Path(state.state_dir))
     try:
-        output = proc.communicate(timeout=120)[0]
+        proc.communicate(timeout=120)
     finally:
         local_cluster.restart_apiserver(Path(state.state_dir), argv)
     crashed = json.loads(results.read_text())["v2"]

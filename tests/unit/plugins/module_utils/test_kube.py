@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import urllib3
 import yaml
+from kube_fixtures import KUBECONFIG, TOKEN
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils import _kube
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, KubeApiError
@@ -26,20 +27,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import (
     resolve_connection,
 )
 
-TOKEN = "s3cr3t-token-value"
 REPO = Path(__file__).resolve().parents[4]
-
-KUBECONFIG = {
-    "apiVersion": "v1",
-    "kind": "Config",
-    "clusters": [{"name": "c", "cluster": {"server": "https://10.1.2.3:6443", "insecure-skip-tls-verify": True}}],
-    "users": [{"name": "u", "user": {"token": TOKEN}}],
-    "contexts": [
-        {"name": "dev", "context": {"cluster": "c", "user": "u", "namespace": "team-a"}},
-        {"name": "other", "context": {"cluster": "c", "user": "u"}},
-    ],
-    "current-context": "dev",
-}
 
 DEPLOYMENTS = ApiResource("apps", "v1", "Deployment", "deployments", True, ("get", "list", "patch"))
 NAMESPACES = ApiResource("", "v1", "Namespace", "namespaces", False, ("get", "list"))

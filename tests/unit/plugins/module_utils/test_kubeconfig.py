@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kube_fixtures import KUBECONFIG, TOKEN
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils import _kubeconfig
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError
@@ -24,18 +25,6 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kubeconfig impo
     resolve_connection,
 )
 
-TOKEN = "s3cr3t-token-value"
-KUBECONFIG: dict[str, Any] = {
-    "apiVersion": "v1",
-    "kind": "Config",
-    "clusters": [{"name": "c", "cluster": {"server": "https://10.1.2.3:6443", "insecure-skip-tls-verify": True}}],
-    "users": [{"name": "u", "user": {"token": TOKEN}}],
-    "contexts": [
-        {"name": "dev", "context": {"cluster": "c", "user": "u", "namespace": "team-a"}},
-        {"name": "other", "context": {"cluster": "c", "user": "u"}},
-    ],
-    "current-context": "dev",
-}
 
 
 @pytest.fixture(autouse=True)
