@@ -92,7 +92,6 @@ def kube_connection_argument_spec() -> dict[str, dict[str, Any]]:
     return spec
 
 
-
 # --------------------------------------------------------------------------
 # discovery
 

@@ -26,7 +26,6 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kubeconfig impo
 )
 
 
-
 @pytest.fixture(autouse=True)
 def no_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in _kubeconfig.PROXY_VARIABLES:
