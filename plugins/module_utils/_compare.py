@@ -36,6 +36,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import (
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import (
     PART_OF_LABEL,
     Inventory,
+    find_previous_inventories,
     read_inventory,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
@@ -299,6 +300,7 @@ class ComparedObject:
     resource: ApiResource | None = None
     counts_as_drift: bool = True
     verdict_key: str = ""  # the dry-run verdict cache's key for this manifest (gitops_sync records its applies)
+    inventory_set_id: str = ""  # Extraneous: the ApplySet whose inventory lists it (ours, or one we left behind)
     _yaml: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -349,6 +351,13 @@ class ApplicationDiff:
     summary: dict[str, int]
     sync_status: str
     inventory: Inventory | None = None
+    # parents of this application in namespaces it was moved away from, still holding members
+    previous: list[Inventory] = field(default_factory=list)
+
+    @property
+    def set_ids(self) -> set[str]:
+        """The ApplySet ids whose objects are this application's: its own and those it left behind."""
+        return {inv.set_id for inv in ([self.inventory] if self.inventory else []) + self.previous}
 
     @property
     def out_of_sync(self) -> bool:
@@ -474,7 +483,8 @@ def _crds_in(objects: Iterable[DesiredObject]) -> dict[tuple[str, str], bool]:
     return found
 
 
-def _is_hook(manifest: dict[str, Any]) -> bool:
+def is_hook_manifest(manifest: dict[str, Any]) -> bool:
+    """Whether a manifest is an Argo CD or Helm hook (run by the sync, never part of the compared state)."""
     annotations = (manifest.get("metadata") or {}).get("annotations") or {}
     return any(annotations.get(key) for key in HOOK_ANNOTATIONS)
 
@@ -490,7 +500,7 @@ def plan_objects(
         manifest = obj.manifest
         if not isinstance(manifest, dict) or not obj.api_version or not obj.kind:
             raise CompareError("object has no apiVersion or kind", application=app_name, file=obj.source_file or None, line=obj.source_line)
-        if _is_hook(manifest):
+        if is_hook_manifest(manifest):
             continue  # hooks run during sync (and may use generateName); they are not part of the compared state
         if not (manifest.get("metadata") or {}).get("name"):
             raise CompareError(f"{obj.kind} has no metadata.name", application=app_name, file=obj.source_file or None, line=obj.source_line)
@@ -528,9 +538,9 @@ def plan_objects(
 
 
 def fetch_live(
-    client: KubeClient, planned: list[_Planned], inventory: Inventory, reads: LiveReads
+    client: KubeClient, planned: list[_Planned], inventories: list[Inventory], reads: LiveReads
 ) -> tuple[dict[ObjectRef, dict[str, Any]], dict[ObjectRef, ApiResource]]:
-    """Live objects for desired objects and inventory members.
+    """Live objects for desired objects and the members of the application's inventories.
 
     Members by the ApplySet label (reads: a LIST per kind and namespace, or
     the batch's shared LIST), then GET (or, above LIST_INSTEAD_OF_GET per
@@ -538,11 +548,12 @@ def fetch_live(
     """
     discovery = client.discovery()
     wanted: dict[ObjectRef, ApiResource] = {p.ref: p.resource for p in planned if p.resource is not None}
-    for member in inventory.members:
-        if member not in wanted:
-            resource = discovery.preferred(member.group, member.kind)
-            if resource is not None:
-                wanted[member] = resource
+    for inventory in inventories:
+        for member in inventory.members:
+            if member not in wanted:
+                resource = discovery.preferred(member.group, member.kind)
+                if resource is not None:
+                    wanted[member] = resource
     live: dict[ObjectRef, dict[str, Any]] = {}
 
     def scope(ref: ObjectRef, resource: ApiResource) -> tuple[ApiResource, str | None]:
@@ -554,10 +565,10 @@ def fetch_live(
             if ref in wanted:
                 live[ref] = item
 
-    if inventory.exists:
-        scopes = sorted({scope(ref, res) for ref, res in wanted.items()}, key=lambda s: (s[0].plural, s[0].group, s[1] or ""))
-        for items in client.map(lambda s: reads.labelled(s[0], s[1], inventory.set_id), scopes):
-            index(items)
+    scopes = sorted({scope(ref, res) for ref, res in wanted.items()}, key=lambda s: (s[0].plural, s[0].group, s[1] or ""))
+    labelled = [(s, inv.set_id) for inv in inventories if inv.exists for s in scopes]
+    for items in client.map(lambda job: reads.labelled(job[0][0], job[0][1], job[1]), labelled):
+        index(items)
     remaining: dict[tuple[ApiResource, str | None], list[ObjectRef]] = {}
     for ref, resource in wanted.items():
         if ref not in live:
@@ -634,7 +645,7 @@ def _compare_one(
     return result
 
 
-def _extraneous(ref: ObjectRef, resource: ApiResource, live: dict[str, Any]) -> ComparedObject:
+def _extraneous(ref: ObjectRef, resource: ApiResource, live: dict[str, Any], set_id: str) -> ComparedObject:
     before = normalise(live)
     annotations = (live.get("metadata") or {}).get("annotations") or {}
     ignored = "IgnoreExtraneous" in (annotations.get(COMPARE_OPTIONS) or "")
@@ -643,7 +654,7 @@ def _extraneous(ref: ObjectRef, resource: ApiResource, live: dict[str, Any]) -> 
         before=mask_secret(before) if is_secret(before) else before, live=live, resource=resource,
         message="no longer in the application: a prune candidate"
         + (" (not counted as drift: compare-options IgnoreExtraneous)" if ignored else ""),
-        counts_as_drift=not ignored,
+        counts_as_drift=not ignored, inventory_set_id=set_id,
     )
 
 
@@ -657,6 +668,7 @@ def compare_application(
     revision: str | None = None,
     reads: LiveReads | None = None,
     verdicts: DryRunVerdicts | None = None,
+    source: str | None = None,
 ) -> ApplicationDiff:
     """Compare an application's desired objects with the cluster.
 
@@ -664,7 +676,9 @@ def compare_application(
     get it, and the application's inventory parent lives there. `reads`
     shares the live reads of a batch of applications (default: this
     application's own GET and LISTs); `verdicts` reuses Synced dry-runs whose
-    inputs did not change (default: every object is dry-run). Raises
+    inputs did not change (default: every object is dry-run). `source`
+    identifies where the application comes from: the parents it left in
+    other namespaces are found by it, and their members compared too. Raises
     CompareError/SpecError for problems in the application, and
     ClusterConnectionError when the cluster cannot be used at all.
     """
@@ -676,14 +690,24 @@ def compare_application(
         rules = [IgnoreRule.from_any(raw) for raw in ignore_differences]
         reads = reads or LiveReads(client)
         inventory = read_inventory(client, name, destination, reads)
+        previous = find_previous_inventories(client, inventory, source)
         planned = plan_objects(client, name, list(objects), destination, inventory.set_id)
-        live, resources = fetch_live(client, planned, inventory, reads)
+        live, resources = fetch_live(client, planned, [inventory] + previous, reads)
         compared = client.map(lambda p: _compare_one(client, p, live.get(p.ref), rules, verdicts, ignore_differences), planned)
         desired_refs = {p.ref for p in planned}
-        for ref in sorted(inventory.members - desired_refs):
-            if ref in live:
-                compared.append(_extraneous(ref, resources[ref], live[ref]))
+        # a member reached under another API group (Event in v1 and events.k8s.io/v1) is the desired object itself
+        desired_uids = {_uid(live.get(ref)) for ref in desired_refs} - {""}
+        listed: set[ObjectRef] = set()
+        for owner in [inventory] + previous:
+            for ref in sorted(owner.members - desired_refs - listed):
+                if ref in live and _uid(live[ref]) not in desired_uids:
+                    listed.add(ref)
+                    compared.append(_extraneous(ref, resources[ref], live[ref], owner.set_id))
     except GitopsError as exc:
         raise exc.with_application(name)
     summary, sync_status = summarise(compared)
-    return ApplicationDiff(name, revision, destination, compared, summary, sync_status, inventory)
+    return ApplicationDiff(name, revision, destination, compared, summary, sync_status, inventory, previous)
+
+
+def _uid(live: dict[str, Any] | None) -> str:
+    return ((live or {}).get("metadata") or {}).get("uid") or ""

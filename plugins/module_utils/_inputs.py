@@ -24,13 +24,16 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import HAS_URLLIB3, URLLIB3_IMPORT_ERROR
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import BatchLiveReads, LiveReads
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import application_applyset_id
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import RunOwnership, desired_refs
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import Policy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
     SECRET_MASK,
     mask_helm_values,
     mask_secret,
     scrub_text,
+    strip_url_credentials,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render import HAS_YAML, YAML_IMPORT_ERROR
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT
@@ -113,6 +116,7 @@ class DesiredState:
     namespace: str | None
     ignore_differences: list[Any] = field(default_factory=list)
     revision: str | None = None
+    source: str | None = None  # where it comes from (ApplicationInput.source), recorded on its inventory
 
 
 class ApplicationInput:
@@ -141,6 +145,15 @@ class ApplicationInput:
             self.sync_policy = self.app.sync_policy
 
     @property
+    def source(self) -> str | None:
+        """Where the application comes from: repository URL (without credentials) and path; None for rendered
+        manifests, which carry no identity beyond their name and destination namespace."""
+        if self.app is None:
+            return None
+        path = self.app.source.path.strip("/") or "."
+        return f"{strip_url_credentials(self.app.source.repo_url.strip())}#{path}"
+
+    @property
     def namespace(self) -> str | None:
         """The destination namespace the input names (None: the connection's default namespace)."""
         if self.app is None:
@@ -163,7 +176,8 @@ class ApplicationInput:
         namespace = self.namespace
         if self.guard is not None:
             self.guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client)
-        return DesiredState(self.name, rendered.objects, namespace, self.app.ignore_differences, rendered.revision)
+        return DesiredState(self.name, rendered.objects, namespace, self.app.ignore_differences, rendered.revision,
+                            self.source)
 
 
 def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[ApplicationInput]:
@@ -175,7 +189,15 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[Applicati
         raws = [params["application"]]
     else:
         raws = [{key: params.get(key) for key in MANIFESTS_FORM_KEYS}]
-    return [ApplicationInput(raw, cache_dir, guard) for raw in raws]
+    inputs = [ApplicationInput(raw, cache_dir, guard) for raw in raws]
+    seen: set[tuple[str, str | None]] = set()
+    for one in inputs:
+        if (one.name, one.namespace) in seen:
+            where = f"namespace {one.namespace}" if one.namespace else "the default namespace"
+            raise SpecError(f"two applications are named {one.name} in {where}: they would share one inventory and "
+                            "prune each other's objects; rename one of them")
+        seen.add((one.name, one.namespace))
+    return inputs
 
 
 @dataclass
@@ -221,6 +243,18 @@ def run_each(inputs: list[ApplicationInput], work: Callable[[ApplicationInput], 
         return [attempt(one) for one in inputs]
     with ThreadPoolExecutor(max_workers=min(APPLICATION_WORKERS, len(inputs))) as pool:
         return list(pool.map(attempt, inputs))
+
+
+def run_ownership(client: Any, states: list[DesiredState]) -> RunOwnership:
+    """The applications of a run and the objects each wants (objects move between them without deletion)."""
+    ownership = RunOwnership()
+    if len(states) < 2:
+        return ownership  # a lone application has nobody to hand an object to
+    for state in states:
+        namespace = state.namespace or client.default_namespace
+        ownership.add(application_applyset_id(state.name, namespace), state.name,
+                      desired_refs(client, state.objects, namespace))
+    return ownership
 
 
 def scrub_result(value: Any, secrets: list[str]) -> Any:

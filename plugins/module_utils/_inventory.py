@@ -16,6 +16,20 @@ can read it:
   than the parent's);
 - members labelled ``applyset.kubernetes.io/part-of=<id>``.
 
+Beyond the KEP, the parent says which application it belongs to, so that
+two applications never share (and prune) one inventory and a moved
+application still finds what it left behind:
+
+- label ``gitops.kubernetes/application`` (the name, or a digest of a name
+  longer than a label value may be) finds an application's parents in every
+  namespace, for example after its destination namespace changed;
+- annotation ``gitops.kubernetes/source`` records where the application comes
+  from (repository URL and path; none for rendered manifests); another
+  source claiming the parent is a clash, not a takeover;
+- ``data["inventory"]`` may list ``previous_namespaces``: parents the
+  application left behind when its destination changed and that still hold
+  members it did not prune.
+
 Beyond the KEP, ``data["inventory"]`` holds the exact member list (group,
 kind, namespace, name) and the recent sync history as JSON, so prune never
 depends on a bare label scan. gitops_sync writes the parent (build_parent
@@ -27,10 +41,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import CompareError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import CompareError, KubeApiError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +61,9 @@ PART_OF_LABEL = "applyset.kubernetes.io/part-of"
 TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
 GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
 NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
+APPLICATION_LABEL = "gitops.kubernetes/application"
+SOURCE_ANNOTATION = "gitops.kubernetes/source"
+LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 INVENTORY_KEY = "inventory"
 INVENTORY_FORMAT = 1
 
@@ -64,6 +82,13 @@ def applyset_id(name: str, namespace: str, kind: str = PARENT_KIND, group: str =
 def application_applyset_id(app_name: str, namespace: str) -> str:
     """The ApplySet id of application app_name whose parent lives in namespace."""
     return applyset_id(parent_name(app_name), namespace)
+
+
+def application_label_value(app_name: str) -> str:
+    """The value of the parent's application label: the name, or a digest when the name is no valid label value."""
+    if LABEL_VALUE.match(app_name):
+        return app_name
+    return "sha256-" + hashlib.sha256(app_name.encode("utf-8")).hexdigest()[:52]
 
 
 def part_of_selector(set_id: str) -> str:
@@ -93,11 +118,36 @@ class Inventory:
     history: list[dict[str, Any]] = field(default_factory=list)
     revision: str | None = None
     parent: dict[str, Any] | None = None
+    source: str | None = None  # where the application that wrote the parent comes from, if recorded
+    previous_namespaces: list[str] = field(default_factory=list)
 
     @property
     def exists(self) -> bool:
         """True when the parent object is in the cluster."""
         return self.parent is not None
+
+    @property
+    def tooling(self) -> str:
+        """The ApplySet tooling annotation of the parent ('' when absent)."""
+        return ((self.parent or {}).get("metadata") or {}).get("annotations", {}).get(TOOLING_ANNOTATION) or ""
+
+    @property
+    def ours(self) -> bool:
+        """Whether this collection wrote the parent (KEP-3659: a tool leaves another tool's ApplySet alone)."""
+        return not self.exists or self.tooling.split("/")[0] == TOOLING.split("/")[0]
+
+    def claim_problem(self, source: str | None) -> str:
+        """Why an application from source may not take this parent over ('' when it may)."""
+        where = f"ConfigMap {self.namespace}/{parent_name(self.app_name)}"
+        if not self.ours:
+            return (f"{where} is an ApplySet of another tool ({TOOLING_ANNOTATION}: {self.tooling}); "
+                    "this collection does not take it over: rename the application or remove that ApplySet")
+        if source and self.source and source != self.source:
+            return (f"{where} belongs to another application named {self.app_name} (source {self.source}, this one "
+                    f"comes from {source}); two applications of one name in one namespace would prune each other's "
+                    f"objects. Rename one of them; if this application really moved to the new source, remove "
+                    f"the parent's {SOURCE_ANNOTATION} annotation and sync again")
+        return ""
 
     @property
     def group_kinds(self) -> set[tuple[str, str]]:
@@ -120,7 +170,8 @@ def parse_parent(parent: dict[str, Any], app_name: str, namespace: str) -> Inven
             f"(label {ID_LABEL} is {labels.get(ID_LABEL)!r}, expected {set_id!r}); rename one of them",
             application=app_name,
         )
-    inventory = Inventory(app_name, namespace, set_id, parent=parent)
+    annotations = (parent.get("metadata") or {}).get("annotations") or {}
+    inventory = Inventory(app_name, namespace, set_id, parent=parent, source=annotations.get(SOURCE_ANNOTATION) or None)
     raw = (parent.get("data") or {}).get(INVENTORY_KEY)
     if raw is None:
         return inventory
@@ -134,6 +185,7 @@ def parse_parent(parent: dict[str, Any], app_name: str, namespace: str) -> Inven
     inventory.members = {_ref_from_json(entry, app_name) for entry in document.get("members") or []}
     inventory.history = [h for h in document.get("history") or [] if isinstance(h, dict)]
     inventory.revision = document.get("revision")
+    inventory.previous_namespaces = [ns for ns in document.get("previous_namespaces") or [] if isinstance(ns, str) and ns]
     return inventory
 
 
@@ -158,6 +210,46 @@ def read_inventory(client: "KubeClient", app_name: str, namespace: str, reads: "
     if (parent.get("data") or {}).get(INVENTORY_KEY) is None:
         inventory.members = _members_by_label(client, inventory)
     return inventory
+
+
+def find_previous_inventories(client: "KubeClient", current: Inventory, source: str | None) -> list[Inventory]:
+    """The parents this application left in other namespaces when its destination changed.
+
+    Only a parent recorded with the same source is the same application (a
+    same-named application from elsewhere is another one, left alone), and
+    an application without a source (rendered manifests) has no identity
+    beyond its name and namespace. The parent lists the namespaces it left
+    objects in; a new parent (first sync in this namespace) looks for them
+    with one cluster-wide LIST by the application label, skipped without the
+    right to list ConfigMaps everywhere.
+    """
+    if not source:
+        return []
+    resource = client.resource_for("v1", PARENT_KIND)
+    if resource is None:
+        return []
+    name = parent_name(current.app_name)
+    if current.exists:
+        parents = [p for p in client.map(lambda ns: client.get(resource, ns, name), current.previous_namespaces) if p]
+    else:
+        try:
+            parents = client.list_objects(resource, None, label_selector=f"{APPLICATION_LABEL}={application_label_value(current.app_name)}")
+        except KubeApiError as exc:
+            if exc.status == 403:
+                return []
+            raise
+    found: list[Inventory] = []
+    for parent in parents:
+        metadata = parent.get("metadata") or {}
+        namespace = metadata.get("namespace") or ""
+        labels = metadata.get("labels") or {}
+        if namespace == current.namespace or metadata.get("name") != name or \
+                labels.get(ID_LABEL) != application_applyset_id(current.app_name, namespace):
+            continue
+        previous = parse_parent(parent, current.app_name, namespace)
+        if previous.ours and previous.source == source:
+            found.append(previous)
+    return sorted(found, key=lambda inv: inv.namespace)
 
 
 def _members_by_label(client: "KubeClient", inventory: Inventory) -> set[ObjectRef]:
@@ -188,8 +280,14 @@ def build_parent(
     *,
     revision: str | None = None,
     history: list[dict[str, Any]] | None = None,
+    source: str | None = None,
+    previous_namespaces: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """The parent ConfigMap manifest recording members (for gitops_sync to apply)."""
+    """The parent ConfigMap manifest recording members (for gitops_sync to apply).
+
+    source: where the application comes from (recorded so another application of the same name is recognised);
+    previous_namespaces: namespaces whose parents of this application still hold members.
+    """
     refs = sorted(set(members))
     set_id = application_applyset_id(app_name, namespace)
     extra_namespaces = sorted({ref.namespace for ref in refs if ref.namespace and ref.namespace != namespace})
@@ -199,18 +297,24 @@ def build_parent(
         "members": [ref.to_dict() for ref in refs],
         "history": history or [],
     }
+    previous = sorted(set(previous_namespaces) - {namespace})
+    if previous:
+        document["previous_namespaces"] = previous
+    annotations = {
+        TOOLING_ANNOTATION: TOOLING,
+        GROUP_KINDS_ANNOTATION: ",".join(sorted({group_kind(ref) for ref in refs})),
+        NAMESPACES_ANNOTATION: ",".join(extra_namespaces),
+    }
+    if source:
+        annotations[SOURCE_ANNOTATION] = source
     return {
         "apiVersion": "v1",
         "kind": PARENT_KIND,
         "metadata": {
             "name": parent_name(app_name),
             "namespace": namespace,
-            "labels": {ID_LABEL: set_id},
-            "annotations": {
-                TOOLING_ANNOTATION: TOOLING,
-                GROUP_KINDS_ANNOTATION: ",".join(sorted({group_kind(ref) for ref in refs})),
-                NAMESPACES_ANNOTATION: ",".join(extra_namespaces),
-            },
+            "labels": {ID_LABEL: set_id, APPLICATION_LABEL: application_label_value(app_name)},
+            "annotations": annotations,
         },
         "data": {INVENTORY_KEY: json.dumps(document, sort_keys=True, separators=(",", ":"))},
     }

@@ -541,12 +541,16 @@ class KubeClient:
         *,
         propagation_policy: str = "Background",
         dry_run: bool = False,
+        uid: str | None = None,
     ) -> dict[str, Any] | None:
         """Delete one object; None if it was already gone.
 
-        propagation_policy is Foreground, Background or Orphan (any case).
+        propagation_policy is Foreground, Background or Orphan (any case); uid
+        deletes only that very object (409 if the name now holds another one).
         """
         body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation_policy.capitalize()}
+        if uid:
+            body["preconditions"] = {"uid": uid}
         if dry_run:
             body["dryRun"] = ["All"]
         what = f"delete {ObjectRef(resource.group, resource.kind, namespace or '', name)}"

@@ -113,9 +113,12 @@ def write_parent(
     *,
     revision: str | None,
     history: list[dict[str, Any]],
+    source: str | None = None,
+    previous_namespaces: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Server-side apply the application's ApplySet parent with this inventory and history."""
-    manifest = build_parent(app_name, namespace, members, revision=revision, history=history)
+    """Server-side apply the application's ApplySet parent with this inventory and history (see build_parent)."""
+    manifest = build_parent(app_name, namespace, members, revision=revision, history=history, source=source,
+                            previous_namespaces=previous_namespaces)
     try:
         return client.apply(_configmaps(client), manifest, force_conflicts=True)
     except KubeApiError as exc:

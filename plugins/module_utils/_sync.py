@@ -55,10 +55,18 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health import (
     hook_finished,
     worst,
 )
-from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PART_OF_LABEL, parent_name
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import Inventory, parent_name
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef
+from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import (
+    CLAIM_ANNOTATION,
+    RunOwnership,
+    claim,
+    claimant_of,
+    hand_over,
+    owner_of,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import (
     BEFORE_HOOK_CREATION,
     HELM_CRD_INSTALL,
@@ -94,6 +102,7 @@ CONFIGURED = "configured"
 REPLACED = "replaced"
 PRUNED = "pruned"
 PRUNE_SKIPPED = "prune skipped"
+HANDED_OVER = "handed over"  # no longer ours, not deleted: another application took it or claimed it
 UNCHANGED = "unchanged"
 HOOK_RUN = "hook run"
 WRITE_ACTIONS = frozenset({CREATED, CONFIGURED, REPLACED, PRUNED})
@@ -152,6 +161,7 @@ class ObjectResult:
     message: str = ""
     source: str = ""
     keep_in_inventory: bool = True  # for prune candidates that are not deleted
+    hand_over_to: str = ""  # HANDED_OVER: the ApplySet id to relabel it for ('' when another application applies it)
 
     def to_result(self, with_diff: bool = False) -> dict[str, Any]:
         """The module's view of this object (masked)."""
@@ -210,7 +220,8 @@ class SyncResult:
 
     @property
     def counts(self) -> dict[str, int]:
-        counts = {action.replace(" ", "_"): 0 for action in (CREATED, CONFIGURED, REPLACED, PRUNED, PRUNE_SKIPPED, UNCHANGED)}
+        counts = {action.replace(" ", "_"): 0
+                  for action in (CREATED, CONFIGURED, REPLACED, PRUNED, PRUNE_SKIPPED, HANDED_OVER, UNCHANGED)}
         counts["hooks"] = 0
         counts["failed"] = 0
         for obj in self.resources:
@@ -304,15 +315,28 @@ def _prepare(
     revision: str | None,
     reads: LiveReads | None = None,
     verdicts: DryRunVerdicts | None = None,
+    source: str | None = None,
+    ownership: RunOwnership | None = None,
+    check_mode: bool = False,
 ) -> _Prepared:
-    """Compare, then decide an action for every object; raises before any write if something cannot sync."""
+    """Compare, then decide an action for every object; raises before any write if something cannot sync.
+
+    `ownership` lists the applications of this run and what each wants, so an
+    object Git moved between two of them passes without being deleted.
+    """
     resources, hooks = _split_hooks(name, objects)
     diff = compare_application(client, name, resources, namespace=namespace, ignore_differences=ignore_differences,
-                               revision=revision, reads=reads, verdicts=verdicts)
+                               revision=revision, reads=reads, verdicts=verdicts, source=source)
+    clash = diff.inventory.claim_problem(source) if diff.inventory else ""
+    if clash:
+        raise SyncError("nothing was applied: " + clash, application=name)
     set_id = diff.inventory.set_id if diff.inventory else ""
+    ours = diff.set_ids
+    ownership = ownership or RunOwnership()
     desired: list[ObjectResult] = []
     prune: list[ObjectResult] = []
     problems: list[str] = []
+    to_claim: list[ObjectResult] = []
     desired_count = sum(1 for c in diff.resources if c.status != EXTRANEOUS)
     for compared in diff.resources:
         manifest = compared.desired if compared.status != EXTRANEOUS else compared.live
@@ -326,13 +350,17 @@ def _prepare(
         # the dry-run was rejected because Git changes a field that cannot change in place
         immutable = (compared.status in (OUT_OF_SYNC, UNKNOWN) and compared.live is not None and compared.predicted is None
                      and compared.resource is not None and _is_immutable_error(compared.message))
-        owner = (((compared.live or {}).get("metadata") or {}).get("labels") or {}).get(PART_OF_LABEL)
-        if compared.status != EXTRANEOUS and owner and set_id and owner != set_id:
+        owner = owner_of(compared.live)
+        conflict = ""
+        if compared.status != EXTRANEOUS and owner and set_id and owner not in ours:
+            conflict = _ownership_conflict(compared.ref, owner, set_id, ownership, check_mode)
+            if not conflict:
+                entry.message = f"taken over from application {ownership.names[owner]}, which no longer has it"
+        if conflict:
             # taking it over would make two applications undo each other's syncs (Argo CD's SharedResourceWarning)
-            problems.append(
-                f"{compared.ref}{where} already belongs to another application (its {PART_OF_LABEL} label is {owner}); "
-                f"remove it from that application first, or remove the label from the live object to hand it over"
-            )
+            problems.append(f"{compared.ref}{where} {conflict}")
+            if not ownership.in_run(owner) and claimant_of(compared.live) != set_id:
+                to_claim.append(entry)
         elif immutable:
             if options.replace or policy.replace:
                 entry.action = REPLACED
@@ -351,11 +379,13 @@ def _prepare(
         elif compared.status == UNKNOWN:
             problems.append(f"{compared.ref}{where}: {compared.message or 'cannot be compared'}")
         if compared.status == EXTRANEOUS:
-            _decide_prune(entry, compared, policy, set_id, desired_count)
+            _decide_prune(entry, compared, policy, set_id, ours, ownership, desired_count)
             prune.append(entry)
         else:
             desired.append(entry)
     if problems:
+        if not check_mode:
+            problems += _claim_all(client, to_claim, set_id)
         raise SyncError("nothing was applied, because " + ("these objects cannot be synced: " if len(problems) > 1 else "")
                         + "; ".join(problems), application=name)
     plan = build_plan([(entry.manifest or {}, entry) for entry in desired], [(hook[0], hook[2]) for hook in hooks])
@@ -370,17 +400,55 @@ def _prepare(
     return _Prepared(diff, desired, prune, hooks, plan, dest_ns)
 
 
-def _decide_prune(entry: ObjectResult, compared: ComparedObject, policy: SyncPolicy, set_id: str, desired_count: int) -> None:
+def _ownership_conflict(ref: ObjectRef, owner: str, set_id: str, ownership: RunOwnership, check_mode: bool) -> str:
+    """Why this application may not take over ref from the application owner ('' when it may: the owner is
+    synced in this run and no longer wants it)."""
+    others = ownership.others_wanting(ref, set_id)
+    if ownership.in_run(owner):
+        if not others:
+            return ""
+        return (f"is wanted by application(s) {', '.join(others)} of this run as well; an object belongs to one "
+                "application: remove it from all but one of them in Git")
+    claimed = "would be claimed" if check_mode else "is now claimed"
+    return (f"belongs to another application (ApplySet {owner}); it {claimed} for this one ({CLAIM_ANNOTATION}): "
+            "when the other application's render no longer has it, its next sync hands it over without deleting it "
+            "and the next sync of this application takes it (syncing both in one run does both at once). "
+            "If both should have it, remove it from one of them in Git")
+
+
+def _claim_all(client: KubeClient, entries: list[ObjectResult], set_id: str) -> list[str]:
+    """Mark objects of other applications as claimed by this one; the problems met (nothing else is written)."""
+    def one(entry: ObjectResult) -> str:
+        try:
+            if entry.resource is not None and entry.live is not None:
+                claim(client, entry.resource, entry.live, set_id)
+        except KubeApiError as exc:
+            return f"{entry.ref} could not be claimed: {exc.message}"
+        return ""
+
+    return [problem for problem in client.map(one, entries) if problem]
+
+
+def _decide_prune(entry: ObjectResult, compared: ComparedObject, policy: SyncPolicy, set_id: str, ours: set[str],
+                  ownership: RunOwnership, desired_count: int) -> None:
     live = compared.live or {}
-    labels = (live.get("metadata") or {}).get("labels") or {}
+    owner = owner_of(live)
+    claimant = claimant_of(live)
+    others = ownership.others_wanting(entry.ref, set_id)
     entry.action = PRUNE_SKIPPED
     entry.manifest = None
-    if labels.get(PART_OF_LABEL) != set_id:
+    if owner != (compared.inventory_set_id or set_id):
         # the label was removed or another application took the object over: not ours to delete any more
-        owner = labels.get(PART_OF_LABEL)
         entry.message = ("not pruned: it now belongs to ApplySet " + owner) if owner else \
             "not pruned: it no longer carries this application's applyset.kubernetes.io/part-of label"
         entry.keep_in_inventory = False
+    elif others:
+        entry.action = HANDED_OVER
+        entry.message = f"handed over to application {', '.join(others)} of this run, not deleted"
+    elif claimant and claimant not in ours:
+        entry.action = HANDED_OVER
+        entry.hand_over_to = claimant
+        entry.message = f"handed over to the application that claimed it (ApplySet {claimant}), not deleted"
     elif not entry.options.prune:
         entry.message = "not pruned: " + ("Prune=confirm needs a manual deletion" if entry.options.prune_confirm
                                           else "annotated argocd.argoproj.io/sync-options: Prune=false")
@@ -415,7 +483,8 @@ class _Run:
     """One sync of one application with a prepared plan."""
 
     def __init__(self, client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy,
-                 settings: SyncSettings, result: SyncResult, verdicts: DryRunVerdicts | None = None) -> None:
+                 settings: SyncSettings, result: SyncResult, verdicts: DryRunVerdicts | None = None,
+                 source: str | None = None) -> None:
         self.client = client
         self.verdicts = verdicts
         self.name = name
@@ -425,6 +494,7 @@ class _Run:
         self.result = result
         self.namespace = prepared.diff.namespace
         self.inventory = prepared.diff.inventory
+        self.source = source
         self.hook_results: list[ObjectResult] = []
 
     # ---------------------------------------------------------------- helpers
@@ -603,6 +673,24 @@ class _Run:
         for step in self.prepared.plan.steps(phase):
             self.run_step(step)
 
+    def hand_over(self) -> None:
+        """Objects another application takes: relabelled for the one that claimed them (one taken by an application
+        of this run is relabelled by its apply), never deleted."""
+        def one(entry: ObjectResult) -> None:
+            try:
+                if entry.hand_over_to and entry.live is not None:
+                    hand_over(self.client, self._resource(entry), entry.live, entry.hand_over_to)
+                entry.result = SUCCEEDED
+            except (KubeApiError, SyncError) as exc:
+                entry.result = FAILED
+                entry.message = f"hand-over failed (kept in the inventory, retried next sync): {exc.message}"
+
+        entries = [e for e in self.prepared.prune if e.action == HANDED_OVER]
+        self.client.map(one, entries)
+        failed = [e for e in entries if e.result == FAILED]
+        if failed:
+            self._fail("hand-over: " + "; ".join(f"{e.ref}: {e.message}" for e in failed[:10]))
+
     def prune(self) -> None:
         candidates = [e for e in self.prepared.prune if e.action == PRUNED]
         if not candidates:
@@ -611,12 +699,22 @@ class _Run:
         propagation = PROPAGATION.get(policy.lower(), "Foreground")
 
         def delete(entry: ObjectResult) -> None:
+            uid = ((entry.live or {}).get("metadata") or {}).get("uid")
             try:
+                # only the object compared: a name that now holds another object (recreated, or the same object
+                # recreated under another API group) is not deleted
                 self.client.delete(self._resource(entry), self._namespace_of(entry), entry.ref.name,
-                                   propagation_policy=propagation)
+                                   propagation_policy=propagation, uid=uid)
                 entry.result = SUCCEEDED
                 entry.health = None
-            except (KubeApiError, SyncError) as exc:
+            except KubeApiError as exc:
+                if exc.status == 409 and uid:
+                    entry.action, entry.result, entry.keep_in_inventory = PRUNE_SKIPPED, SUCCEEDED, False
+                    entry.message = "not pruned: the name now holds another object than the one compared"
+                    return
+                entry.result = FAILED
+                entry.message = f"prune failed (kept in the inventory, retried next sync): {exc.message}"
+            except SyncError as exc:
                 entry.result = FAILED
                 entry.message = f"prune failed (kept in the inventory, retried next sync): {exc.message}"
 
@@ -643,33 +741,72 @@ class _Run:
 
     # ---------------------------------------------------------------- inventory
 
-    def members(self, final: bool) -> set[ObjectRef]:
-        """The inventory: desired objects, plus prune candidates not (yet) deleted."""
-        members = {e.ref for e in self.prepared.resources}
+    def members(self, final: bool, inventory: Inventory | None = None) -> set[ObjectRef]:
+        """An inventory after the sync (by default the application's own): desired objects, plus its prune
+        candidates not (yet) deleted or handed over; final=False keeps every candidate (the sync may stop early)."""
+        own = inventory is None or inventory is self.inventory
+        set_id = (inventory or self.inventory).set_id if (inventory or self.inventory) else ""
+        members = {e.ref for e in self.prepared.resources} if own else set()
         for entry in self.prepared.prune:
-            if entry.action == PRUNED and (not final or entry.result != SUCCEEDED):
+            if ((entry.compared.inventory_set_id if entry.compared else "") or set_id) != set_id:
+                continue
+            if entry.action in (PRUNED, HANDED_OVER) and (not final or entry.result != SUCCEEDED):
                 members.add(entry.ref)
             elif entry.action == PRUNE_SKIPPED and entry.keep_in_inventory:
                 members.add(entry.ref)
         return members
 
+    def _history(self) -> list[dict[str, Any]]:
+        # an application moved to another namespace keeps its history
+        if self.inventory is not None and self.inventory.exists:
+            return self.inventory.history
+        return next((inv.history for inv in self.prepared.diff.previous if inv.history), [])
+
+    def _write(self, members: set[ObjectRef], revision: str | None, history: list[dict[str, Any]],
+               previous_namespaces: Iterable[str]) -> None:
+        write_parent(self.client, self.name, self.namespace, members, revision=revision, history=history,
+                     source=self.source or (self.inventory.source if self.inventory else None),
+                     previous_namespaces=previous_namespaces)
+
     def pre_record(self) -> None:
         members = self.members(final=False)
-        if self.inventory is not None and self.inventory.exists and members <= self.inventory.members:
+        previous = [inv.namespace for inv in self.prepared.diff.previous]
+        inventory = self.inventory
+        if inventory is not None and inventory.exists and members <= inventory.members \
+                and set(previous) <= set(inventory.previous_namespaces):
             return
-        history = self.inventory.history if self.inventory else []
-        write_parent(self.client, self.name, self.namespace, members | (self.inventory.members if self.inventory else set()),
-                     revision=self.inventory.revision if self.inventory else None, history=history)
+        self._write(members | (inventory.members if inventory else set()), inventory.revision if inventory else None,
+                    self._history(), set(previous) | set(inventory.previous_namespaces if inventory else []))
 
     def record(self, outcome: str, message: str) -> None:
-        history = self.inventory.history if self.inventory else []
         entry = history_entry(
             revision=self.result.revision, started_at=self.result.started_at, finished_at=now_iso(), result=outcome,
             message=message, counts={k: v for k, v in self.result.counts.items() if v}, initiator=self.settings.initiator,
         )
         revision = self.result.revision if outcome == SUCCEEDED else (self.inventory.revision if self.inventory else None)
-        write_parent(self.client, self.name, self.namespace, self.members(final=True), revision=revision,
-                     history=append_history(history, entry))
+        left_behind = [inv.namespace for inv in self.prepared.diff.previous
+                       if outcome != SUCCEEDED or self.members(final=True, inventory=inv)]
+        self._write(self.members(final=True), revision, append_history(self._history(), entry), left_behind)
+        if outcome == SUCCEEDED:
+            for inventory in self.prepared.diff.previous:
+                self._tidy_previous(inventory)
+
+    def _tidy_previous(self, inventory: Inventory) -> None:
+        """A parent left behind in another namespace keeps only what was not pruned there; empty, it goes."""
+        remaining = self.members(final=True, inventory=inventory)
+        if remaining == inventory.members:
+            return
+        if remaining:
+            write_parent(self.client, self.name, inventory.namespace, remaining, revision=inventory.revision,
+                         history=inventory.history, source=inventory.source)
+            return
+        uid = ((inventory.parent or {}).get("metadata") or {}).get("uid")
+        try:
+            self.client.delete(self.client.resource_for("v1", "ConfigMap"), inventory.namespace,  # type: ignore[arg-type]
+                               parent_name(self.name), uid=uid)
+        except KubeApiError as exc:
+            self.result.warnings.append(f"could not delete the inventory left in namespace {inventory.namespace}: "
+                                        f"{exc.message}")
 
 
 # --------------------------------------------------------------------------
@@ -730,12 +867,16 @@ def sync_application(
     settings: SyncSettings | None = None,
     reads: LiveReads | None = None,
     verdicts: DryRunVerdicts | None = None,
+    source: str | None = None,
+    ownership: RunOwnership | None = None,
 ) -> SyncResult:
     """Sync one application (or, in check mode, say what a sync would do).
 
     `reads` shares the live reads of a batch of applications for the first
     comparison; `verdicts` reuses Synced dry-runs and records what is
-    applied. Raises GitopsError (nothing written) when the application cannot
+    applied. `source` identifies where the application comes from (recorded
+    on its inventory; see _inventory); `ownership` names the applications
+    synced in the same run and what each wants (see _ownership). Raises GitopsError (nothing written) when the application cannot
     be compared or planned, and SyncFailure (with the partial result) when the
     sync started and failed.
     """
@@ -744,18 +885,21 @@ def sync_application(
     started = time.monotonic()
     started_at = now_iso()
     try:
-        prepared = _prepare(client, name, objects, namespace, policy, ignore_differences, revision, reads, verdicts)
+        prepare = _Preparation(name, objects, namespace, policy, list(ignore_differences), revision, verdicts, source,
+                               ownership, settings.check_mode)
+        prepared = prepare(client, reads)
         if not settings.force_conflicts:
             _refuse_conflicts(client, name, prepared)
         result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
-        work = any(e.action in WRITE_ACTIONS for e in prepared.resources + prepared.prune)
+        work = any(e.action in WRITE_ACTIONS or e.action == HANDED_OVER for e in prepared.resources + prepared.prune) \
+            or _leaves_previous_parents(prepared)
         run_hooks = work or settings.hooks == HOOKS_ALWAYS
         hook_tasks = [t.payload for t in prepared.plan.tasks if t.is_hook and t.phase != SYNC_FAIL] if run_hooks else []
         if work or run_hooks:
             _ensure_namespace(client, prepared, policy, settings, result)
         if settings.check_mode or not (work or run_hooks):
             for entry in prepared.resources + prepared.prune + hook_tasks:
-                if entry.action in WRITE_ACTIONS or entry.hook is not None:
+                if entry.action in WRITE_ACTIONS or entry.action == HANDED_OVER or entry.hook is not None:
                     entry.result = PLANNED if settings.check_mode else entry.result
                 elif entry.action == UNCHANGED:
                     entry.result = SUCCEEDED
@@ -764,9 +908,8 @@ def sync_application(
             _finish(result, prepared, started, hook_tasks)
             return result
         with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout):
-            prepared = _recheck(client, name, objects, namespace, policy, ignore_differences, revision, prepared,
-                                verdicts)
-            return _execute(client, name, prepared, policy, settings, result, started, verdicts)
+            prepared = _recheck(client, prepare, prepared)
+            return _execute(client, name, prepared, policy, settings, result, started, verdicts, source)
     except SyncFailure:
         raise
     except GitopsError as exc:
@@ -792,30 +935,60 @@ def _refuse_conflicts(client: KubeClient, name: str, prepared: _Prepared) -> Non
                         "(set force_conflicts: true to take them over): " + "; ".join(conflicts[:10]), application=name)
 
 
-def _recheck(client: KubeClient, name: str, objects: list[DesiredObject], namespace: str | None, policy: SyncPolicy,
-             ignore_differences: Iterable[Any], revision: str | None, prepared: _Prepared,
-             verdicts: DryRunVerdicts | None = None) -> _Prepared:
+@dataclass
+class _Preparation:
+    """What _prepare needs besides the client and the reads, kept so the sync can prepare again under the Lease."""
+
+    name: str
+    objects: list[DesiredObject]
+    namespace: str | None
+    policy: SyncPolicy
+    ignore_differences: list[Any]
+    revision: str | None
+    verdicts: DryRunVerdicts | None
+    source: str | None
+    ownership: RunOwnership | None
+    check_mode: bool
+
+    def __call__(self, client: KubeClient, reads: LiveReads | None = None) -> _Prepared:
+        return _prepare(client, self.name, self.objects, self.namespace, self.policy, self.ignore_differences,
+                        self.revision, reads, self.verdicts, self.source, self.ownership, self.check_mode)
+
+
+def _leaves_previous_parents(prepared: _Prepared) -> bool:
+    """Whether a parent left in another namespace lists something it would no longer list after this sync."""
+    for inventory in prepared.diff.previous:
+        kept = {e.ref for e in prepared.prune if e.compared is not None and e.compared.inventory_set_id == inventory.set_id
+                and e.action == PRUNE_SKIPPED and e.keep_in_inventory}
+        if kept != inventory.members:
+            return True
+    return False
+
+
+def _recheck(client: KubeClient, prepare: _Preparation, prepared: _Prepared) -> _Prepared:
     """Compare again (with fresh reads) if another sync recorded the application while we waited for the Lease."""
     inventory = prepared.diff.inventory
     resource = client.resource_for("v1", "ConfigMap")
     if resource is None:
         return prepared
-    parent = client.get(resource, prepared.diff.namespace, parent_name(name))
+    parent = client.get(resource, prepared.diff.namespace, parent_name(prepare.name))
     seen = ((inventory.parent if inventory else None) or {}).get("metadata", {}).get("resourceVersion")
     now = (parent or {}).get("metadata", {}).get("resourceVersion")
     if seen == now:
         return prepared
-    return _prepare(client, name, objects, namespace, policy, ignore_differences, revision, verdicts=verdicts)
+    return prepare(client)
 
 
 def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
-             result: SyncResult, started: float, verdicts: DryRunVerdicts | None = None) -> SyncResult:
-    run = _Run(client, name, prepared, policy, settings, result, verdicts)
+             result: SyncResult, started: float, verdicts: DryRunVerdicts | None = None,
+             source: str | None = None) -> SyncResult:
+    run = _Run(client, name, prepared, policy, settings, result, verdicts, source)
     result.changed = True
     try:
         run.pre_record()
         run.run_phase(PRE_SYNC)
         run.run_phase(SYNC)
+        run.hand_over()
         run.prune()
         run.run_phase(POST_SYNC)
     except (SyncFailure, SyncError, KubeApiError) as exc:

@@ -355,10 +355,12 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import G
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     SYNC_POLICY_SPEC,
     ApplicationInput,
+    DesiredState,
     SharedCompare,
     inputs_from_params,
     prepare_module,
     run_each,
+    run_ownership,
     scrub_result,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import kube_connection_argument_spec
@@ -421,13 +423,19 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
+        # every application is rendered before any is synced, so objects Git moved between two of them pass over
+        states = run_each(inputs, lambda one: one.desired(client))
+        ownership = run_ownership(client, [s for s in states if isinstance(s, DesiredState)])
+        state_of = {id(one): state for one, state in zip(inputs, states)}
 
         def sync(one: ApplicationInput) -> SyncResult:
-            state = one.desired(client)
+            state = state_of[id(one)]
+            if not isinstance(state, DesiredState):
+                raise state
             return sync_application(client, state.name, state.objects, namespace=state.namespace,
                                     policy=one.sync_policy, ignore_differences=state.ignore_differences,
                                     revision=state.revision, settings=settings, reads=shared.reads,
-                                    verdicts=shared.verdicts)
+                                    verdicts=shared.verdicts, source=state.source, ownership=ownership)
 
         outcomes = run_each(inputs, sync)
         stats = shared.finish(client, started, writes=client.writes, writes_by_verb=dict(client.writes_by_verb))

@@ -74,9 +74,11 @@ class FakeCluster:
 
     def put(self, obj: dict[str, Any]) -> None:
         obj = copy.deepcopy(obj)
-        obj.setdefault("metadata", {}).update(uid="u-1", resourceVersion="42", creationTimestamp="2026-01-01T00:00:00Z")
+        ref = ObjectRef.from_manifest(obj)
+        uid = f"u-{ref.kind}-{ref.namespace}-{ref.name}".lower()  # one object, one uid (the same under another group)
+        obj.setdefault("metadata", {}).update(uid=uid, resourceVersion="42", creationTimestamp="2026-01-01T00:00:00Z")
         obj["status"] = {"observedGeneration": 1}
-        self.store[ObjectRef.from_manifest(obj)] = obj
+        self.store[ref] = obj
 
     def discovery(self, refresh: bool = False) -> Discovery:
         return self._discovery

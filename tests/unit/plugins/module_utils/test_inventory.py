@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import CompareError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import (
+    APPLICATION_LABEL,
     GROUP_KINDS_ANNOTATION,
     ID_LABEL,
     NAMESPACES_ANNOTATION,
@@ -49,7 +50,7 @@ def test_build_parent_records_members_and_kep_annotations() -> None:
     parent = build_parent("shop", "prod", members, revision="abc", history=[{"revision": "abc", "result": "Succeeded"}])
     metadata = parent["metadata"]
     assert metadata["name"] == "applyset-shop" and metadata["namespace"] == "prod"
-    assert metadata["labels"] == {ID_LABEL: application_applyset_id("shop", "prod")}
+    assert metadata["labels"] == {ID_LABEL: application_applyset_id("shop", "prod"), APPLICATION_LABEL: "shop"}
     assert metadata["annotations"][TOOLING_ANNOTATION] == "gitops.kubernetes/0.1.0"
     assert metadata["annotations"][GROUP_KINDS_ANNOTATION] == "ClusterRole.rbac.authorization.k8s.io,ConfigMap,Deployment.apps,Service"
     assert metadata["annotations"][NAMESPACES_ANNOTATION] == "monitoring"

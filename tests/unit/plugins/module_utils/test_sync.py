@@ -15,6 +15,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ConnectionSettings, resolve_connection
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef
+from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import CLAIM_ANNOTATION, RunOwnership
 from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import parse_sync_options
 from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
     HISTORY_LIMIT,
@@ -25,11 +26,13 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
+    HANDED_OVER,
     PRUNE_SKIPPED,
     PRUNED,
     ObjectResult,
     SyncClient,
     _decide_prune,
+    _ownership_conflict,
     _split_hooks,
 )
 
@@ -96,10 +99,48 @@ def extraneous(labels: dict[str, str], annotations: dict[str, str] | None = None
 )
 def test_prune_guards(labels, annotations, policy, desired, action, keep, words):
     entry, compared = extraneous(labels, annotations)
-    _decide_prune(entry, compared, policy, SET_ID, desired)
+    _decide_prune(entry, compared, policy, SET_ID, {SET_ID}, RunOwnership(), desired)
     assert entry.action == action
     assert entry.keep_in_inventory is keep
     assert words in entry.message
+
+
+def test_an_object_another_application_of_the_run_wants_is_handed_over_not_pruned():
+    entry, compared = extraneous({"applyset.kubernetes.io/part-of": SET_ID})
+    ownership = RunOwnership()
+    ownership.add(SET_ID, "shop", [])
+    ownership.add("applyset-cart-v1", "cart", [entry.ref])
+    _decide_prune(entry, compared, SyncPolicy(prune=True), SET_ID, {SET_ID}, ownership, 3)
+    assert entry.action == HANDED_OVER and entry.hand_over_to == ""
+    assert "handed over to application cart" in entry.message
+
+
+def test_a_claimed_object_is_handed_over_to_its_claimant_even_with_pruning_off():
+    entry, compared = extraneous({"applyset.kubernetes.io/part-of": SET_ID}, {CLAIM_ANNOTATION: "applyset-cart-v1"})
+    _decide_prune(entry, compared, SyncPolicy(prune=False), SET_ID, {SET_ID}, RunOwnership(), 3)
+    assert entry.action == HANDED_OVER and entry.hand_over_to == "applyset-cart-v1"
+
+
+def test_a_member_of_a_parent_left_in_another_namespace_is_judged_by_that_parents_id():
+    entry, compared = extraneous({"applyset.kubernetes.io/part-of": "applyset-old-v1"})
+    compared.inventory_set_id = "applyset-old-v1"
+    _decide_prune(entry, compared, SyncPolicy(prune=True), SET_ID, {SET_ID, "applyset-old-v1"}, RunOwnership(), 3)
+    assert entry.action == PRUNED
+
+
+@pytest.mark.parametrize("owner_in_run, owner_wants, others, expected", [
+    (True, False, [], ""),
+    (True, True, ["cart"], "wanted by application(s) cart of this run"),
+    (False, False, [], "is now claimed for this one"),
+])
+def test_taking_over_an_object_of_another_application(owner_in_run, owner_wants, others, expected):
+    ref = ObjectRef("", "ConfigMap", "shop", "moved")
+    ownership = RunOwnership()
+    ownership.add(SET_ID, "shop", [ref])
+    if owner_in_run:
+        ownership.add("applyset-cart-v1", "cart", [ref] if owner_wants else [])
+    conflict = _ownership_conflict(ref, "applyset-cart-v1", SET_ID, ownership, check_mode=False)
+    assert (expected in conflict) if expected else conflict == ""
 
 
 def test_history_keeps_the_last_ten_numbered_entries():
