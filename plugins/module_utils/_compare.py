@@ -690,6 +690,9 @@ def compare_application(
         rules = [IgnoreRule.from_any(raw) for raw in ignore_differences]
         reads = reads or LiveReads(client)
         inventory = read_inventory(client, name, destination, reads)
+        clash = inventory.source_problem(source)
+        if clash:  # its members are another application's: never prune candidates of this one
+            raise CompareError(clash, application=name)
         previous = find_previous_inventories(client, inventory, source)
         planned = plan_objects(client, name, list(objects), destination, inventory.set_id)
         live, resources = fetch_live(client, planned, [inventory] + previous, reads)

@@ -136,12 +136,17 @@ class Inventory:
         """Whether this collection wrote the parent (KEP-3659: a tool leaves another tool's ApplySet alone)."""
         return not self.exists or self.tooling.split("/")[0] == TOOLING.split("/")[0]
 
-    def claim_problem(self, source: str | None) -> str:
-        """Why an application from source may not take this parent over ('' when it may)."""
+    def tool_problem(self) -> str:
+        """Why a sync may not write this parent ('' when it may): KEP-3659 tools leave each other's ApplySets alone."""
+        if self.ours:
+            return ""
+        return (f"ConfigMap {self.namespace}/{parent_name(self.app_name)} is an ApplySet of another tool "
+                f"({TOOLING_ANNOTATION}: {self.tooling}); this collection does not take it over: rename the application "
+                "or remove that ApplySet")
+
+    def source_problem(self, source: str | None) -> str:
+        """Why an application from source is not the one this parent belongs to ('' when it is, or cannot tell)."""
         where = f"ConfigMap {self.namespace}/{parent_name(self.app_name)}"
-        if not self.ours:
-            return (f"{where} is an ApplySet of another tool ({TOOLING_ANNOTATION}: {self.tooling}); "
-                    "this collection does not take it over: rename the application or remove that ApplySet")
         if source and self.source and source != self.source:
             return (f"{where} belongs to another application named {self.app_name} (source {self.source}, this one "
                     f"comes from {source}); two applications of one name in one namespace would prune each other's "

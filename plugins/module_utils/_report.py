@@ -52,7 +52,7 @@ WRITE_ACTIONS = ("created", "configured", "replaced", "pruned")
 # gitops_diff statuses mapped to the action a sync would take
 DIFF_ACTIONS = {"Synced": "unchanged", "OutOfSync": "configured", "Missing": "created", "Extraneous": "pruned",
                 "Unknown": "unknown"}
-COUNT_KEYS = ("created", "configured", "replaced", "pruned", "prune_skipped", "unchanged", "hooks", "failed")
+COUNT_KEYS = ("created", "configured", "replaced", "pruned", "prune_skipped", "handed_over", "unchanged", "hooks", "failed")
 
 
 @dataclass
@@ -136,7 +136,7 @@ class ApplicationReport:
     def changes(self, mode: str) -> str:
         """What changed (sync) or would change (drift), e.g. '1 configured, 1 pruned'."""
         counted = [(key.replace("_", " "), self.counts.get(key, 0))
-                   for key in ("created", "configured", "replaced", "pruned", "prune_skipped", "failed")]
+                   for key in ("created", "configured", "replaced", "pruned", "prune_skipped", "handed_over", "failed")]
         parts = [f"{count} {what}" for what, count in counted if count]
         unknown = sum(1 for obj in self.objects if obj.action == "unknown")
         if unknown:

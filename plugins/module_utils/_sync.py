@@ -327,9 +327,9 @@ def _prepare(
     resources, hooks = _split_hooks(name, objects)
     diff = compare_application(client, name, resources, namespace=namespace, ignore_differences=ignore_differences,
                                revision=revision, reads=reads, verdicts=verdicts, source=source)
-    clash = diff.inventory.claim_problem(source) if diff.inventory else ""
-    if clash:
-        raise SyncError("nothing was applied: " + clash, application=name)
+    foreign = diff.inventory.tool_problem() if diff.inventory else ""
+    if foreign:
+        raise SyncError("nothing was applied: " + foreign, application=name)
     set_id = diff.inventory.set_id if diff.inventory else ""
     ours = diff.set_ids
     ownership = ownership or RunOwnership()

@@ -363,7 +363,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             state = one.desired(client)
             return compare_application(client, state.name, state.objects, namespace=state.namespace,
                                        ignore_differences=state.ignore_differences, revision=state.revision,
-                                       reads=shared.reads, verdicts=shared.verdicts)
+                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source)
 
         outcomes = run_each(inputs, compare)
         stats = shared.finish(client, started)

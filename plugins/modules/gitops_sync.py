@@ -260,7 +260,8 @@ counts:
   description: Objects per action, hooks run and failures.
   returned: always
   type: dict
-  sample: {created: 3, configured: 1, replaced: 0, pruned: 1, prune_skipped: 0, unchanged: 12, hooks: 2, failed: 0}
+  sample: {created: 3, configured: 1, replaced: 0, pruned: 1, prune_skipped: 0, handed_over: 0, unchanged: 12, hooks: 2,
+    failed: 0}
 resources:
   description: One entry per object, in sync order (hooks in their phase), then prune candidates.
   returned: when O(application) or O(manifests) is given
@@ -283,7 +284,9 @@ resources:
       description: Name (the generated name of a C(generateName) hook).
       type: str
     action:
-      description: V(created), V(configured), V(replaced), V(pruned), V(prune skipped), V(unchanged) or V(hook run).
+      description: V(created), V(configured), V(replaced), V(pruned), V(prune skipped), V(unchanged), V(hook run), or
+        V(handed over) (no longer in this application and wanted by another one, which takes it over without it
+        being deleted).
       type: str
     result:
       description: V(Succeeded), V(Failed), V(NotRun) (the sync stopped before it) or V(Planned) (check mode).

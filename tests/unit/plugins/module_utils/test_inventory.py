@@ -9,16 +9,19 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import CompareError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import CompareError, KubeApiError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import (
     APPLICATION_LABEL,
     GROUP_KINDS_ANNOTATION,
     ID_LABEL,
     NAMESPACES_ANNOTATION,
+    SOURCE_ANNOTATION,
     TOOLING_ANNOTATION,
     applyset_id,
     application_applyset_id,
+    application_label_value,
     build_parent,
+    find_previous_inventories,
     parse_group_kind,
     parse_parent,
     read_inventory,
@@ -133,3 +136,68 @@ def test_inventory_json_is_compact_and_sorted() -> None:
     document = json.loads(parent["data"]["inventory"])
     assert [m["name"] for m in document["members"]] == ["a", "b"]
     assert document["format"] == 1
+
+
+SOURCE = "https://git.example.org/apps.git#web"
+
+
+def test_a_parent_from_another_source_or_tool_is_not_taken_over() -> None:
+    inventory = parse_parent(build_parent("web", "prod", [], source=SOURCE), "web", "prod")
+    assert inventory.source == SOURCE and inventory.ours and inventory.tool_problem() == ""
+    assert inventory.source_problem(SOURCE) == ""
+    assert inventory.source_problem(None) == ""  # rendered manifests have no identity to compare
+    problem = inventory.source_problem("https://git.example.org/other.git#web")
+    assert "belongs to another application named web (source " + SOURCE in problem
+    assert SOURCE_ANNOTATION in problem  # how to adopt it on purpose
+    unrecorded = parse_parent(build_parent("web", "prod", []), "web", "prod")
+    assert unrecorded.source_problem(SOURCE) == ""  # written before sources were recorded: adopted
+    foreign = build_parent("web", "prod", [])
+    foreign["metadata"]["annotations"][TOOLING_ANNOTATION] = "kubectl/v1.34.4"
+    assert "another tool (applyset.kubernetes.io/tooling: kubectl/v1.34.4)" in parse_parent(foreign, "web", "prod").tool_problem()
+
+
+def test_an_application_label_value_is_the_name_or_a_digest() -> None:
+    assert application_label_value("web") == "web"
+    long_name = "a" * 100
+    assert application_label_value(long_name).startswith("sha256-") and len(application_label_value(long_name)) <= 63
+
+
+class Parents(Cluster):
+    """Parents of applications across namespaces, for find_previous_inventories."""
+
+    def __init__(self, parents: list[dict[str, Any]], denied: bool = False) -> None:
+        super().__init__(None)
+        self.parents = parents
+        self.denied = denied
+
+    def get(self, resource: ApiResource, namespace: str, name: str) -> dict | None:
+        return next((p for p in self.parents if (p["metadata"]["namespace"], p["metadata"]["name"]) == (namespace, name)), None)
+
+    def list_objects(self, resource: ApiResource, namespace: str | None = None, *, label_selector: str | None = None) -> list[dict]:
+        self.lists.append((resource.plural, namespace, label_selector))
+        if self.denied:
+            raise KubeApiError("forbidden", status=403)
+        return [p for p in self.parents if f"{APPLICATION_LABEL}={p['metadata']['labels'][APPLICATION_LABEL]}" == label_selector]
+
+
+def test_a_moved_application_finds_only_its_own_parents_left_elsewhere() -> None:
+    old = build_parent("web", "old", [ObjectRef("", "ConfigMap", "old", "a")], source=SOURCE)
+    other_team = build_parent("web", "team-b", [ObjectRef("", "ConfigMap", "team-b", "b")], source="https://elsewhere#web")
+    unrecorded = build_parent("web", "legacy", [ObjectRef("", "ConfigMap", "legacy", "c")])
+    cluster = Parents([old, other_team, unrecorded])
+    current = read_inventory(cluster, "web", "new")
+    found = find_previous_inventories(cluster, current, SOURCE)
+    assert [(inv.namespace, inv.members) for inv in found] == [("old", {ObjectRef("", "ConfigMap", "old", "a")})]
+    assert cluster.lists == [("configmaps", None, f"{APPLICATION_LABEL}=web")]
+    assert find_previous_inventories(cluster, current, None) == []  # no identity, no search
+
+    # once the new parent exists, it names the namespaces left behind: read by name, no LIST
+    recorded = Parents([old, build_parent("web", "new", [], source=SOURCE, previous_namespaces=["old"])])
+    current = read_inventory(recorded, "web", "new")
+    assert [inv.namespace for inv in find_previous_inventories(recorded, current, SOURCE)] == ["old"]
+    assert recorded.lists == []
+
+
+def test_without_the_right_to_list_everywhere_nothing_is_searched() -> None:
+    cluster = Parents([], denied=True)
+    assert find_previous_inventories(cluster, read_inventory(cluster, "web", "new"), SOURCE) == []
