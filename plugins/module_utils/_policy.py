@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import PolicyError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef, split_api_version
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import strip_url_credentials
-from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import RepoUrlError, normalize_repo_url
+from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import RepoUrlError, is_scp_like, normalize_repo_url
 
 if TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
@@ -155,6 +155,9 @@ class Policy:
         """allowed_repos spelled like the URLs they are matched against (host case, dot segments)."""
         patterns = []
         for pattern in self.allowed_repos or []:
+            if "://" not in pattern and not is_scp_like(pattern):
+                patterns.append(pattern)  # '*' or a local path glob: taken as written
+                continue
             try:
                 patterns.append(normalize_repo_url(pattern))
             except RepoUrlError:

@@ -257,8 +257,6 @@ class GitSource:
         self.network_timeout = network_timeout
         self.repo_check = repo_check
         url, url_user, url_password = split_credentials(spec.repo_url.strip())
-        if is_local(url) and not url.lower().startswith("file://"):
-            url = os.path.abspath(os.path.expanduser(url))  # git runs in the mirror: a relative path would mean another place
         try:
             # git is given the normalised URL, so what a policy matched is what is fetched
             url = normalize_repo_url(url)
@@ -424,13 +422,14 @@ class GitSource:
             if not raw:
                 raise SourceError(f"submodule {path!r} of {self.url} at commit {sha[:12]} has no URL in .gitmodules",
                                   file=".gitmodules")
+            if is_local(raw) and not raw.startswith(("/", "./", "../")) and not raw.lower().startswith("file://"):
+                # git would take it relative to wherever it runs: no meaning for a repository
+                raise SourceError(f"submodule {path!r} of {self.url} at commit {sha[:12]}: URL {raw!r} is neither absolute "
+                                  "nor relative to the repository (./ or ../)", file=".gitmodules")
             try:
                 url = resolve_relative_url(self.url, split_credentials(raw)[0])
             except RepoUrlError as err:
                 raise SourceError(f"submodule {path!r} of {self.url} at commit {sha[:12]}: {err}", file=".gitmodules") from None
-            if is_local(url) and not url.startswith("/") and not url.lower().startswith("file://"):
-                raise SourceError(f"submodule {path!r} of {self.url} at commit {sha[:12]}: URL {url!r} is neither absolute "
-                                  "nor relative to the repository (./ or ../)", file=".gitmodules")
             found.append(Submodule(path=path, url=url, sha=commit, parent_url=self.url))
         return found
 

@@ -12,6 +12,7 @@ allowed_repos uses this, the Git source fetches with it, and submodule URLs
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -74,7 +75,8 @@ def normalize_repo_url(url: str) -> str:
       resolved, `//` folded; an encoded `/` or `\\` in the path is refused.
     - `user@host:path` (scp-like): host lower-cased, the path resolved the
       same way (relative to the login directory: it may not climb out of it).
-    - a local path: `.` and `..` resolved textually, `//` folded.
+    - a local path: `~` expanded, `.` and `..` resolved textually, `//`
+      folded, made absolute (git runs elsewhere, in the cache).
 
     Raises RepoUrlError when the path climbs above its root or is ambiguous.
     """
@@ -95,7 +97,8 @@ def normalize_repo_url(url: str) -> str:
         if "\\" in path:
             raise RepoUrlError(f"repository URL {url} has a backslash in its path")
         return f"{scp.group('user') or ''}{scp.group('host').lower()}:{_remove_dot_segments(path, url, rooted=True)}"
-    return _remove_dot_segments(text, url, rooted=False)
+    path = _remove_dot_segments(os.path.expanduser(text), url, rooted=False)
+    return path if path.startswith("/") else os.path.normpath(os.path.join(os.getcwd(), path))
 
 
 def resolve_relative_url(base: str, relative: str) -> str:
