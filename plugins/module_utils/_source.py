@@ -351,7 +351,7 @@ class GitSource:
         try:
             root = temp / "tree"
             root.mkdir()
-            self._check_out_into(root, temp / "index", sha, partial, depth=0)
+            self.check_out_into(root, temp / "index", sha, partial, depth=0)
             escaping = find_escaping_symlink(root)
             if escaping:
                 raise PathEscapeError(f"symlink {escaping!r} points outside the repository; refusing to render "
@@ -360,8 +360,8 @@ class GitSource:
         finally:
             shutil.rmtree(temp, ignore_errors=True)
 
-    def _check_out_into(self, root: Path, index: Path, sha: str, partial: str, depth: int) -> None:
-        """The commit's files (or the partial directory's) written into root, then its submodules'."""
+    def check_out_into(self, root: Path, index: Path, sha: str, partial: str, depth: int) -> None:
+        """The commit's files (or the partial directory's) written into root, then its submodules' (checkout() is the way in)."""
         # a private index file: checkouts never touch the mirror, so they can run side by side
         env = {"GIT_INDEX_FILE": str(index)}
         with self._locked():
@@ -391,7 +391,7 @@ class GitSource:
         target = resolve_in_checkout(root, submodule.path, "submodule path")
         target.mkdir(parents=True, exist_ok=True)
         self.checked_out_submodules.append(submodule)
-        child._check_out_into(target, index, submodule.sha, ".", depth + 1)
+        child.check_out_into(target, index, submodule.sha, ".", depth + 1)
         self.checked_out_submodules.extend(child.checked_out_submodules)
 
     def _submodule_source(self, submodule: Submodule) -> "GitSource":
