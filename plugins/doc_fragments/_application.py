@@ -24,7 +24,14 @@ options:
         C(git@host:org/repo.git), C(file:///path) or a local path. Credentials embedded in an https URL are
         taken out of it and handled like C(source.username) and C(source.password)."
       - "C(source.revision) (default C(HEAD)): a branch, a tag, a full or abbreviated commit SHA, C(HEAD), or a
-        full ref such as C(refs/pull/1/head). A tag that matches a branch name wins, as in git."
+        full ref such as C(refs/pull/1/head). A tag that matches a branch name wins, as in git. Branches, tags and
+        C(HEAD) are resolved against the remote on every run (one C(git ls-remote) per repository and task), so a
+        tag moved with C(git tag -f) is followed like a branch; a commit SHA already in the cache needs no network."
+      - "Git submodules are checked out at the commits the repository pins, recursively, as Argo CD does; a
+        relative submodule URL is resolved against the parent's URL. A submodule gets the parent's SSH settings,
+        and its HTTPS credentials only on the same scheme, host and port. A C(file://) or local-path submodule is
+        only fetched below a local repository. A submodule that cannot be fetched fails the render, naming its
+        path and URL, so nothing is applied or pruned."
       - "C(source.path) (default C(.)): the directory inside the repository. It must stay inside the repository:
         absolute paths, C(..) that leaves it and symlinks that point outside the checkout are refused."
       - "C(source.directory): C(recurse) (default V(false)), C(include) (default C(*.{yaml,yml,json})) and

@@ -25,6 +25,12 @@ options:
         description:
           - Globs (C(*), C(?), C([...])) the application's repository URL must match, compared without credentials,
             for example V(https://git.example.org/platform/*).
+          - The URL is matched in its normalised form, which is also the URL git is given. C(.) and C(..) path
+            segments are resolved (also when written C(%2e%2e)), C(//) folded, scheme and host put in lower case. A
+            URL whose path climbs above its root, or holds an encoded slash or a backslash, is refused.
+          - The URL of every Git submodule the application's checkout uses (recursively, relative URLs resolved
+            against the parent's) must match as well, before it is fetched, also when the render is reused from
+            the cache.
           - Applications given as rendered O(manifests) have no repository and are not checked against it.
           - Unset, any repository is allowed.
         type: list

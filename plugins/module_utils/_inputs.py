@@ -12,6 +12,7 @@ module returns and of what -vvv echoes of its arguments.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import traceback
@@ -169,9 +170,11 @@ class ApplicationInput:
                 self.guard.check_objects(self.name, self.objects, namespace or default_namespace, client)
             return DesiredState(self.name, self.objects, namespace, self.raw.get("ignore_differences") or [],
                                 self.raw.get("revision"))
+        repo_check = None
         if self.guard is not None:
             self.guard.check_repo(self.name, self.app.source.repo_url)
-        rendered = render_application(self.app, self.cache_dir)
+            repo_check = functools.partial(self.guard.check_repo, self.name)  # submodules are no way around the policy
+        rendered = render_application(self.app, self.cache_dir, repo_check)
         self.objects = rendered.objects
         namespace = self.namespace
         if self.guard is not None:

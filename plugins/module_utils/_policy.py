@@ -3,7 +3,8 @@
 """What an application may deploy, checked before any write (Argo CD's AppProject, in one option).
 
 A Policy limits the repositories an application may come from (globs on the
-URL without credentials), the namespaces its objects (and its inventory) may
+URL without credentials, normalised as the Git source fetches it: `..` cannot
+leave a glob; its submodules' URLs too), the namespaces its objects (and its inventory) may
 live in, the kinds it may create (allowed and denied group/kind patterns)
 and whether it may create cluster-scoped objects at all (not unless allowed,
 once a policy is given). The repository is checked before anything is
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import PolicyError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef, split_api_version
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import strip_url_credentials
+from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import RepoUrlError, is_scp_like, normalize_repo_url
 
 if TYPE_CHECKING:  # pragma: no cover
     from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
@@ -127,15 +129,40 @@ class Policy:
 
     # ------------------------------------------------------------------ checks
 
-    def check_repo(self, app_name: str, repo_url: str) -> None:
-        """Refuse a repository outside allowed_repos, before anything is fetched from it."""
+    def check_repo(self, app_name: str, repo_url: str, context: str = "") -> None:
+        """Refuse a repository outside allowed_repos, before anything is fetched from it.
+
+        The URL is matched in its normalised form (the one the Git source fetches),
+        so '..', '%2e%2e' or a differently cased host cannot step out of a glob.
+        `context` says where the URL came from when it is not the application's own
+        (for example a submodule).
+        """
         if self.allowed_repos is None:
             return
-        url = strip_url_credentials(repo_url.strip())
-        if not any(fnmatch.fnmatchcase(url, pattern) for pattern in self.allowed_repos):
+        written = strip_url_credentials(repo_url.strip())
+        try:
+            url = normalize_repo_url(written)
+        except RepoUrlError as err:
+            raise PolicyError(f"policy: repository {written}{context} cannot be checked: {err}; nothing was fetched "
+                              "or applied", application=app_name) from None
+        shown = url if url == written else f"{url} (written {written})"
+        if not any(fnmatch.fnmatchcase(url, pattern) for pattern in self._repo_patterns()):
             raise PolicyError(
-                f"policy: repository {url} is not allowed (rule allowed_repos: {', '.join(self.allowed_repos)}); "
+                f"policy: repository {shown}{context} is not allowed (rule allowed_repos: {', '.join(self.allowed_repos)}); "
                 "nothing was fetched or applied", application=app_name)
+
+    def _repo_patterns(self) -> list[str]:
+        """allowed_repos spelled like the URLs they are matched against (host case, dot segments)."""
+        patterns = []
+        for pattern in self.allowed_repos or []:
+            if "://" not in pattern and not is_scp_like(pattern):
+                patterns.append(pattern)  # '*' or a local path glob: taken as written
+                continue
+            try:
+                patterns.append(normalize_repo_url(pattern))
+            except RepoUrlError:
+                patterns.append(pattern)
+        return patterns
 
     def violations(self, objects: Iterable[DesiredObject], destination: str,
                    namespaced: Callable[[str, str], bool | None]) -> list[str]:

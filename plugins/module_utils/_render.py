@@ -48,6 +48,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
     GitSource,
     PathEscapeError,
     RemoteUnreachableError,
+    RepoCheck,
+    Submodule,
     UnknownRevisionError,
     default_cache_dir,
     is_within,
@@ -64,7 +66,8 @@ __all__ = ["CommitInfo", "RenderResult", "render_application", "detect_renderer"
 
 RENDER_TIMEOUT = 300.0  # seconds for one kustomize or helm run
 # bump when the cached payload or anything a renderer does changes shape
-CACHE_FORMAT = 1
+# (2: checkouts hold submodules, so renders cached without them are stale)
+CACHE_FORMAT = 2
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MANIFEST_EXTENSIONS = (".yaml", ".yml", ".json")
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
@@ -83,22 +86,28 @@ class RenderResult:
     cache_hit: bool = False
 
 
-def render_application(app: Application, cache_dir: str | None = None) -> RenderResult:
+def render_application(app: Application, cache_dir: str | None = None, repo_check: RepoCheck | None = None) -> RenderResult:
     """Source and Render stages for one application.
 
-    Raises SourceError or RenderError (with the application name attached).
+    repo_check vets the URL of every submodule the render uses (the policy's
+    allowed_repos), on a render from the cache as well.
+    Raises SourceError or RenderError (with the application name attached), or what repo_check raises.
     """
     try:
         cache_dir = cache_dir or default_cache_dir()
-        source = GitSource(app.source, cache_dir)
+        source = GitSource(app.source, cache_dir, repo_check=repo_check)
         resolved = source.resolve()
         # remote kustomize bases are not pinned by the commit, so such renders are never reused
         cache = RenderCache(cache_dir) if not app.source.allow_remote_bases else None
         key = render_cache_key(app, resolved.sha)
         cached = cache.load(key) if cache else None
         if cached is not None:
-            return RenderResult(objects=cached[1], revision=resolved.sha, commit=resolved.commit,
-                                renderer=cached[0], cache_hit=True)
+            renderer, objects, submodules = cached
+            if repo_check is not None:
+                for submodule in submodules:
+                    repo_check(submodule.url, submodule.origin)
+            return RenderResult(objects=objects, revision=resolved.sha, commit=resolved.commit,
+                                renderer=renderer, cache_hit=True)
         renderer = "directory"
         # most applications are plain directories: try a checkout of that directory alone first
         found = _render_directory_alone(source, resolved.sha, app) if app.source.renderer in (None, "", "directory") else None
@@ -113,7 +122,7 @@ def render_application(app: Application, cache_dir: str | None = None) -> Render
                 objects = _RENDERERS[renderer](context)
         check_duplicates(objects)
         if cache:
-            cache.store(key, renderer, objects)
+            cache.store(key, renderer, objects, source.checked_out_submodules)
         return RenderResult(objects=objects, revision=resolved.sha, commit=resolved.commit, renderer=renderer)
     except GitopsError as err:
         raise err.with_application(app.name)
@@ -123,11 +132,12 @@ def _render_directory_alone(source: GitSource, sha: str, app: Application) -> li
     """A directory application rendered from a checkout of its own directory only.
 
     None when that is not enough, and the full checkout decides: the commit
-    holds a symlink (the full checkout refuses any that escapes), the path
-    holds a kustomization or a chart, or is missing (the full checkout says so
-    properly).
+    holds a symlink (the full checkout refuses any that escapes) or a
+    submodule (the path may lie inside one, a symlink in one may lead to the
+    rest of the tree), the path holds a kustomization or a chart, or is missing
+    (the full checkout says so properly).
     """
-    if source.has_symlinks(sha):
+    if source.has_symlinks(sha) or source.has_submodules(sha):
         return None
     try:
         with source.checkout(sha, path=app.source.path) as root:
@@ -725,21 +735,24 @@ class RenderCache:
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
 
-    def load(self, key: str) -> tuple[str, list[DesiredObject]] | None:
+    def load(self, key: str) -> tuple[str, list[DesiredObject], list[Submodule]] | None:
+        """(renderer, objects, the submodules the render used) or None."""
         try:
             payload = json.loads(self._path(key).read_text(encoding="utf-8"))
             objects = [DesiredObject(manifest=item["manifest"], source_file=item["file"], source_line=item["line"])
                        for item in payload["objects"]]
-            return payload["renderer"], objects
+            submodules = [Submodule(**item) for item in payload["submodules"]]
+            return payload["renderer"], objects, submodules
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent or unreadable: render again
 
-    def store(self, key: str, renderer: str, objects: list[DesiredObject]) -> None:
+    def store(self, key: str, renderer: str, objects: list[DesiredObject], submodules: list[Submodule] | None = None) -> None:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             os.chmod(self.directory, 0o700)
-            payload = {"renderer": renderer, "objects": [
+            # the submodules, so that a policy can vet their repositories when the render is reused
+            payload = {"renderer": renderer, "submodules": [item.to_dict() for item in submodules or []], "objects": [
                 {"manifest": obj.manifest, "file": obj.source_file, "line": obj.source_line} for obj in objects]}
             handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         except OSError:

@@ -5,9 +5,19 @@
 One bare mirror per repository URL lives under the cache directory and is
 shared by every application (and every process: a file lock serialises work
 on one mirror). A revision is resolved to a 40-character commit SHA; a commit
-or tag already in the mirror costs no network at all, a branch or HEAD costs
-one `ls-remote` and, only if it moved, a fetch of that one ref. Each render
-gets a throwaway checkout of the commit, removed afterwards.
+SHA already in the mirror costs no network at all, a branch, tag or HEAD
+costs one `ls-remote` per repository and module run (a tag can be moved with
+`git tag -f`, as Argo CD knows) and, only if the ref moved to a commit the
+mirror lacks, a fetch of that one ref. Each render gets a throwaway checkout
+of the commit, removed afterwards, with its submodules checked out at the
+commits it pins, recursively (Argo CD's `git submodule update --init
+--recursive`), each from its own cached mirror.
+
+Repository URLs are normalised (_urls.py) before use: what a policy checked
+is what git fetches. Submodule URLs come from the repository's content, so
+they pass the same policy check, get the parent's HTTPS credentials only on
+the parent's own host, and may use the file transport only when the parent
+is itself a local repository.
 
 Credentials never reach a command line, a result, an error or a log: URLs are
 stripped of user info, HTTPS secrets reach git through GIT_ASKPASS and the
@@ -31,12 +41,19 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import unquote, urlsplit
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SourceError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, strip_url_credentials
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SourceSpec, normalize_repo_path
+from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import (
+    RepoUrlError,
+    is_local,
+    normalize_repo_url,
+    resolve_relative_url,
+    same_origin,
+)
 
 try:
     import git
@@ -54,6 +71,9 @@ LOCAL_TIMEOUT = 120.0  # seconds for a local git command (checkout of a large tr
 LOCK_TIMEOUT = 600.0  # seconds to wait for another process working on the same mirror
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_SHA = re.compile(r"^[0-9a-f]{7,39}$")
+MAX_SUBMODULE_DEPTH = 8  # submodules of submodules: deeper than this is a loop or a mistake
+# (url without credentials, where it came from) -> raises when the URL may not be fetched (the policy's check_repo)
+RepoCheck = Callable[[str, str], None]
 # GIT_ASKPASS helper: answers git's prompts from the environment, so secrets never touch disk or argv
 _ASKPASS_SCRIPT = """#!/bin/sh
 case "$1" in
@@ -97,6 +117,30 @@ class ResolvedRevision:
     sha: str
     commit: CommitInfo
     fetched: bool  # whether the network was used to fetch objects
+
+
+@dataclass(frozen=True)
+class Submodule:
+    """A gitlink of a commit: where it is checked out, from which repository, at which commit."""
+
+    path: str  # relative to the repository holding it
+    url: str  # absolute and normalised, without credentials
+    sha: str
+    parent_url: str
+
+    @property
+    def origin(self) -> str:
+        """Where the URL came from, for messages: ' (submodule 'lib' of https://host/app.git)'."""
+        return f" (submodule {self.path!r} of {self.parent_url})"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "url": self.url, "sha": self.sha, "parent_url": self.parent_url}
+
+
+@dataclass(frozen=True)
+class _TreeFacts:
+    has_symlinks: bool
+    gitlinks: dict[str, str]  # path -> commit SHA of every submodule in the tree
 
 
 def default_cache_dir() -> str:
@@ -168,10 +212,12 @@ def _remove_stale(work: Path) -> None:
             continue  # removed by another process meanwhile
 
 
-# (mirror, commit) -> whether the commit holds any symlink; a commit never changes, so this never goes stale
-_has_symlinks: dict[tuple[str, str], bool] = {}
+# (mirror, commit) -> its symlinks and gitlinks; a commit never changes, so this never goes stale
+_tree_facts: dict[tuple[str, str], _TreeFacts] = {}
 # (mirror, revision) -> resolution, while a shared_resolutions() block runs (one module run)
 _shared: dict[tuple[str, str], ResolvedRevision] | None = None
+# mirror -> the remote's refs, while a shared_resolutions() block runs: one ls-remote per repository
+_shared_refs: dict[str, dict[str, str]] | None = None
 _shared_lock = threading.Lock()
 
 
@@ -184,30 +230,44 @@ def shared_resolutions() -> Iterator[None]:
     applications see the same commit of a branch. Blocks nest; the outermost
     one owns the memory.
     """
-    global _shared
+    global _shared, _shared_refs
     with _shared_lock:
         outermost = _shared is None
         if outermost:
-            _shared = {}
+            _shared, _shared_refs = {}, {}
     try:
         yield
     finally:
         if outermost:
             with _shared_lock:
-                _shared = None
+                _shared, _shared_refs = None, None
 
 
 class GitSource:
     """One application's Git source: resolve its revision, check out commits."""
 
-    def __init__(self, spec: SourceSpec, cache_dir: str | None = None, network_timeout: float = NETWORK_TIMEOUT) -> None:
+    def __init__(self, spec: SourceSpec, cache_dir: str | None = None, network_timeout: float = NETWORK_TIMEOUT,
+                 repo_check: RepoCheck | None = None) -> None:
+        """repo_check, when given, vets every submodule URL before it is fetched (the application's own URL is
+        the caller's to check, before it builds the source)."""
         if not HAS_GIT:
             raise SourceError("the GitPython Python library is required (pip install GitPython)")
         self.spec = spec
         self.cache_dir = Path(os.path.expanduser(cache_dir or default_cache_dir()))
         self.network_timeout = network_timeout
+        self.repo_check = repo_check
         url, url_user, url_password = split_credentials(spec.repo_url.strip())
+        try:
+            # git is given the normalised URL, so what a policy matched is what is fetched
+            url = normalize_repo_url(url)
+        except RepoUrlError as err:
+            raise SourceError(str(err)) from None
         self.url = url  # never holds credentials: it reaches argv and messages
+        # set for a submodule's source: its URL came from repository content, not from the user
+        self.from_content = False
+        self.file_transport_allowed = True
+        # the submodules the last checkout() brought in, recursively
+        self.checked_out_submodules: list[Submodule] = []
         self.username = spec.username or url_user
         self.password = spec.password or url_password
         self.secrets = [s for s in (self.password, url_password, spec.password) if s]
@@ -272,10 +332,13 @@ class GitSource:
 
     @contextmanager
     def checkout(self, sha: str, path: str | None = None) -> Iterator[Path]:
-        """A temporary directory holding the commit's files; removed on exit.
+        """A temporary directory holding the commit's files and its submodules' files; removed on exit.
 
         With path (repository-relative), only that directory is checked out: a
         monorepo of thousands of applications costs a directory, not the tree.
+        Submodules inside the checked-out part are checked out at the commits
+        the tree pins, recursively; one that cannot be fetched fails the
+        checkout (an application must never render without its files).
         Refuses the checkout if any symlink in it points outside the checkout
         (Argo CD's rule too), naming the link.
         """
@@ -284,20 +347,11 @@ class GitSource:
         work.mkdir(parents=True, exist_ok=True, mode=0o700)
         _remove_stale(work)
         temp = Path(tempfile.mkdtemp(prefix=f"{sha[:12]}-", dir=work))
+        self.checked_out_submodules = []
         try:
             root = temp / "tree"
             root.mkdir()
-            index = temp / "index"
-            # a private index file: checkouts never touch the mirror, so they can run side by side
-            env = {"GIT_INDEX_FILE": str(index)}
-            with self._locked():
-                repo = self._mirror()
-                steps = [["read-tree", sha], ["checkout-index", "--all", "--force"]] if partial == "." else \
-                    [["checkout", sha, "--", f":(literal){partial}"]]
-                for args in steps:
-                    self._run(repo, ["--work-tree", str(root), *args], env=env, timeout=LOCAL_TIMEOUT,
-                              failure=SourceError, what=f"checking out commit {sha}")
-            index.unlink(missing_ok=True)
+            self.check_out_into(root, temp / "index", sha, partial, depth=0)
             escaping = find_escaping_symlink(root)
             if escaping:
                 raise PathEscapeError(f"symlink {escaping!r} points outside the repository; refusing to render "
@@ -306,15 +360,123 @@ class GitSource:
         finally:
             shutil.rmtree(temp, ignore_errors=True)
 
+    def check_out_into(self, root: Path, index: Path, sha: str, partial: str, depth: int) -> None:
+        """The commit's files (or the partial directory's) written into root, then its submodules' (checkout() is the way in)."""
+        # a private index file: checkouts never touch the mirror, so they can run side by side
+        env = {"GIT_INDEX_FILE": str(index)}
+        with self._locked():
+            repo = self._mirror()
+            steps = [["read-tree", sha], ["checkout-index", "--all", "--force"]] if partial == "." else \
+                [["checkout", sha, "--", f":(literal){partial}"]]
+            for args in steps:
+                self._run(repo, ["--work-tree", str(root), *args], env=env, timeout=LOCAL_TIMEOUT,
+                          failure=SourceError, what=f"checking out commit {sha}")
+        index.unlink(missing_ok=True)
+        # outside this mirror's lock: a submodule may be this very repository at another commit
+        for submodule in self.submodules(sha, within=partial):
+            self._check_out_submodule(root, index, sha, submodule, depth)
+
+    def _check_out_submodule(self, root: Path, index: Path, parent_sha: str, submodule: Submodule, depth: int) -> None:
+        where = f"submodule {submodule.path!r} ({submodule.url}) of {self.url} at commit {parent_sha[:12]}"
+        if depth >= MAX_SUBMODULE_DEPTH:
+            raise SourceError(f"{where}: submodules nest more than {MAX_SUBMODULE_DEPTH} levels deep", file=".gitmodules")
+        if self.repo_check is not None:
+            self.repo_check(submodule.url, submodule.origin)
+        child = self._submodule_source(submodule)
+        try:
+            child.resolve()
+        except SourceError as err:
+            # the render fails, so nothing is applied and nothing pruned because the files went missing
+            raise SourceError(f"{where} cannot be fetched: {err.message}") from None
+        target = resolve_in_checkout(root, submodule.path, "submodule path")
+        target.mkdir(parents=True, exist_ok=True)
+        self.checked_out_submodules.append(submodule)
+        child.check_out_into(target, index, submodule.sha, ".", depth + 1)
+        self.checked_out_submodules.extend(child.checked_out_submodules)
+
+    def _submodule_source(self, submodule: Submodule) -> "GitSource":
+        """The source of a submodule: this source's SSH settings; its HTTPS credentials on the same host only."""
+        shared_credentials = same_origin(self.url, submodule.url)
+        spec = SourceSpec(
+            repo_url=submodule.url, revision=submodule.sha,
+            ssh_private_key_file=self.spec.ssh_private_key_file, ssh_known_hosts_file=self.spec.ssh_known_hosts_file,
+            ssh_strict_host_key_checking=self.spec.ssh_strict_host_key_checking,
+            username=self.username if shared_credentials else "", password=self.password if shared_credentials else "",
+        )
+        child = GitSource(spec, str(self.cache_dir), self.network_timeout, self.repo_check)
+        child.from_content = True
+        # git itself refuses file:// submodules (CVE-2022-39253): allowed only below a repository that is local too
+        child.file_transport_allowed = is_local(self.url) and self.file_transport_allowed
+        return child
+
+    def submodules(self, sha: str, within: str = ".") -> list[Submodule]:
+        """The submodules of a commit (inside the directory `within`), with their URLs from its .gitmodules."""
+        gitlinks = {path: commit for path, commit in self._tree(sha).gitlinks.items()
+                    if within == "." or path == within or path.startswith(within + "/")}
+        if not gitlinks:
+            return []
+        urls = self._gitmodules_urls(sha)
+        found = []
+        for path, commit in sorted(gitlinks.items()):
+            raw = urls.get(path)
+            if not raw:
+                raise SourceError(f"submodule {path!r} of {self.url} at commit {sha[:12]} has no URL in .gitmodules",
+                                  file=".gitmodules")
+            if is_local(raw) and not raw.startswith(("/", "./", "../")) and not raw.lower().startswith("file://"):
+                # git would take it relative to wherever it runs: no meaning for a repository
+                raise SourceError(f"submodule {path!r} of {self.url} at commit {sha[:12]}: URL {raw!r} is neither absolute "
+                                  "nor relative to the repository (./ or ../)", file=".gitmodules")
+            try:
+                url = resolve_relative_url(self.url, split_credentials(raw)[0])
+            except RepoUrlError as err:
+                raise SourceError(f"submodule {path!r} of {self.url} at commit {sha[:12]}: {err}", file=".gitmodules") from None
+            found.append(Submodule(path=path, url=url, sha=commit, parent_url=self.url))
+        return found
+
+    def _gitmodules_urls(self, sha: str) -> dict[str, str]:
+        """Submodule path -> URL as written in the commit's .gitmodules (empty when it has none)."""
+        with self._locked():
+            status, out, dummy = self._run(
+                self._mirror(), ["config", "-z", "--blob", f"{sha}:.gitmodules", "--get-regexp", r"^submodule\..*\.(path|url)$"],
+                timeout=LOCAL_TIMEOUT, check=False)
+        if status != 0:
+            return {}
+        paths: dict[str, str] = {}
+        urls: dict[str, str] = {}
+        for entry in out.split("\0"):
+            key, dummy, value = entry.partition("\n")
+            if key.endswith(".path"):
+                paths[key[len("submodule."):-len(".path")]] = value.strip().rstrip("/")
+            elif key.endswith(".url"):
+                urls[key[len("submodule."):-len(".url")]] = value.strip()
+        return {path: urls.get(name, "") for name, path in paths.items()}
+
     def has_symlinks(self, sha: str) -> bool:
         """Whether the commit holds any symlink (then only a full checkout can tell whether one escapes)."""
+        return self._tree(sha).has_symlinks
+
+    def has_submodules(self, sha: str) -> bool:
+        """Whether the commit holds any submodule (gitlink)."""
+        return bool(self._tree(sha).gitlinks)
+
+    def _tree(self, sha: str) -> _TreeFacts:
         key = (str(self.mirror_dir), sha)
-        if key not in _has_symlinks:
+        if key not in _tree_facts:
             with self._locked():
-                dummy, out, dummy = self._run(self._mirror(), ["ls-tree", "-r", "--full-tree", sha], timeout=LOCAL_TIMEOUT,
+                dummy, out, dummy = self._run(self._mirror(), ["ls-tree", "-r", "-z", "--full-tree", sha], timeout=LOCAL_TIMEOUT,
                                               failure=SourceError, what=f"listing commit {sha}")
-            _has_symlinks[key] = out.startswith("120000 ") or "\n120000 " in out
-        return _has_symlinks[key]
+            symlinks = False
+            gitlinks = {}
+            for entry in out.split("\0"):
+                meta, dummy, path = entry.partition("\t")
+                fields = meta.split()
+                if len(fields) != 3:
+                    continue
+                symlinks = symlinks or fields[0] == "120000"
+                if fields[0] == "160000":
+                    gitlinks[path] = fields[2]
+            _tree_facts[key] = _TreeFacts(has_symlinks=symlinks, gitlinks=gitlinks)
+        return _tree_facts[key]
 
     def application_dir(self, root: Path, sha: str) -> Path:
         """The spec's path inside a checkout, checked to exist and stay inside it."""
@@ -335,23 +497,27 @@ class GitSource:
     # -- revision resolution ---------------------------------------------------------------------------
 
     def _resolve(self, repo: "git.Repo", revision: str) -> tuple[str, bool]:
-        # a commit or tag already in the mirror never changes: no network at all
+        # a commit already in the mirror never changes: no network at all
         if _FULL_SHA.match(revision) or _SHORT_SHA.match(revision):
             local = self._local_commit(repo, revision)
             if local:
                 return local, False
-        if not revision.startswith("refs/") and revision != "HEAD":
-            local = self._local_commit(repo, f"refs/tags/{revision}")
-            if local:
-                return local, False
 
+        # branches and tags alike are asked of the remote: `git tag -f v1` moves a tag as a push moves a branch
         remote_refs = self._ls_remote(repo)
         match = self._match_ref(revision, remote_refs)
         if match:
             remote_ref, sha = match
-            if self._local_commit(repo, sha):
-                return self._local_commit(repo, sha) or sha, False
             local_ref = "refs/gitops/HEAD" if remote_ref == "HEAD" else remote_ref
+            target = remote_refs[remote_ref]  # the ref's own value: for an annotated tag the tag object
+            if self._local_commit(repo, sha):
+                if self._local_ref(repo, local_ref) == target:
+                    return sha, False
+                if self._has_object(repo, target):
+                    # the commit is here already: move the mirror's ref where the remote has it, no fetch
+                    self._run(repo, ["update-ref", "--no-deref", local_ref, target], timeout=LOCAL_TIMEOUT,
+                              what=f"updating {local_ref} in the Git cache")
+                    return sha, False
             self._fetch(repo, [f"+{remote_ref}:{local_ref}"])
             resolved = self._local_commit(repo, sha)
             if not resolved:
@@ -392,6 +558,16 @@ class GitSource:
                 return ref, refs.get(f"{ref}^{{}}", refs[ref])
         return None
 
+    def _local_ref(self, repo: "git.Repo", ref: str) -> str | None:
+        """The object a ref of the mirror points to (a tag object for an annotated tag), if it exists."""
+        status, out, dummy = self._run(repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", ref],
+                                       timeout=LOCAL_TIMEOUT, check=False)
+        return out.strip() if status == 0 else None
+
+    def _has_object(self, repo: "git.Repo", sha: str) -> bool:
+        status, dummy, dummy = self._run(repo, ["cat-file", "-e", sha], timeout=LOCAL_TIMEOUT, check=False)
+        return status == 0
+
     def _local_commit(self, repo: "git.Repo", revision: str) -> str | None:
         status, out, dummy = self._run(
             repo, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
@@ -411,6 +587,10 @@ class GitSource:
     # -- network ---------------------------------------------------------------------------------------
 
     def _ls_remote(self, repo: "git.Repo") -> dict[str, str]:
+        """The remote's refs; asked once per repository inside a shared_resolutions() block."""
+        memory = _shared_refs
+        if memory is not None and str(self.mirror_dir) in memory:
+            return memory[str(self.mirror_dir)]
         dummy, out, dummy = self._run(repo, ["ls-remote", "--", self.url], network=True,
                                       failure=RemoteUnreachableError, what=f"listing the refs of {self.url}")
         refs = {}
@@ -418,6 +598,8 @@ class GitSource:
             sha, dummy, ref = line.partition("\t")
             if _FULL_SHA.match(sha) and ref:
                 refs[ref] = sha
+        if memory is not None:
+            memory[str(self.mirror_dir)] = refs
         return refs
 
     def _fetch(self, repo: "git.Repo", refspecs: list[str], missing_ok: bool = False) -> None:
@@ -511,6 +693,10 @@ class GitSource:
         if network:
             full_env.update(self._network_env())
             argv += ["-c", "http.lowSpeedLimit=1000", "-c", f"http.lowSpeedTime={int(self.network_timeout)}"]
+            if self.from_content:
+                # a URL from .gitmodules: protocols allowed only to users are refused, as git does for submodules
+                full_env["GIT_PROTOCOL_FROM_USER"] = "0"
+                argv += ["-c", f"protocol.file.allow={'always' if self.file_transport_allowed else 'never'}"]
             if self.username or self.password:
                 # our secret must not end up in a credential store the user configured
                 argv += ["-c", "credential.helper="]

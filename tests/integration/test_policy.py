@@ -140,3 +140,43 @@ def test_the_applications_role_enforces_gitops_policy(cluster, kubectl, namespac
     assert "policy violated, nothing was applied" in json.dumps(report)
     assert labelled(kubectl, [namespace], [("bad", namespace)]) == []
     assert labelled(kubectl, [namespace], [("good", namespace)]) == [f"ConfigMap/{namespace}/settings", f"Service/{namespace}/web"]
+
+
+def test_allowed_repos_cannot_be_left_with_dot_segments_or_through_a_submodule(kubectl, namespace, git_repo, ansible_playbook,
+                                                                               tmp_path):
+    private = git_repo("private")
+    private.commit({"apps/secret.yaml": yaml.safe_dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "private"},
+                                                        "stringData": {"token": "not-for-this-team"}})})
+    allowed = git_repo("platform/apps")
+    allowed.commit({"apps/config.yaml": yaml.safe_dump(CONFIG)})
+    platform = allowed.path.parent
+    policy = {"allowed_repos": [f"file://{platform}/*"]}
+    # git resolves these to the private repository; the policy must see what git fetches
+    sneaky = [f"file://{platform}/../private", f"file://{platform}/%2e%2e/private", f"file://{platform}/apps/../../private"]
+    # an allowed repository whose submodule is the private one
+    allowed.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", "../../private", "apps/vendored")
+    allowed.commit({}, "vendor the private repository")
+    cache = tmp_path / "cache"
+    run = ansible_playbook(yaml.safe_dump([
+        *[{"name": f"sync {url}", "register": f"sneaky{index}", "ignore_errors": True,
+           "gitops.kubernetes.gitops_sync": {"kubeconfig": "{{ gitops_test_kubeconfig }}", "cache_dir": str(cache), "policy": policy,
+                                             "application": app(f"sneaky{index}", url, "apps", namespace)}}
+          for index, url in enumerate(sneaky)],
+        {"name": "sync an allowed repository with a private submodule", "register": "vendoring", "ignore_errors": True,
+         "gitops.kubernetes.gitops_sync": {"kubeconfig": "{{ gitops_test_kubeconfig }}", "cache_dir": str(cache), "policy": policy,
+                                           "application": {**app("vendoring", allowed.url, "apps", namespace),
+                                                           "source": {"repo_url": allowed.url, "path": "apps",
+                                                                      "directory": {"recurse": True}}}}},
+    ]))
+    for index, url in enumerate(sneaky):
+        result = run[f"sneaky{index}"]
+        assert result.get("failed"), f"{url} must be refused"
+        assert result["msg"] == (f"application 'sneaky{index}': policy: repository file://{private.path} (written {url}) is not "
+                                 f"allowed (rule allowed_repos: file://{platform}/*); nothing was fetched or applied")
+    vendoring = run["vendoring"]
+    assert vendoring.get("failed")
+    assert vendoring["msg"].startswith(f"application 'vendoring': policy: repository file://{private.path} (submodule "
+                                       f"'apps/vendored' of {allowed.url}) is not allowed"), vendoring["msg"]
+    assert not kubectl.exists("secret", "private", "-n", namespace)
+    assert labelled(kubectl, [namespace], [("vendoring", namespace)]) == []
+    assert "not-for-this-team" not in json.dumps(run.results)

@@ -134,6 +134,30 @@ def test_repositories_are_matched_without_credentials() -> None:
     assert "tok3n" not in message
 
 
+@pytest.mark.parametrize("url", [
+    "http://git.example.org/platform/../priv.git",
+    "http://git.example.org/platform/%2e%2e/priv.git",
+    "http://git.example.org/platform/apps/../../priv.git",
+    "http://git.example.org/../priv.git",
+    "http://git.example.org/platform/..%2fpriv.git",
+])
+def test_dot_segments_cannot_leave_an_allowed_glob(url: str) -> None:
+    policy = Policy.from_params({"allowed_repos": ["http://git.example.org/platform/*"]})
+    with pytest.raises(PolicyError) as info:
+        policy.check_repo("shop", url)
+    assert "nothing was fetched or applied" in str(info.value)
+
+
+def test_repositories_are_matched_in_their_normalised_form() -> None:
+    policy = Policy.from_params({"allowed_repos": ["https://Git.Example.org/platform/*", "git@git.example.org:platform/*"]})
+    policy.check_repo("shop", "HTTPS://git.example.ORG/platform/apps/../web.git")
+    policy.check_repo("shop", "git@GIT.example.org:platform/./web.git")
+    with pytest.raises(PolicyError) as info:
+        policy.check_repo("shop", "https://git.example.org/platform/../priv.git", " (submodule 'lib' of https://x/app.git)")
+    assert "repository https://git.example.org/priv.git (written https://git.example.org/platform/../priv.git) " \
+           "(submodule 'lib' of https://x/app.git) is not allowed" in str(info.value)
+
+
 def test_many_violations_are_summarised() -> None:
     message = check({"allowed_namespaces": ["a"]}, [obj("v1", "ConfigMap", f"c{i}", "b") for i in range(25)], destination="a")
     assert message.count("is not allowed") == 20 and message.endswith("and 5 more")

@@ -28,6 +28,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._render import (
     render_cache_key,
     vendored_charts,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import Submodule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import PathEscapeError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     DirectoryOptions,
@@ -276,7 +277,10 @@ def test_render_cache_round_trip_is_private(tmp_path):
     objects = [DesiredObject({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}, "a/s.yaml", 3)]
     assert cache.load("ab" * 32) is None
     cache.store("ab" * 32, "directory", objects)
-    assert cache.load("ab" * 32) == ("directory", objects)
+    assert cache.load("ab" * 32) == ("directory", objects, [])
+    lib = Submodule(path="lib", url="https://git.example.org/lib.git", sha="1" * 40, parent_url="https://git.example.org/app.git")
+    cache.store("cd" * 32, "directory", objects, [lib])
+    assert cache.load("cd" * 32) == ("directory", objects, [lib]), "a reused render still names its submodules for the policy"
     assert oct((tmp_path / "render").stat().st_mode & 0o777) == "0o700"
     (tmp_path / "render" / "ab" / f"{'ab' * 32}.json").write_text("{broken")
     assert cache.load("ab" * 32) is None

@@ -11,16 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import PolicyError, SourceError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SourceSpec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
     GitSource,
     PathEscapeError,
     PathNotFoundError,
     RemoteUnreachableError,
+    Submodule,
     UnknownRevisionError,
     default_cache_dir,
     find_escaping_symlink,
     resolve_in_checkout,
+    shared_resolutions,
     split_credentials,
 )
 
@@ -84,15 +87,50 @@ def test_commit_info(remote, tmp_path):
     assert info.date[:4].isdigit() and "T" in info.date
 
 
-def test_commits_and_tags_in_the_mirror_need_no_network(remote, tmp_path):
+def test_commits_in_the_mirror_need_no_network(remote, tmp_path):
     assert source(remote, tmp_path, "v1").resolve().fetched is True
     for revision in ("v1", remote["first"], remote["first"][:10]):
         assert source(remote, tmp_path, revision).resolve().fetched is False
-    # the proof: with the remote gone, they still resolve, while a branch needs the remote
+    # the proof: with the remote gone, commits still resolve, while a branch or a tag (they move) needs the remote
     shutil.rmtree(remote["path"])
     assert source(remote, tmp_path, remote["first"]).resolve().sha == remote["first"]
-    with pytest.raises(RemoteUnreachableError):
-        source(remote, tmp_path, "main").resolve()
+    assert source(remote, tmp_path, remote["first"][:10]).resolve().sha == remote["first"]
+    for revision in ("main", "v1"):
+        with pytest.raises(RemoteUnreachableError):
+            source(remote, tmp_path, revision).resolve()
+
+
+@pytest.mark.parametrize("annotated", [False, True])
+def test_a_moved_tag_is_followed(remote, tmp_path, annotated):
+    tag = ["tag", "-f", "-a", "-m", "moved"] if annotated else ["tag", "-f"]
+    assert source(remote, tmp_path, "v1").resolve().sha == remote["first"]
+    third = commit(remote["path"], {"app/c.yaml": "c: 1\n"}, "third")
+    git(remote["path"], *tag, "v1", third)
+    moved = source(remote, tmp_path, "v1").resolve()
+    assert (moved.sha, moved.fetched) == (third, True)
+    mirror = source(remote, tmp_path, "v1").mirror_dir
+    assert git(mirror, "rev-parse", "v1^{commit}") == third, "the mirror's tag is moved too"
+    # back to a commit the mirror holds: no fetch needed for a lightweight tag, but the answer is the remote's
+    git(remote["path"], *tag, "v1", remote["first"])
+    back = source(remote, tmp_path, "v1").resolve()
+    assert back.sha == remote["first"] and back.fetched is annotated  # a new tag object must be fetched
+    assert git(mirror, "rev-parse", "v1^{commit}") == remote["first"]
+    assert source(remote, tmp_path, "v1").resolve().fetched is False
+
+
+def test_one_ls_remote_per_repository_and_run(remote, tmp_path, monkeypatch):
+    calls = []
+    real_run = GitSource._run
+
+    def counting(self, repo, args, **kwargs):
+        calls.append(args[0])
+        return real_run(self, repo, args, **kwargs)
+
+    monkeypatch.setattr(GitSource, "_run", counting)
+    with shared_resolutions():
+        shas = [source(remote, tmp_path, revision).resolve().sha for revision in ("main", "v1", "v2", "feature")]
+    assert shas == [remote["second"], remote["first"], remote["second"], remote["feature"]]
+    assert calls.count("ls-remote") == 1
 
 
 def test_a_branch_is_fetched_fresh_each_run(remote, tmp_path):
@@ -279,3 +317,118 @@ def test_network_operations_are_time_bounded(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_SSH_COMMAND", str(hang))  # an ssh that never answers
     with pytest.raises(RemoteUnreachableError, match="timed out"):
         git_source.resolve()
+
+
+def add_submodule(repo: Path, url: str, path: str) -> None:
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", url, path)
+
+
+@pytest.fixture
+def nested(tmp_path: Path) -> dict:
+    """parent (app/p.yaml, submodule app/web -> ../child) ; child (web.yaml, submodule deep -> ../grandchild)."""
+    made = {}
+    for name in ("grandchild", "child", "parent"):
+        made[name] = tmp_path / "remotes" / name
+        made[name].mkdir(parents=True)
+        git(made[name], "init", "-q", "-b", "main")
+    commit(made["grandchild"], {"deep.yaml": "deep: 1\n"}, "grandchild")
+    commit(made["child"], {"web.yaml": "web: 1\n"}, "child")
+    add_submodule(made["child"], "../grandchild", "deep")
+    made["child_pinned"] = commit(made["child"], {}, "pin the grandchild")
+    commit(made["parent"], {"app/p.yaml": "p: 1\n"}, "parent")
+    add_submodule(made["parent"], "../child", "app/web")
+    made["parent_sha"] = commit(made["parent"], {}, "pin the child")
+    # the child moves on after the parent pinned it: the checkout must show the pinned commit
+    commit(made["child"], {"web.yaml": "web: 2\n"}, "not pinned")
+    return made
+
+
+def test_submodules_are_checked_out_recursively_at_the_pinned_commits(nested, tmp_path):
+    git_source = GitSource(SourceSpec(repo_url=f"file://{nested['parent']}", revision="main"), str(tmp_path / "cache"))
+    sha = git_source.resolve().sha
+    assert git_source.has_submodules(sha) and not git_source.has_symlinks(sha)
+    for path in (None, "app", "app/web"):
+        with git_source.checkout(sha, path=path) as root:
+            assert (root / "app" / "web" / "web.yaml").read_text() == "web: 1\n"
+            assert (root / "app" / "web" / "deep" / "deep.yaml").read_text() == "deep: 1\n"
+        assert [(s.path, s.url, s.parent_url) for s in git_source.checked_out_submodules] == [
+            ("app/web", f"file://{nested['child']}", f"file://{nested['parent']}"),
+            ("deep", f"file://{nested['grandchild']}", f"file://{nested['child']}"),
+        ]
+        assert git_source.checked_out_submodules[0].sha == nested["child_pinned"]
+    # each submodule repository has its own cached mirror, like the parent
+    assert len(list((tmp_path / "cache" / "git").glob("*.git"))) == 3
+
+
+def test_a_submodule_that_cannot_be_fetched_fails_the_checkout_naming_it(nested, tmp_path):
+    git(nested["parent"], "config", "-f", ".gitmodules", "submodule.app/web.url", "../gone")
+    sha = commit(nested["parent"], {}, "point the submodule at a missing repository")
+    git_source = GitSource(SourceSpec(repo_url=f"file://{nested['parent']}", revision="main"), str(tmp_path / "cache"))
+    assert git_source.resolve().sha == sha
+    with pytest.raises(SourceError) as caught:
+        with git_source.checkout(sha):
+            pass
+    message = str(caught.value)
+    assert message.startswith(f"submodule 'app/web' (file://{tmp_path / 'remotes'}/gone) "
+                              f"of file://{nested['parent']} at commit {sha[:12]} cannot be fetched: ")
+    assert list((tmp_path / "cache" / "checkouts").iterdir()) == []
+
+
+def test_a_gitlink_without_a_url_is_an_error(remote, tmp_path):
+    git(remote["path"], "update-index", "--add", "--cacheinfo", f"160000,{remote['first']},app/vendored")
+    git(remote["path"], "commit", "-q", "-m", "a gitlink with no .gitmodules entry")
+    git_source = source(remote, tmp_path, "main")
+    sha = git_source.resolve().sha
+    with pytest.raises(SourceError, match="submodule 'app/vendored' of .* has no URL in .gitmodules"):
+        with git_source.checkout(sha):
+            pass
+
+
+def test_submodule_urls_pass_the_repository_check_before_they_are_fetched(nested, tmp_path):
+    checked = []
+
+    def refuse_the_grandchild(url: str, origin: str) -> None:
+        checked.append((url, origin))
+        if url.endswith("/grandchild"):
+            raise PolicyError(f"policy: repository {url}{origin} is not allowed")
+
+    spec = SourceSpec(repo_url=f"file://{nested['parent']}", revision="main")
+    git_source = GitSource(spec, str(tmp_path / "cache"), repo_check=refuse_the_grandchild)
+    sha = git_source.resolve().sha
+    with pytest.raises(PolicyError) as caught:
+        with git_source.checkout(sha):
+            pass
+    assert f"(submodule 'deep' of file://{nested['child']})" in str(caught.value)
+    assert [url for url, origin in checked] == [f"file://{nested['child']}", f"file://{nested['grandchild']}"]
+    assert len(list((tmp_path / "cache" / "git").glob("*.git"))) == 2, "the refused repository is never fetched"
+
+
+def test_file_submodules_of_a_remote_repository_are_refused(nested, tmp_path, monkeypatch):
+    # the parent over (a stand-in for) ssh; its .gitmodules names a local path, which must not be read
+    fake_ssh = tmp_path / "fake-ssh"
+    fake_ssh.write_text('#!/bin/bash\neval "${@: -1}"\n')
+    fake_ssh.chmod(0o755)
+    monkeypatch.setenv("GIT_SSH_COMMAND", str(fake_ssh))
+    git(nested["parent"], "config", "-f", ".gitmodules", "submodule.app/web.url", f"file://{nested['child']}")
+    sha = commit(nested["parent"], {}, "an absolute file URL")
+    spec = SourceSpec(repo_url=f"ssh://git@git.example.org{nested['parent']}", revision="main", ssh_strict_host_key_checking=False)
+    git_source = GitSource(spec, str(tmp_path / "cache"))
+    assert git_source.resolve().sha == sha
+    with pytest.raises(SourceError, match="submodule 'app/web' .* cannot be fetched: .*transport 'file' not allowed"):
+        with git_source.checkout(sha):
+            pass
+
+
+def test_submodules_get_the_https_credentials_on_the_same_host_only(tmp_path):
+    spec = SourceSpec(repo_url="https://bot:tok3n@git.example.org/org/app.git", revision="main", ssh_private_key_file="/k")
+    parent = GitSource(spec, str(tmp_path / "cache"))
+
+    def child(url: str) -> GitSource:
+        return parent._submodule_source(Submodule(path="lib", url=url, sha="1" * 40, parent_url=parent.url))
+
+    same = child("https://git.example.org/org/lib.git")
+    assert (same.username, same.password, same.spec.ssh_private_key_file) == ("bot", "tok3n", "/k")
+    for elsewhere in ("https://git.example.org:8443/org/lib.git", "https://other.example.org/org/lib.git",
+                      "http://git.example.org/org/lib.git"):
+        assert (child(elsewhere).username, child(elsewhere).password) == ("", ""), elsewhere
+    assert same.from_content and not same.file_transport_allowed
