@@ -23,9 +23,9 @@ from typing import Any, Callable, TypeVar
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import application_applyset_id
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import HAS_URLLIB3, URLLIB3_IMPORT_ERROR
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import BatchLiveReads, LiveReads
-from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import application_applyset_id
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import RunOwnership, desired_refs
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import Policy
@@ -45,6 +45,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     credential_values,
     parse_application,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import normalize_repo_url
 
 try:
     # these need PyYAML and jsonpatch; check_requirements() reports them missing
@@ -152,7 +153,7 @@ class ApplicationInput:
         if self.app is None:
             return None
         path = self.app.source.path.strip("/") or "."
-        return f"{strip_url_credentials(self.app.source.repo_url.strip())}#{path}"
+        return f"{normalize_repo_url(strip_url_credentials(self.app.source.repo_url.strip()))}#{path}"
 
     @property
     def namespace(self) -> str | None:
