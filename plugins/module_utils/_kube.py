@@ -541,14 +541,18 @@ class KubeClient:
         *,
         propagation_policy: str = "Background",
         dry_run: bool = False,
+        uid: str | None = None,
     ) -> dict[str, Any] | None:
         """Delete one object; None if it was already gone.
 
-        propagation_policy is Foreground, Background or Orphan (any case).
+        propagation_policy is Foreground, Background or Orphan (any case). With uid, the API server deletes
+        only the object of that uid (a precondition) and answers 409 if the name now holds another one.
         """
         body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation_policy.capitalize()}
         if dry_run:
             body["dryRun"] = ["All"]
+        if uid:
+            body["preconditions"] = {"uid": uid}
         what = f"delete {ObjectRef(resource.group, resource.kind, namespace or '', name)}"
         return self.request("DELETE", resource.path(namespace, name), body=body, not_found_ok=True, what=what)
 
