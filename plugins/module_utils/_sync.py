@@ -411,7 +411,7 @@ def _hook_result(client: KubeClient, task: SyncTask, obj: DesiredObject, namespa
 def _refuse_hook_clashes(client: KubeClient, name: str, prepared: _Prepared) -> None:
     inventory = prepared.diff.inventory
     set_id = inventory.set_id if inventory else application_applyset_id(name, prepared.diff.namespace)
-    refuse_hook_clashes(client, name, [t.payload for t in prepared.plan.tasks if t.is_hook], set_id)
+    refuse_hook_clashes(client, name, [t.payload for t in prepared.plan.ordered() if t.is_hook], set_id)
 
 
 # --------------------------------------------------------------------------

@@ -314,7 +314,7 @@ def test_a_hook_never_replaces_an_object_it_does_not_own(kubectl, namespace, ans
         clash = run["clash"]
         assert clash["failed"] is True
         message = clash["msg"]
-        assert message.startswith("application 'shop': nothing was applied, because hook ConfigMap"), message
+        assert message.startswith(f"application 'shop': nothing was applied, because hook Secret {other}/db-creds"), message
         assert f"hook Secret {other}/db-creds would replace the existing Secret {other}/db-creds" in message
         assert "no gitops.kubernetes/hook-of label of this application" in message and "kubectl-create" in message
         assert f"hook ConfigMap {other}/settings would replace" in message and f"{PART_OF_LABEL}={billing_id}" in message
