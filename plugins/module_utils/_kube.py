@@ -545,14 +545,14 @@ class KubeClient:
     ) -> dict[str, Any] | None:
         """Delete one object; None if it was already gone.
 
-        propagation_policy is Foreground, Background or Orphan (any case); uid
-        deletes only that very object (409 if the name now holds another one).
+        propagation_policy is Foreground, Background or Orphan (any case). With uid, the API server deletes
+        only the object of that uid (a precondition) and answers 409 if the name now holds another one.
         """
         body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation_policy.capitalize()}
-        if uid:
-            body["preconditions"] = {"uid": uid}
         if dry_run:
             body["dryRun"] = ["All"]
+        if uid:
+            body["preconditions"] = {"uid": uid}
         what = f"delete {ObjectRef(resource.group, resource.kind, namespace or '', name)}"
         return self.request("DELETE", resource.path(namespace, name), body=body, not_found_ok=True, what=what)
 

@@ -55,7 +55,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health import (
     hook_finished,
     worst,
 )
-from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import Inventory, parent_name
+from ansible_collections.gitops.kubernetes.plugins.module_utils._hooks import delete_own_hook, mark_hook, refuse_hook_clashes
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import Inventory, application_applyset_id, parent_name
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef
@@ -475,6 +476,12 @@ def _hook_result(client: KubeClient, task: SyncTask, obj: DesiredObject, namespa
     )
 
 
+def _refuse_hook_clashes(client: KubeClient, name: str, prepared: _Prepared) -> None:
+    inventory = prepared.diff.inventory
+    set_id = inventory.set_id if inventory else application_applyset_id(name, prepared.diff.namespace)
+    refuse_hook_clashes(client, name, [t.payload for t in prepared.plan.ordered() if t.is_hook], set_id)
+
+
 # --------------------------------------------------------------------------
 # the run
 
@@ -569,17 +576,20 @@ class _Run:
 
     # ---------------------------------------------------------------- hooks
 
+    def _hook_owner_id(self) -> str:
+        return self.inventory.set_id if self.inventory else application_applyset_id(self.name, self.namespace)
+
     def _start_hook(self, entry: ObjectResult) -> None:
         try:
             resource = self._resource(entry)
-            namespace = self._namespace_of(entry) if resource.namespaced else None
             manifest = entry.manifest or {}
             if not resource.namespaced:
                 manifest.get("metadata", {}).pop("namespace", None)
             if entry.ref.name and entry.hook and BEFORE_HOOK_CREATION in entry.hook.delete_policies:
-                # background: the old hook's name is free at once; its pods go with the garbage collector
-                if self.client.delete(resource, namespace, entry.ref.name, propagation_policy="Background") is not None:
+                # only an earlier run of this hook of this application; the preparation checked, this re-checks
+                if delete_own_hook(self.client, resource, entry.ref, self._hook_owner_id(), entry.source):
                     self._wait_gone(entry, time.monotonic() + self.settings.wait_timeout)
+            mark_hook(manifest, self._hook_owner_id())
             created = self.client.create(resource, manifest)
             entry.live = created
             entry.ref = ObjectRef.from_manifest(created or manifest)  # generateName hooks get their name here
@@ -595,8 +605,7 @@ class _Run:
         policies = entry.hook.delete_policies if entry.hook else frozenset()
         if (succeeded and HOOK_SUCCEEDED in policies) or (not succeeded and HOOK_FAILED in policies):
             try:
-                self.client.delete(self._resource(entry), self._namespace_of(entry), entry.ref.name,
-                                   propagation_policy="Background")
+                delete_own_hook(self.client, self._resource(entry), entry.ref, self._hook_owner_id(), entry.source)
                 entry.message = (entry.message + "; " if entry.message else "") + "deleted by its hook-delete-policy"
             except (KubeApiError, SyncError) as exc:
                 entry.message = (entry.message + "; " if entry.message else "") + f"could not delete it: {exc.message}"
@@ -895,6 +904,8 @@ def sync_application(
             or _leaves_previous_parents(prepared)
         run_hooks = work or settings.hooks == HOOKS_ALWAYS
         hook_tasks = [t.payload for t in prepared.plan.tasks if t.is_hook and t.phase != SYNC_FAIL] if run_hooks else []
+        if run_hooks:  # a hook must never replace an object it does not own: refused before any write
+            _refuse_hook_clashes(client, name, prepared)
         if work or run_hooks:
             _ensure_namespace(client, prepared, policy, settings, result)
         if settings.check_mode or not (work or run_hooks):

@@ -30,6 +30,11 @@ description:
     other Helm hook types never run. Hooks are created (not applied), waited for until they finish (Jobs complete,
     Pods succeed), are not part of the inventory and are never pruned. A failed hook fails the sync and runs the
     SyncFail hooks. Hooks run only when the sync has something to apply or prune, unless O(hooks=always)."
+  - "Hook objects are labelled C(gitops.kubernetes/hook-of) with the application's ApplySet id. A named hook
+    replaces (V(BeforeHookCreation)) or deletes (V(HookSucceeded), V(HookFailed)) only an object carrying that
+    label of the same application, and deletes it by its uid; if its name is taken by any other object (an
+    unlabelled one, another application's, an ordinary resource), the sync fails before anything is written,
+    naming the hook and the object's owner, and nothing is deleted. Hooks obey O(policy) like every other object."
   - "Per object C(argocd.argoproj.io/sync-options): C(Prune=false) (and C(Prune=confirm)) keeps the object when it
     leaves Git; C(Replace=true) (or C(sync_policy.replace)) deletes and recreates an object whose change touches an
     immutable field (without it such a change fails the sync before anything is applied, naming the field);

@@ -288,6 +288,82 @@ def test_a_failed_hook_stops_the_sync_and_runs_sync_fail_hooks(kubectl, namespac
     assert resources["ConfigMap/on-failure"]["phase"] == "SyncFail" and resources["ConfigMap/on-failure"]["result"] == "Succeeded"
 
 
+def without_invocation(result: dict[str, Any]) -> str:
+    """What the module returned (the registered result also echoes the task's arguments)."""
+    return json.dumps({key: value for key, value in result.items() if key != "invocation"})
+
+
+def test_a_hook_never_replaces_an_object_it_does_not_own(kubectl, namespace, ansible_playbook):
+    other = f"{namespace}-other"
+    kubectl.run("create", "namespace", other)
+    try:
+        # an unlabelled Secret made by hand, and a ConfigMap of another application, in another namespace
+        kubectl.run("create", "secret", "generic", "db-creds", "-n", other, "--from-literal=password=original-9f3k")
+        run = ansible_playbook(tasks(sync_task("billing", [configmap("settings")], other, app="billing")))
+        assert run.rc == 0 and not run["billing"].get("failed"), run["billing"].get("msg")
+        secret, settings = kubectl.get("secret/db-creds", "-n", other), kubectl.get("configmap/settings", "-n", other)
+        billing_id = application_applyset_id("billing", other)
+        assert settings["metadata"]["labels"][PART_OF_LABEL] == billing_id
+
+        secret_hook = {"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": "db-creds", "namespace": other, "annotations": {HOOK: "PreSync"}},
+                       "stringData": {"password": "from-the-hook-7c2q"}}
+        settings_hook = configmap("settings", **{HOOK: "PreSync"})
+        settings_hook["metadata"]["namespace"] = other
+        run = ansible_playbook(tasks(sync_task("clash", [DEPLOYMENT, secret_hook, settings_hook], namespace)))
+        clash = run["clash"]
+        assert clash["failed"] is True
+        message = clash["msg"]
+        assert message.startswith(f"application 'shop': nothing was applied, because hook Secret {other}/db-creds"), message
+        assert f"hook Secret {other}/db-creds would replace the existing Secret {other}/db-creds" in message
+        assert "no gitops.kubernetes/hook-of label of this application" in message and "kubectl-create" in message
+        assert f"hook ConfigMap {other}/settings would replace" in message and f"{PART_OF_LABEL}={billing_id}" in message
+        assert message.count("Nothing was deleted") == 2
+        returned = without_invocation(clash)
+        assert "original-9f3k" not in returned and "from-the-hook-7c2q" not in returned
+        assert "original-9f3k" not in run.stdout
+        # both objects are the ones that were there, untouched; the application wrote nothing at all
+        assert kubectl.get("secret/db-creds", "-n", other) == secret
+        assert kubectl.get("configmap/settings", "-n", other) == settings
+        assert not kubectl.exists("deployment/web", "-n", namespace)
+        assert not kubectl.exists("configmap/applyset-shop", "-n", namespace)
+
+        # the same hooks where nothing else holds their names: created, marked as this application's hooks,
+        # and replaced by the next run (BeforeHookCreation), as before
+        own_hooks = [DEPLOYMENT, {**secret_hook, "metadata": {**secret_hook["metadata"], "namespace": namespace}},
+                     configmap("settings", **{HOOK: "PreSync"})]
+        run = ansible_playbook(tasks(sync_task("first", own_hooks, namespace)))
+        assert run.rc == 0 and not run["first"].get("failed"), run["first"].get("msg")
+        shop_id = application_applyset_id("shop", namespace)
+        first = {kind: kubectl.get(f"{kind}/{name}", "-n", namespace) for kind, name in (("secret", "db-creds"), ("configmap", "settings"))}
+        for live in first.values():
+            assert live["metadata"]["labels"] == {"gitops.kubernetes/hook-of": shop_id}  # a hook, not a member
+        run = ansible_playbook(tasks(sync_task("again", own_hooks, namespace, hooks="always")))
+        again = run["again"]
+        assert run.rc == 0 and not again.get("failed"), again.get("msg")
+        assert again["counts"]["hooks"] == 2
+        for kind, live in first.items():
+            replaced = kubectl.get(f"{kind}/{live['metadata']['name']}", "-n", namespace)
+            assert replaced["metadata"]["uid"] != live["metadata"]["uid"]
+            assert replaced["metadata"]["labels"] == {"gitops.kubernetes/hook-of": shop_id}
+        assert kubectl.get("secret/db-creds", "-n", other) == secret
+        assert kubectl.get("configmap/settings", "-n", other) == settings
+
+        # a hook whose name an object appears under during the sync (here: the application's own ConfigMap,
+        # created in the Sync phase) is refused when it starts, and that object stays
+        late = configmap("late", **{HOOK: "PostSync"})
+        run = ansible_playbook(tasks(sync_task("late", [DEPLOYMENT, configmap("late")] + [late], namespace)))
+        result = run["late"]
+        assert result["failed"] is True
+        assert f"hook ConfigMap {namespace}/late would replace" in result["msg"]
+        assert "an ordinary resource of this application, not a hook" in result["msg"]
+        assert "Nothing was deleted" in result["msg"]
+        kept = kubectl.get("configmap/late", "-n", namespace)
+        assert kept["metadata"]["labels"] == {PART_OF_LABEL: shop_id} and "argocd.argoproj.io/hook" not in (kept["metadata"].get("annotations") or {})
+    finally:
+        kubectl.run("delete", "namespace", other, "--wait=false", "--ignore-not-found", check=False)
+
+
 def app_task(register: str, repo: Any, namespace: str, app: str = "shop", **sync_policy: Any) -> dict[str, Any]:
     return {
         "name": f"sync {register}",

@@ -119,6 +119,41 @@ def test_policy_refuses_a_violating_application_as_a_whole_and_syncs_the_rest(ku
         kubectl.run("delete", "namespace", other, "--wait=false", "--ignore-not-found", check=False)
 
 
+def test_policy_applies_to_hooks_before_anything_is_written(kubectl, namespace, ansible_playbook):
+    other = f"{namespace}-other"
+    kubectl.run("create", "namespace", other)
+    try:
+        hook = "argocd.argoproj.io/hook"
+        elsewhere = {**CONFIG, "metadata": {"name": "pre-elsewhere", "namespace": other, "annotations": {hook: "PreSync"}}}
+        secret = {"apiVersion": "v1", "kind": "Secret", "stringData": {"token": "hook-value-5d1x"},
+                  "metadata": {"generateName": "pre-secret-", "annotations": {hook: "PreSync"}}}
+        cluster_hook = {"apiVersion": "v1", "kind": "Namespace",
+                        "metadata": {"name": f"{namespace}-by-hook", "annotations": {hook: "PostSync"}}}
+        policy = {"allowed_namespaces": [namespace], "denied_kinds": ["Secret"]}
+        task = {"name": "hooks breaking the policy", "register": "hooks", "ignore_errors": True,
+                "gitops.kubernetes.gitops_sync": {"kubeconfig": "{{ gitops_test_kubeconfig }}", "name": "hooked",
+                                                  "destination": {"namespace": namespace}, "policy": policy,
+                                                  "manifests": [CONFIG, elsewhere, secret, cluster_hook]}}
+        run = ansible_playbook(yaml.safe_dump([task]))
+        result = run["hooks"]
+        assert result["failed"] is True
+        message = result["msg"]
+        assert message.startswith("application 'hooked': policy violated, nothing was applied: "), message
+        assert f"ConfigMap {other}/pre-elsewhere: namespace '{other}' is not allowed (rule allowed_namespaces: {namespace})" in message
+        assert f"Secret {namespace}/pre-secret-: kind Secret is denied (rule denied_kinds: Secret)" in message
+        assert f"Namespace {namespace}-by-hook: cluster-scoped objects are not allowed" in message
+        assert f"ConfigMap {namespace}/settings" not in message
+        assert "hook-value-5d1x" not in json.dumps({key: value for key, value in result.items() if key != "invocation"})
+        # nothing written: not the ordinary object, no hook, no inventory, no Lease
+        written = {item["metadata"]["name"] for item in kubectl.get("configmaps,secrets", "-n", namespace)["items"]}
+        assert written <= {"kube-root-ca.crt"}, written  # the controller manager's CA bundle only
+        assert not kubectl.exists("configmap", "pre-elsewhere", "-n", other)
+        assert not kubectl.exists("namespace", f"{namespace}-by-hook")
+        assert not kubectl.exists("lease", "gitops-sync-hooked", "-n", namespace)
+    finally:
+        kubectl.run("delete", "namespace", other, "--wait=false", "--ignore-not-found", check=False)
+
+
 def test_the_applications_role_enforces_gitops_policy(cluster, kubectl, namespace, git_repo, tmp_path):
     other = f"{namespace}-other"
     repo = manifests_repo(git_repo, namespace, other)
