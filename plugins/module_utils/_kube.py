@@ -352,6 +352,7 @@ class KubeClient:
     def _error(self, status: int, data: Any, method: str, path: str, what: str | None) -> Exception:
         reason = data.get("reason") if isinstance(data, dict) else None
         message = data.get("message") if isinstance(data, dict) else None
+        details = data.get("details") if isinstance(data, dict) and isinstance(data.get("details"), dict) else None
         if status == 401:
             return ClusterConnectionError(
                 f"the API server at {self.server} rejected the credentials (401 Unauthorized) from "
@@ -367,9 +368,10 @@ class KubeClient:
         if status == 403:
             return KubeApiError(
                 f"{target}: access denied (403 Forbidden) to the identity in {self.connection.description}: {text}",
-                status=status, reason=reason,
+                status=status, reason=reason, details=details,
             )
-        return KubeApiError(f"{target}: {status} {reason or ''} {text}".replace("  ", " ").strip(), status=status, reason=reason)
+        return KubeApiError(f"{target}: {status} {reason or ''} {text}".replace("  ", " ").strip(), status=status, reason=reason,
+                            details=details)
 
     # ---------------------------------------------------------------- discovery
 
@@ -541,14 +543,19 @@ class KubeClient:
         *,
         propagation_policy: str = "Background",
         dry_run: bool = False,
+        uid: str | None = None,
     ) -> dict[str, Any] | None:
         """Delete one object; None if it was already gone.
 
-        propagation_policy is Foreground, Background or Orphan (any case).
+        propagation_policy is Foreground, Background or Orphan (any case). With
+        `uid`, only that very object is deleted (409 Conflict if the name now
+        belongs to another one).
         """
         body: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation_policy.capitalize()}
         if dry_run:
             body["dryRun"] = ["All"]
+        if uid:
+            body["preconditions"] = {"uid": uid}
         what = f"delete {ObjectRef(resource.group, resource.kind, namespace or '', name)}"
         return self.request("DELETE", resource.path(namespace, name), body=body, not_found_ok=True, what=what)
 
