@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import KubeApiError, SyncError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, SyncError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PARENT_KIND, build_parent
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
@@ -257,7 +257,7 @@ class SyncLease:
                                               what=f"renew Lease {self.namespace}/{self.name}")
                 self._version = ((updated or {}).get("metadata") or {}).get("resourceVersion")
                 self._renewed_at = time.monotonic()
-            except Exception as exc:  # noqa: BLE001 - the next renewal may work; check() decides when it is too late
+            except GitopsError as exc:  # the next renewal may work; past the deadline the Lease counts as lost
                 if time.monotonic() - self._renewed_at > LEASE_RENEW_DEADLINE:
                     self.lost = f"it could not be renewed for {LEASE_RENEW_DEADLINE:.0f}s ({exc})"
 
@@ -280,8 +280,8 @@ class SyncLease:
                 self.lost = f"it was not renewed for {LEASE_RENEW_DEADLINE:.0f}s"
             if self.lost is not None:
                 raise LeaseLost(
-                    f"lost the Lease {self.namespace}/{self.name}: {self.lost}; stopped before writing {before}. "
-                    "The other sync converges the application; nothing more was written or recorded by this one",
+                    f"lost the Lease {self.namespace}/{self.name}: {self.lost}; stopped before writing {before} "
+                    "and recorded nothing more. The other sync, or the next one, converges the application",
                     application=self.app_name,
                 )
 

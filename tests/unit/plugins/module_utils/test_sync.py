@@ -245,8 +245,8 @@ def test_a_sync_that_lost_its_lease_stops_before_the_next_write_and_leaves_the_l
         with pytest.raises(LeaseLost) as lost:
             lease.check("Sync wave 1")
         assert str(lost.value) == ("application 'shop': lost the Lease shop/gitops-sync-shop: another sync (someone-else) took it "
-                                   "over; stopped before writing Sync wave 1. The other sync converges the application; "
-                                   "nothing more was written or recorded by this one")
+                                   "over; stopped before writing Sync wave 1 and recorded nothing more. The other sync, "
+                                   "or the next one, converges the application")
     finally:
         lease.release()
     assert cluster.lease["spec"]["holderIdentity"] == "someone-else"  # released nothing of the other's
