@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -275,6 +276,38 @@ def apply_ignore_rules(
 
 
 # --------------------------------------------------------------------------
+# immutable fields
+
+# The API server's wording for "this field cannot change in place" (apimachinery's FieldImmutableErrorMsg and the
+# whole-spec rules of PVCs, PVs, StatefulSets, Pods, StorageClasses), matched in one cause's detail only
+IMMUTABLE_DETAIL = re.compile(r"\bimmutable\b|may not change once set|^updates to .* are forbidden|may not change fields other than")
+FIELD_CAUSES = ("FieldValueInvalid", "FieldValueForbidden")
+
+
+def _cause_detail(cause: dict[str, Any]) -> str:
+    """The rule a cause states, without the rejected value (which may hold any word, an object name included)."""
+    message = str(cause.get("message") or "").split("\n", 1)[0]
+    if cause.get("reason") == "FieldValueForbidden":
+        return message.partition("Forbidden: ")[2] or message
+    return message.rpartition(": ")[2]  # "Invalid value: <value>: <detail>"
+
+
+def immutable_fields(error: KubeApiError) -> list[str]:
+    """The fields an update was refused for because they cannot change in place, from the Status' causes.
+
+    Empty unless every cause is such a field: an update that is also invalid
+    otherwise (replicas: -1) is an invalid object, never a reason to delete
+    and recreate it.
+    """
+    causes = error.causes
+    if error.status != 422 or error.reason != "Invalid" or not causes:
+        return []
+    if not all(c.get("reason") in FIELD_CAUSES and IMMUTABLE_DETAIL.search(_cause_detail(c)) for c in causes):
+        return []
+    return [str(c.get("field") or "") for c in causes]
+
+
+# --------------------------------------------------------------------------
 # results
 
 
@@ -299,6 +332,8 @@ class ComparedObject:
     source: str = ""
     resource: ApiResource | None = None
     counts_as_drift: bool = True
+    immutable_fields: list[str] = field(default_factory=list)  # the dry-run was refused for these only
+    unvalidated_namespace: str = ""  # Missing, and not validated: this namespace does not exist yet
     verdict_key: str = ""  # the dry-run verdict cache's key for this manifest (gitops_sync records its applies)
     inventory_set_id: str = ""  # Extraneous: the ApplySet whose inventory lists it (ours, or one we left behind)
     _yaml: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
@@ -614,7 +649,12 @@ def _compare_one(
             # reported here, before a sync writes anything, instead of failing halfway through the sync
             client.apply(plan.resource, plan.manifest, dry_run=True, force_conflicts=True)
         except KubeApiError as exc:
-            if exc.status != 404:  # 404: its namespace is created by this sync; nothing to validate against yet
+            missing_namespace = missing_namespace_of(exc)
+            if missing_namespace:
+                # nothing to validate against yet: gitops_sync creates the namespace, then validates, before any other write
+                result.unvalidated_namespace = missing_namespace
+                result.message = f"not validated yet: its namespace {missing_namespace} does not exist"
+            else:
                 result.status = UNKNOWN
                 result.message = scrub_text(f"the API server rejected the dry-run apply: {exc.message}", secrets)
         return result
@@ -626,7 +666,8 @@ def _compare_one(
         predicted = client.apply(plan.resource, plan.manifest, dry_run=True, force_conflicts=True)
     except KubeApiError as exc:
         result.message = scrub_text(f"the API server rejected the dry-run apply: {exc.message}", secrets)
-        if exc.status == 422 and "immutable" in exc.message:
+        result.immutable_fields = immutable_fields(exc)
+        if result.immutable_fields:
             # Git changes a field that cannot change in place: certainly drift (sync needs Replace=true)
             result.status = OUT_OF_SYNC
         return result
@@ -643,6 +684,13 @@ def _compare_one(
     else:
         result.patch = raw_patch
     return result
+
+
+def missing_namespace_of(error: KubeApiError) -> str:
+    """The namespace a 404 says does not exist (details.kind 'namespaces'), else ''."""
+    if error.status == 404 and error.details.get("kind") == "namespaces" and not error.details.get("group"):
+        return str(error.details.get("name") or "")
+    return ""
 
 
 def _extraneous(ref: ObjectRef, resource: ApiResource, live: dict[str, Any], set_id: str) -> ComparedObject:

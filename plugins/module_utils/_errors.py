@@ -92,12 +92,24 @@ class ClusterConnectionError(GitopsError):
 
 
 class KubeApiError(GitopsError):
-    """The API server rejected a request for a specific object."""
+    """The API server rejected a request for a specific object.
 
-    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None, **kwargs: Any) -> None:
+    `reason` and `details` are the Status body's (details.causes: one entry per
+    rejected field, with its own reason, field and message), so callers decide
+    from the API's structure, never from words in the message.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, reason: str | None = None,
+                 details: dict[str, Any] | None = None, **kwargs: Any) -> None:
         self.status = status
         self.reason = reason
+        self.details = details or {}
         super().__init__(message, **kwargs)
+
+    @property
+    def causes(self) -> list[dict[str, Any]]:
+        """details.causes of the Status (reason, field, message per rejected field)."""
+        return [cause for cause in self.details.get("causes") or [] if isinstance(cause, dict)]
 
 
 class CompareError(GitopsError):

@@ -352,6 +352,7 @@ class KubeClient:
     def _error(self, status: int, data: Any, method: str, path: str, what: str | None) -> Exception:
         reason = data.get("reason") if isinstance(data, dict) else None
         message = data.get("message") if isinstance(data, dict) else None
+        details = data.get("details") if isinstance(data, dict) and isinstance(data.get("details"), dict) else None
         if status == 401:
             return ClusterConnectionError(
                 f"the API server at {self.server} rejected the credentials (401 Unauthorized) from "
@@ -367,9 +368,10 @@ class KubeClient:
         if status == 403:
             return KubeApiError(
                 f"{target}: access denied (403 Forbidden) to the identity in {self.connection.description}: {text}",
-                status=status, reason=reason,
+                status=status, reason=reason, details=details,
             )
-        return KubeApiError(f"{target}: {status} {reason or ''} {text}".replace("  ", " ").strip(), status=status, reason=reason)
+        return KubeApiError(f"{target}: {status} {reason or ''} {text}".replace("  ", " ").strip(), status=status, reason=reason,
+                            details=details)
 
     # ---------------------------------------------------------------- discovery
 

@@ -10,7 +10,11 @@ tracks), and at the end with the exact inventory and one more history entry.
 A Lease (coordination.k8s.io/v1) named ``gitops-sync-<application>`` in the
 destination namespace serialises syncs of one application: a second sync
 waits (bounded) while the first holds it, and takes it over only when the
-holder stopped renewing it.
+holder stopped renewing it. Liveness is judged by renewals alone, never by
+process ids: a holder in another PID namespace on the same host (a container,
+an AWX execution node) is as alive as one on another host. The holder renews
+every LEASE_RENEW_EVERY seconds and gives up (`lost`) when the Lease was taken
+or no renewal succeeded for LEASE_RENEW_DEADLINE, before any taker may take it.
 """
 
 from __future__ import annotations
@@ -24,15 +28,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import KubeApiError, SyncError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, SyncError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PARENT_KIND, build_parent
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
 
 HISTORY_LIMIT = 10
 LEASE_PREFIX = "gitops-sync-"
-LEASE_DURATION = 60  # seconds without renewal after which another sync may take the Lease over
-LEASE_RENEW_EVERY = 15.0
+LEASE_DURATION = 30  # seconds without renewal after which another sync may take the Lease over
+LEASE_RENEW_EVERY = 5.0
+# the holder stops writing this long after its last successful renewal: well before a taker may take the Lease
+LEASE_RENEW_DEADLINE = 20.0
 LEASE_POLL = 1.0
 
 
@@ -130,24 +136,17 @@ def write_parent(
 # the Lease
 
 
-def _holder_gone(holder: str) -> bool:
-    """Whether the holder is a sync on this host whose process no longer runs (killed, or its API server went away
-    before it could release the Lease): its Lease is taken over at once instead of after it lapses."""
-    host, dummy, rest = holder.partition("/")
-    pid = rest.partition("/")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:  # a zombie is gone too
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rpartition(")")[2].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
+class LeaseLost(SyncError):
+    """This sync no longer holds its Lease: it must not write anything more."""
+
+
+def _lapsed(spec: dict[str, Any], unchanged_for: float) -> bool:
+    """Whether the holder stopped renewing: its Lease did not change for a whole duration while we watched, or its
+    renewTime is older than twice the duration (a sync killed long ago; a skew of the two clocks up to one duration
+    cannot make a live holder look like that)."""
+    duration = float(spec.get("leaseDurationSeconds") or LEASE_DURATION)
+    renewed = _parse_time(spec.get("renewTime")) or _parse_time(spec.get("acquireTime")) or 0.0
+    return unchanged_for > duration or renewed + 2 * duration < time.time()
 
 
 @dataclass
@@ -164,7 +163,8 @@ class SyncLease:
     _stop: threading.Event = field(default_factory=threading.Event)
     _renewer: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    lost: str | None = None
+    _renewed_at: float = 0.0  # time.monotonic() of the last successful acquire or renewal
+    lost: str | None = None  # why this sync may no longer write (the Lease was taken, or renewals failed)
 
     @property
     def name(self) -> str:
@@ -190,10 +190,13 @@ class SyncLease:
         return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": metadata, "spec": spec}
 
     def acquire(self) -> None:
-        """Take the Lease, waiting at most wait_timeout while another live sync holds it."""
+        """Take the Lease, waiting at most wait_timeout while another sync holds it and renews it."""
         resource = self._leases()
         deadline = time.monotonic() + self.wait_timeout
         what = f"Lease {self.namespace}/{self.name}"
+        # the holder's last renewal as we saw it, and when (our clock): a Lease that did not change for its whole
+        # duration while we watched has lapsed, whatever the clocks of the two hosts say
+        seen_version, seen_at = None, time.monotonic()
         while True:
             current = self.client.get(resource, self.namespace, self.name)
             spec: dict[str, Any] = {}
@@ -206,9 +209,10 @@ class SyncLease:
                     return
                 spec = current.get("spec") or {}
                 holder = spec.get("holderIdentity")
-                renewed = _parse_time(spec.get("renewTime")) or 0.0
-                duration = float(spec.get("leaseDurationSeconds") or LEASE_DURATION)
-                if not holder or holder == self.identity or renewed + duration < time.time() or _holder_gone(holder):
+                version = current["metadata"].get("resourceVersion")
+                if version != seen_version:
+                    seen_version, seen_at = version, time.monotonic()
+                if not holder or holder == self.identity or _lapsed(spec, time.monotonic() - seen_at):
                     updated = self.client.request("PUT", resource.path(self.namespace, self.name),
                                                   body=self._body(current), what=f"take over {what}")
                     self._taken(updated)
@@ -223,7 +227,8 @@ class SyncLease:
             if time.monotonic() >= deadline:
                 raise SyncError(
                     f"another sync of this application holds {what} (holder {holder}, renewed "
-                    f"{spec.get('renewTime')}); gave up after {self.wait_timeout:.0f}s. Two syncs of one "
+                    f"{spec.get('renewTime')}, held until {spec.get('leaseDurationSeconds') or LEASE_DURATION}s "
+                    f"without renewal); gave up after {self.wait_timeout:.0f}s. Two syncs of one "
                     "application never run at the same time; retry when the other has finished",
                     application=self.app_name,
                 )
@@ -231,25 +236,57 @@ class SyncLease:
 
     def _taken(self, lease: dict[str, Any] | None) -> None:
         self._version = ((lease or {}).get("metadata") or {}).get("resourceVersion")
+        self._renewed_at = time.monotonic()
+        self.lost = None
         self._stop.clear()
         self._renewer = threading.Thread(target=self._renew_loop, name=f"lease-{self.app_name}", daemon=True)
         self._renewer.start()
 
     def _renew_loop(self) -> None:
         # a sync longer than the lease duration keeps it by renewing it
-        while not self._stop.wait(LEASE_RENEW_EVERY):
+        while not self._stop.wait(LEASE_RENEW_EVERY) and self.lost is None:
+            self._renew()
+
+    def _renew(self) -> None:
+        with self._lock:
             try:
-                with self._lock:
+                current = self.client.get(self._leases(), self.namespace, self.name)
+                holder = (current or {}).get("spec", {}).get("holderIdentity")
+                if current is None or holder != self.identity:
+                    self.lost = f"another sync ({holder}) took it over" if holder else "it was deleted by someone else"
+                    return
+                current["spec"]["renewTime"] = now_iso()
+                updated = self.client.request("PUT", self._leases().path(self.namespace, self.name), body=current,
+                                              what=f"renew Lease {self.namespace}/{self.name}")
+                self._version = ((updated or {}).get("metadata") or {}).get("resourceVersion")
+                self._renewed_at = time.monotonic()
+            except GitopsError as exc:  # the next renewal may work; past the deadline the Lease counts as lost
+                if time.monotonic() - self._renewed_at > LEASE_RENEW_DEADLINE:
+                    self.lost = f"it could not be renewed for {LEASE_RENEW_DEADLINE:.0f}s ({exc})"
+
+    def check(self, before: str) -> None:
+        """Raise LeaseLost unless this sync still holds the Lease: called before every write.
+
+        One GET: a takeover between two renewals is seen before the next write, not after it.
+        """
+        with self._lock:
+            if self.lost is None:
+                try:
                     current = self.client.get(self._leases(), self.namespace, self.name)
-                    if current is None or (current.get("spec") or {}).get("holderIdentity") != self.identity:
-                        self.lost = "the Lease was taken by another sync"
-                        return
-                    current["spec"]["renewTime"] = now_iso()
-                    updated = self.client.request("PUT", self._leases().path(self.namespace, self.name), body=current,
-                                                  what=f"renew Lease {self.namespace}/{self.name}")
-                    self._version = ((updated or {}).get("metadata") or {}).get("resourceVersion")
-            except Exception as exc:  # noqa: BLE001 - reported when the sync ends; the next renewal may work
-                self.lost = f"renewing the Lease failed: {exc}"
+                    holder = (current or {}).get("spec", {}).get("holderIdentity")
+                    if current is None or holder != self.identity:
+                        self.lost = f"another sync ({holder}) took it over" if holder else "it was deleted by someone else"
+                except KubeApiError as exc:
+                    if time.monotonic() - self._renewed_at > LEASE_RENEW_DEADLINE:
+                        self.lost = f"it could not be read or renewed for {LEASE_RENEW_DEADLINE:.0f}s ({exc.message})"
+            if self.lost is None and time.monotonic() - self._renewed_at > LEASE_RENEW_DEADLINE:
+                self.lost = f"it was not renewed for {LEASE_RENEW_DEADLINE:.0f}s"
+            if self.lost is not None:
+                raise LeaseLost(
+                    f"lost the Lease {self.namespace}/{self.name}: {self.lost}; stopped before writing {before} "
+                    "and recorded nothing more. The other sync, or the next one, converges the application",
+                    application=self.app_name,
+                )
 
     def release(self) -> None:
         """Stop renewing and delete the Lease if we still hold it."""
@@ -258,8 +295,8 @@ class SyncLease:
             self._renewer.join(timeout=30)
             self._renewer = None
         with self._lock:
-            if self._version is None:
-                return
+            if self._version is None or self.lost is not None:
+                return  # not ours any more: the other sync's Lease is left alone
             body = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"resourceVersion": self._version}}
             try:
                 self.client.request("DELETE", self._leases().path(self.namespace, self.name), body=body, not_found_ok=True,

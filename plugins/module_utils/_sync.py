@@ -42,6 +42,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import 
     ApplicationDiff,
     ComparedObject,
     compare_application,
+    immutable_fields,
     normalise,
     to_yaml,
 )
@@ -89,13 +90,14 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import (
     parse_sync_options,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
+    LeaseLost,
     SyncLease,
     append_history,
     history_entry,
     now_iso,
     write_parent,
 )
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import is_secret, mask_secret
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import is_secret, mask_secret, scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 
 CREATED = "created"
@@ -302,8 +304,26 @@ def _split_hooks(name: str, objects: Iterable[DesiredObject]) -> tuple[list[Desi
     return resources, hooks
 
 
-def _is_immutable_error(message: str) -> bool:
-    return "immutable" in message.lower()
+def _is_immutable_error(error: KubeApiError) -> bool:
+    return bool(immutable_fields(error))
+
+
+def _replacement_problem(client: KubeClient, compared: ComparedObject) -> str:
+    """Why the new version cannot replace the live object ('' if it can), asked before anything is deleted.
+
+    A dry-run create with the real name: the API server defaults, validates
+    and admits the object before it looks for the name, so a valid object
+    answers 409 AlreadyExists and an invalid one 422 (a generated name would
+    fail objects whose name is checked, such as CustomResourceDefinitions).
+    """
+    try:
+        client.create(compared.resource, compared.desired or {}, dry_run=True)  # type: ignore[arg-type]
+    except KubeApiError as exc:
+        if exc.status == 409 and exc.reason == "AlreadyExists":
+            return ""
+        secrets = secret_values([compared.desired])
+        return scrub_text(f"its new version is invalid, so the live object was not deleted: {exc.message}", secrets)
+    return ""
 
 
 def _prepare(
@@ -349,8 +369,8 @@ def _prepare(
         )
         where = f" ({compared.source})" if compared.source else ""
         # the dry-run was rejected because Git changes a field that cannot change in place
-        immutable = (compared.status in (OUT_OF_SYNC, UNKNOWN) and compared.live is not None and compared.predicted is None
-                     and compared.resource is not None and _is_immutable_error(compared.message))
+        immutable = (compared.status == OUT_OF_SYNC and compared.live is not None and compared.predicted is None
+                     and compared.resource is not None and bool(compared.immutable_fields))
         owner = owner_of(compared.live)
         conflict = ""
         if compared.status != EXTRANEOUS and owner and set_id and owner not in ours:
@@ -363,9 +383,13 @@ def _prepare(
             if not ownership.in_run(owner) and claimant_of(compared.live) != set_id:
                 to_claim.append(entry)
         elif immutable:
-            if options.replace or policy.replace:
+            replace_problem = _replacement_problem(client, compared) if options.replace or policy.replace else ""
+            if replace_problem:
+                problems.append(f"{compared.ref}{where}: {replace_problem}")
+            elif options.replace or policy.replace:
                 entry.action = REPLACED
-                entry.message = "an immutable field changed: deleted and recreated (Replace=true)"
+                entry.message = (f"an immutable field changed ({', '.join(compared.immutable_fields)}): "
+                                 "deleted and recreated (Replace=true)")
             else:
                 problems.append(
                     f"{compared.ref}{where}: {compared.message}. The change needs the object deleted and recreated: "
@@ -491,8 +515,9 @@ class _Run:
 
     def __init__(self, client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy,
                  settings: SyncSettings, result: SyncResult, verdicts: DryRunVerdicts | None = None,
-                 source: str | None = None) -> None:
+                 source: str | None = None, lease: SyncLease | None = None) -> None:
         self.client = client
+        self.lease = lease
         self.verdicts = verdicts
         self.name = name
         self.prepared = prepared
@@ -508,6 +533,11 @@ class _Run:
 
     def _fail(self, message: str) -> None:
         raise SyncFailure(message, self.result, application=self.name)
+
+    def guard(self, before: str) -> None:
+        """Raise LeaseLost if another sync holds the Lease now: two syncs never write at once."""
+        if self.lease is not None:
+            self.lease.check(before)
 
     def _resource(self, entry: ObjectResult) -> ApiResource:
         if entry.resource is None:
@@ -551,7 +581,7 @@ class _Run:
             if exc.status == 409:
                 entry.message = (f"{exc.message}. Another field manager owns these fields; set force_conflicts: true "
                                  "to take them over")
-            elif exc.status == 422 and _is_immutable_error(exc.message):
+            elif _is_immutable_error(exc):
                 entry.message = (f"{exc.message}. The change needs the object deleted and recreated: annotate it "
                                  "argocd.argoproj.io/sync-options: Replace=true, or set sync_policy.replace")
             else:
@@ -561,13 +591,23 @@ class _Run:
             entry.message = exc.message
 
     def _replace(self, entry: ObjectResult, resource: ApiResource) -> None:
-        # foreground: a replaced Job's pods (or a Deployment's ReplicaSets) go before the new object comes
-        self.client.delete(resource, self._namespace_of(entry), entry.ref.name, propagation_policy="Foreground")
+        # foreground: a replaced Job's pods (or a Deployment's ReplicaSets) go before the new object comes;
+        # the uid: only the object that was compared (and whose replacement was validated) is deleted
+        uid = ((entry.live or {}).get("metadata") or {}).get("uid")
+        try:
+            self.client.delete(resource, self._namespace_of(entry), entry.ref.name, propagation_policy="Foreground", uid=uid)
+        except KubeApiError as exc:
+            if exc.status == 409:
+                raise SyncError(f"not replaced: {entry.ref} was deleted and created again by someone else since it was "
+                                "compared; nothing deleted, the next sync compares the new object", object_ref=str(entry.ref)) from None
+            raise
         self._wait_gone(entry, time.monotonic() + self.settings.wait_timeout)
         entry.live = self.client.apply(resource, entry.manifest or {}, force_conflicts=True)
 
     def _apply_group(self, entries: list[ObjectResult]) -> None:
         todo = [e for e in entries if e.action in (CREATED, CONFIGURED, REPLACED)]
+        if todo:
+            self.guard(f"{todo[0].phase} wave {todo[0].wave} ({len(todo)} object(s) from {todo[0].ref})")
         for entry in entries:
             if entry.action == UNCHANGED:
                 entry.result = SUCCEEDED
@@ -604,6 +644,7 @@ class _Run:
             entry.message = f"hook failed: {entry.health.message if entry.health else ''}".rstrip(": ")
         policies = entry.hook.delete_policies if entry.hook else frozenset()
         if (succeeded and HOOK_SUCCEEDED in policies) or (not succeeded and HOOK_FAILED in policies):
+            self.guard(f"the deletion of hook {entry.ref}")
             try:
                 delete_own_hook(self.client, self._resource(entry), entry.ref, self._hook_owner_id(), entry.source)
                 entry.message = (entry.message + "; " if entry.message else "") + "deleted by its hook-delete-policy"
@@ -664,6 +705,8 @@ class _Run:
             resources = [t.payload for t in group if not t.is_hook]
             hooks = [t.payload for t in group if t.is_hook]
             self._apply_group(resources)
+            if hooks:
+                self.guard(f"{label}: hook {hooks[0].ref}")
             self.client.map(self._start_hook, hooks)
             self.hook_results += hooks
             failed = [e for e in resources + hooks if e.result == FAILED]
@@ -695,6 +738,8 @@ class _Run:
                 entry.message = f"hand-over failed (kept in the inventory, retried next sync): {exc.message}"
 
         entries = [e for e in self.prepared.prune if e.action == HANDED_OVER]
+        if any(e.hand_over_to for e in entries):
+            self.guard(f"the hand-over of {entries[0].ref}")
         self.client.map(one, entries)
         failed = [e for e in entries if e.result == FAILED]
         if failed:
@@ -732,6 +777,7 @@ class _Run:
         for entry in candidates:
             by_rank.setdefault(kind_rank(entry.ref.kind), []).append(entry)
         for rank in sorted(by_rank, reverse=True):
+            self.guard(f"prune ({len(by_rank[rank])} object(s) from {by_rank[rank][0].ref})")
             self.client.map(delete, by_rank[rank])
         failed = [e for e in candidates if e.result == FAILED]
         if failed:
@@ -741,6 +787,7 @@ class _Run:
         """Best effort: SyncFail hooks after a failure (their own failure is reported, not raised)."""
         for step in self.prepared.plan.steps(SYNC_FAIL):
             hooks = [t.payload for t in step.tasks]
+            self.guard(f"SyncFail wave {step.wave}")
             self.client.map(self._start_hook, hooks)
             self.hook_results += hooks
             try:
@@ -823,33 +870,88 @@ class _Run:
 
 
 def _ensure_namespace(client: KubeClient, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
-                      result: SyncResult) -> None:
-    """The destination namespace must exist before the Lease and the inventory can live in it."""
-    namespace = prepared.diff.namespace
+                      result: SyncResult) -> list[dict[str, Any]]:
+    """The destination namespace must exist before the Lease and the inventory can live in it; so must the
+    namespaces of objects the compare could not validate because theirs did not exist yet. A real run creates
+    them and returns what it created (for _validate_in_new_namespaces); check mode only reports."""
+    destination = prepared.diff.namespace
     resource = client.resource_for("v1", "Namespace")
     if resource is None:
+        return []
+    waiting = {e.compared.unvalidated_namespace for e in prepared.resources if e.compared and e.compared.unvalidated_namespace}
+    created: list[dict[str, Any]] = []
+    for namespace in [destination] + sorted(waiting - {destination}):
+        try:
+            if client.get(resource, None, namespace) is not None:
+                continue
+        except KubeApiError as exc:
+            if exc.status == 403:
+                continue  # an identity with namespaced rights only may not read Namespaces; writes into it tell if it is missing
+            raise
+        own = prepared.desired_namespace_object if namespace == destination else next(
+            (e for e in prepared.resources if e.ref.kind == "Namespace" and not e.ref.group and e.ref.name == namespace), None)
+        if own is None and namespace != destination:
+            objects = ", ".join(str(e.ref) for e in prepared.resources if e.compared and e.compared.unvalidated_namespace == namespace)
+            raise SyncError(f"nothing was applied, because namespace {namespace} does not exist and the application does not "
+                            f"create it (no Namespace {namespace} in it): {objects}")
+        if own is None and not policy.create_namespace:
+            raise SyncError(f"the destination namespace {namespace} does not exist; set sync_policy.create_namespace: true "
+                            "(CreateNamespace=true) or add the Namespace to the application")
+        result.namespace_created = result.namespace_created or namespace == destination
+        if settings.check_mode:
+            continue
+        if own is not None:
+            own.live = client.apply(resource, own.manifest or {}, force_conflicts=settings.force_conflicts)
+            own.result, own.health = SUCCEEDED, assess(own.live)
+            created.append(own.live)
+            continue
+        # created for the application but not part of it (as Argo CD's CreateNamespace): never pruned
+        created.append(client.apply(resource, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+                                    force_conflicts=settings.force_conflicts))
+    return created
+
+
+def _validate_in_new_namespaces(client: KubeClient, prepared: _Prepared, created: list[dict[str, Any]],
+                                settings: SyncSettings) -> None:
+    """Dry-run the objects whose namespace did not exist when they were compared, now that it does. If the API
+    server rejects one, the namespaces this run just created (empty, ours) are deleted again and the sync fails
+    before anything else is written: a new namespace is never left half applied."""
+    entries = [e for e in prepared.resources if e.compared and e.compared.unvalidated_namespace and e.resource is not None]
+
+    def validate(entry: ObjectResult) -> str:
+        try:
+            client.apply(entry.resource, entry.manifest or {}, dry_run=True, force_conflicts=True)  # type: ignore[arg-type]
+        except KubeApiError as exc:
+            where = f" ({entry.source})" if entry.source else ""
+            return scrub_text(f"{entry.ref}{where}: the API server rejected the dry-run apply: {exc.message}",
+                              secret_values([entry.manifest]))
+        entry.message = ""  # validated now
+        return ""
+
+    problems = [found for found in client.map(validate, entries) if found]
+    if not problems:
         return
+    removed = _remove_namespaces(client, created, settings)
+    raise SyncError("nothing was applied, because " + ("these objects cannot be synced: " if len(problems) > 1 else "")
+                    + "; ".join(problems) + removed)
+
+
+def _remove_namespaces(client: KubeClient, created: list[dict[str, Any]], settings: SyncSettings) -> str:
+    """Delete the namespaces a failed validation created (by uid: only those very objects); says what became of them."""
+    resource = client.resource_for("v1", "Namespace")
+    if resource is None or not created:
+        return ""
+    names = [str((ns.get("metadata") or {}).get("name")) for ns in created]
     try:
-        if client.get(resource, None, namespace) is not None:
-            return
+        for namespace in created:
+            metadata = namespace.get("metadata") or {}
+            client.delete(resource, None, metadata.get("name") or "", uid=metadata.get("uid"))
+        deadline = time.monotonic() + min(settings.wait_timeout, 60.0)
+        while any(client.get(resource, None, name) is not None for name in names) and time.monotonic() < deadline:
+            time.sleep(settings.poll_interval)
     except KubeApiError as exc:
-        if exc.status == 403:
-            return  # an identity with namespaced rights only may not read Namespaces; writes into it tell if it is missing
-        raise
-    own = prepared.desired_namespace_object
-    if own is None and not policy.create_namespace:
-        raise SyncError(f"the destination namespace {namespace} does not exist; set sync_policy.create_namespace: true "
-                        "(CreateNamespace=true) or add the Namespace to the application")
-    result.namespace_created = True
-    if settings.check_mode:
-        return
-    if own is not None:
-        own.live = client.apply(resource, own.manifest or {}, force_conflicts=settings.force_conflicts)
-        own.result, own.health = SUCCEEDED, assess(own.live)
-        return
-    # created for the application but not part of it (as Argo CD's CreateNamespace): never pruned
-    client.apply(resource, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-                 force_conflicts=settings.force_conflicts)
+        return f" (namespace {', '.join(names)}, created to validate them, could not be deleted again: {exc.message})"
+    return f" (namespace {', '.join(names)}, created to validate them, was deleted again)"
 
 
 def _finish(result: SyncResult, prepared: _Prepared, started: float, hook_results: list[ObjectResult]) -> None:
@@ -907,7 +1009,9 @@ def sync_application(
         if run_hooks:  # a hook must never replace an object it does not own: refused before any write
             _refuse_hook_clashes(client, name, prepared)
         if work or run_hooks:
-            _ensure_namespace(client, prepared, policy, settings, result)
+            created = _ensure_namespace(client, prepared, policy, settings, result)
+            if not settings.check_mode:
+                _validate_in_new_namespaces(client, prepared, created, settings)
         if settings.check_mode or not (work or run_hooks):
             for entry in prepared.resources + prepared.prune + hook_tasks:
                 if entry.action in WRITE_ACTIONS or entry.action == HANDED_OVER or entry.hook is not None:
@@ -918,9 +1022,9 @@ def sync_application(
             result.sync_status = prepared.diff.sync_status
             _finish(result, prepared, started, hook_tasks)
             return result
-        with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout):
+        with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout) as lease:
             prepared = _recheck(client, prepare, prepared)
-            return _execute(client, name, prepared, policy, settings, result, started, verdicts, source)
+            return _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease)
     except SyncFailure:
         raise
     except GitopsError as exc:
@@ -992,32 +1096,42 @@ def _recheck(client: KubeClient, prepare: _Preparation, prepared: _Prepared) -> 
 
 def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
              result: SyncResult, started: float, verdicts: DryRunVerdicts | None = None,
-             source: str | None = None) -> SyncResult:
-    run = _Run(client, name, prepared, policy, settings, result, verdicts, source)
+             source: str | None = None, lease: SyncLease | None = None) -> SyncResult:
+    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease)
     result.changed = True
     try:
+        run.guard("the inventory")
         run.pre_record()
         run.run_phase(PRE_SYNC)
         run.run_phase(SYNC)
         run.hand_over()
         run.prune()
         run.run_phase(POST_SYNC)
+        remaining = [e for e in prepared.prune if e.action == PRUNE_SKIPPED and e.keep_in_inventory
+                     and (e.compared is None or e.compared.counts_as_drift)]
+        result.sync_status = OUT_OF_SYNC if remaining else SYNCED
+        _finish(result, prepared, started, run.hook_results)
+        run.guard("the inventory and the sync history")
     except (SyncFailure, SyncError, KubeApiError) as exc:
         message = exc.message if isinstance(exc, GitopsError) else str(exc)
-        run.run_sync_fail_hooks()
+        # after losing the Lease nothing more of ours is written: no SyncFail hooks, no history entry
+        lost = isinstance(exc, LeaseLost)
+        if not lost:
+            try:
+                run.run_sync_fail_hooks()
+            except LeaseLost as lost_error:
+                message, lost = f"{message}; then {lost_error.message}", True
         result.failed = True
         result.message = message
         result.sync_status = OUT_OF_SYNC
         _finish(result, prepared, started, run.hook_results)
-        try:
-            run.record(FAILED, message)
-        except GitopsError as record_error:
-            result.warnings.append(str(record_error))
+        if not lost:
+            try:
+                run.guard("the inventory and the sync history")
+                run.record(FAILED, message)
+            except GitopsError as record_error:
+                result.warnings.append(str(record_error))
         raise SyncFailure(message, result, application=name) from None
-    remaining = [e for e in prepared.prune if e.action == PRUNE_SKIPPED and e.keep_in_inventory
-                 and (e.compared is None or e.compared.counts_as_drift)]
-    result.sync_status = OUT_OF_SYNC if remaining else SYNCED
-    _finish(result, prepared, started, run.hook_results)
     run.record(SUCCEEDED, "")
     return result
 

@@ -37,7 +37,10 @@ description:
     naming the hook and the object's owner, and nothing is deleted. Hooks obey O(policy) like every other object."
   - "Per object C(argocd.argoproj.io/sync-options): C(Prune=false) (and C(Prune=confirm)) keeps the object when it
     leaves Git; C(Replace=true) (or C(sync_policy.replace)) deletes and recreates an object whose change touches an
-    immutable field (without it such a change fails the sync before anything is applied, naming the field);
+    immutable field (without it such a change fails the sync before anything is applied, naming the field). An
+    immutable field is recognised from the API server's per-field causes, and the new version is validated (a
+    server-side dry-run create) before the live object is deleted, by its uid: an invalid new version fails the sync
+    before anything is applied, and the live object stays;
     C(ServerSideApply=true) is what the module always does; C(Validate=false) is accepted (the API server is never
     asked for strict field validation). An unknown option fails the task, naming the object."
   - "Inventory and prune: each application owns an ApplySet (KEP-3659) parent ConfigMap C(applyset-<name>) in its
@@ -52,10 +55,16 @@ description:
     C(sync_policy.allow_empty). An object whose deletion failed stays in the inventory and is retried next time."
   - A C(coordination.k8s.io/v1) Lease C(gitops-sync-<name>) in the destination namespace makes two syncs of one
     application wait for each other (at most O(wait_timeout) seconds) instead of interleaving. It is taken only when
-    there is something to write.
+    there is something to write. The holder renews it every 5 seconds; another sync takes it over only when it went
+    30 seconds without renewal (process ids are never used: a sync in another container on the same host is alive
+    while it renews). A sync that lost its Lease (taken over, or not renewed for 20 seconds) stops before its next
+    write and says so, and records nothing more.
   - Nothing is half-applied by construction of the plan; an application whose render fails, or with an object the
     API server cannot dry-run (kind not served, invalid field, immutable field without C(Replace=true)), applies
-    nothing and prunes nothing.
+    nothing and prunes nothing. Objects of a namespace that does not exist yet are validated too: a real run creates
+    the namespace first (the destination with C(sync_policy.create_namespace), or a Namespace of the application),
+    validates them, and on a rejection deletes the namespace it just created and fails before any other write;
+    check mode reports them as not validated yet.
   - Check mode is the drift report. It stops after the plan and reports, per object, what a real run would do;
     C(changed) means a real run would change something.
   - Secret values never appear in results, diffs or messages.

@@ -277,12 +277,66 @@ def test_immutable_field_change_is_drift_not_unknown() -> None:
     cluster = FakeCluster(live)
 
     def reject(resource: ApiResource, manifest: dict, **_: Any) -> dict:
-        raise KubeApiError('ConfigMap "frozen" is invalid: data: Forbidden: field is immutable when `immutable` is set', status=422)
+        raise invalid('ConfigMap "frozen" is invalid: data: Forbidden: field is immutable when `immutable` is set',
+                      ("FieldValueForbidden", "data", "Forbidden: field is immutable when `immutable` is set"))
 
     cluster.apply = reject  # type: ignore[method-assign]
     want = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "frozen"}, "immutable": True, "data": {"a": "2"}}
     result = compare_application(cluster, "shop", [DesiredObject(want)], namespace=NS).resources[0]
     assert result.status == "OutOfSync" and result.patch is None and "immutable" in result.message
+    assert result.immutable_fields == ["data"]
+
+
+def invalid(message: str, *causes: tuple[str, str, str]) -> KubeApiError:
+    """A 422 as the API server sends it: the Status' details.causes, one per rejected field."""
+    details = {"causes": [{"reason": reason, "field": path, "message": text} for reason, path, text in causes]}
+    return KubeApiError(message, status=422, reason="Invalid", details=details)
+
+
+@pytest.mark.parametrize("error, fields", [
+    (invalid("", ("FieldValueInvalid", "spec.template", 'Invalid value: {"x": "y"}: field is immutable')), ["spec.template"]),
+    (invalid("", ("FieldValueInvalid", "spec.selector", "Invalid value: v1.LabelSelector{}: field is immutable"),
+             ("FieldValueInvalid", "spec.template", "Invalid value: {}: field is immutable")), ["spec.selector", "spec.template"]),
+    (invalid("", ("FieldValueForbidden", "spec", "Forbidden: updates to statefulset spec for fields other than 'replicas', "
+                                                 "'template' and 'updateStrategy' are forbidden")), ["spec"]),
+    (invalid("", ("FieldValueForbidden", "spec", "Forbidden: spec is immutable after creation except resources.requests\n"
+                                                 "  core.PersistentVolumeClaimSpec{...}")), ["spec"]),
+    # the object's name, or a value, saying "immutable" is not an immutable field
+    (invalid('Deployment.apps "immutable-web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0',
+             ("FieldValueInvalid", "spec.replicas", "Invalid value: -1: must be greater than or equal to 0")), []),
+    (invalid("", ("FieldValueInvalid", "metadata.labels", 'Invalid value: "immutable field": a valid label must be ...')), []),
+    # immutable and otherwise invalid: an invalid object, never deleted to be recreated
+    (invalid("", ("FieldValueInvalid", "spec.backoffLimit", "Invalid value: -1: must be greater than or equal to 0"),
+             ("FieldValueInvalid", "spec.template", "Invalid value: {}: field is immutable")), []),
+    (KubeApiError("field is immutable", status=422, reason="Invalid"), []),  # no causes: nothing to tell from
+    (KubeApiError("field is immutable", status=409, reason="Conflict",
+                  details={"causes": [{"reason": "FieldValueInvalid", "message": "field is immutable"}]}), []),
+])
+def test_immutable_fields_come_from_the_status_causes_not_the_message(error: KubeApiError, fields: list[str]) -> None:
+    assert _compare.immutable_fields(error) == fields
+
+
+def test_an_object_whose_namespace_does_not_exist_yet_is_reported_as_not_validated() -> None:
+    cluster = FakeCluster()
+
+    def missing_namespace(resource: ApiResource, manifest: dict, **_: Any) -> dict:
+        raise KubeApiError('namespaces "new" not found', status=404, reason="NotFound", details={"name": "new", "kind": "namespaces"})
+
+    cluster.apply = missing_namespace  # type: ignore[method-assign]
+    result = compare_application(cluster, "shop", [DesiredObject(deployment())], namespace="new").resources[0]
+    assert result.status == "Missing" and result.unvalidated_namespace == "new"
+    assert result.message == "not validated yet: its namespace new does not exist"
+
+
+def test_a_404_that_is_not_a_missing_namespace_is_unknown() -> None:
+    cluster = FakeCluster()
+
+    def gone(resource: ApiResource, manifest: dict, **_: Any) -> dict:
+        raise KubeApiError("the server could not find the requested resource", status=404, reason="NotFound")
+
+    cluster.apply = gone  # type: ignore[method-assign]
+    result = compare_application(cluster, "shop", [DesiredObject(deployment())], namespace=NS).resources[0]
+    assert result.status == "Unknown" and "could not find the requested resource" in result.message
 
 
 def test_duplicate_objects_name_both_files() -> None:

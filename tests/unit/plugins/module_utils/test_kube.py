@@ -219,6 +219,23 @@ def test_delete_sends_propagation_policy_and_tolerates_404() -> None:
     assert client.delete(DEPLOYMENTS, "ns", "gone") is None
 
 
+def test_delete_with_a_uid_deletes_only_that_object() -> None:
+    pool = FakePool(Response(200, {"kind": "Status"}))
+    make_client(pool).delete(DEPLOYMENTS, "ns", "web", uid="0b6d-uid")
+    assert json.loads(pool.calls[0]["body"])["preconditions"] == {"uid": "0b6d-uid"}
+
+
+def test_a_rejection_keeps_the_status_reason_and_causes() -> None:
+    cause = {"reason": "FieldValueInvalid", "message": "Invalid value: -1: must be greater than or equal to 0", "field": "spec.replicas"}
+    status = {"kind": "Status", "status": "Failure", "reason": "Invalid", "code": 422,
+              "message": 'Deployment.apps "web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0',
+              "details": {"name": "web", "group": "apps", "kind": "Deployment", "causes": [cause]}}
+    with pytest.raises(KubeApiError) as raised:
+        make_client(FakePool(Response(422, status))).apply(DEPLOYMENTS, {"metadata": {"name": "web", "namespace": "ns"}})
+    assert raised.value.status == 422 and raised.value.reason == "Invalid"
+    assert raised.value.causes == [cause] and raised.value.details["kind"] == "Deployment"
+
+
 def test_map_keeps_order_and_bounds_threads() -> None:
     client = make_client(FakePool(), parallelism=3)
     assert client.map(lambda x: x * 2, range(20)) == [x * 2 for x in range(20)]

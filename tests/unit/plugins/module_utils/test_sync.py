@@ -6,23 +6,34 @@ these cover the decisions that do not need one.
 
 from __future__ import annotations
 
+import copy
 import json
+import socket
+import time
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import EXTRANEOUS, ComparedObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SpecError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ConnectionSettings, resolve_connection
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import KubeApiError, SpecError, SyncError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, ConnectionSettings, resolve_connection
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import CLAIM_ANNOTATION, RunOwnership
 from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import parse_sync_options
 from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
     HISTORY_LIMIT,
+    LEASE_DURATION,
+    LEASE_RENEW_DEADLINE,
+    LEASE_RENEW_EVERY,
+    LeaseLost,
+    SyncLease,
+    _lapsed,
     _parse_time,
     append_history,
     history_entry,
     initiator_from_env,
+    now_iso,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
@@ -207,3 +218,89 @@ def test_sync_client_counts_writes_but_not_dry_runs_or_reads():
     client.request("DELETE", "/api/v1/namespaces/a/configmaps/b", body={"propagationPolicy": "Foreground"})
     assert client.writes == 3 and client.writes_by_verb == {"PATCH": 1, "POST": 1, "DELETE": 1}
     assert client.stats.total == 6 == len(pool.methods)
+
+
+class LeaseCluster:
+    """One Lease in memory, with the API server's resourceVersion check on PUT: enough for SyncLease's decisions."""
+
+    def __init__(self) -> None:
+        self.lease: dict[str, Any] | None = None
+        self.version = 0
+        self.writes: list[str] = []
+
+    def resource_for(self, api_version: str, kind: str) -> ApiResource:
+        return ApiResource("coordination.k8s.io", "v1", "Lease", "leases", True)
+
+    def get(self, resource: ApiResource, namespace: str, name: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.lease)
+
+    def store(self, body: dict[str, Any]) -> dict[str, Any]:
+        self.version += 1
+        self.lease = copy.deepcopy(body)
+        self.lease["metadata"]["resourceVersion"] = str(self.version)
+        return copy.deepcopy(self.lease)
+
+    def request(self, method: str, path: str, *, body: Any = None, **_: Any) -> dict[str, Any] | None:
+        self.writes.append(method)
+        if method == "DELETE":
+            if self.lease and body["preconditions"]["resourceVersion"] != self.lease["metadata"]["resourceVersion"]:
+                raise KubeApiError("Precondition failed", status=409, reason="Conflict")
+            self.lease = None
+            return {}
+        if method == "PUT" and body["metadata"]["resourceVersion"] != (self.lease or {}).get("metadata", {}).get("resourceVersion"):
+            raise KubeApiError("the object has been modified", status=409, reason="Conflict")
+        return self.store(body)
+
+    def hold(self, holder: str, renewed: float) -> None:
+        stamp = datetime.fromtimestamp(renewed, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self.store({"metadata": {"name": "gitops-sync-shop", "namespace": "shop"},
+                    "spec": {"holderIdentity": holder, "leaseDurationSeconds": LEASE_DURATION, "renewTime": stamp}})
+
+
+def test_a_lease_is_lapsed_only_after_a_whole_duration_without_renewal():
+    fresh = {"leaseDurationSeconds": 30, "renewTime": now_iso()}
+    assert not _lapsed(fresh, unchanged_for=29)
+    assert _lapsed(fresh, unchanged_for=31)  # watched it for a whole duration: the holder stopped renewing
+    old = {"leaseDurationSeconds": 30, "renewTime": "2020-01-01T00:00:00.000000Z"}
+    assert _lapsed(old, unchanged_for=0)  # abandoned long ago (far beyond any clock skew)
+
+
+def test_a_holder_on_this_host_whose_pid_is_not_visible_is_alive_while_it_renews():
+    # a sync in another PID namespace (a container, an AWX execution node) is not seen by os.kill: it is alive
+    cluster = LeaseCluster()
+    other = f"{socket.gethostname()}/999999999/x"
+    cluster.hold(other, time.time())
+    lease = SyncLease(cluster, "shop", "shop", wait_timeout=0)  # type: ignore[arg-type]
+    with pytest.raises(SyncError, match=f"another sync of this application holds Lease shop/gitops-sync-shop \\(holder {other}"):
+        lease.acquire()
+    assert cluster.writes == [] and cluster.lease["spec"]["holderIdentity"] == other
+
+
+def test_a_sync_that_lost_its_lease_stops_before_the_next_write_and_leaves_the_lease_alone():
+    cluster = LeaseCluster()
+    lease = SyncLease(cluster, "shop", "shop", wait_timeout=0, identity="me")  # type: ignore[arg-type]
+    lease.acquire()
+    try:
+        lease.check("wave 0")  # still ours
+        cluster.hold("someone-else", time.time())
+        with pytest.raises(LeaseLost) as lost:
+            lease.check("Sync wave 1")
+        assert str(lost.value) == ("application 'shop': lost the Lease shop/gitops-sync-shop: another sync (someone-else) took it "
+                                   "over; stopped before writing Sync wave 1 and recorded nothing more. The other sync, "
+                                   "or the next one, converges the application")
+    finally:
+        lease.release()
+    assert cluster.lease["spec"]["holderIdentity"] == "someone-else"  # released nothing of the other's
+
+
+def test_a_holder_that_could_not_renew_for_the_deadline_stops_writing(monkeypatch: pytest.MonkeyPatch):
+    cluster = LeaseCluster()
+    lease = SyncLease(cluster, "shop", "shop", wait_timeout=0, identity="me")  # type: ignore[arg-type]
+    lease.acquire()
+    try:
+        lease._renewed_at -= LEASE_RENEW_DEADLINE + 1  # pylint: disable=protected-access
+        with pytest.raises(LeaseLost, match="it was not renewed for 20s; stopped before writing prune"):
+            lease.check("prune")
+    finally:
+        lease.release()
+    assert LEASE_RENEW_DEADLINE + 2 * LEASE_RENEW_EVERY <= LEASE_DURATION  # gives up well before a taker may take it
