@@ -15,7 +15,6 @@ rendering the same commit again costs one JSON read and no checkout.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -59,8 +58,15 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     HelmOptions,
     KustomizeOptions,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import (
+    MAX_YAML_BYTES,
+    YamlLimitError,
+    load_documents,
+    load_one,
+    manifest_loader,
+)
 
-__all__ = ["CommitInfo", "RenderResult", "render_application", "detect_renderer", "load_manifests"]
+__all__ = ["CommitInfo", "RenderResult", "render_application", "detect_renderer", "load_manifests", "manifest_loader"]
 
 RENDER_TIMEOUT = 300.0  # seconds for one kustomize or helm run
 # bump when the cached payload or anything a renderer does changes shape
@@ -170,35 +176,18 @@ def check_duplicates(objects: list[DesiredObject]) -> None:
 
 # -- YAML -----------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
-def manifest_loader() -> Any:
-    """PyYAML's safe loader (the C one when available) that keeps timestamps as strings,
-    as Kubernetes' YAML-to-JSON conversion does."""
-    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = type("ManifestLoader", (base,), {})
-    loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    loader.add_constructor("tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node))
-    return loader
-
-
 def dump_yaml(manifest: dict[str, Any]) -> str:
     """One object as block-style YAML, keys in their rendered order."""
     return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
 
 
 def iter_yaml_documents(text: str, file: str) -> Iterator[tuple[int, Any]]:
-    """(1-based line, data) for each non-empty document; RenderError with file/line/column if invalid."""
-    loader = manifest_loader()(text)
+    """(1-based line, data) for each non-empty document; RenderError with file/line/column if invalid
+    or over the bounds of _yaml (size, alias expansion)."""
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            line = node.start_mark.line + 1 if node is not None else None
-            data = loader.construct_document(node) if node is not None else None
-            if data is not None:
-                yield line or 1, data
+        yield from load_documents(text)
+    except YamlLimitError as err:
+        raise RenderError(str(err), file=file, line=err.line) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = " ".join(part for part in (err.context, err.problem) if part) or "invalid YAML"
@@ -206,8 +195,6 @@ def iter_yaml_documents(text: str, file: str) -> Iterator[tuple[int, Any]]:
                           line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
     except yaml.YAMLError as err:
         raise RenderError(f"invalid YAML: {err}", file=file) from None
-    finally:
-        loader.dispose()
 
 
 def load_manifests(text: str, file: str, is_json: bool = False) -> list[DesiredObject]:
@@ -539,8 +526,8 @@ def _kustomize_origin(ctx: _RenderContext, manifest: dict[str, Any], remove: boo
     origin: Any = None
     if origin_text:
         try:
-            origin = yaml.safe_load(origin_text)
-        except yaml.YAMLError:
+            origin = load_one(origin_text)
+        except (yaml.YAMLError, YamlLimitError):
             origin = None
     if isinstance(origin, dict):
         if origin.get("repo"):
@@ -570,8 +557,8 @@ def vendored_charts(chart_dir: Path) -> set[str]:
     for entry in sorted(charts.iterdir()):
         if entry.is_dir() and (entry / "Chart.yaml").is_file():
             try:
-                data = yaml.safe_load((entry / "Chart.yaml").read_text(encoding="utf-8")) or {}
-            except (yaml.YAMLError, UnicodeDecodeError):
+                data = load_one((entry / "Chart.yaml").read_text(encoding="utf-8")) or {}
+            except (yaml.YAMLError, YamlLimitError, UnicodeDecodeError):
                 data = {}
             names.add(str(data.get("name") or entry.name) if isinstance(data, dict) else entry.name)
         elif entry.is_file() and entry.name.endswith((".tgz", ".tar.gz")):
@@ -580,11 +567,11 @@ def vendored_charts(chart_dir: Path) -> set[str]:
                     for member in archive.getmembers():
                         if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/Chart.yaml"):
                             handle = archive.extractfile(member)
-                            data = yaml.safe_load(handle.read()) if handle else {}
+                            data = load_one(handle.read(MAX_YAML_BYTES + 1)) if handle else {}
                             if isinstance(data, dict) and data.get("name"):
                                 names.add(str(data["name"]))
                             break
-            except (tarfile.TarError, OSError, yaml.YAMLError):
+            except (tarfile.TarError, OSError, yaml.YAMLError, YamlLimitError):
                 continue
     return names
 
@@ -682,11 +669,21 @@ def parse_helm_output(ctx: _RenderContext, output: str) -> list[DesiredObject]:
         if line.startswith("# Source: "):
             chart_file = line[len("# Source: "):].strip().split("/", 1)
             sources.append((number, ctx.repo_relative(chart_file[1]) if len(chart_file) == 2 else ctx.rel_path))
-    objects = []
-    for obj in load_manifests(output, f"{ctx.rel_path} (helm template output)"):
-        line = obj.source_line or 0
+    def template_of(line: int) -> str | None:
         origin = [file for number, file in sources if number <= line]
-        obj.source_file, obj.source_line = (origin[-1] if origin else ctx.rel_path), None
+        return origin[-1] if origin else None
+
+    try:
+        loaded = load_manifests(output, f"{ctx.rel_path} (helm template output)")
+    except RenderError as err:
+        # a line of helm's output means little to a user: name the template that produced it
+        template = template_of(err.line) if err.line else None
+        if template is None:
+            raise
+        raise RenderError(f"{err.message} (in helm template output, line {err.line})", file=template) from None
+    objects = []
+    for obj in loaded:
+        obj.source_file, obj.source_line = template_of(obj.source_line or 0) or ctx.rel_path, None
         objects.append(obj)
     return objects
 
