@@ -86,7 +86,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
     now_iso,
     write_parent,
 )
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import is_secret, mask_secret
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import is_secret, mask_secret, scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 
 CREATED = "created"
@@ -663,9 +663,13 @@ class _Run:
 
     def record(self, outcome: str, message: str) -> None:
         history = self.inventory.history if self.inventory else []
+        # the history lives in a ConfigMap: an API server error quoting a Secret's value must not land there
+        entries = self.prepared.resources + self.prepared.prune
+        secrets = secret_values([e.manifest for e in entries] + [e.live for e in entries]
+                                + [manifest for manifest, dummy, dummy_obj in self.prepared.hooks])
         entry = history_entry(
             revision=self.result.revision, started_at=self.result.started_at, finished_at=now_iso(), result=outcome,
-            message=message, counts={k: v for k, v in self.result.counts.items() if v}, initiator=self.settings.initiator,
+            message=scrub_text(message, secrets), counts={k: v for k, v in self.result.counts.items() if v}, initiator=self.settings.initiator,
         )
         revision = self.result.revision if outcome == SUCCEEDED else (self.inventory.revision if self.inventory else None)
         write_parent(self.client, self.name, self.namespace, self.members(final=True), revision=revision,

@@ -295,7 +295,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient, kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_error, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC
 
@@ -379,7 +379,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     if params["applications"] is None:
         diff = outcomes[0]
         if not isinstance(diff, ApplicationDiff):  # only several applications collect errors
-            raise diff
+            raise scrub_error(diff, secrets)
         result.update(diff.to_result(with_diff))
     else:
         entries = []
