@@ -40,6 +40,7 @@ except ImportError:  # the module reports it with missing_required_lib()
     YAML_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, RenderError, SourceError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._helm_set import HelmSetError, merge_values, parameters_file_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, strip_url_credentials
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
@@ -619,15 +620,15 @@ def _render_helm(ctx: _RenderContext) -> list[DesiredObject]:
         namespace = ctx.app.destination.namespace
         if namespace:
             argv += ["--namespace", namespace]
-        for value_file in options.value_files:
-            argv += ["--values", str(_value_file(ctx, value_file))]
+        value_files = [_value_file(ctx, value_file) for value_file in options.value_files]
+        argv += [arg for path in value_files for arg in ("--values", str(path))]
+        # values and parameters go in private files, never on the command line other users can read;
+        # the temporary directory is 0700 and removed with everything in it
         if options.values:
-            inline = home / "inline-values.yaml"
-            inline.write_text(json.dumps(options.values))  # JSON is YAML, and keeps every type exact
-            argv += ["--values", str(inline)]
-        for parameter in options.parameters:
-            flag = "--set-string" if parameter.force_string else "--set"
-            argv += [flag, f"{parameter.name}={_escape_set_value(parameter.value)}"]
+            # JSON is YAML, and keeps every type exact
+            argv += ["--values", _private_file(home / "inline-values.yaml", json.dumps(options.values))]
+        if options.parameters:
+            argv += ["--values", _private_file(home / "parameters.yaml", json.dumps(_parameter_values(ctx, options, value_files)))]
         if not options.skip_crds:
             argv.append("--include-crds")
         if options.kube_version:
@@ -655,11 +656,29 @@ def _value_file(ctx: _RenderContext, value_file: str) -> Path:
     return target
 
 
-def _escape_set_value(value: str) -> str:
-    # helm splits --set on commas; a literal comma must be escaped, except in a {a,b} list
-    if value.startswith("{") and value.endswith("}"):
-        return value
-    return value.replace(",", "\\,")
+def _private_file(path: Path, content: str) -> str:
+    """content in a new file only its owner can read; its path."""
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(content)
+    return str(path)
+
+
+def _parameter_values(ctx: _RenderContext, options: HelmOptions, value_files: list[Path]) -> dict[str, Any]:
+    """The helm parameters as a values file given after the others, meaning what `--set` would mean."""
+    base: dict[str, Any] = {}
+    if any("[" in parameter.name for parameter in options.parameters):
+        # a list index changes one element of a values file's list: the file's lists are needed
+        for path in value_files:
+            loaded = next(iter_yaml_documents(_read_text(path, ctx.repo_relative_path(path)), ctx.repo_relative_path(path)),
+                          (1, {}))[1]
+            base = merge_values(base, loaded if isinstance(loaded, dict) else {})
+        base = merge_values(base, options.values)
+    parameters = [(parameter.name, parameter.value, parameter.force_string) for parameter in options.parameters]
+    try:
+        return parameters_file_values(base, parameters)
+    except HelmSetError as err:
+        raise RenderError(f"helm {err}", file=ctx.rel_path) from None
 
 
 def parse_helm_output(ctx: _RenderContext, output: str) -> list[DesiredObject]:
