@@ -131,13 +131,14 @@ def scalar_forms(value: Any) -> list[str]:
     return forms
 
 
-def _scalars(value: Any) -> Iterable[Any]:
+def scalars(value: Any) -> Iterable[Any]:
+    """Every scalar in a structure of mappings and lists."""
     if isinstance(value, dict):
         for item in value.values():
-            yield from _scalars(item)
+            yield from scalars(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _scalars(item)
+            yield from scalars(item)
     else:
         yield value
 
@@ -154,7 +155,7 @@ def secret_values(manifests: Iterable[dict[str, Any] | None]) -> SecretValues:
         if not is_secret(manifest):
             continue
         for section in ("data", "stringData"):
-            for value in _scalars((manifest or {}).get(section)):
+            for value in scalars((manifest or {}).get(section)):
                 found.extend(scalar_forms(value))
                 if section == "data" and isinstance(value, str):
                     try:

@@ -26,7 +26,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 try:
     import yaml
@@ -42,7 +42,7 @@ except ImportError:  # the module reports it with missing_required_lib()
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, RenderError, SourceError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._helm_set import HelmSetError, merge_values, parameters_file_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, strip_url_credentials
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scalar_forms, scalars, scrub_text, strip_url_credentials
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
     CommitInfo,
     GitSource,
@@ -363,7 +363,9 @@ def _tool_stamp(name: str) -> str:
     return f"{os.path.realpath(found)}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _run_tool(ctx: _RenderContext, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+def _run_tool(ctx: _RenderContext, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
+              hidden: Iterable[str] = ()) -> str:
+    """The tool's stdout; a RenderError with its stderr, without credentials or the `hidden` values, if it fails."""
     name = Path(argv[0]).name
     try:
         proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=RENDER_TIMEOUT, check=False,
@@ -373,7 +375,7 @@ def _run_tool(ctx: _RenderContext, argv: list[str], cwd: Path, env: dict[str, st
     except OSError as err:
         raise RenderError(f"{name} could not be started: {err.strerror}") from None
     if proc.returncode != 0:
-        stderr = scrub_text(proc.stderr, ctx.secrets).replace(str(ctx.root) + "/", "").replace(str(ctx.root), ".")
+        stderr = scrub_text(proc.stderr, [*ctx.secrets, *hidden]).replace(str(ctx.root) + "/", "").replace(str(ctx.root), ".")
         raise _tool_error(ctx, name, stderr.strip() or f"exit status {proc.returncode}")
     return proc.stdout
 
@@ -643,7 +645,10 @@ def _render_helm(ctx: _RenderContext) -> list[DesiredObject]:
             "HELM_DATA_HOME": str(home / "data"),
             "HELM_NAMESPACE": namespace or "default",
         }
-        output = _run_tool(ctx, argv, cwd=ctx.app_dir, env=env)
+        # helm may quote a value in an error: values and parameters are the chart's secrets
+        hidden = [form for value in scalars(options.values) for form in scalar_forms(value)]
+        hidden += [parameter.value for parameter in options.parameters]
+        output = _run_tool(ctx, argv, cwd=ctx.app_dir, env=env, hidden=hidden)
     return parse_helm_output(ctx, output)
 
 
