@@ -208,7 +208,7 @@ TRICKY_PARAMETERS = [
     {"name": "flags.on", "value": "TRUE"},
     {"name": "flags.off", "value": "false"},
     {"name": "flags.null", "value": "null"},
-    {"name": "forced", "value": "true", "forceString": True},
+    {"name": "forced", "value": "true", "force_string": True},
     {"name": "forced", "value": "12"},
     {"name": "csv", "value": "one,two"},
     {"name": "items", "value": "{a,2,true}"},
@@ -239,7 +239,7 @@ def test_helm_parameters_in_a_values_file_render_as_set_does(git_repo, ansible_p
     for parameter in TRICKY_PARAMETERS:
         value = parameter["value"]
         value = value if value.startswith("{") and value.endswith("}") else value.replace(",", "\\,")
-        argv += ["--set-string" if parameter.get("forceString") else "--set", f"{parameter['name']}={value}"]
+        argv += ["--set-string" if parameter.get("force_string") else "--set", f"{parameter['name']}={value}"]
     output = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120,
                             env={**os.environ, "HELM_CACHE_HOME": str(tmp_path / "h"), "HELM_CONFIG_HOME": str(tmp_path / "h"),
                                  "HELM_DATA_HOME": str(tmp_path / "h")}).stdout
