@@ -693,6 +693,7 @@ def parse_helm_output(ctx: _RenderContext, output: str) -> list[DesiredObject]:
         if line.startswith("# Source: "):
             chart_file = line[len("# Source: "):].strip().split("/", 1)
             sources.append((number, ctx.repo_relative(chart_file[1]) if len(chart_file) == 2 else ctx.rel_path))
+
     def template_of(line: int) -> str | None:
         origin = [file for number, file in sources if number <= line]
         return origin[-1] if origin else None

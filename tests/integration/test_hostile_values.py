@@ -38,10 +38,12 @@ def run_verbose(tmp: Path, play: list[dict[str, Any]], inventory: str, env: dict
                            *args], capture_output=True, text=True, env=run_env, timeout=600, check=False, cwd=tmp)
 
 
-def memory_bounded_python(tmp: Path, gib: int = 3) -> str:
-    """An interpreter for modules whose address space is bounded, so a memory blow-up fails in seconds."""
+def bounded_python(tmp: Path) -> str:
+    """An interpreter for modules with bounded address space (3 GiB) and file size (32 MiB): an alias expansion
+    that is not refused cannot take the shared machine's memory or disk (it fails, at worst by the playbook's
+    timeout, since Python streams it slowly into the render cache and the result)."""
     wrapper = tmp / "bounded-python"
-    wrapper.write_text(f"#!/bin/sh\nulimit -v {gib * 1024 * 1024}\nexec {sys.executable} \"$@\"\n")
+    wrapper.write_text(f"#!/bin/sh\nulimit -v {3 * 1024 * 1024}\nulimit -f 65536\nexec {sys.executable} \"$@\"\n")
     wrapper.chmod(0o755)
     return str(wrapper)
 
@@ -61,8 +63,7 @@ def test_yaml_alias_bomb_is_refused_naming_the_file_and_nothing_is_applied(clust
          "ignore_errors": True},
         {"name": "sync", "gitops.kubernetes.gitops_sync": {"application": app, "kubeconfig": "{{ gitops_test_kubeconfig }}"},
          "register": "sync", "ignore_errors": True},
-    ]), env={"ANSIBLE_PYTHON_INTERPRETER": memory_bounded_python(tmp_path),
-             "GITOPS_CACHE_DIR": str(tmp_path / "cache")})
+    ]), env={"ANSIBLE_PYTHON_INTERPRETER": bounded_python(tmp_path), "GITOPS_CACHE_DIR": str(tmp_path / "cache")})
     for name in ("render", "sync"):
         result = run[name]
         assert result["failed"], name
@@ -72,8 +73,8 @@ def test_yaml_alias_bomb_is_refused_naming_the_file_and_nothing_is_applied(clust
     assert kubectl.get("configmaps", "-n", namespace, "-l", "applyset.kubernetes.io/id")["items"] == []
 
 
-def test_a_secret_value_the_api_server_quotes_never_reaches_output_results_or_the_cluster(cluster, kubectl, namespace,
-                                                                                           git_repo, tmp_path):
+def test_a_secret_value_the_api_server_quotes_never_reaches_output_results_or_the_cluster(
+        cluster, kubectl, namespace, git_repo, tmp_path):
     pin = "982734561"
     repo = git_repo()
     repo.commit({
