@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 # 9 levels of 10 aliases: about 1 KB that a naive loader expands to a billion strings
