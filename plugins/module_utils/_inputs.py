@@ -71,6 +71,12 @@ SYNC_POLICY_SPEC: dict[str, dict[str, Any]] = {
     "replace": {"type": "bool", "default": False},
     "prune_propagation_policy": {"type": "str", "choices": list(PROPAGATION_POLICIES), "default": "foreground"},
 }
+# generators in the task itself; documented by doc_fragments/_generators.py
+GENERATOR_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "generators": {"type": "list", "elements": "dict"},
+    "only": {"type": "list", "elements": "str"},
+    "skip": {"type": "list", "elements": "str"},
+}
 # keys of the single-application manifests form, taken from the module's parameters
 MANIFESTS_FORM_KEYS = ("name", "manifests", "destination", "revision", "ignore_differences", "sync_policy")
 
@@ -185,9 +191,16 @@ class ApplicationInput:
 
 
 def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[ApplicationInput]:
-    """The module's applications, in whichever of the three forms they were given."""
+    """The module's applications, in whichever of the three forms they were given (with generated ones)."""
     guard = Policy.from_params(params.get("policy"))
-    if params.get("applications") is not None:
+    if params.get("generators") or params.get("only") or params.get("skip"):
+        from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
+
+        explicit = list(params.get("applications") or [])
+        selected = generate_applications(explicit, params.get("generators") or [], params.get("only") or [],
+                                         params.get("skip") or [], cache_dir=cache_dir)
+        raws = [explicit[index] for index in selected.explicit] + selected.generated
+    elif params.get("applications") is not None:
         raws = params["applications"]
     elif params.get("application") is not None:
         raws = [params["application"]]
@@ -300,7 +313,23 @@ def safe_invocation(params: dict[str, Any]) -> dict[str, Any]:
             for item in args["applications"]
         ]
     args["application"] = mask_helm_values(args.get("application"))
+    if args.get("generators"):
+        args["generators"] = [masked_generator(generator) for generator in args["generators"]]
     return args
+
+
+def masked_generator(generator: Any) -> Any:
+    """A generator as -vvv may show it: Helm values masked in its template and elements."""
+    if not isinstance(generator, dict):
+        return generator
+    masked = {}
+    for kind, body in generator.items():
+        if isinstance(body, dict):
+            body = {**body, "template": mask_helm_values(body.get("template"))} if "template" in body else dict(body)
+            if isinstance(body.get("elements"), list):
+                body["elements"] = [mask_helm_values(element) for element in body["elements"]]
+        masked[kind] = body
+    return masked
 
 
 def prepare_module(module: Any) -> dict[str, Any]:
@@ -310,6 +339,8 @@ def prepare_module(module: Any) -> dict[str, Any]:
     credentials from the argument spec: they are registered by hand.
     """
     params = module.params
+    if params.get("generators") and params.get("applications") is None:
+        params["applications"] = []  # generated applications make a list, and the result says so
     for raw in [params.get("application")] + list(params.get("applications") or []):
         module.no_log_values.update(credential_values(raw))
     invocation = {"module_args": safe_invocation(params)}
@@ -321,6 +352,6 @@ def prepare_module(module: Any) -> dict[str, Any]:
         if not present:
             module.fail_json(msg=missing_required_lib(library), exception=error, invocation=invocation)
     specs = [params.get("application")] + [a for a in params.get("applications") or [] if "manifests" not in a]
-    if not HAS_GIT and any(spec is not None for spec in specs):
+    if not HAS_GIT and (any(spec is not None for spec in specs) or params.get("generators")):
         module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
     return invocation

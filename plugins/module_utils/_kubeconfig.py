@@ -183,8 +183,12 @@ def _named(entries: Any, name: str, what: str) -> dict[str, Any]:
 def _read_kubeconfig(path: str) -> dict[str, Any]:
     import yaml
 
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import YamlLimitError, load_one
+
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        document = load_one(Path(path).read_text(encoding="utf-8"))
+    except YamlLimitError as exc:
+        raise ClusterConnectionError(f"invalid cluster configuration: kubeconfig file {path} is refused: {exc}") from None
     except OSError as exc:
         raise ClusterConnectionError(f"cannot read kubeconfig file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:

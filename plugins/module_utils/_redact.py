@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import base64
 import bisect
 import copy
+import json
 import re
 from typing import Any, Iterable
 
@@ -70,6 +72,13 @@ def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
     return text
 
 
+def scrub_error(error: Any, secrets: Iterable[str]) -> Any:
+    """A GitopsError with its message scrubbed of the secrets (its location names files and objects, not values)."""
+    error.message = scrub_text(error.message, secrets)
+    error.args = (str(error),)
+    return error
+
+
 def is_secret(manifest: dict[str, Any] | None) -> bool:
     return bool(manifest) and manifest.get("kind") == "Secret" and (manifest.get("apiVersion") or "") == "v1"
 
@@ -86,6 +95,8 @@ def mask_secret(manifest: dict[str, Any], other: dict[str, Any] | None = None) -
     masked = copy.deepcopy(manifest)
     for section in ("data", "stringData"):
         values = masked.get(section)
+        if values is not None and not isinstance(values, dict):
+            masked[section] = SECRET_MASK  # invalid, and may still hold a value
         if not isinstance(values, dict):
             continue
         other_values = (other or {}).get(section) or {}
@@ -103,20 +114,50 @@ def mask_secret(manifest: dict[str, Any], other: dict[str, Any] | None = None) -
     return masked
 
 
-def secret_values(manifests: Iterable[dict[str, Any] | None]) -> SecretValues:
-    """Every Secret value (and its decoded form) found in the manifests, for scrub_text."""
-    import base64
+def scalar_forms(value: Any) -> list[str]:
+    """The texts a scalar may be printed as: Python's str, JSON (as the API server quotes a request body), and
+    for a whole float the integer (YAML 1.1 and Go print 5e9 as 5000000000)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    forms = [str(value)]
+    try:
+        forms.append(json.dumps(value))
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, float) and value.is_integer():
+        forms.append(str(int(value)))
+    return forms
 
+
+def scalars(value: Any) -> Iterable[Any]:
+    """Every scalar in a structure of mappings and lists."""
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from scalars(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from scalars(item)
+    else:
+        yield value
+
+
+def secret_values(manifests: Iterable[dict[str, Any] | None]) -> SecretValues:
+    """Every scalar of every Secret's data and stringData, in every form it may be printed in (and a data
+    value's decoded form), for scrub_text.
+
+    A Secret value that is not a string (`pin: 982734561` unquoted) is invalid, and the API server quotes it
+    in its error: numbers and booleans are found as well as strings, at any depth.
+    """
     found = SecretValues()
     for manifest in manifests:
         if not is_secret(manifest):
             continue
         for section in ("data", "stringData"):
-            for value in ((manifest or {}).get(section) or {}).values():
-                if not isinstance(value, str):
-                    continue
-                found.append(value)
-                if section == "data":
+            for value in scalars((manifest or {}).get(section)):
+                found.extend(scalar_forms(value))
+                if section == "data" and isinstance(value, str):
                     try:
                         found.append(base64.b64decode(value, validate=True).decode("utf-8"))
                     except (ValueError, UnicodeDecodeError):

@@ -15,7 +15,6 @@ rendering the same commit again costs one JSON read and no checkout.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import os
@@ -27,7 +26,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 try:
     import yaml
@@ -41,8 +40,9 @@ except ImportError:  # the module reports it with missing_required_lib()
     YAML_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, RenderError, SourceError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._helm_set import HelmSetError, merge_values, parameters_file_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, strip_url_credentials
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scalar_forms, scalars, scrub_text, strip_url_credentials
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import (
     CommitInfo,
     GitSource,
@@ -61,8 +61,15 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     HelmOptions,
     KustomizeOptions,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import (
+    MAX_YAML_BYTES,
+    YamlLimitError,
+    load_documents,
+    load_one,
+    manifest_loader,
+)
 
-__all__ = ["CommitInfo", "RenderResult", "render_application", "detect_renderer", "load_manifests"]
+__all__ = ["CommitInfo", "RenderResult", "render_application", "detect_renderer", "load_manifests", "manifest_loader"]
 
 RENDER_TIMEOUT = 300.0  # seconds for one kustomize or helm run
 # bump when the cached payload or anything a renderer does changes shape
@@ -180,35 +187,18 @@ def check_duplicates(objects: list[DesiredObject]) -> None:
 
 # -- YAML -----------------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
-def manifest_loader() -> Any:
-    """PyYAML's safe loader (the C one when available) that keeps timestamps as strings,
-    as Kubernetes' YAML-to-JSON conversion does."""
-    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = type("ManifestLoader", (base,), {})
-    loader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    loader.add_constructor("tag:yaml.org,2002:timestamp", lambda self, node: self.construct_scalar(node))
-    return loader
-
-
 def dump_yaml(manifest: dict[str, Any]) -> str:
     """One object as block-style YAML, keys in their rendered order."""
     return yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False)
 
 
 def iter_yaml_documents(text: str, file: str) -> Iterator[tuple[int, Any]]:
-    """(1-based line, data) for each non-empty document; RenderError with file/line/column if invalid."""
-    loader = manifest_loader()(text)
+    """(1-based line, data) for each non-empty document; RenderError with file/line/column if invalid
+    or over the bounds of _yaml (size, alias expansion)."""
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            line = node.start_mark.line + 1 if node is not None else None
-            data = loader.construct_document(node) if node is not None else None
-            if data is not None:
-                yield line or 1, data
+        yield from load_documents(text)
+    except YamlLimitError as err:
+        raise RenderError(str(err), file=file, line=err.line) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         problem = " ".join(part for part in (err.context, err.problem) if part) or "invalid YAML"
@@ -216,8 +206,6 @@ def iter_yaml_documents(text: str, file: str) -> Iterator[tuple[int, Any]]:
                           line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None) from None
     except yaml.YAMLError as err:
         raise RenderError(f"invalid YAML: {err}", file=file) from None
-    finally:
-        loader.dispose()
 
 
 def load_manifests(text: str, file: str, is_json: bool = False) -> list[DesiredObject]:
@@ -385,7 +373,9 @@ def _tool_stamp(name: str) -> str:
     return f"{os.path.realpath(found)}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def _run_tool(ctx: _RenderContext, argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+def _run_tool(ctx: _RenderContext, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
+              hidden: Iterable[str] = ()) -> str:
+    """The tool's stdout; a RenderError with its stderr, without credentials or the `hidden` values, if it fails."""
     name = Path(argv[0]).name
     try:
         proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=RENDER_TIMEOUT, check=False,
@@ -395,7 +385,7 @@ def _run_tool(ctx: _RenderContext, argv: list[str], cwd: Path, env: dict[str, st
     except OSError as err:
         raise RenderError(f"{name} could not be started: {err.strerror}") from None
     if proc.returncode != 0:
-        stderr = scrub_text(proc.stderr, ctx.secrets).replace(str(ctx.root) + "/", "").replace(str(ctx.root), ".")
+        stderr = scrub_text(proc.stderr, [*ctx.secrets, *hidden]).replace(str(ctx.root) + "/", "").replace(str(ctx.root), ".")
         raise _tool_error(ctx, name, stderr.strip() or f"exit status {proc.returncode}")
     return proc.stdout
 
@@ -549,8 +539,8 @@ def _kustomize_origin(ctx: _RenderContext, manifest: dict[str, Any], remove: boo
     origin: Any = None
     if origin_text:
         try:
-            origin = yaml.safe_load(origin_text)
-        except yaml.YAMLError:
+            origin = load_one(origin_text)
+        except (yaml.YAMLError, YamlLimitError):
             origin = None
     if isinstance(origin, dict):
         if origin.get("repo"):
@@ -580,8 +570,8 @@ def vendored_charts(chart_dir: Path) -> set[str]:
     for entry in sorted(charts.iterdir()):
         if entry.is_dir() and (entry / "Chart.yaml").is_file():
             try:
-                data = yaml.safe_load((entry / "Chart.yaml").read_text(encoding="utf-8")) or {}
-            except (yaml.YAMLError, UnicodeDecodeError):
+                data = load_one((entry / "Chart.yaml").read_text(encoding="utf-8")) or {}
+            except (yaml.YAMLError, YamlLimitError, UnicodeDecodeError):
                 data = {}
             names.add(str(data.get("name") or entry.name) if isinstance(data, dict) else entry.name)
         elif entry.is_file() and entry.name.endswith((".tgz", ".tar.gz")):
@@ -590,11 +580,11 @@ def vendored_charts(chart_dir: Path) -> set[str]:
                     for member in archive.getmembers():
                         if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/Chart.yaml"):
                             handle = archive.extractfile(member)
-                            data = yaml.safe_load(handle.read()) if handle else {}
+                            data = load_one(handle.read(MAX_YAML_BYTES + 1)) if handle else {}
                             if isinstance(data, dict) and data.get("name"):
                                 names.add(str(data["name"]))
                             break
-            except (tarfile.TarError, OSError, yaml.YAMLError):
+            except (tarfile.TarError, OSError, yaml.YAMLError, YamlLimitError):
                 continue
     return names
 
@@ -642,15 +632,15 @@ def _render_helm(ctx: _RenderContext) -> list[DesiredObject]:
         namespace = ctx.app.destination.namespace
         if namespace:
             argv += ["--namespace", namespace]
-        for value_file in options.value_files:
-            argv += ["--values", str(_value_file(ctx, value_file))]
+        value_files = [_value_file(ctx, value_file) for value_file in options.value_files]
+        argv += [arg for path in value_files for arg in ("--values", str(path))]
+        # values and parameters go in private files, never on the command line other users can read;
+        # the temporary directory is 0700 and removed with everything in it
         if options.values:
-            inline = home / "inline-values.yaml"
-            inline.write_text(json.dumps(options.values))  # JSON is YAML, and keeps every type exact
-            argv += ["--values", str(inline)]
-        for parameter in options.parameters:
-            flag = "--set-string" if parameter.force_string else "--set"
-            argv += [flag, f"{parameter.name}={_escape_set_value(parameter.value)}"]
+            # JSON is YAML, and keeps every type exact
+            argv += ["--values", _private_file(home / "inline-values.yaml", json.dumps(options.values))]
+        if options.parameters:
+            argv += ["--values", _private_file(home / "parameters.yaml", json.dumps(_parameter_values(ctx, options, value_files)))]
         if not options.skip_crds:
             argv.append("--include-crds")
         if options.kube_version:
@@ -665,7 +655,10 @@ def _render_helm(ctx: _RenderContext) -> list[DesiredObject]:
             "HELM_DATA_HOME": str(home / "data"),
             "HELM_NAMESPACE": namespace or "default",
         }
-        output = _run_tool(ctx, argv, cwd=ctx.app_dir, env=env)
+        # helm may quote a value in an error: values and parameters are the chart's secrets
+        hidden = [form for value in scalars(options.values) for form in scalar_forms(value)]
+        hidden += [parameter.value for parameter in options.parameters]
+        output = _run_tool(ctx, argv, cwd=ctx.app_dir, env=env, hidden=hidden)
     return parse_helm_output(ctx, output)
 
 
@@ -678,11 +671,29 @@ def _value_file(ctx: _RenderContext, value_file: str) -> Path:
     return target
 
 
-def _escape_set_value(value: str) -> str:
-    # helm splits --set on commas; a literal comma must be escaped, except in a {a,b} list
-    if value.startswith("{") and value.endswith("}"):
-        return value
-    return value.replace(",", "\\,")
+def _private_file(path: Path, content: str) -> str:
+    """content in a new file only its owner can read; its path."""
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(content)
+    return str(path)
+
+
+def _parameter_values(ctx: _RenderContext, options: HelmOptions, value_files: list[Path]) -> dict[str, Any]:
+    """The helm parameters as a values file given after the others, meaning what `--set` would mean."""
+    base: dict[str, Any] = {}
+    if any("[" in parameter.name for parameter in options.parameters):
+        # a list index changes one element of a values file's list: the file's lists are needed
+        for path in value_files:
+            loaded = next(iter_yaml_documents(_read_text(path, ctx.repo_relative_path(path)), ctx.repo_relative_path(path)),
+                          (1, {}))[1]
+            base = merge_values(base, loaded if isinstance(loaded, dict) else {})
+        base = merge_values(base, options.values)
+    parameters = [(parameter.name, parameter.value, parameter.force_string) for parameter in options.parameters]
+    try:
+        return parameters_file_values(base, parameters)
+    except HelmSetError as err:
+        raise RenderError(f"helm {err}", file=ctx.rel_path) from None
 
 
 def parse_helm_output(ctx: _RenderContext, output: str) -> list[DesiredObject]:
@@ -692,11 +703,22 @@ def parse_helm_output(ctx: _RenderContext, output: str) -> list[DesiredObject]:
         if line.startswith("# Source: "):
             chart_file = line[len("# Source: "):].strip().split("/", 1)
             sources.append((number, ctx.repo_relative(chart_file[1]) if len(chart_file) == 2 else ctx.rel_path))
-    objects = []
-    for obj in load_manifests(output, f"{ctx.rel_path} (helm template output)"):
-        line = obj.source_line or 0
+
+    def template_of(line: int) -> str | None:
         origin = [file for number, file in sources if number <= line]
-        obj.source_file, obj.source_line = (origin[-1] if origin else ctx.rel_path), None
+        return origin[-1] if origin else None
+
+    try:
+        loaded = load_manifests(output, f"{ctx.rel_path} (helm template output)")
+    except RenderError as err:
+        # a line of helm's output means little to a user: name the template that produced it
+        template = template_of(err.line) if err.line else None
+        if template is None:
+            raise
+        raise RenderError(f"{err.message} (in helm template output, line {err.line})", file=template) from None
+    objects = []
+    for obj in loaded:
+        obj.source_file, obj.source_line = template_of(obj.source_line or 0) or ctx.rel_path, None
         objects.append(obj)
     return objects
 

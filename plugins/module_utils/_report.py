@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import SECRET_MASK, mask_secret, scrub_text
+from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import YamlLimitError, load_one
 
 try:
     import yaml
@@ -245,8 +246,8 @@ def _load_secret(text: str) -> dict[str, Any] | None:
     if not text or not HAS_YAML:
         return None
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError:
+        document = load_one(text)
+    except (yaml.YAMLError, YamlLimitError):
         return None
     if not isinstance(document, dict):
         return None
@@ -298,8 +299,8 @@ def patch_between(before: str, after: str) -> list[dict[str, Any]] | None:
     if not (before and after and HAS_YAML and HAS_JSONPATCH):
         return None
     try:
-        live, desired = yaml.safe_load(before), yaml.safe_load(after)
-    except yaml.YAMLError:
+        live, desired = load_one(before), load_one(after)
+    except (yaml.YAMLError, YamlLimitError):
         return None
     if not isinstance(live, dict) or not isinstance(desired, dict):
         return None

@@ -582,8 +582,13 @@ def _helm_values(reader: _Reader, key: str) -> dict[str, Any]:
     if isinstance(value, str):
         import yaml
 
+        from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import YamlLimitError, load_one
+
         try:
-            value = yaml.safe_load(value)
+            value = load_one(value)
+        except YamlLimitError as err:
+            where = f" (line {err.line})" if err.line else ""
+            reader.fail(f"is refused{where}: {err}", key)
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

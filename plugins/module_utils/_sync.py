@@ -835,9 +835,14 @@ class _Run:
                     self._history(), set(previous) | set(inventory.previous_namespaces if inventory else []))
 
     def record(self, outcome: str, message: str) -> None:
+        # the history lives in a ConfigMap: an API server error quoting a Secret's value must not land there
+        entries = self.prepared.resources + self.prepared.prune
+        secrets = secret_values([e.manifest for e in entries] + [e.live for e in entries]
+                                + [manifest for manifest, dummy, dummy_obj in self.prepared.hooks])
         entry = history_entry(
             revision=self.result.revision, started_at=self.result.started_at, finished_at=now_iso(), result=outcome,
-            message=message, counts={k: v for k, v in self.result.counts.items() if v}, initiator=self.settings.initiator,
+            message=scrub_text(message, secrets), counts={k: v for k, v in self.result.counts.items() if v},
+            initiator=self.settings.initiator,
         )
         revision = self.result.revision if outcome == SUCCEEDED else (self.inventory.revision if self.inventory else None)
         left_behind = [inv.namespace for inv in self.prepared.diff.previous

@@ -17,9 +17,12 @@ description:
   - The applications are O(applications) as given, then those of every generator in O(generators), in order,
     filtered by O(only) and O(skip). Application names must be unique over all of them.
   - O(applications) are not copied into the result, since they may carry Git credentials and task results are
-    printed and stored; RV(explicit) gives the indexes of the selected ones, so the full list is
-    C(explicit | map('extract', applications) + generated), as the role C(gitops.kubernetes.applications)
-    builds it.
+    printed and stored; RV(explicit) gives the indexes of the selected ones.
+  - For the same reason RV(generated) shows Helm values (C(values), C(valuesObject), C(parameters) values) masked,
+    so it lists what would be synced but cannot be synced itself. To sync or diff generated applications, give
+    the same O(generators), O(only) and O(skip) to M(gitops.kubernetes.gitops_sync) or
+    M(gitops.kubernetes.gitops_diff), which generate them in the task with the real values, as the role
+    C(gitops.kubernetes.applications) does.
   - "B(list generator): C(template) is part of an application spec; each entry of C(elements) is deep-merged over it
     (mappings merge key by key, anything else replaces), so an element only says what differs, for example its
     C(name), C(source.path) and C(destination.namespace)."
@@ -130,9 +133,23 @@ EXAMPLES = r"""
       - legacy-*
   register: generated
 
-- name: Sync them all in one task
+- name: Sync them all in one task (generated there again, with the Helm values the result above masks)
   gitops.kubernetes.gitops_sync:
-    applications: "{{ generated.generated }}"
+    generators:
+      - git:
+          repo_url: git@git.example.org:platform/apps.git
+          ssh_private_key_file: ~/.ssh/deploy_key
+          revision: main
+          directories:
+            - path: apps/*
+            - path: apps/experiment-*
+              exclude: true
+          template:
+            sync_policy:
+              prune: true
+              create_namespace: true
+    skip:
+      - legacy-*
 """
 
 RETURN = r"""
@@ -143,7 +160,9 @@ explicit:
   elements: int
   sample: [0, 2]
 generated:
-  description: The selected generated application specs, in generator order.
+  description:
+    - The selected generated application specs, in generator order, with Helm values and parameter values masked
+      (keys kept).
   returned: always
   type: list
   elements: dict
@@ -172,6 +191,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import masked_generator
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import mask_helm_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import credential_values
@@ -210,7 +230,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     return {
         "changed": False,
         "explicit": generated.explicit,
-        "generated": generated.generated,
+        # task results are printed (-v) and stored: Helm values, where charts get their passwords, are masked
+        "generated": [mask_helm_values(app) for app in generated.generated],
         "names": generated.names,
         "excluded": generated.excluded,
         "revisions": generated.revisions,
@@ -223,7 +244,8 @@ def main() -> None:
     for raw in module.params["applications"]:
         module.no_log_values.update(credential_values(raw))
     # -vvv echoes the arguments: Helm values often carry passwords
-    invocation = {"module_args": {**module.params, "applications": [mask_helm_values(a) for a in module.params["applications"]]}}
+    invocation = {"module_args": {**module.params, "applications": [mask_helm_values(a) for a in module.params["applications"]],
+                                  "generators": [masked_generator(g) for g in module.params["generators"]]}}
     if not HAS_GENERATE:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=GENERATE_IMPORT_ERROR, invocation=invocation)
     if not HAS_GIT and any("git" in (g or {}) for g in module.params["generators"]):

@@ -36,6 +36,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._kube_connection
   - gitops.kubernetes._policy
   - gitops.kubernetes._dry_run_cache
+  - gitops.kubernetes._generators
 attributes:
   check_mode:
     support: full
@@ -285,6 +286,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
+    GENERATOR_ARGUMENT_SPEC,
     ApplicationInput,
     SharedCompare,
     inputs_from_params,
@@ -295,7 +297,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient, kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_error, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC
 
@@ -338,6 +340,7 @@ def argument_spec() -> dict[str, Any]:
     spec.update(kube_connection_argument_spec())
     spec.update(POLICY_ARGUMENT_SPEC)
     spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
+    spec.update(GENERATOR_ARGUMENT_SPEC)
     return spec
 
 
@@ -379,7 +382,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     if params["applications"] is None:
         diff = outcomes[0]
         if not isinstance(diff, ApplicationDiff):  # only several applications collect errors
-            raise diff
+            raise scrub_error(diff, secrets)
         result.update(diff.to_result(with_diff))
     else:
         entries = []
@@ -407,8 +410,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 def main() -> None:
     module = GitopsModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("application", "manifests", "applications")],
-        required_one_of=[("application", "manifests", "applications")],
+        mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators")],
+        required_one_of=[("application", "manifests", "applications", "generators")],
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )

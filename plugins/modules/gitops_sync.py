@@ -73,6 +73,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._kube_connection
   - gitops.kubernetes._policy
   - gitops.kubernetes._dry_run_cache
+  - gitops.kubernetes._generators
 attributes:
   check_mode:
     support: full
@@ -370,6 +371,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
+    GENERATOR_ARGUMENT_SPEC,
     SYNC_POLICY_SPEC,
     ApplicationInput,
     DesiredState,
@@ -422,6 +424,7 @@ def argument_spec() -> dict[str, Any]:
     spec.update(kube_connection_argument_spec())
     spec.update(POLICY_ARGUMENT_SPEC)
     spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
+    spec.update(GENERATOR_ARGUMENT_SPEC)
     return spec
 
 
@@ -500,8 +503,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 def main() -> None:
     module = GitopsModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("application", "manifests", "applications")],
-        required_one_of=[("application", "manifests", "applications")],
+        mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators")],
+        required_one_of=[("application", "manifests", "applications", "generators")],
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )

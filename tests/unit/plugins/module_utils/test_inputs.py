@@ -90,3 +90,29 @@ def test_the_three_forms_become_inputs() -> None:
 def test_unknown_sync_policy_keys_are_named() -> None:
     with pytest.raises(SpecError, match="sync_policy has unknown keys: prun"):
         parse_sync_policy({"prun": True})
+
+
+HELM_TEMPLATE = {"source": {"repo_url": "https://git.example.org/apps.git", "path": "chart",
+                            "helm": {"values": {"password": "helm-pw"}, "parameters": [{"name": "key", "value": "helm-key"}]}}}
+
+
+def test_generated_applications_are_made_in_the_task_with_their_real_values() -> None:
+    params = {"applications": [{"name": "plain", "source": {"repo_url": "https://git.example.org/a.git", "path": "a"}}],
+              "generators": [{"list": {"template": HELM_TEMPLATE, "elements": [{"name": "web"}, {"name": "legacy"}]}}],
+              "only": [], "skip": ["legacy"]}
+    inputs = inputs_from_params(params, "/nonexistent-cache")
+    assert [one.name for one in inputs] == ["plain", "web"]
+    helm = inputs[1].app.source.helm
+    assert helm.values == {"password": "helm-pw"} and helm.parameters[0].value == "helm-key"
+
+
+def test_only_and_skip_select_explicit_applications_without_generators() -> None:
+    apps = [{"name": name, "source": {"repo_url": "https://git.example.org/a.git", "path": "a"}} for name in ("a", "b")]
+    assert [one.name for one in inputs_from_params({"applications": apps, "skip": ["b"]}, "/nonexistent-cache")] == ["a"]
+
+
+def test_invocation_masks_helm_values_of_generators() -> None:
+    shown = repr(safe_invocation({"generators": [{"list": {"template": HELM_TEMPLATE, "elements": [
+        {"name": "web", "source": {"helm": {"values": {"password": "element-pw"}}}}]}}], "applications": []}))
+    assert "helm-pw" not in shown and "helm-key" not in shown and "element-pw" not in shown
+    assert "password" in shown  # keys stay visible

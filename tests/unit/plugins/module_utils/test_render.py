@@ -14,7 +14,6 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import R
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render import (
     RenderCache,
-    _escape_set_value,
     _RenderContext,
     check_chart_dependencies,
     check_duplicates,
@@ -241,11 +240,6 @@ def test_helm_output_maps_objects_to_templates(tmp_path):
     assert [obj.source_file for obj in objects] == [
         "charts/mine/crds/crd.yaml", "charts/mine/templates/cm.yaml", "charts/mine/charts/sub/templates/x.yaml"]
     assert all(obj.source_line is None for obj in objects)
-
-
-def test_set_values_escape_commas():
-    assert _escape_set_value("a,b") == "a\\,b"
-    assert _escape_set_value("{a,b}") == "{a,b}"
 
 
 def test_missing_binary_says_which_and_how(monkeypatch, tmp_path):
