@@ -1,28 +1,6 @@
 # Copyright (c) gitops.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Source stage: a Git repository at one resolved commit, as files on disk.
-
-One bare mirror per repository URL lives under the cache directory and is
-shared by every application (and every process: a file lock serialises work
-on one mirror). A revision is resolved to a 40-character commit SHA; a commit
-SHA already in the mirror costs no network at all, a branch, tag or HEAD
-costs one `ls-remote` per repository and module run (a tag can be moved with
-`git tag -f`, as Argo CD knows) and, only if the ref moved to a commit the
-mirror lacks, a fetch of that one ref. Each render gets a throwaway checkout
-of the commit, removed afterwards, with its submodules checked out at the
-commits it pins, recursively (Argo CD's `git submodule update --init
---recursive`), each from its own cached mirror.
-
-Repository URLs are normalised (_urls.py) before use: what a policy checked
-is what git fetches. Submodule URLs come from the repository's content, so
-they pass the same policy check, get the parent's HTTPS credentials only on
-the parent's own host, and may use the file transport only when the parent
-is itself a local repository.
-
-Credentials never reach a command line, a result, an error or a log: URLs are
-stripped of user info, HTTPS secrets reach git through GIT_ASKPASS and the
-environment only, and every git message is scrubbed before it is shown.
-"""
+"""Git repositories: one cached bare mirror per URL, revisions resolved with ls-remote, commits checked out."""
 
 from __future__ import annotations
 
@@ -41,19 +19,30 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterator
-from urllib.parse import unquote, urlsplit
+from typing import Iterator
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SourceError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, strip_url_credentials
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SourceSpec, normalize_repo_path
-from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import (
-    RepoUrlError,
-    is_local,
-    normalize_repo_url,
-    resolve_relative_url,
-    same_origin,
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.common import (
+    LOCAL_TIMEOUT,
+    LOCK_TIMEOUT,
+    NETWORK_TIMEOUT,
+    RemoteUnreachableError,
+    RepoCheck,
+    UnknownRevisionError,
+    split_credentials,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.paths import (
+    PathEscapeError,
+    PathNotFoundError,
+    _remove_stale,
+    default_cache_dir,
+    find_escaping_symlink,
+    resolve_in_checkout,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.submodules import Submodule, SubmodulesMixin
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SourceSpec, normalize_repo_path
+from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import RepoUrlError, normalize_repo_url
 
 try:
     import git
@@ -66,14 +55,8 @@ except ImportError:  # the module reports it with missing_required_lib()
     HAS_GIT = False
     GIT_IMPORT_ERROR = traceback.format_exc()
 
-NETWORK_TIMEOUT = 120.0  # seconds for one ls-remote or fetch
-LOCAL_TIMEOUT = 120.0  # seconds for a local git command (checkout of a large tree)
-LOCK_TIMEOUT = 600.0  # seconds to wait for another process working on the same mirror
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_SHA = re.compile(r"^[0-9a-f]{7,39}$")
-MAX_SUBMODULE_DEPTH = 8  # submodules of submodules: deeper than this is a loop or a mistake
-# (url without credentials, where it came from) -> raises when the URL may not be fetched (the policy's check_repo)
-RepoCheck = Callable[[str, str], None]
 # GIT_ASKPASS helper: answers git's prompts from the environment, so secrets never touch disk or argv
 _ASKPASS_SCRIPT = """#!/bin/sh
 case "$1" in
@@ -81,22 +64,6 @@ case "$1" in
   *) printf '%s\\n' "$GITOPS_GIT_PASSWORD" ;;
 esac
 """
-
-
-class RemoteUnreachableError(SourceError):
-    """The remote could not be reached, or refused our credentials."""
-
-
-class UnknownRevisionError(SourceError):
-    """The revision is no branch, tag or commit of the repository."""
-
-
-class PathNotFoundError(SourceError):
-    """The application path does not exist at the resolved commit."""
-
-
-class PathEscapeError(SourceError):
-    """A path or symlink would leave the repository checkout."""
 
 
 @dataclass
@@ -120,96 +87,9 @@ class ResolvedRevision:
 
 
 @dataclass(frozen=True)
-class Submodule:
-    """A gitlink of a commit: where it is checked out, from which repository, at which commit."""
-
-    path: str  # relative to the repository holding it
-    url: str  # absolute and normalised, without credentials
-    sha: str
-    parent_url: str
-
-    @property
-    def origin(self) -> str:
-        """Where the URL came from, for messages: ' (submodule 'lib' of https://host/app.git)'."""
-        return f" (submodule {self.path!r} of {self.parent_url})"
-
-    def to_dict(self) -> dict[str, str]:
-        return {"path": self.path, "url": self.url, "sha": self.sha, "parent_url": self.parent_url}
-
-
-@dataclass(frozen=True)
 class _TreeFacts:
     has_symlinks: bool
     gitlinks: dict[str, str]  # path -> commit SHA of every submodule in the tree
-
-
-def default_cache_dir() -> str:
-    """$GITOPS_CACHE_DIR, else $XDG_CACHE_HOME/gitops-kubernetes, else ~/.cache/gitops-kubernetes."""
-    explicit = os.environ.get("GITOPS_CACHE_DIR")
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "gitops-kubernetes")
-
-
-def split_credentials(url: str) -> tuple[str, str, str]:
-    """'https://user:tok@host/r' -> ('https://host/r', 'user', 'tok'); other URLs unchanged."""
-    if "://" not in url:
-        return url, "", ""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url, "", ""
-    userinfo = parts.netloc.rpartition("@")[0]
-    user, dummy, password = userinfo.partition(":")
-    return strip_url_credentials(url), unquote(user), unquote(password)
-
-
-def is_within(root: Path, candidate: Path) -> bool:
-    """Whether candidate (already resolved) is root or below it."""
-    try:
-        candidate.relative_to(root)
-        return True
-    except ValueError:
-        return False
-
-
-def find_escaping_symlink(root: Path) -> str | None:
-    """The repository-relative path of the first symlink that resolves outside root, if any."""
-    root = root.resolve()
-    for current, dirs, files in os.walk(root):
-        for name in sorted(dirs) + sorted(files):
-            full = Path(current) / name
-            if full.is_symlink() and not is_within(root, full.resolve()):
-                return full.relative_to(root).as_posix()
-    return None
-
-
-def resolve_in_checkout(root: Path, relative: str, what: str) -> Path:
-    """root/relative, refusing '..', absolute paths and symlinks that lead outside root."""
-    try:
-        normalized = normalize_repo_path(relative, what=what)
-    except ValueError as err:
-        raise PathEscapeError(str(err)) from None
-    root = root.resolve()
-    target = (root / normalized).resolve()
-    if not is_within(root, target):
-        raise PathEscapeError(f"the {what} {relative!r} resolves outside the repository (through a symlink)",
-                              file=normalized)
-    return target
-
-
-STALE_CHECKOUT_AGE = 24 * 3600.0  # seconds; no render takes that long, so such a checkout was left by a killed run
-
-
-def _remove_stale(work: Path) -> None:
-    """Remove checkouts that a killed process could not clean up."""
-    limit = time.time() - STALE_CHECKOUT_AGE
-    for entry in work.iterdir():
-        try:
-            if entry.stat().st_mtime < limit:
-                shutil.rmtree(entry, ignore_errors=True)
-        except OSError:
-            continue  # removed by another process meanwhile
 
 
 # (mirror, commit) -> its symlinks and gitlinks; a commit never changes, so this never goes stale
@@ -243,7 +123,7 @@ def shared_resolutions() -> Iterator[None]:
                 _shared, _shared_refs = None, None
 
 
-class GitSource:
+class GitSource(SubmodulesMixin):
     """One application's Git source: resolve its revision, check out commits."""
 
     def __init__(self, spec: SourceSpec, cache_dir: str | None = None, network_timeout: float = NETWORK_TIMEOUT,
@@ -376,88 +256,9 @@ class GitSource:
         for submodule in self.submodules(sha, within=partial):
             self._check_out_submodule(root, index, sha, submodule, depth)
 
-    def _check_out_submodule(self, root: Path, index: Path, parent_sha: str, submodule: Submodule, depth: int) -> None:
-        where = f"submodule {submodule.path!r} ({submodule.url}) of {self.url} at commit {parent_sha[:12]}"
-        if depth >= MAX_SUBMODULE_DEPTH:
-            raise SourceError(f"{where}: submodules nest more than {MAX_SUBMODULE_DEPTH} levels deep", file=".gitmodules")
-        if self.repo_check is not None:
-            self.repo_check(submodule.url, submodule.origin)
-        child = self._submodule_source(submodule)
-        try:
-            child.resolve()
-        except SourceError as err:
-            # the render fails, so nothing is applied and nothing pruned because the files went missing
-            raise SourceError(f"{where} cannot be fetched: {err.message}") from None
-        target = resolve_in_checkout(root, submodule.path, "submodule path")
-        target.mkdir(parents=True, exist_ok=True)
-        self.checked_out_submodules.append(submodule)
-        child.check_out_into(target, index, submodule.sha, ".", depth + 1)
-        self.checked_out_submodules.extend(child.checked_out_submodules)
-
-    def _submodule_source(self, submodule: Submodule) -> "GitSource":
-        """The source of a submodule: this source's SSH settings; its HTTPS credentials on the same host only."""
-        shared_credentials = same_origin(self.url, submodule.url)
-        spec = SourceSpec(
-            repo_url=submodule.url, revision=submodule.sha,
-            ssh_private_key_file=self.spec.ssh_private_key_file, ssh_known_hosts_file=self.spec.ssh_known_hosts_file,
-            ssh_strict_host_key_checking=self.spec.ssh_strict_host_key_checking,
-            username=self.username if shared_credentials else "", password=self.password if shared_credentials else "",
-        )
-        child = GitSource(spec, str(self.cache_dir), self.network_timeout, self.repo_check)
-        child.from_content = True
-        # git itself refuses file:// submodules (CVE-2022-39253): allowed only below a repository that is local too
-        child.file_transport_allowed = is_local(self.url) and self.file_transport_allowed
-        return child
-
-    def submodules(self, sha: str, within: str = ".") -> list[Submodule]:
-        """The submodules of a commit (inside the directory `within`), with their URLs from its .gitmodules."""
-        gitlinks = {path: commit for path, commit in self._tree(sha).gitlinks.items()
-                    if within == "." or path == within or path.startswith(within + "/")}
-        if not gitlinks:
-            return []
-        urls = self._gitmodules_urls(sha)
-        found = []
-        for path, commit in sorted(gitlinks.items()):
-            raw = urls.get(path)
-            if not raw:
-                raise SourceError(f"submodule {path!r} of {self.url} at commit {sha[:12]} has no URL in .gitmodules",
-                                  file=".gitmodules")
-            if is_local(raw) and not raw.startswith(("/", "./", "../")) and not raw.lower().startswith("file://"):
-                # git would take it relative to wherever it runs: no meaning for a repository
-                raise SourceError(f"submodule {path!r} of {self.url} at commit {sha[:12]}: URL {raw!r} is neither absolute "
-                                  "nor relative to the repository (./ or ../)", file=".gitmodules")
-            try:
-                url = resolve_relative_url(self.url, split_credentials(raw)[0])
-            except RepoUrlError as err:
-                raise SourceError(f"submodule {path!r} of {self.url} at commit {sha[:12]}: {err}", file=".gitmodules") from None
-            found.append(Submodule(path=path, url=url, sha=commit, parent_url=self.url))
-        return found
-
-    def _gitmodules_urls(self, sha: str) -> dict[str, str]:
-        """Submodule path -> URL as written in the commit's .gitmodules (empty when it has none)."""
-        with self._locked():
-            status, out, dummy = self._run(
-                self._mirror(), ["config", "-z", "--blob", f"{sha}:.gitmodules", "--get-regexp", r"^submodule\..*\.(path|url)$"],
-                timeout=LOCAL_TIMEOUT, check=False)
-        if status != 0:
-            return {}
-        paths: dict[str, str] = {}
-        urls: dict[str, str] = {}
-        for entry in out.split("\0"):
-            key, dummy, value = entry.partition("\n")
-            if key.endswith(".path"):
-                paths[key[len("submodule."):-len(".path")]] = value.strip().rstrip("/")
-            elif key.endswith(".url"):
-                urls[key[len("submodule."):-len(".url")]] = value.strip()
-        return {path: urls.get(name, "") for name, path in paths.items()}
-
     def has_symlinks(self, sha: str) -> bool:
         """Whether the commit holds any symlink (then only a full checkout can tell whether one escapes)."""
         return self._tree(sha).has_symlinks
-
-    def has_submodules(self, sha: str) -> bool:
-        """Whether the commit holds any submodule (gitlink)."""
-        return bool(self._tree(sha).gitlinks)
 
     def _tree(self, sha: str) -> _TreeFacts:
         key = (str(self.mirror_dir), sha)
