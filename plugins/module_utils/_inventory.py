@@ -134,7 +134,7 @@ class Inventory:
     @property
     def ours(self) -> bool:
         """Whether this collection wrote the parent (KEP-3659: a tool leaves another tool's ApplySet alone)."""
-        return not self.exists or self.tooling.split("/")[0] == TOOLING.split("/")[0]
+        return not self.exists or self.tooling.split("/", 1)[0] == TOOLING.split("/", 1)[0]
 
     def tool_problem(self) -> str:
         """Why a sync may not write this parent ('' when it may): KEP-3659 tools leave each other's ApplySets alone."""

@@ -107,8 +107,7 @@ def test_an_object_moved_between_applications_of_one_run_keeps_its_uid(kubectl, 
     assert run["third"]["changed"] is False and run["third"]["stats"]["writes"] == 0
 
 
-def test_an_object_both_applications_of_a_run_want_is_a_conflict_and_stays_where_it_was(kubectl, namespace,
-                                                                                           ansible_playbook):
+def test_an_object_both_applications_of_a_run_want_is_a_conflict_and_stays_where_it_was(kubectl, namespace, ansible_playbook):
     run = ansible_playbook(tasks(sync_task("first", [application("front", namespace, [configmap("shared")])])))
     assert not run["first"].get("failed"), run["first"].get("msg")
     before = uid(kubectl, namespace, "configmap/shared")
@@ -124,8 +123,7 @@ def test_an_object_both_applications_of_a_run_want_is_a_conflict_and_stays_where
     assert live["metadata"]["labels"][PART_OF_LABEL] == application_applyset_id("front", namespace)
 
 
-def test_an_object_moved_between_applications_synced_apart_is_claimed_then_handed_over(kubectl, namespace,
-                                                                                        ansible_playbook):
+def test_an_object_moved_between_applications_synced_apart_is_claimed_then_handed_over(kubectl, namespace, ansible_playbook):
     front_before = [application("front", namespace, [configmap("front-only"), configmap("moved")])]
     run = ansible_playbook(tasks(sync_task("first", front_before)))
     assert not run["first"].get("failed"), run["first"].get("msg")
@@ -160,7 +158,7 @@ def test_an_object_moved_between_applications_synced_apart_is_claimed_then_hande
 
 
 def test_a_changed_destination_namespace_prunes_what_the_old_one_holds(kubectl, namespace, second_namespace,
-                                                                        ansible_playbook, git_repo):
+                                                                       ansible_playbook, git_repo):
     repo = git_repo()
     repo.commit({"app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n"})
     run = ansible_playbook(tasks(git_app_task("old", repo, "mover", namespace)))
@@ -210,7 +208,7 @@ def test_a_member_reached_under_another_api_group_is_not_pruned_as_a_second_obje
 
 
 def test_two_applications_of_one_name_in_one_namespace_never_prune_each_other(kubectl, namespace, ansible_playbook,
-                                                                               git_repo):
+                                                                              git_repo):
     team_a, team_b = git_repo("team-a"), git_repo("team-b")
     team_a.commit({"app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-a\n"})
     team_b.commit({"app/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-b\n"})
