@@ -23,6 +23,26 @@ def manifests_task(module: str, register: str, manifests: list[dict[str, Any]], 
     }
 
 
+def application_task(register: str, repo: Any, namespace: str, app: str = "shop", *, path: str = "app",
+                     revision: str = "main", source: dict[str, Any] | None = None, **sync_policy: Any) -> dict[str, Any]:
+    """A gitops_sync task for an application spec from a test GitRepo (prune on; failures read from the result)."""
+    return {
+        "name": f"sync {register}",
+        "gitops.kubernetes.gitops_sync": {
+            "kubeconfig": "{{ gitops_test_kubeconfig }}",
+            "cache_dir": str(repo.path.parent.parent / "cache"),
+            "application": {
+                "name": app,
+                "source": {"repo_url": repo.url, "revision": revision, "path": path, **(source or {})},
+                "destination": {"namespace": namespace},
+                "sync_policy": {"prune": True, **sync_policy},
+            },
+        },
+        "register": register,
+        "ignore_errors": True,
+    }
+
+
 def tasks(*task_list: dict[str, Any]) -> str:
     return yaml.safe_dump(list(task_list), sort_keys=False)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from module_tasks import resources_by_kind_name, tasks
+from module_tasks import application_task, resources_by_kind_name, tasks
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PART_OF_LABEL, application_applyset_id
 
@@ -22,21 +22,7 @@ def config_map(name: str, **data: str) -> str:
 
 
 def sync(register: str, repo: Any, namespace: str, revision: str = "main", **source: Any) -> dict[str, Any]:
-    return {
-        "name": f"sync {register}",
-        "gitops.kubernetes.gitops_sync": {
-            "kubeconfig": "{{ gitops_test_kubeconfig }}",
-            "cache_dir": str(repo.path.parent.parent / "cache"),
-            "application": {
-                "name": "shop",
-                "source": {"repo_url": repo.url, "revision": revision, "path": "app", **source},
-                "destination": {"namespace": namespace},
-                "sync_policy": {"prune": True},
-            },
-        },
-        "register": register,
-        "ignore_errors": True,
-    }
+    return application_task(register, repo, namespace, revision=revision, source=source)
 
 
 def members(kubectl: Any, namespace: str) -> dict[str, str]:

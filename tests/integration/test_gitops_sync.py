@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from module_tasks import manifests_task, resources_by_kind_name, tasks
+from module_tasks import application_task, manifests_task, resources_by_kind_name, tasks
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import (
     ID_LABEL,
@@ -365,21 +365,7 @@ def test_a_hook_never_replaces_an_object_it_does_not_own(kubectl, namespace, ans
 
 
 def app_task(register: str, repo: Any, namespace: str, app: str = "shop", **sync_policy: Any) -> dict[str, Any]:
-    return {
-        "name": f"sync {register}",
-        "gitops.kubernetes.gitops_sync": {
-            "kubeconfig": "{{ gitops_test_kubeconfig }}",
-            "cache_dir": str(repo.path.parent.parent / "cache"),
-            "application": {
-                "name": app,
-                "source": {"repo_url": repo.url, "revision": "main", "path": "app"},
-                "destination": {"namespace": namespace},
-                "sync_policy": {"prune": True, **sync_policy},
-            },
-        },
-        "register": register,
-        "ignore_errors": True,
-    }
+    return application_task(register, repo, namespace, app, **sync_policy)
 
 
 def cm_yaml(name: str, annotations: str = "") -> str:

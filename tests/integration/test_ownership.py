@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 import pytest
-from module_tasks import resources_by_kind_name, tasks
+from module_tasks import application_task, resources_by_kind_name, tasks
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import (
     PART_OF_LABEL,
@@ -36,24 +36,6 @@ def sync_task(register: str, apps: list[dict[str, Any]], **options: Any) -> dict
     return {
         "name": f"sync {register}",
         "gitops.kubernetes.gitops_sync": {"kubeconfig": "{{ gitops_test_kubeconfig }}", "applications": apps, **options},
-        "register": register,
-        "ignore_errors": True,
-    }
-
-
-def git_app_task(register: str, repo: Any, app: str, namespace: str, path: str = "app", **sync_policy: Any) -> dict[str, Any]:
-    return {
-        "name": f"sync {register}",
-        "gitops.kubernetes.gitops_sync": {
-            "kubeconfig": "{{ gitops_test_kubeconfig }}",
-            "cache_dir": str(repo.path.parent.parent / "cache"),
-            "application": {
-                "name": app,
-                "source": {"repo_url": repo.url, "revision": "main", "path": path},
-                "destination": {"namespace": namespace},
-                "sync_policy": {"prune": True, **sync_policy},
-            },
-        },
         "register": register,
         "ignore_errors": True,
     }
@@ -161,30 +143,30 @@ def test_a_changed_destination_namespace_prunes_what_the_old_one_holds(kubectl, 
                                                                        ansible_playbook, git_repo):
     repo = git_repo()
     repo.commit({"app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n"})
-    run = ansible_playbook(tasks(git_app_task("old", repo, "mover", namespace)))
+    run = ansible_playbook(tasks(application_task("old", repo, namespace, "mover")))
     assert not run["old"].get("failed"), run["old"].get("msg")
 
     # the destination changes; with pruning off the old objects are reported and stay tracked where they are
-    run = ansible_playbook(tasks(git_app_task("kept", repo, "mover", second_namespace, prune=False)))
+    run = ansible_playbook(tasks(application_task("kept", repo, second_namespace, "mover", prune=False)))
     kept = run["kept"]
     assert not kept.get("failed"), kept.get("msg")
     old = next(r for r in kept["resources"] if r["kind"] == "ConfigMap" and r["namespace"] == namespace)
     assert old["action"] == "prune skipped" and "pruning is off" in old["message"]
     assert kubectl.exists("configmap/a", "-n", namespace) and kubectl.exists("configmap/a", "-n", second_namespace)
     assert members(kubectl, namespace, "mover") == {"ConfigMap/a"}
-    run = ansible_playbook(tasks(git_app_task("again", repo, "mover", second_namespace, prune=False)))
+    run = ansible_playbook(tasks(application_task("again", repo, second_namespace, "mover", prune=False)))
     assert run["again"]["changed"] is False and run["again"]["stats"]["writes"] == 0
 
     # the drift report shows what the old namespace still holds; the sync prunes it and the old parent goes
-    run = ansible_playbook(tasks(git_app_task("check", repo, "mover", second_namespace)), check=True)
+    run = ansible_playbook(tasks(application_task("check", repo, second_namespace, "mover")), check=True)
     planned = next(r for r in run["check"]["resources"] if r["namespace"] == namespace)
     assert planned["action"] == "pruned" and planned["result"] == "Planned"
-    run = ansible_playbook(tasks(git_app_task("moved", repo, "mover", second_namespace)))
+    run = ansible_playbook(tasks(application_task("moved", repo, second_namespace, "mover")))
     assert not run["moved"].get("failed"), run["moved"].get("msg")
     assert not kubectl.exists("configmap/a", "-n", namespace)
     assert not kubectl.exists("configmap/applyset-mover", "-n", namespace)
     assert members(kubectl, second_namespace, "mover") == {"ConfigMap/a"}
-    run = ansible_playbook(tasks(git_app_task("settled", repo, "mover", second_namespace)))
+    run = ansible_playbook(tasks(application_task("settled", repo, second_namespace, "mover")))
     assert run["settled"]["changed"] is False and run["settled"]["stats"]["writes"] == 0
 
 
@@ -212,9 +194,9 @@ def test_two_applications_of_one_name_in_one_namespace_never_prune_each_other(ku
     team_a, team_b = git_repo("team-a"), git_repo("team-b")
     team_a.commit({"app/a.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-a\n"})
     team_b.commit({"app/b.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-b\n"})
-    run = ansible_playbook(tasks(git_app_task("a", team_a, "web", namespace)))
+    run = ansible_playbook(tasks(application_task("a", team_a, namespace, "web")))
     assert not run["a"].get("failed"), run["a"].get("msg")
-    run = ansible_playbook(tasks(git_app_task("b", team_b, "web", namespace)))
+    run = ansible_playbook(tasks(application_task("b", team_b, namespace, "web")))
     assert run["b"].get("failed") and "belongs to another application named web" in run["b"]["msg"]
     assert team_a.url in run["b"]["msg"] and "Rename one of them" in run["b"]["msg"]
     assert kubectl.exists("configmap/from-a", "-n", namespace) and not kubectl.exists("configmap/from-b", "-n", namespace)
