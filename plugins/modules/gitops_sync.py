@@ -56,7 +56,7 @@ description:
   - A C(coordination.k8s.io/v1) Lease C(gitops-sync-<name>) in the destination namespace makes two syncs of one
     application wait for each other (at most O(wait_timeout) seconds) instead of interleaving. It is taken only when
     there is something to write. The holder renews it every 5 seconds; another sync takes it over only when it went
-    30 seconds without renewal (process ids are never used: a sync in another container on the same host is alive
+    30 seconds without renewal (process ids are never used; a sync in another container on the same host is alive
     while it renews). A sync that lost its Lease (taken over, or not renewed for 20 seconds) stops before its next
     write and says so, and records nothing more.
   - Nothing is half-applied by construction of the plan; an application whose render fails, or with an object the
