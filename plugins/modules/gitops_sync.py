@@ -61,7 +61,7 @@ description:
     write and says so, and records nothing more.
   - Nothing is half-applied by construction of the plan; an application whose render fails, or with an object the
     API server cannot dry-run (kind not served, invalid field, immutable field without C(Replace=true)), applies
-    nothing and prunes nothing. Objects of a namespace that does not exist yet are validated too: a real run creates
+    nothing and prunes nothing. Objects of a namespace that does not exist yet are validated too; a real run creates
     the namespace first (the destination with C(sync_policy.create_namespace), or a Namespace of the application),
     validates them, and on a rejection deletes the namespace it just created and fails before any other write;
     check mode reports them as not validated yet.
