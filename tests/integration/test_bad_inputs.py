@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PART_OF_LABEL, application_applyset_id
+from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import CLAIM_ANNOTATION
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
 import local_cluster  # noqa: E402
@@ -186,10 +187,23 @@ def run_cases(tmp: Path, cases: dict[str, tuple[str, dict[str, Any]]], forks: in
     return proc, results
 
 
+def content(live: dict[str, Any]) -> str:
+    """An object's content: all of it but what a claim changes (the claim annotation, its field ownership and the
+    resourceVersion). A refused takeover claims the other application's object on purpose, and nothing else."""
+    document = copy.deepcopy(live)
+    metadata = document["metadata"]
+    for key in ("resourceVersion", "managedFields"):
+        metadata.pop(key, None)
+    (metadata.get("annotations") or {}).pop(CLAIM_ANNOTATION, None)
+    if metadata.get("annotations") == {}:
+        del metadata["annotations"]
+    return json.dumps(document, sort_keys=True)
+
+
 def snapshot(kubectl: Any, namespace: str, set_ids: list[str]) -> dict[str, Any]:
-    """Every object in the namespace (kind/name -> resourceVersion) and every object anywhere labelled for a case."""
+    """Every object in the namespace (kind/name -> content) and every object anywhere labelled for a case."""
     items = kubectl.get(SNAPSHOT_KINDS, "-n", namespace)["items"]
-    in_namespace = {f"{i['kind']}/{i['metadata']['name']}": i["metadata"]["resourceVersion"] for i in items}
+    in_namespace = {f"{i['kind']}/{i['metadata']['name']}": content(i) for i in items}
     selector = f"{PART_OF_LABEL} in ({','.join(set_ids)})"
     labelled = kubectl.get(f"{SNAPSHOT_KINDS},{CLUSTER_KINDS}", "-A", "-l", selector)["items"]
     names = sorted(f"{i['kind']}/{i['metadata'].get('namespace', '')}/{i['metadata']['name']}" for i in labelled)
@@ -234,7 +248,8 @@ def corpus(cluster, kubectl, tmp_path_factory):
     before = snapshot(kubectl, namespace, set_ids)
     proc, by_case = run_cases(tmp, runs)
     after = snapshot(kubectl, namespace, set_ids)
-    yield {"cases": cases, "results": by_case, "before": before, "after": after, "markers": markers, "proc": proc}
+    yield {"cases": cases, "results": by_case, "before": before, "after": after, "markers": markers, "proc": proc,
+           "namespace": namespace}
     kubectl.run("delete", "namespace", namespace, "--wait=false", "--ignore-not-found", check=False)
 
 
@@ -259,6 +274,11 @@ def test_bad_input_fails_with_the_exact_message(corpus, path):
     assert result.get("changed") is not True
 
 
-def test_bad_inputs_leave_the_cluster_unchanged(corpus):
+def test_bad_inputs_leave_the_cluster_unchanged(corpus, kubectl):
     assert corpus["after"]["labelled"] == [], "objects labelled for a failing application were created"
     assert corpus["after"]["namespace"] == corpus["before"]["namespace"]
+    # the one write a refused takeover makes: the claim on the other application's object, content untouched
+    namespace = corpus["namespace"]
+    claimed = kubectl.get("configmap/shared-by-two", "-n", namespace)
+    assert claimed["metadata"]["annotations"][CLAIM_ANNOTATION] == application_applyset_id("bad-49", namespace)
+    assert claimed["data"] == {"owner": "first"}
