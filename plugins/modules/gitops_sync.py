@@ -53,18 +53,18 @@ description:
     with the same labels), objects whose part-of label no longer names this application, objects marked
     C(Prune=false), and anything at all when the application renders zero objects unless
     C(sync_policy.allow_empty). An object whose deletion failed stays in the inventory and is retried next time."
-  - A C(coordination.k8s.io/v1) Lease C(gitops-sync-<name>) in the destination namespace makes two syncs of one
+  - "A C(coordination.k8s.io/v1) Lease C(gitops-sync-<name>) in the destination namespace makes two syncs of one
     application wait for each other (at most O(wait_timeout) seconds) instead of interleaving. It is taken only when
     there is something to write. The holder renews it every 5 seconds; another sync takes it over only when it went
     30 seconds without renewal (process ids are never used; a sync in another container on the same host is alive
     while it renews). A sync that lost its Lease (taken over, or not renewed for 20 seconds) stops before its next
-    write and says so, and records nothing more.
-  - Nothing is half-applied by construction of the plan; an application whose render fails, or with an object the
+    write and says so, and records nothing more."
+  - "Nothing is half-applied by construction of the plan; an application whose render fails, or with an object the
     API server cannot dry-run (kind not served, invalid field, immutable field without C(Replace=true)), applies
     nothing and prunes nothing. Objects of a namespace that does not exist yet are validated too; a real run creates
     the namespace first (the destination with C(sync_policy.create_namespace), or a Namespace of the application),
     validates them, and on a rejection deletes the namespace it just created and fails before any other write;
-    check mode reports them as not validated yet.
+    check mode reports them as not validated yet."
   - Check mode is the drift report. It stops after the plan and reports, per object, what a real run would do;
     C(changed) means a real run would change something.
   - Secret values never appear in results, diffs or messages.

@@ -42,10 +42,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
     PRUNED,
     ObjectResult,
     SyncClient,
-    _decide_prune,
-    _ownership_conflict,
-    _split_hooks,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.prepare import _decide_prune, _ownership_conflict, _split_hooks
 
 SET_ID = "applyset-abc-v1"
 

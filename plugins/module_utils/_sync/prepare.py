@@ -1,0 +1,363 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Preparation: compare, then decide what to do with every object, and refuse before any write what cannot sync.
+
+Refused before anything is written: objects of another application (claimed
+for this one instead), immutable-field changes that may not or cannot be
+replaced, objects that cannot be compared, hooks that would replace what they
+do not own, and (without force_conflicts) fields another field manager owns.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import (
+    EXTRANEOUS,
+    MISSING,
+    OUT_OF_SYNC,
+    SYNCED,
+    UNKNOWN,
+    ApplicationDiff,
+    ComparedObject,
+    compare_application,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import KubeApiError, SpecError, SyncError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._hooks import refuse_hook_clashes
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import application_applyset_id, parent_name
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
+from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
+from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef
+from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import (
+    CLAIM_ANNOTATION,
+    RunOwnership,
+    claim,
+    claimant_of,
+    owner_of,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import (
+    HELM_CRD_INSTALL,
+    HELM_HOOK_ANNOTATION,
+    HookSpec,
+    SyncPlan,
+    SyncTask,
+    build_plan,
+    hook_spec,
+    parse_sync_options,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
+from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.results import (
+    CONFIGURED,
+    CREATED,
+    HANDED_OVER,
+    HOOK_RUN,
+    PRUNE_SKIPPED,
+    PRUNED,
+    REPLACED,
+    UNCHANGED,
+    ObjectResult,
+)
+
+
+@dataclass
+class _Prepared:
+    diff: ApplicationDiff
+    resources: list[ObjectResult]  # desired, non-hook, in compare order
+    prune: list[ObjectResult]  # inventory members no longer desired
+    hooks: list[tuple[dict[str, Any], HookSpec, DesiredObject]]
+    plan: SyncPlan
+    desired_namespace_object: ObjectResult | None
+
+
+def _split_hooks(name: str, objects: Iterable[DesiredObject]) -> tuple[list[DesiredObject], list[tuple[dict[str, Any], HookSpec, DesiredObject]]]:
+    resources: list[DesiredObject] = []
+    hooks: list[tuple[dict[str, Any], HookSpec, DesiredObject]] = []
+    for obj in objects:
+        manifest = obj.manifest
+        try:
+            spec = hook_spec(manifest) if isinstance(manifest, dict) else None
+            if spec is None:
+                parse_sync_options(manifest)  # fail on a bad annotation before any work
+                annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+                if annotations.get(HELM_HOOK_ANNOTATION, "").strip() == HELM_CRD_INSTALL:
+                    # Argo CD applies crd-install objects as ordinary resources; the compare engine skips hook
+                    # annotations, so it gets the object without it
+                    manifest = copy.deepcopy(manifest)
+                    del manifest["metadata"]["annotations"][HELM_HOOK_ANNOTATION]
+                    obj = DesiredObject(manifest, obj.source_file, obj.source_line)
+                resources.append(obj)
+            elif not spec.skip and spec.phases:
+                metadata = manifest.get("metadata") or {}
+                if not metadata.get("name") and not metadata.get("generateName"):
+                    raise SpecError(f"hook {manifest.get('kind')} has neither metadata.name nor metadata.generateName")
+                hooks.append((manifest, spec, obj))
+        except SpecError as exc:
+            if not exc.file and obj.source_file:
+                exc.file, exc.line = obj.source_file, obj.source_line
+            raise exc.with_application(name)
+    return resources, hooks
+
+
+def _replacement_problem(client: KubeClient, compared: ComparedObject) -> str:
+    """Why the new version cannot replace the live object ('' if it can), asked before anything is deleted.
+
+    A dry-run create with the real name: the API server defaults, validates
+    and admits the object before it looks for the name, so a valid object
+    answers 409 AlreadyExists and an invalid one 422 (a generated name would
+    fail objects whose name is checked, such as CustomResourceDefinitions).
+    """
+    try:
+        client.create(compared.resource, compared.desired or {}, dry_run=True)  # type: ignore[arg-type]
+    except KubeApiError as exc:
+        if exc.status == 409 and exc.reason == "AlreadyExists":
+            return ""
+        secrets = secret_values([compared.desired])
+        return scrub_text(f"its new version is invalid, so the live object was not deleted: {exc.message}", secrets)
+    return ""
+
+
+def _prepare(
+    client: KubeClient,
+    name: str,
+    objects: list[DesiredObject],
+    namespace: str | None,
+    policy: SyncPolicy,
+    ignore_differences: Iterable[Any],
+    revision: str | None,
+    reads: LiveReads | None = None,
+    verdicts: DryRunVerdicts | None = None,
+    source: str | None = None,
+    ownership: RunOwnership | None = None,
+    check_mode: bool = False,
+) -> _Prepared:
+    """Compare, then decide an action for every object; raises before any write if something cannot sync.
+
+    `ownership` lists the applications of this run and what each wants, so an
+    object Git moved between two of them passes without being deleted.
+    """
+    resources, hooks = _split_hooks(name, objects)
+    diff = compare_application(client, name, resources, namespace=namespace, ignore_differences=ignore_differences,
+                               revision=revision, reads=reads, verdicts=verdicts, source=source)
+    foreign = diff.inventory.tool_problem() if diff.inventory else ""
+    if foreign:
+        raise SyncError("nothing was applied: " + foreign, application=name)
+    set_id = diff.inventory.set_id if diff.inventory else ""
+    ours = diff.set_ids
+    ownership = ownership or RunOwnership()
+    desired: list[ObjectResult] = []
+    prune: list[ObjectResult] = []
+    problems: list[str] = []
+    to_claim: list[ObjectResult] = []
+    desired_count = sum(1 for c in diff.resources if c.status != EXTRANEOUS)
+    for compared in diff.resources:
+        manifest = compared.desired if compared.status != EXTRANEOUS else compared.live
+        options = parse_sync_options(manifest or {})
+        entry = ObjectResult(
+            ref=compared.ref, api_version=compared.api_version, action=UNCHANGED, manifest=compared.desired,
+            resource=compared.resource, options=options, compared=compared, live=compared.live,
+            source=compared.source, message=compared.message,
+        )
+        where = f" ({compared.source})" if compared.source else ""
+        # the dry-run was rejected because Git changes a field that cannot change in place
+        immutable = (compared.status == OUT_OF_SYNC and compared.live is not None and compared.predicted is None
+                     and compared.resource is not None and bool(compared.immutable_fields))
+        owner = owner_of(compared.live)
+        conflict = ""
+        if compared.status != EXTRANEOUS and owner and set_id and owner not in ours:
+            conflict = _ownership_conflict(compared.ref, owner, set_id, ownership, check_mode)
+            if not conflict:
+                entry.message = f"taken over from application {ownership.names[owner]}, which no longer has it"
+        if conflict:
+            # taking it over would make two applications undo each other's syncs (Argo CD's SharedResourceWarning)
+            problems.append(f"{compared.ref}{where} {conflict}")
+            if not ownership.in_run(owner) and claimant_of(compared.live) != set_id:
+                to_claim.append(entry)
+        elif immutable:
+            replace_problem = _replacement_problem(client, compared) if options.replace or policy.replace else ""
+            if replace_problem:
+                problems.append(f"{compared.ref}{where}: {replace_problem}")
+            elif options.replace or policy.replace:
+                entry.action = REPLACED
+                entry.message = (f"an immutable field changed ({', '.join(compared.immutable_fields)}): "
+                                 "deleted and recreated (Replace=true)")
+            else:
+                problems.append(
+                    f"{compared.ref}{where}: {compared.message}. The change needs the object deleted and recreated: "
+                    "annotate it argocd.argoproj.io/sync-options: Replace=true, or set sync_policy.replace"
+                )
+        elif compared.status == SYNCED:
+            entry.action = UNCHANGED
+        elif compared.status == MISSING:
+            entry.action = CREATED
+        elif compared.status == OUT_OF_SYNC:
+            entry.action = CONFIGURED
+        elif compared.status == UNKNOWN:
+            problems.append(f"{compared.ref}{where}: {compared.message or 'cannot be compared'}")
+        if compared.status == EXTRANEOUS:
+            _decide_prune(entry, compared, policy, set_id, ours, ownership, desired_count)
+            prune.append(entry)
+        else:
+            desired.append(entry)
+    if problems:
+        if not check_mode:
+            problems += _claim_all(client, to_claim, set_id)
+        raise SyncError("nothing was applied, because " + ("these objects cannot be synced: " if len(problems) > 1 else "")
+                        + "; ".join(problems), application=name)
+    plan = build_plan([(entry.manifest or {}, entry) for entry in desired], [(hook[0], hook[2]) for hook in hooks])
+    for task in plan.tasks:
+        entry = task.payload
+        if task.is_hook:
+            obj: DesiredObject = entry
+            task.payload = _hook_result(client, task, obj, diff.namespace)
+        else:
+            entry.wave = task.wave
+    dest_ns = next((e for e in desired if e.ref.kind == "Namespace" and not e.ref.group and e.ref.name == diff.namespace), None)
+    return _Prepared(diff, desired, prune, hooks, plan, dest_ns)
+
+
+def _ownership_conflict(ref: ObjectRef, owner: str, set_id: str, ownership: RunOwnership, check_mode: bool) -> str:
+    """Why this application may not take over ref from the application owner ('' when it may: the owner is
+    synced in this run and no longer wants it)."""
+    others = ownership.others_wanting(ref, set_id)
+    if ownership.in_run(owner):
+        if not others:
+            return ""
+        return (f"is wanted by application(s) {', '.join(others)} of this run as well; an object belongs to one "
+                "application: remove it from all but one of them in Git")
+    claimed = "would be claimed" if check_mode else "is now claimed"
+    return (f"belongs to another application (ApplySet {owner}); it {claimed} for this one ({CLAIM_ANNOTATION}): "
+            "when the other application's render no longer has it, its next sync hands it over without deleting it "
+            "and the next sync of this application takes it (syncing both in one run does both at once). "
+            "If both should have it, remove it from one of them in Git")
+
+
+def _claim_all(client: KubeClient, entries: list[ObjectResult], set_id: str) -> list[str]:
+    """Mark objects of other applications as claimed by this one; the problems met (nothing else is written)."""
+    def one(entry: ObjectResult) -> str:
+        try:
+            if entry.resource is not None and entry.live is not None:
+                claim(client, entry.resource, entry.live, set_id)
+        except KubeApiError as exc:
+            return f"{entry.ref} could not be claimed: {exc.message}"
+        return ""
+
+    return [problem for problem in client.map(one, entries) if problem]
+
+
+def _decide_prune(entry: ObjectResult, compared: ComparedObject, policy: SyncPolicy, set_id: str, ours: set[str],
+                  ownership: RunOwnership, desired_count: int) -> None:
+    live = compared.live or {}
+    owner = owner_of(live)
+    claimant = claimant_of(live)
+    others = ownership.others_wanting(entry.ref, set_id)
+    entry.action = PRUNE_SKIPPED
+    entry.manifest = None
+    if owner != (compared.inventory_set_id or set_id):
+        # the label was removed or another application took the object over: not ours to delete any more
+        entry.message = ("not pruned: it now belongs to ApplySet " + owner) if owner else \
+            "not pruned: it no longer carries this application's applyset.kubernetes.io/part-of label"
+        entry.keep_in_inventory = False
+    elif others:
+        entry.action = HANDED_OVER
+        entry.message = f"handed over to application {', '.join(others)} of this run, not deleted"
+    elif claimant and claimant not in ours:
+        entry.action = HANDED_OVER
+        entry.hand_over_to = claimant
+        entry.message = f"handed over to the application that claimed it (ApplySet {claimant}), not deleted"
+    elif not entry.options.prune:
+        entry.message = "not pruned: " + ("Prune=confirm needs a manual deletion" if entry.options.prune_confirm
+                                          else "annotated argocd.argoproj.io/sync-options: Prune=false")
+    elif not policy.prune:
+        entry.message = "not pruned: pruning is off (sync_policy.prune)"
+    elif desired_count == 0 and not policy.allow_empty:
+        entry.message = ("not pruned: the application rendered no objects, and pruning everything it owns "
+                         "needs sync_policy.allow_empty")
+    else:
+        entry.action = PRUNED
+        entry.message = ""
+
+
+def _hook_result(client: KubeClient, task: SyncTask, obj: DesiredObject, namespace: str) -> ObjectResult:
+    manifest = copy.deepcopy(task.manifest)
+    resource = client.resource_for(obj.api_version, obj.kind)
+    metadata = manifest.setdefault("metadata", {})
+    if resource is None or resource.namespaced:  # a CRD of the application defines it: namespaced is the usual case
+        metadata["namespace"] = metadata.get("namespace") or namespace
+    return ObjectResult(
+        ref=ObjectRef.from_manifest(manifest), api_version=obj.api_version, action=HOOK_RUN, manifest=manifest,
+        resource=resource, phase=task.phase, wave=task.wave, hook=task.hook, options=task.options,
+        source=obj.location(),
+    )
+
+
+def _refuse_hook_clashes(client: KubeClient, name: str, prepared: _Prepared) -> None:
+    inventory = prepared.diff.inventory
+    set_id = inventory.set_id if inventory else application_applyset_id(name, prepared.diff.namespace)
+    refuse_hook_clashes(client, name, [t.payload for t in prepared.plan.ordered() if t.is_hook], set_id)
+
+
+def _refuse_conflicts(client: KubeClient, name: str, prepared: _Prepared) -> None:
+    """Without force_conflicts: ask the API server (an unforced dry-run) whether another field manager owns a field
+    this sync would change, and fail before anything is written, so no wave is left half applied."""
+    changing = [e for e in prepared.resources if e.action == CONFIGURED and e.resource is not None]
+
+    def probe(entry: ObjectResult) -> str:
+        try:
+            client.apply(entry.resource, entry.manifest or {}, dry_run=True, force_conflicts=False)  # type: ignore[arg-type]
+        except KubeApiError as exc:
+            if exc.status == 409:
+                return f"{entry.ref}{f' ({entry.source})' if entry.source else ''}: {exc.message}"
+        return ""
+
+    conflicts = [found for found in client.map(probe, changing) if found]
+    if conflicts:
+        raise SyncError("nothing was applied, because another field manager owns fields this sync would change "
+                        "(set force_conflicts: true to take them over): " + "; ".join(conflicts[:10]), application=name)
+
+
+@dataclass
+class _Preparation:
+    """What _prepare needs besides the client and the reads, kept so the sync can prepare again under the Lease."""
+
+    name: str
+    objects: list[DesiredObject]
+    namespace: str | None
+    policy: SyncPolicy
+    ignore_differences: list[Any]
+    revision: str | None
+    verdicts: DryRunVerdicts | None
+    source: str | None
+    ownership: RunOwnership | None
+    check_mode: bool
+
+    def __call__(self, client: KubeClient, reads: LiveReads | None = None) -> _Prepared:
+        return _prepare(client, self.name, self.objects, self.namespace, self.policy, self.ignore_differences,
+                        self.revision, reads, self.verdicts, self.source, self.ownership, self.check_mode)
+
+
+def _leaves_previous_parents(prepared: _Prepared) -> bool:
+    """Whether a parent left in another namespace lists something it would no longer list after this sync."""
+    for inventory in prepared.diff.previous:
+        kept = {e.ref for e in prepared.prune if e.compared is not None and e.compared.inventory_set_id == inventory.set_id
+                and e.action == PRUNE_SKIPPED and e.keep_in_inventory}
+        if kept != inventory.members:
+            return True
+    return False
+
+
+def _recheck(client: KubeClient, prepare: _Preparation, prepared: _Prepared) -> _Prepared:
+    """Compare again (with fresh reads) if another sync recorded the application while we waited for the Lease."""
+    inventory = prepared.diff.inventory
+    resource = client.resource_for("v1", "ConfigMap")
+    if resource is None:
+        return prepared
+    parent = client.get(resource, prepared.diff.namespace, parent_name(prepare.name))
+    seen = ((inventory.parent if inventory else None) or {}).get("metadata", {}).get("resourceVersion")
+    now = (parent or {}).get("metadata", {}).get("resourceVersion")
+    if seen == now:
+        return prepared
+    return prepare(client)
