@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, SyncError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PARENT_KIND, build_parent
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PARENT_KIND, build_parent, parent_name
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
 
@@ -130,6 +130,11 @@ def write_parent(
     except KubeApiError as exc:
         raise SyncError(f"could not record the inventory in ConfigMap {namespace}/{manifest['metadata']['name']}: {exc.message}",
                         application=app_name) from None
+
+
+def delete_parent(client: KubeClient, app_name: str, namespace: str, uid: str | None) -> None:
+    """Delete the application's parent in namespace: only the object of that uid (it may have been recreated)."""
+    client.delete(_configmaps(client), namespace, parent_name(app_name), uid=uid)
 
 
 # --------------------------------------------------------------------------

@@ -342,8 +342,8 @@ class _Preparation:
 def _leaves_previous_parents(prepared: _Prepared) -> bool:
     """Whether a parent left in another namespace lists something it would no longer list after this sync."""
     for inventory in prepared.diff.previous:
-        kept = {e.ref for e in prepared.prune if e.compared is not None and e.compared.inventory_set_id == inventory.set_id
-                and e.action == PRUNE_SKIPPED and e.keep_in_inventory}
+        kept = {e.ref for e in prepared.prune
+                if e.inventory_set_id == inventory.set_id and e.action == PRUNE_SKIPPED and e.keep_in_inventory}
         if kept != inventory.members:
             return True
     return False

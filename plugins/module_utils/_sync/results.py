@@ -79,6 +79,11 @@ class ObjectResult:
     keep_in_inventory: bool = True  # for prune candidates that are not deleted
     hand_over_to: str = ""  # HANDED_OVER: the ApplySet id to relabel it for ('' when another application applies it)
 
+    @property
+    def inventory_set_id(self) -> str:
+        """A prune candidate's ApplySet: the application's own, or one it left in another namespace ('' if unknown)."""
+        return self.compared.inventory_set_id if self.compared is not None else ""
+
     def to_result(self, with_diff: bool = False) -> dict[str, Any]:
         """The module's view of this object (masked)."""
         entry: dict[str, Any] = {

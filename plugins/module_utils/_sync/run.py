@@ -12,12 +12,19 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import KubeApiError, SyncError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health import DEGRADED, assess, hook_finished
 from ansible_collections.gitops.kubernetes.plugins.module_utils._hooks import delete_own_hook, mark_hook
-from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import Inventory, application_applyset_id, parent_name
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import Inventory, application_applyset_id
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import hand_over
 from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import BEFORE_HOOK_CREATION, HOOK_FAILED, HOOK_SUCCEEDED, SYNC_FAIL, WaveStep, kind_rank
-from ansible_collections.gitops.kubernetes.plugins.module_utils._record import SyncLease, append_history, history_entry, now_iso, write_parent
+from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
+    SyncLease,
+    append_history,
+    delete_parent,
+    history_entry,
+    now_iso,
+    write_parent,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.prepare import _Prepared
@@ -336,11 +343,11 @@ class _Run:
     def members(self, final: bool, inventory: Inventory | None = None) -> set[ObjectRef]:
         """An inventory after the sync (by default the application's own): desired objects, plus its prune
         candidates not (yet) deleted or handed over; final=False keeps every candidate (the sync may stop early)."""
-        own = inventory is None or inventory is self.inventory
-        set_id = (inventory or self.inventory).set_id if (inventory or self.inventory) else ""
-        members = {e.ref for e in self.prepared.resources} if own else set()
+        owner = inventory or self.inventory
+        set_id = owner.set_id if owner else ""
+        members = {e.ref for e in self.prepared.resources} if owner is self.inventory else set()
         for entry in self.prepared.prune:
-            if ((entry.compared.inventory_set_id if entry.compared else "") or set_id) != set_id:
+            if (entry.inventory_set_id or set_id) != set_id:
                 continue
             if entry.action in (PRUNED, HANDED_OVER) and (not final or entry.result != SUCCEEDED):
                 members.add(entry.ref)
@@ -397,10 +404,8 @@ class _Run:
             write_parent(self.client, self.name, inventory.namespace, remaining, revision=inventory.revision,
                          history=inventory.history, source=inventory.source)
             return
-        uid = ((inventory.parent or {}).get("metadata") or {}).get("uid")
         try:
-            self.client.delete(self.client.resource_for("v1", "ConfigMap"), inventory.namespace,  # type: ignore[arg-type]
-                               parent_name(self.name), uid=uid)
-        except KubeApiError as exc:
+            delete_parent(self.client, self.name, inventory.namespace, ((inventory.parent or {}).get("metadata") or {}).get("uid"))
+        except (KubeApiError, SyncError) as exc:
             self.result.warnings.append(f"could not delete the inventory left in namespace {inventory.namespace}: "
                                         f"{exc.message}")
