@@ -12,21 +12,12 @@ import pytest
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._render import (
-    RenderCache,
-    _RenderContext,
-    check_chart_dependencies,
-    check_duplicates,
-    check_kustomization,
-    detect_renderer,
-    find_binary,
-    glob_to_regex,
-    list_manifest_files,
-    load_manifests,
-    parse_helm_output,
-    render_cache_key,
-    vendored_charts,
-)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render import check_duplicates, detect_renderer, load_manifests
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.cache import RenderCache, render_cache_key
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.directory import glob_to_regex, list_manifest_files
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.helm import check_chart_dependencies, parse_helm_output, vendored_charts
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.kustomize import check_kustomization
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import Submodule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import PathEscapeError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
@@ -44,9 +35,9 @@ def write(root: Path, files: dict[str, str]) -> None:
         (root / name).write_text(text)
 
 
-def context(root: Path, rel_path: str = ".", **source) -> _RenderContext:
+def context(root: Path, rel_path: str = ".", **source) -> RenderContext:
     app = parse_application({"name": "demo", "source": {"repo_url": "file:///r", "path": rel_path, **source}})
-    return _RenderContext(root=root.resolve(), app_dir=(root / rel_path).resolve(), rel_path=app.source.path,
+    return RenderContext(root=root.resolve(), app_dir=(root / rel_path).resolve(), rel_path=app.source.path,
                           app=app, secrets=[])
 
 
@@ -281,7 +272,7 @@ def test_render_cache_round_trip_is_private(tmp_path):
 
 
 def test_helm_chart_with_value_file_outside_repository(tmp_path):
-    from ansible_collections.gitops.kubernetes.plugins.module_utils._render import _value_file
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._render.helm import _value_file
 
     write(tmp_path, {"repo/chart/Chart.yaml": "name: c\n", "repo/chart/prod.yaml": "", "secret.yaml": ""})
     os.symlink(str(tmp_path / "secret.yaml"), tmp_path / "repo" / "chart" / "link.yaml")

@@ -1,0 +1,127 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every renderer shares: the checkout it renders from and the tools it runs."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application
+
+RENDER_TIMEOUT = 300.0  # seconds for one kustomize or helm run
+INSTALL_HINTS = {
+    "helm": "install Helm 3 (https://helm.sh/docs/intro/install/)",
+    "kustomize": "install kustomize 5 (https://kubectl.docs.kubernetes.io/installation/kustomize/)",
+}
+
+
+@dataclass
+class RenderContext:
+    root: Path  # the checkout (resolved)
+    app_dir: Path  # the application path inside it (resolved)
+    rel_path: str  # the application path, repository-relative ('.' for the root)
+    app: Application
+    secrets: list[str]
+
+    def repo_relative(self, relative_to_app: str) -> str:
+        return posixpath.normpath(posixpath.join(self.rel_path, relative_to_app))
+
+    def repo_relative_path(self, path: Path) -> str:
+        return path.resolve().relative_to(self.root).as_posix()
+
+
+
+def find_binary(name: str) -> str:
+    """The path of helm or kustomize, or a RenderError saying how to install it."""
+    found = shutil.which(name)
+    if not found:
+        raise RenderError(f"the {name} binary is needed to render this application but was not found on PATH; "
+                          f"{INSTALL_HINTS.get(name, f'install {name}')} or, in a checkout of this collection, "
+                          f"run `make tools`")
+    return found
+
+
+def tool_stamp(name: str) -> str:
+    """Identity of the binary a render depends on, so an upgraded tool never reuses old output."""
+    found = shutil.which(name)
+    if not found:
+        return ""
+    stat = os.stat(found)
+    return f"{os.path.realpath(found)}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def run_tool(ctx: RenderContext, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
+              hidden: Iterable[str] = ()) -> str:
+    """The tool's stdout; a RenderError with its stderr, without credentials or the `hidden` values, if it fails."""
+    name = Path(argv[0]).name
+    try:
+        proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=RENDER_TIMEOUT, check=False,
+                              env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"{name} did not finish within {RENDER_TIMEOUT:.0f}s", file=ctx.rel_path) from None
+    except OSError as err:
+        raise RenderError(f"{name} could not be started: {err.strerror}") from None
+    if proc.returncode != 0:
+        stderr = scrub_text(proc.stderr, [*ctx.secrets, *hidden]).replace(str(ctx.root) + "/", "").replace(str(ctx.root), ".")
+        raise tool_error(ctx, name, stderr.strip() or f"exit status {proc.returncode}")
+    return proc.stdout
+
+
+_HELM_LOCATION = re.compile(r"(?:template: |YAML parse error on |parse error at \()(?P<file>[^\s:()]+):?(?P<line>\d+)?(?::(?P<column>\d+))?")
+_KUSTOMIZE_FILE = re.compile(r"(?:in File: |file )(?P<file>[^\s:]+\.ya?ml)")
+_YAML_LINE = re.compile(r"yaml: line (?P<line>\d+)")
+
+
+def tool_error(ctx: RenderContext, name: str, stderr: str) -> RenderError:
+    """A RenderError with the repository-relative file (and line) the tool complained about, if any."""
+    detail = "; ".join(line.strip() for line in stderr.splitlines() if line.strip())[-2000:]
+    file = line = column = None
+    if name == "helm":
+        match = _HELM_LOCATION.search(stderr)
+        if match:
+            # helm names files "<chart name>/templates/x.yaml"; the chart is the application path
+            chart_file = match.group("file").split("/", 1)
+            if len(chart_file) == 2:
+                file = ctx.repo_relative(chart_file[1])
+            line = int(match.group("line")) if match.group("line") else None
+            column = int(match.group("column")) if match.group("column") else None
+    else:
+        match = _KUSTOMIZE_FILE.search(stderr)
+        if match:
+            file = ctx.repo_relative(match.group("file"))
+    if line is None:
+        yaml_line = _YAML_LINE.search(stderr)
+        line = int(yaml_line.group("line")) if yaml_line and file else None
+    return RenderError(f"{name} failed: {detail}", file=file or ctx.rel_path, line=line, column=column)
+
+
+def line_of(path: Path, text: str) -> int | None:
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if text in line:
+            return number
+    return None
+
+
+def isolated_env() -> dict[str, str]:
+    """Keep the user's kubeconfig and tool configuration out of renders (they are cached by commit)."""
+    return {"KUBECONFIG": os.devnull}
+
+
+# -- helm -----------------------------------------------------------------------------------------------
+
+
+def private_file(path: Path, content: str) -> str:
+    """content in a new file only its owner can read; its path."""
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        stream.write(content)
+    return str(path)

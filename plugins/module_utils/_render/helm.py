@@ -1,0 +1,178 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The helm renderer: `helm template` of a chart in the checkout, values and parameters as Argo CD passes them."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._helm_set import HelmSetError, merge_values, parameters_file_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scalar_forms, scalars, scrub_text
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary, isolated_env, line_of, private_file, run_tool
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.manifests import iter_yaml_documents, load_manifests, read_text
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import resolve_in_checkout
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import HelmOptions
+from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import MAX_YAML_BYTES, YamlLimitError, load_one
+
+
+def vendored_charts(chart_dir: Path) -> set[str]:
+    """Names of the charts under chart_dir/charts (directories and .tgz archives)."""
+    names: set[str] = set()
+    charts = chart_dir / "charts"
+    if not charts.is_dir():
+        return names
+    for entry in sorted(charts.iterdir()):
+        if entry.is_dir() and (entry / "Chart.yaml").is_file():
+            try:
+                data = load_one((entry / "Chart.yaml").read_text(encoding="utf-8")) or {}
+            except (yaml.YAMLError, YamlLimitError, UnicodeDecodeError):
+                data = {}
+            names.add(str(data.get("name") or entry.name) if isinstance(data, dict) else entry.name)
+        elif entry.is_file() and entry.name.endswith((".tgz", ".tar.gz")):
+            try:
+                with tarfile.open(entry) as archive:
+                    for member in archive.getmembers():
+                        if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/Chart.yaml"):
+                            handle = archive.extractfile(member)
+                            data = load_one(handle.read(MAX_YAML_BYTES + 1)) if handle else {}
+                            if isinstance(data, dict) and data.get("name"):
+                                names.add(str(data["name"]))
+                            break
+            except (tarfile.TarError, OSError, yaml.YAMLError, YamlLimitError):
+                continue
+    return names
+
+
+def check_chart_dependencies(ctx: RenderContext, chart_dir: Path) -> None:
+    """Every dependency in Chart.yaml must be vendored: remote chart repositories are never fetched."""
+    chart_file = ctx.repo_relative_path(chart_dir / "Chart.yaml")
+    documents = list(iter_yaml_documents(read_text(chart_dir / "Chart.yaml", chart_file), chart_file))
+    chart = documents[0][1] if documents else {}
+    if not isinstance(chart, dict):
+        raise RenderError("Chart.yaml must be a mapping", file=chart_file)
+    dependencies = chart.get("dependencies") or []
+    requirements = chart_dir / "requirements.yaml"
+    if not dependencies and requirements.is_file():
+        requirements_file = ctx.repo_relative_path(requirements)
+        loaded = list(iter_yaml_documents(read_text(requirements, requirements_file), requirements_file))
+        dependencies = ((loaded[0][1] or {}).get("dependencies") if loaded and isinstance(loaded[0][1], dict) else []) or []
+    if not isinstance(dependencies, list):
+        raise RenderError("dependencies must be a list", file=chart_file)
+    present = vendored_charts(chart_dir)
+    for dependency in dependencies:
+        if not isinstance(dependency, dict) or not dependency.get("name"):
+            continue
+        name = str(dependency["name"])
+        if name in present:
+            continue
+        repository = scrub_text(str(dependency.get("repository") or ""), ctx.secrets)
+        origin = f" from {repository}" if repository else ""
+        raise RenderError(
+            f"chart dependency {name!r}{origin} is not vendored under "
+            f"{posixpath.join(posixpath.dirname(chart_file) or '.', 'charts')}/: chart repositories are not fetched "
+            f"at render time; run `helm dependency build` for the chart and commit its charts/ directory",
+            file=chart_file, line=line_of(chart_dir / "Chart.yaml", f"name: {name}"))
+
+
+def render_helm(ctx: RenderContext) -> list[DesiredObject]:
+    options = ctx.app.source.helm or HelmOptions()
+    binary = find_binary("helm")
+    if not (ctx.app_dir / "Chart.yaml").is_file():
+        raise RenderError(f"no Chart.yaml in {ctx.rel_path!r}, but the spec asks for helm", file=ctx.rel_path)
+    check_chart_dependencies(ctx, ctx.app_dir)
+    with tempfile.TemporaryDirectory(prefix="gitops-helm-") as temp:
+        home = Path(temp)
+        argv = [binary, "template", options.release_name or ctx.app.name, str(ctx.app_dir)]
+        namespace = ctx.app.destination.namespace
+        if namespace:
+            argv += ["--namespace", namespace]
+        value_files = [_value_file(ctx, value_file) for value_file in options.value_files]
+        argv += [arg for path in value_files for arg in ("--values", str(path))]
+        # values and parameters go in private files, never on the command line other users can read;
+        # the temporary directory is 0700 and removed with everything in it
+        if options.values:
+            # JSON is YAML, and keeps every type exact
+            argv += ["--values", private_file(home / "inline-values.yaml", json.dumps(options.values))]
+        if options.parameters:
+            argv += ["--values", private_file(home / "parameters.yaml", json.dumps(_parameter_values(ctx, options, value_files)))]
+        if not options.skip_crds:
+            argv.append("--include-crds")
+        if options.kube_version:
+            argv += ["--kube-version", options.kube_version]
+        for api_version in options.api_versions:
+            argv += ["--api-versions", api_version]
+        env = {
+            **isolated_env(),
+            # private helm homes: no repositories, plugins or registry logins of the user's leak into a render
+            "HELM_CACHE_HOME": str(home / "cache"),
+            "HELM_CONFIG_HOME": str(home / "config"),
+            "HELM_DATA_HOME": str(home / "data"),
+            "HELM_NAMESPACE": namespace or "default",
+        }
+        # helm may quote a value in an error: values and parameters are the chart's secrets
+        hidden = [form for value in scalars(options.values) for form in scalar_forms(value)]
+        hidden += [parameter.value for parameter in options.parameters]
+        output = run_tool(ctx, argv, cwd=ctx.app_dir, env=env, hidden=hidden)
+    return parse_helm_output(ctx, output)
+
+
+def _value_file(ctx: RenderContext, value_file: str) -> Path:
+    """A value file, relative to the chart, that must exist inside the repository."""
+    relative = ctx.repo_relative(value_file) if not value_file.startswith("/") else value_file
+    target = resolve_in_checkout(ctx.root, relative, "value file")
+    if not target.is_file():
+        raise RenderError(f"value file {value_file!r} does not exist in the repository", file=relative)
+    return target
+
+
+def _parameter_values(ctx: RenderContext, options: HelmOptions, value_files: list[Path]) -> dict[str, Any]:
+    """The helm parameters as a values file given after the others, meaning what `--set` would mean."""
+    base: dict[str, Any] = {}
+    if any("[" in parameter.name for parameter in options.parameters):
+        # a list index changes one element of a values file's list: the file's lists are needed
+        for path in value_files:
+            loaded = next(iter_yaml_documents(read_text(path, ctx.repo_relative_path(path)), ctx.repo_relative_path(path)),
+                          (1, {}))[1]
+            base = merge_values(base, loaded if isinstance(loaded, dict) else {})
+        base = merge_values(base, options.values)
+    parameters = [(parameter.name, parameter.value, parameter.force_string) for parameter in options.parameters]
+    try:
+        return parameters_file_values(base, parameters)
+    except HelmSetError as err:
+        raise RenderError(f"helm {err}", file=ctx.rel_path) from None
+
+
+def parse_helm_output(ctx: RenderContext, output: str) -> list[DesiredObject]:
+    """Objects of `helm template` output, each mapped to its template's repository-relative file."""
+    sources: list[tuple[int, str]] = []
+    for number, line in enumerate(output.splitlines(), 1):
+        if line.startswith("# Source: "):
+            chart_file = line[len("# Source: "):].strip().split("/", 1)
+            sources.append((number, ctx.repo_relative(chart_file[1]) if len(chart_file) == 2 else ctx.rel_path))
+
+    def template_of(line: int) -> str | None:
+        origin = [file for number, file in sources if number <= line]
+        return origin[-1] if origin else None
+
+    try:
+        loaded = load_manifests(output, f"{ctx.rel_path} (helm template output)")
+    except RenderError as err:
+        # a line of helm's output means little to a user: name the template that produced it
+        template = template_of(err.line) if err.line else None
+        if template is None:
+            raise
+        raise RenderError(f"{err.message} (in helm template output, line {err.line})", file=template) from None
+    objects = []
+    for obj in loaded:
+        obj.source_file, obj.source_line = template_of(obj.source_line or 0) or ctx.rel_path, None
+        objects.append(obj)
+    return objects

@@ -1,0 +1,150 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kustomize renderer: `kustomize build` of the application path, with Argo CD's overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import strip_url_credentials
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary, isolated_env, line_of, run_tool
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.manifests import iter_yaml_documents, load_manifests, read_text
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import PathEscapeError, is_within
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import KustomizeOptions
+from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import YamlLimitError, load_one
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
+
+_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|git::|[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?/)", re.IGNORECASE)
+# kustomization keys whose entries may name another kustomization (a directory) or a remote target
+_KUSTOMIZE_REFERENCE_KEYS = ("resources", "bases", "components", "generators", "transformers", "validators")
+
+
+def find_kustomization(directory: Path) -> Path | None:
+    for name in KUSTOMIZATION_FILES:
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def check_kustomization(ctx: RenderContext, directory: Path, allow_remote: bool,
+                        visited: set[Path] | None = None) -> None:
+    """Walk the kustomizations reachable from directory: YAML errors with line/column, remote
+    bases refused unless allowed, local references that leave the repository refused.
+
+    kustomize's root-only load restrictor covers files but not directories of other
+    kustomizations, so the directory references are checked here.
+    """
+    visited = visited if visited is not None else set()
+    if directory in visited:
+        return
+    visited.add(directory)
+    kustomization = find_kustomization(directory)
+    if kustomization is None:
+        return
+    file = ctx.repo_relative_path(kustomization)
+    documents = list(iter_yaml_documents(read_text(kustomization, file), file))
+    if not documents:
+        return
+    content = documents[0][1]
+    if not isinstance(content, dict):
+        raise RenderError("a kustomization must be a mapping", file=file, line=documents[0][0])
+    for key in _KUSTOMIZE_REFERENCE_KEYS:
+        entries = content.get(key) or []
+        if not isinstance(entries, list):
+            continue
+        for entry in entries:
+            if not isinstance(entry, str) or "\n" in entry:
+                continue  # inline generator/transformer configuration
+            local = directory / entry
+            if not os.path.lexists(local):
+                if _REMOTE.match(entry):
+                    if not allow_remote:
+                        raise RenderError(
+                            f"{key} entry {entry!r} is a remote base; remote bases are not pinned by the commit "
+                            f"and are refused unless the source sets allow_remote_bases",
+                            file=file, line=line_of(kustomization, entry))
+                continue  # missing local files are reported by kustomize itself
+            target = local.resolve()
+            if not is_within(ctx.root, target):
+                raise PathEscapeError(f"{key} entry {entry!r} points outside the repository", file=file,
+                                      line=line_of(kustomization, entry))
+            if target.is_dir():
+                check_kustomization(ctx, target, allow_remote, visited)
+            elif key == "resources" and target.suffix.lower() in (".yaml", ".yml"):
+                resource_file = ctx.repo_relative_path(target)
+                list(iter_yaml_documents(read_text(target, resource_file), resource_file))
+
+
+def render_kustomize(ctx: RenderContext) -> list[DesiredObject]:
+    options = ctx.app.source.kustomize or KustomizeOptions()
+    binary = find_binary("kustomize")
+    kustomization = find_kustomization(ctx.app_dir)
+    if kustomization is None:
+        raise RenderError(f"no kustomization.yaml in {ctx.rel_path!r}, but the spec asks for kustomize",
+                          file=ctx.rel_path)
+    check_kustomization(ctx, ctx.app_dir, ctx.app.source.allow_remote_bases)
+    # the checkout is this render's own copy, so the overrides are written into it (as Argo CD does)
+    env = isolated_env()
+    if options.images:
+        run_tool(ctx, [binary, "edit", "set", "image", *options.images], cwd=ctx.app_dir, env=env)
+    file = ctx.repo_relative_path(kustomization)
+    content = next(iter_yaml_documents(read_text(kustomization, file), file), (1, {}))[1]
+    if options.name_prefix:
+        content["namePrefix"] = options.name_prefix
+    if options.name_suffix:
+        content["nameSuffix"] = options.name_suffix
+    if options.namespace:
+        content["namespace"] = options.namespace
+    if options.common_labels:
+        content["commonLabels"] = {**(content.get("commonLabels") or {}), **options.common_labels}
+    if options.common_annotations:
+        content["commonAnnotations"] = {**(content.get("commonAnnotations") or {}), **options.common_annotations}
+    build_metadata = list(content.get("buildMetadata") or [])
+    # origin annotations tell which file each object came from; removed again unless the repository asked for them
+    added_origin = "originAnnotations" not in build_metadata
+    if added_origin:
+        content["buildMetadata"] = [*build_metadata, "originAnnotations"]
+    # JSON is YAML without YAML 1.1's surprises (go-yaml reads an unquoted y as a boolean)
+    kustomization.write_text(json.dumps(content, indent=2))
+    output = run_tool(ctx, [binary, "build", "--load-restrictor", "LoadRestrictionsRootOnly", str(ctx.app_dir)],
+                       cwd=ctx.app_dir, env=env)
+    objects = []
+    for obj in load_manifests(output, f"{ctx.rel_path} (kustomize build output)"):
+        obj.source_file, obj.source_line = _kustomize_origin(ctx, obj.manifest, added_origin), None
+        objects.append(obj)
+    return objects
+
+
+def _kustomize_origin(ctx: RenderContext, manifest: dict[str, Any], remove: bool) -> str:
+    metadata = manifest.get("metadata") or {}
+    annotations = metadata.get("annotations") or {}
+    origin_text = annotations.get(ORIGIN_ANNOTATION)
+    if remove and ORIGIN_ANNOTATION in annotations:
+        del annotations[ORIGIN_ANNOTATION]
+        if not annotations:
+            del metadata["annotations"]
+    origin: Any = None
+    if origin_text:
+        try:
+            origin = load_one(origin_text)
+        except (yaml.YAMLError, YamlLimitError):
+            origin = None
+    if isinstance(origin, dict):
+        if origin.get("repo"):
+            return strip_url_credentials(str(origin["repo"]))
+        if origin.get("path"):
+            return ctx.repo_relative(str(origin["path"]))
+        if origin.get("configuredIn"):
+            return ctx.repo_relative(str(origin["configuredIn"]))
+    kustomization = find_kustomization(ctx.app_dir)
+    return ctx.repo_relative(kustomization.name) if kustomization else ctx.rel_path
