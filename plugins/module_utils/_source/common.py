@@ -15,6 +15,7 @@ LOCAL_TIMEOUT = 120.0  # seconds for a local git command (checkout of a large tr
 LOCK_TIMEOUT = 600.0  # seconds to wait for another process working on the same mirror
 # (url without credentials, where it came from) -> raises when the URL may not be fetched (the policy's check_repo)
 RepoCheck = Callable[[str, str], None]
+SSH_SCHEMES = ("ssh", "git+ssh", "ssh+git")
 
 
 class RemoteUnreachableError(SourceError):
@@ -26,12 +27,18 @@ class UnknownRevisionError(SourceError):
 
 
 def split_credentials(url: str) -> tuple[str, str, str]:
-    """'https://user:tok@host/r' -> ('https://host/r', 'user', 'tok'); other URLs unchanged."""
+    """'https://user:tok@host/r' -> ('https://host/r', 'user', 'tok'); other URLs unchanged.
+
+    An ssh URL keeps its user ('ssh://git@host/r'): over ssh the user is part of
+    the address (GitHub and GitLab only answer to `git`), not a credential.
+    """
     if "://" not in url:
         return url, "", ""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url, "", ""
-    userinfo = parts.netloc.rpartition("@")[0]
+    userinfo, dummy, host = parts.netloc.rpartition("@")
     user, dummy, password = userinfo.partition(":")
+    if parts.scheme.lower() in SSH_SCHEMES:
+        return parts._replace(netloc=f"{user}@{host}" if user else host).geturl(), "", unquote(password)
     return strip_url_credentials(url), unquote(user), unquote(password)

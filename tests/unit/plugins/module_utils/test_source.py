@@ -218,7 +218,9 @@ def test_ssh_transport_gets_the_key_and_known_hosts(remote, tmp_path, monkeypatc
     arguments = log.read_text().splitlines()
     assert ["-i", str(key)] == arguments[arguments.index("-i"):arguments.index("-i") + 2]
     assert f"UserKnownHostsFile={known}" in arguments and "StrictHostKeyChecking=yes" in arguments
-    assert "BatchMode=yes" in arguments and any("git.example.org" in argument for argument in arguments), arguments
+    assert "BatchMode=yes" in arguments, arguments
+    # ssh logs in as the URL's user (GitHub and GitLab answer only to `git`), not as the local user
+    assert "git@git.example.org" in arguments, arguments
 
 
 def test_checkout_is_temporary_and_complete(remote, tmp_path):
@@ -285,6 +287,12 @@ def test_split_credentials():
     assert split_credentials("https://u:p%40ss@h/r.git") == ("https://h/r.git", "u", "p@ss")
     assert split_credentials("https://h/r.git") == ("https://h/r.git", "", "")
     assert split_credentials("git@h:org/r.git") == ("git@h:org/r.git", "", "")
+
+
+def test_split_credentials_keeps_the_user_of_an_ssh_url():
+    # over ssh the user is part of the address: dropping it makes ssh log in as the local user
+    assert split_credentials("ssh://git@github.com/org/r.git") == ("ssh://git@github.com/org/r.git", "", "")
+    assert split_credentials("ssh://git:secret@h:2222/r.git") == ("ssh://git@h:2222/r.git", "", "secret")
 
 
 def test_default_cache_dir(monkeypatch):
