@@ -29,6 +29,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._windows import 
 )
 
 DEFAULT_PROJECT = "default"
+# the projects option of gitops_sync and gitops_diff; documented by doc_fragments/_projects.py
+PROJECTS_ARGUMENT_SPEC = {"projects": {"type": "list", "elements": "raw"}}
 
 _UNSUPPORTED = {
     "signatureKeys": "commit signature verification (GnuPG) is not supported",
