@@ -140,6 +140,8 @@ class ApplicationInput:
         self.objects: list[DesiredObject] = []
         self.app: Application | None = None
         self.project: Project | None = None  # the application's AppProject (specs only)
+        # an unknown project fails this application (before any Git or cluster work), not the whole task
+        self.project_error: SpecError | None = None
         # the destination cluster as projects and windows see it; set by place_inputs (any cluster until then)
         self.cluster: Cluster | None = None
         if "manifests" in raw:
@@ -157,7 +159,10 @@ class ApplicationInput:
             self.app = parse_application(raw)
             self.name = self.app.name
             self.sync_policy = self.app.sync_policy
-            self.project = _project_of(self.app, projects or {})
+            try:
+                self.project = _project_of(self.app, projects or {})
+            except SpecError as err:
+                self.project_error = err
 
     @property
     def guards(self) -> list[Policy]:
@@ -199,6 +204,8 @@ class ApplicationInput:
         The repository and the destination are checked before anything is fetched, the objects before the
         cluster is read.
         """
+        if self.project_error is not None:
+            raise self.project_error
         default_namespace = client.default_namespace
         namespace = self.namespace
         for guard in self.guards:

@@ -138,7 +138,8 @@ class ApplicationReport:
         return f"health {self.health_status}"
 
     def changes(self, mode: str) -> str:
-        """What changed (sync) or would change (drift), e.g. '1 configured, 1 pruned'."""
+        """What changed (sync) or would change (drift, or a sync a window skipped), e.g. '1 configured, 1 pruned'."""
+        mode = DRIFT if self.skipped else mode
         counted = [(key.replace("_", " "), self.counts.get(key, 0))
                    for key in ("created", "configured", "replaced", "pruned", "prune_skipped", "handed_over", "failed")]
         parts = [f"{count} {what}" for what, count in counted if count]
