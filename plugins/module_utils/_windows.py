@@ -35,8 +35,8 @@ MAX_DURATION = timedelta(days=31)
 
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 6))
 _NAMES = {
-    3: {name: index + 1 for index, name in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
-                                                       "oct", "nov", "dec"))},
+    3: {name: index + 1 for index, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))},
     4: {name: index for index, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))},
 }
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")

@@ -55,8 +55,8 @@ def owned(kubectl, namespace: str, app: str) -> list[str]:
     return sorted(f"{i['kind']}/{i['metadata']['name']}" for i in items)
 
 
-def test_projects_refuse_repos_destinations_kinds_and_unknown_projects_before_any_write(run_role, git_repo, kubectl,
-                                                                                       namespace, tmp_path):
+def test_projects_refuse_repos_destinations_kinds_and_unknown_projects_before_any_write(
+        run_role, git_repo, kubectl, namespace, tmp_path):
     repo = git_repo()
     repo.commit({
         "good/config.yaml": config_map("settings"),
@@ -112,8 +112,8 @@ def test_projects_refuse_repos_destinations_kinds_and_unknown_projects_before_an
     assert not kubectl.exists("configmap/cluster-settings", "-n", namespace)
 
 
-def test_projects_deny_window_skips_the_sync_reports_it_and_check_mode_still_reports_drift(run_role, git_repo, kubectl,
-                                                                                          namespace):
+def test_projects_deny_window_skips_the_sync_reports_it_and_check_mode_still_reports_drift(
+        run_role, git_repo, kubectl, namespace):
     repo = git_repo()
     repo.commit({"held/config.yaml": config_map("held"), "late/config.yaml": config_map("late"),
                  "manual/config.yaml": config_map("manual")})
@@ -170,9 +170,8 @@ def test_projects_malformed_sync_window_fails_before_any_write(run_role, git_rep
     repo.commit({"app/config.yaml": config_map("settings")})
     broken = app_project("broken", sourceRepos=["*"], destinations=[{"server": "*", "namespace": "*"}],
                          syncWindows=[{"kind": "deny", "schedule": "61 * * * *", "duration": "1h", "applications": ["*"]}])
-    run = run_role("gitops.kubernetes.sync", {"prod": {"gitops_applications": [argo_app("app", "broken", repo.url, "app",
-                                                                                         namespace)],
-                                                     "gitops_projects": [broken]}})
+    host = {"gitops_applications": [argo_app("app", "broken", repo.url, "app", namespace)], "gitops_projects": [broken]}
+    run = run_role("gitops.kubernetes.sync", {"prod": host})
     assert run.rc != 0
     assert "AppProject 'broken'.spec.syncWindows[0].schedule: schedule '61 * * * *': minute 61 is outside 0-59" in run.stdout
     assert not kubectl.exists("configmap/settings", "-n", namespace)
