@@ -12,7 +12,6 @@ module returns and of what -vvv echoes of its arguments.
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 import traceback
@@ -28,7 +27,9 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import HAS
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import BatchLiveReads, LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import RunOwnership, desired_refs
-from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import Policy
+from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import HostCluster, describe_destination
+from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import Cluster, Policy
+from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import DEFAULT_PROJECT, Project, default_project, parse_projects
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
     SECRET_MASK,
     mask_helm_values,
@@ -46,6 +47,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     parse_application,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import normalize_repo_url
+from ansible_collections.gitops.kubernetes.plugins.module_utils._windows import WindowVerdict, can_sync
 
 try:
     # these need PyYAML and jsonpatch; check_requirements() reports them missing
@@ -130,12 +132,18 @@ class DesiredState:
 class ApplicationInput:
     """One application of a module run: a spec rendered from Git here, or rendered manifests."""
 
-    def __init__(self, raw: dict[str, Any], cache_dir: str, guard: Policy | None = None) -> None:
+    def __init__(self, raw: dict[str, Any], cache_dir: str, guard: Policy | None = None,
+                 projects: dict[str, Project] | None = None) -> None:
         self.raw = raw
         self.cache_dir = cache_dir
         self.guard = guard  # the task's policy, checked before any cluster work
         self.objects: list[DesiredObject] = []
         self.app: Application | None = None
+        self.project: Project | None = None  # the application's AppProject (specs only)
+        # an unknown project fails this application (before any Git or cluster work), not the whole task
+        self.project_error: SpecError | None = None
+        # the destination cluster as projects and windows see it; set by place_inputs (any cluster until then)
+        self.cluster: Cluster | None = None
         if "manifests" in raw:
             self.name = str(raw.get("name") or "")
             if not self.name:
@@ -151,6 +159,28 @@ class ApplicationInput:
             self.app = parse_application(raw)
             self.name = self.app.name
             self.sync_policy = self.app.sync_policy
+            try:
+                self.project = _project_of(self.app, projects or {})
+            except SpecError as err:
+                self.project_error = err
+
+    @property
+    def guards(self) -> list[Policy]:
+        """The rule sets the application must keep to: the task's policy and its project's rules."""
+        found = [self.guard] if self.guard is not None else []
+        return found + ([self.project.rules] if self.project is not None else [])
+
+    def sync_window(self, manual: bool, now: Any = None) -> WindowVerdict:
+        """Whether the project's sync windows let the application sync now (manual: selected by name)."""
+        if self.project is None or self.app is None or not self.project.windows:
+            return WindowVerdict(True)
+        destination = self.app.destination
+        cluster = self.cluster or Cluster()
+        servers = [value for value in (destination.server, cluster.server) if value]
+        names = [value for value in (destination.name, cluster.name) if value]
+        verdicts = [can_sync(self.project.windows, self.name, destination.namespace, server, name, manual, now)
+                    for server in servers or [""] for name in names or [""]]
+        return next((verdict for verdict in verdicts if not verdict.allowed), verdicts[0])
 
     @property
     def source(self) -> str | None:
@@ -169,30 +199,84 @@ class ApplicationInput:
         return self.app.destination.namespace or None
 
     def desired(self, client: Any) -> DesiredState:
-        """Render (for a spec) and check the policy against the client's cluster; raises GitopsError."""
+        """Render (for a spec) and check the policy and the project against the client's cluster; raises GitopsError.
+
+        The repository and the destination are checked before anything is fetched, the objects before the
+        cluster is read.
+        """
+        if self.project_error is not None:
+            raise self.project_error
         default_namespace = client.default_namespace
+        namespace = self.namespace
+        for guard in self.guards:
+            guard.check_destination(self.name, self.cluster or Cluster("*", "*"), namespace or default_namespace)
         if self.app is None:
-            namespace = self.namespace
-            if self.guard is not None:
-                self.guard.check_objects(self.name, self.objects, namespace or default_namespace, client)
+            for guard in self.guards:
+                guard.check_objects(self.name, self.objects, namespace or default_namespace, client, self.cluster)
             return DesiredState(self.name, self.objects, namespace, self.raw.get("ignore_differences") or [],
                                 self.raw.get("revision"))
-        repo_check = None
-        if self.guard is not None:
-            self.guard.check_repo(self.name, self.app.source.repo_url)
-            repo_check = functools.partial(self.guard.check_repo, self.name)  # submodules are no way around the policy
-        rendered = render_application(self.app, self.cache_dir, repo_check)
+        for guard in self.guards:
+            guard.check_repo(self.name, self.app.source.repo_url)
+        guards = self.guards
+
+        def repo_check(url: str, context: str = "") -> None:  # submodules are no way around the rules
+            for guard in guards:
+                guard.check_repo(self.name, url, context)
+
+        rendered = render_application(self.app, self.cache_dir, repo_check if guards else None)
         self.objects = rendered.objects
-        namespace = self.namespace
-        if self.guard is not None:
-            self.guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client)
+        for guard in self.guards:
+            guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client, self.cluster)
         return DesiredState(self.name, rendered.objects, namespace, self.app.ignore_differences, rendered.revision,
                             self.source)
+
+
+def _project_of(app: Application, projects: dict[str, Project]) -> Project:
+    """The application's project; an unknown one is refused before any Git or cluster work."""
+    if app.project in projects:
+        return projects[app.project]
+    if app.project == DEFAULT_PROJECT:
+        return default_project()
+    known = ", ".join(sorted({DEFAULT_PROJECT, *projects}))
+    raise SpecError(f"project {app.project!r} is unknown (known projects: {known}); give its AppProject manifest in "
+                    "projects", application=app.name)
+
+
+def place_inputs(inputs: list[ApplicationInput], host: HostCluster) -> tuple[list[ApplicationInput], list[dict[str, str]]]:
+    """The inputs whose destination is this host (their cluster set), and the others as {name, destination}."""
+    here: list[ApplicationInput] = []
+    elsewhere: list[dict[str, str]] = []
+    for one in inputs:
+        if one.app is None:
+            here.append(one)  # rendered manifests go where the task sends them
+            continue
+        cluster = host.destination_cluster(one.app.destination)
+        if cluster is None:
+            elsewhere.append({"name": one.name, "destination": describe_destination(one.app.destination)})
+        else:
+            one.cluster = cluster
+            here.append(one)
+    return here, elsewhere
+
+
+def for_this_cluster(params: dict[str, Any], client: Any,
+                     inputs: list[ApplicationInput]) -> tuple[list[ApplicationInput], list[dict[str, str]]]:
+    """place_inputs for the module's `cluster` option (server default: the client's); a single application meant
+    for another cluster is an error rather than a task that does nothing."""
+    option = params.get("cluster") or {}
+    host = HostCluster(option.get("server") or client.server, option.get("name") or "")
+    here, elsewhere = place_inputs(inputs, host)
+    if params.get("applications") is None and elsewhere:
+        raise SpecError(f"the destination ({elsewhere[0]['destination']}) is not this cluster ({host.describe()}): "
+                        "set the cluster option (name, server) to the cluster the application names, or run the task "
+                        "against that cluster", application=elsewhere[0]["name"])
+    return here, elsewhere
 
 
 def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[ApplicationInput]:
     """The module's applications, in whichever of the three forms they were given (with generated ones)."""
     guard = Policy.from_params(params.get("policy"))
+    projects = parse_projects(params.get("projects"))
     if params.get("generators") or params.get("only") or params.get("skip"):
         from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
 
@@ -206,7 +290,7 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[Applicati
         raws = [params["application"]]
     else:
         raws = [{key: params.get(key) for key in MANIFESTS_FORM_KEYS}]
-    inputs = [ApplicationInput(raw, cache_dir, guard) for raw in raws]
+    inputs = [ApplicationInput(raw, cache_dir, guard, projects) for raw in raws]
     seen: set[tuple[str, str | None]] = set()
     for one in inputs:
         if (one.name, one.namespace) in seen:

@@ -109,6 +109,9 @@ class ApplicationReport:
     objects: list[ObjectReport] = field(default_factory=list)
     error: str = ""
     duration: float = 0.0
+    # why a sync window skipped the sync (sync) or would skip it (drift); '' when it was not blocked
+    skipped: str = ""
+    orphaned: list[dict[str, Any]] | None = None  # the project's orphaned resources, when it lists them
 
     @property
     def status(self) -> str:
@@ -135,7 +138,8 @@ class ApplicationReport:
         return f"health {self.health_status}"
 
     def changes(self, mode: str) -> str:
-        """What changed (sync) or would change (drift), e.g. '1 configured, 1 pruned'."""
+        """What changed (sync) or would change (drift, or a sync a window skipped), e.g. '1 configured, 1 pruned'."""
+        mode = DRIFT if self.skipped else mode
         counted = [(key.replace("_", " "), self.counts.get(key, 0))
                    for key in ("created", "configured", "replaced", "pruned", "prune_skipped", "handed_over", "failed")]
         parts = [f"{count} {what}" for what, count in counted if count]
@@ -153,6 +157,8 @@ class ApplicationReport:
             return f"{self.cluster}/{self.name}: {FAILED}{revision}: {self.error}"
         unchanged = self.counts.get("unchanged", 0)
         tail = f"; {unchanged} unchanged" if unchanged else ""
+        tail += f"; {self.skipped}" if self.skipped else ""
+        tail += f"; {len(self.orphaned)} orphaned resources" if self.orphaned else ""
         return (f"{self.cluster}/{self.name}: {self.sync_status}, {self.health_status}{revision}: "
                 f"{self.changes(mode)}{tail}")
 
@@ -166,6 +172,10 @@ class ApplicationReport:
         }
         if self.error:
             entry["error"] = self.error
+        if self.skipped:
+            entry["skipped"] = self.skipped
+        if self.orphaned is not None:
+            entry["orphaned_resources"] = self.orphaned
         return entry
 
 
@@ -191,6 +201,8 @@ class RunReport:
     generated_at: str
     clusters: list[ClusterReport] = field(default_factory=list)
     details: dict[str, str] = field(default_factory=dict)  # shown in the header: AWX job, user, ...
+    # applications whose destination names no cluster of the run: {name, destination, listed_on}
+    unmatched: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def applications(self) -> list[ApplicationReport]:
@@ -220,6 +232,7 @@ class RunReport:
     def summary_lines(self) -> list[str]:
         lines = [f"{cluster.name}: {FAILED}: {cluster.error}" for cluster in self.clusters if cluster.error]
         lines += [app.summary_line(self.mode) for app in self.applications]
+        lines += [unmatched_line(entry) for entry in self.unmatched]
         counts = self.counts()
         verdict = (f"{counts['out_of_sync'] + counts['unknown']} drifted" if self.mode == DRIFT
                    else f"{counts['changed']} changed")
@@ -231,7 +244,29 @@ class RunReport:
         return {
             "title": self.title, "mode": self.mode, "generated_at": self.generated_at, "details": self.details,
             "counts": self.counts(), "clusters": [cluster.to_dict() for cluster in self.clusters],
+            "unmatched": self.unmatched,
         }
+
+
+def unmatched_line(entry: dict[str, Any]) -> str:
+    """One line for an application no inventory host took."""
+    return (f"{entry['name']}: destination {entry['destination']} matches no inventory host "
+            f"(listed on {', '.join(entry['listed_on'])}); not synced")
+
+
+def find_unmatched(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Applications some host left for another cluster (other_clusters) that no host of the run synced."""
+    taken: set[str] = set()
+    left: dict[tuple[str, str], list[str]] = {}
+    for entry in results:
+        result = entry.get("result") if isinstance(entry.get("result"), dict) else {}
+        cluster = _text(entry.get("cluster")) or "cluster"
+        taken.update(_text(app.get("name")) for app in result.get("applications") or [] if isinstance(app, dict))
+        for other in result.get("other_clusters") or []:
+            if isinstance(other, dict):
+                left.setdefault((_text(other.get("name")), _text(other.get("destination"))), []).append(cluster)
+    return [{"name": name, "destination": destination, "listed_on": sorted(hosts)}
+            for (name, destination), hosts in sorted(left.items()) if name not in taken]
 
 
 # -- building the report from module results --------------------------------------------------------------
@@ -353,7 +388,26 @@ def _application(cluster: str, raw: dict[str, Any], secrets: list[str]) -> Appli
         health_status=_text(raw.get("health_status")) or (UNKNOWN if error else "Healthy"),
         changed=bool(raw.get("changed")), counts=_counts(raw, objects), objects=objects,
         error=scrub_text(error, secrets), duration=float(raw.get("duration") or 0.0),
+        skipped=_skipped(raw), orphaned=_orphaned(raw),
     )
+
+
+def _skipped(raw: dict[str, Any]) -> str:
+    if raw.get("sync_skipped"):
+        return _text(raw["sync_skipped"])
+    windows = raw.get("sync_blocked_by")
+    if isinstance(windows, list) and windows:
+        shown = ", ".join(f"{_text(w.get('kind'))} window '{_text(w.get('schedule'))}' for {_text(w.get('duration'))}"
+                          for w in windows if isinstance(w, dict))
+        return f"a sync now would be skipped: {shown}"
+    return ""
+
+
+def _orphaned(raw: dict[str, Any]) -> list[dict[str, Any]] | None:
+    found = raw.get("orphaned_resources")
+    if not isinstance(found, list):
+        return None
+    return [{key: _text(item.get(key)) for key in ("group", "kind", "namespace", "name")} for item in found if isinstance(item, dict)]
 
 
 def cluster_report(cluster: str, result: dict[str, Any] | None, secrets: Iterable[str] = ()) -> ClusterReport:
@@ -387,7 +441,7 @@ def build_report(results: list[dict[str, Any]], mode: str, title: str = "GitOps 
     clusters = [cluster_report(_text(entry.get("cluster")) or "cluster", entry.get("result"), secrets)
                 for entry in results]
     generated = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return RunReport(mode=mode, title=title, generated_at=generated, clusters=clusters,
+    return RunReport(mode=mode, title=title, generated_at=generated, clusters=clusters, unmatched=find_unmatched(results),
                      details={str(k): scrub_text(_text(v), secrets) for k, v in (details or {}).items() if v not in (None, "")})
 
 
@@ -415,9 +469,19 @@ def to_markdown(report: RunReport) -> str:
             lines.append(f"- **{_md(cluster.name)}**: could not be checked: {_md(cluster.error)}")
     lines += ["| Cluster | Application | Status | Health | Revision | Changes |", "|---|---|---|---|---|---|"]
     for app in report.applications:
-        changes = app.error if app.error else app.changes(report.mode)
+        changes = app.error if app.error else app.changes(report.mode) + (f"; {app.skipped}" if app.skipped else "")
         lines.append(f"| {_md(app.cluster)} | {_md(app.name)} | {app.status} | {app.health_status} | "
                      f"`{app.revision[:12] or '-'}` | {_md(changes)} |")
+    if report.unmatched:
+        lines += ["", "## Applications no cluster took", ""]
+        lines += [f"- {_md(unmatched_line(entry))}" for entry in report.unmatched]
+    orphaned = [app for app in report.applications if app.orphaned]
+    if orphaned:
+        lines += ["", "## Orphaned resources", ""]
+        for app in orphaned:
+            kinds = ", ".join(f"`{o['kind']}{'.' + o['group'] if o['group'] else ''} {o['namespace']}/{o['name']}`"
+                              for o in app.orphaned or [])
+            lines.append(f"- {_md(app.cluster)} / {_md(app.name)}: {kinds}")
     drifted = [app for app in report.applications if app.drifted_objects]
     if drifted:
         lines += ["", "## Objects" + (" that drifted" if report.mode == DRIFT else " written"), ""]

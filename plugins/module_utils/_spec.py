@@ -109,9 +109,20 @@ class SourceSpec:
 
 @dataclass
 class Destination:
-    """Where in the (inventory-selected) cluster the objects go."""
+    """Where the objects go: a namespace, and the cluster (an inventory host) named by its server URL or name.
+
+    Neither, or Argo CD's in-cluster server or name, means the cluster of the
+    host the application is listed on.
+    """
 
     namespace: str = ""
+    server: str = ""
+    name: str = ""
+
+    @property
+    def in_cluster(self) -> bool:
+        return (not self.server and not self.name) or self.server.rstrip("/") == IN_CLUSTER_SERVER \
+            or self.name == IN_CLUSTER_NAME
 
 
 @dataclass
@@ -141,6 +152,8 @@ class IgnoreDifference:
 class Application:
     name: str
     source: SourceSpec
+    # the AppProject whose rules, sync windows and orphaned resources settings apply
+    project: str = "default"
     destination: Destination = field(default_factory=Destination)
     sync_policy: SyncPolicy = field(default_factory=SyncPolicy)
     ignore_differences: list[IgnoreDifference] = field(default_factory=list)
@@ -276,7 +289,7 @@ class _Reader:
 def _parse_ours(raw: dict[str, Any]) -> Application:
     app_name = raw.get("name") if isinstance(raw.get("name"), str) else None
     top = _Reader(raw, "", app_name)
-    top.only(("name", "source", "destination", "sync_policy", "ignore_differences"))
+    top.only(("name", "project", "source", "destination", "sync_policy", "ignore_differences"))
     name = _check_name(top, top.text("name", required=True), "name")
     if not top.has("source"):
         top.fail("is required", "source")
@@ -332,10 +345,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
     _check_source(source, spec)
 
     destination = top.child("destination")
-    destination.only(("namespace",), hint={
-        "server": "the cluster comes from the Ansible inventory host, not from the application",
-        "name": "the cluster comes from the Ansible inventory host, not from the application",
-    })
+    destination.only(("namespace", "server", "name"))
     policy = top.child("sync_policy")
     policy.only(("prune", "allow_empty", "create_namespace", "prune_last", "replace", "prune_propagation_policy"))
     sync_policy = SyncPolicy(
@@ -354,8 +364,9 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
         ignores.append(_ignore_difference(item, "json_pointers", "jq_path_expressions", "managed_fields_managers"))
     return Application(
         name=name,
+        project=_project(top),
         source=spec,
-        destination=Destination(namespace=_check_namespace(destination, destination.text("namespace"), "namespace")),
+        destination=_destination(destination),
         sync_policy=sync_policy,
         ignore_differences=ignores,
     )
@@ -391,10 +402,6 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
     spec.only(("source", "destination", "project", "syncPolicy", "ignoreDifferences", "info"),
               hint={**_ARGO_UNSUPPORTED_HINTS,
                     "revisionHistoryLimit": "not supported; the sync history length is set on the sync module"})
-    project = spec.text("project", "default")
-    if project not in ("", "default"):
-        spec.fail(f"only the 'default' project is supported, got {project!r} (projects are an Argo CD server "
-                  f"concept; access control comes from the Ansible inventory and kubeconfig)", "project")
     if not spec.has("source"):
         spec.fail("is required (spec.sources with several sources is not supported)", "source")
 
@@ -452,15 +459,6 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
 
     destination = spec.child("destination")
     destination.only(("server", "name", "namespace"))
-    server = destination.text("server")
-    if server and server.rstrip("/") != IN_CLUSTER_SERVER:
-        destination.fail(f"only the in-cluster server {IN_CLUSTER_SERVER} is accepted, got {server!r}: the cluster "
-                         f"comes from the Ansible inventory host (kubeconfig/context), not from the application",
-                         "server")
-    cluster_name = destination.text("name")
-    if cluster_name and cluster_name != IN_CLUSTER_NAME:
-        destination.fail(f"only {IN_CLUSTER_NAME!r} is accepted, got {cluster_name!r}: the cluster comes from the "
-                         f"Ansible inventory host (kubeconfig/context), not from the application", "name")
 
     policy = spec.child("syncPolicy")
     # selfHeal is accepted: every sync run corrects drift, which is what selfHeal asks for
@@ -478,8 +476,9 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
         ignores.append(_ignore_difference(item, "jsonPointers", "jqPathExpressions", "managedFieldsManagers"))
     return Application(
         name=name,
+        project=_project(spec),
         source=result,
-        destination=Destination(namespace=_check_namespace(destination, destination.text("namespace"), "namespace")),
+        destination=_destination(destination),
         sync_policy=sync_policy,
         ignore_differences=ignores,
     )
@@ -560,6 +559,22 @@ def _check_name(reader: _Reader, name: str, key: str) -> str:
                     f"starting and ending with a letter or digit, at most 253 characters)", key)
     reader.app = name
     return name
+
+
+def _project(reader: _Reader) -> str:
+    project = reader.text("project") or "default"
+    if len(project) > 253 or not _NAME_RE.match(project):
+        reader.fail(f"{project!r} is not a valid AppProject name", "project")
+    return project
+
+
+def _destination(reader: _Reader) -> Destination:
+    """The destination; the cluster is matched against inventory hosts later (see _clusters)."""
+    server, name = reader.text("server").strip(), reader.text("name").strip()
+    if server and name:
+        # Argo CD refuses both as well: they could name two different clusters
+        reader.fail(f"give either server or name, not both (got server {server!r} and name {name!r})")
+    return Destination(namespace=_check_namespace(reader, reader.text("namespace"), "namespace"), server=server, name=name)
 
 
 def _check_namespace(reader: _Reader, namespace: str, key: str) -> str:

@@ -35,6 +35,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._application
   - gitops.kubernetes._kube_connection
   - gitops.kubernetes._policy
+  - gitops.kubernetes._projects
   - gitops.kubernetes._dry_run_cache
   - gitops.kubernetes._generators
 attributes:
@@ -277,18 +278,26 @@ stats:
   returned: always
   type: dict
   sample: {requests: 14, by_verb: {GET: 5, PATCH: 9}, retries: 0, dry_runs_reused: 0, seconds: 0.42}
+other_clusters:
+  description: The applications whose destination is another cluster than O(cluster) (C(name), C(destination)); they
+    were not compared.
+  returned: when O(applications) or O(generators) is given
+  type: list
+  elements: dict
 """
 
 import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import CLUSTER_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     GENERATOR_ARGUMENT_SPEC,
     ApplicationInput,
     SharedCompare,
+    for_this_cluster,
     inputs_from_params,
     prepare_module,
     run_each,
@@ -297,6 +306,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient, kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import PROJECTS_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_error, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC
@@ -339,6 +349,8 @@ def argument_spec() -> dict[str, Any]:
     }
     spec.update(kube_connection_argument_spec())
     spec.update(POLICY_ARGUMENT_SPEC)
+    spec.update(PROJECTS_ARGUMENT_SPEC)
+    spec.update(CLUSTER_ARGUMENT_SPEC)
     spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
     spec.update(GENERATOR_ARGUMENT_SPEC)
     return spec
@@ -360,6 +372,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     inputs = inputs_from_params(params, cache_dir)
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        inputs, elsewhere = for_this_cluster(params, client, inputs)
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
 
         def compare(one: ApplicationInput) -> ApplicationDiff:
@@ -396,6 +409,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                 entries.append({"name": one.name, "sync_status": UNKNOWN, "out_of_sync": True, "error": str(outcome),
                                 **outcome.to_result()})
         result["applications"] = entries
+        result["other_clusters"] = elsewhere
         result["summary"] = summary
         result["sync_status"] = _worst([entry["sync_status"] for entry in entries])
         result["out_of_sync"] = result["sync_status"] != SYNCED

@@ -150,6 +150,15 @@ errors:
   type: list
   elements: dict
   sample: [{cluster: prod, application: shop, error: "application 'shop', path 'shop' does not exist"}]
+unmatched:
+  description:
+    - Applications whose C(destination.server) or C(destination.name) names no cluster of the run (the C(other_clusters)
+      of every result, less the applications some cluster synced), with the hosts they were listed on. Each is also
+      a warning and a line of RV(summary); none is dropped silently.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: billing, destination: "name 'staging'", listed_on: [prod-eu, prod-us]}]
 """
 
 import traceback
@@ -164,6 +173,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._report import (
     HAS_YAML,
     SYNC,
     build_report,
+    unmatched_line,
     write_reports,
 )
 
@@ -201,6 +211,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     errors = [{"cluster": cluster.name, "application": "", "error": cluster.error}
               for cluster in report.clusters if cluster.error]
     errors += [{"cluster": app.cluster, "application": app.name, "error": app.error} for app in report.failed()]
+    for entry in report.unmatched:  # never silently dropped
+        module.warn(unmatched_line(entry))
     return {
         "changed": False,
         "mode": mode,
@@ -210,6 +222,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         "drifted": [{"cluster": app.cluster, "application": app.name, "sync_status": app.sync_status}
                     for app in report.drifted()],
         "errors": errors,
+        "unmatched": report.unmatched,
     }
 
 

@@ -72,6 +72,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._application
   - gitops.kubernetes._kube_connection
   - gitops.kubernetes._policy
+  - gitops.kubernetes._projects
   - gitops.kubernetes._dry_run_cache
   - gitops.kubernetes._generators
 attributes:
@@ -355,6 +356,32 @@ applications:
   returned: when O(applications) is given
   type: list
   elements: dict
+sync_skipped:
+  description:
+    - Why the sync of the application was skipped (a sync window of its project blocks it now); nothing was written,
+      the other keys report its drift as check mode would. The task does not fail and the application is not changed.
+  returned: when a sync window skipped the sync (not in check mode)
+  type: str
+  sample: "sync skipped: inside deny window '0 22 * * *' for 8h (Europe/Berlin)"
+sync_blocked_by:
+  description: The sync windows that block a sync of the application now (in check mode, a real run would be skipped).
+  returned: when a sync window blocks the application
+  type: list
+  elements: dict
+  sample: [{kind: deny, schedule: "0 22 * * *", duration: 8h, time_zone: Europe/Berlin, manual_sync: false}]
+orphaned_resources:
+  description: Top-level objects of the destination namespace no application owns (C(group), C(kind), C(namespace),
+    C(name)), when the application's project sets C(orphanedResources).
+  returned: when the project asks for them
+  type: list
+  elements: dict
+other_clusters:
+  description: The applications whose destination is another cluster than O(cluster) (C(name), C(destination)); they
+    were not touched.
+  returned: when O(applications) or O(generators) is given
+  type: list
+  elements: dict
+  sample: [{name: billing, destination: "name 'staging'"}]
 stats:
   description: API requests this call made (retries included) by HTTP verb, write requests (dry-runs excluded),
     the dry-runs a reusable verdict saved (O(dry_run_cache)) and the seconds it took.
@@ -364,10 +391,12 @@ stats:
     seconds: 0.42}
 """
 
+import dataclasses
 import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import CLUSTER_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
@@ -376,6 +405,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     ApplicationInput,
     DesiredState,
     SharedCompare,
+    for_this_cluster,
     inputs_from_params,
     prepare_module,
     run_each,
@@ -385,12 +415,14 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import PROJECTS_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC, PROPAGATION_POLICIES
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._orphans import find_orphans
     from ansible_collections.gitops.kubernetes.plugins.module_utils._record import initiator_from_env
     from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
         SyncClient,
@@ -423,6 +455,8 @@ def argument_spec() -> dict[str, Any]:
     }
     spec.update(kube_connection_argument_spec())
     spec.update(POLICY_ARGUMENT_SPEC)
+    spec.update(PROJECTS_ARGUMENT_SPEC)
+    spec.update(CLUSTER_ARGUMENT_SPEC)
     spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
     spec.update(GENERATOR_ARGUMENT_SPEC)
     return spec
@@ -441,7 +475,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator,
     )
     # one resolution per repository revision for the whole batch of applications
+    # a run that selects applications by name (only) is the Ansible form of pressing Sync: a manual sync
+    manual = bool(params.get("only"))
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        inputs, elsewhere = for_this_cluster(params, client, inputs)
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
         # every application is rendered before any is synced, so objects Git moved between two of them pass over
         states = run_each(inputs, lambda one: one.desired(client))
@@ -452,10 +489,29 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             state = state_of[id(one)]
             if not isinstance(state, DesiredState):
                 raise state
-            return sync_application(client, state.name, state.objects, namespace=state.namespace,
-                                    policy=one.sync_policy, ignore_differences=state.ignore_differences,
-                                    revision=state.revision, settings=settings, reads=shared.reads,
-                                    verdicts=shared.verdicts, source=state.source, ownership=ownership)
+            window = one.sync_window(manual)
+            # a sync the project's windows block is planned like a check-mode run (its drift is reported), not written
+            blocked = not window.allowed and not settings.check_mode
+            synced = sync_application(client, state.name, state.objects, namespace=state.namespace,
+                                      policy=one.sync_policy, ignore_differences=state.ignore_differences,
+                                      revision=state.revision,
+                                      settings=dataclasses.replace(settings, check_mode=True) if blocked else settings,
+                                      reads=shared.reads, verdicts=shared.verdicts, source=state.source,
+                                      ownership=ownership)
+            if not window.allowed:
+                synced.sync_blocked_by = window.to_result()
+            if blocked:
+                synced.changed = False
+                synced.sync_skipped = f"sync skipped: {window.reason()}"
+                synced.warnings.append(f"application {one.name}: {synced.sync_skipped}")
+            orphaned = one.project.orphaned_resources if one.project is not None else None
+            if orphaned is not None:
+                namespace = state.namespace or client.default_namespace
+                synced.orphaned_resources = find_orphans(client, namespace, orphaned, one.project.rules.namespaced)
+                if orphaned.warn and synced.orphaned_resources:
+                    synced.warnings.append(f"application {one.name} has {len(synced.orphaned_resources)} orphaned "
+                                           f"resources in namespace {namespace}")
+            return synced
 
         outcomes = run_each(inputs, sync)
         stats = shared.finish(client, started, writes=client.writes, writes_by_verb=dict(client.writes_by_verb))
@@ -479,6 +535,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         result["changed"] = result["changed"] or bool(results[0] and results[0].changed)
     else:
         result["applications"] = entries
+        result["other_clusters"] = elsewhere
         statuses = [e.get("sync_status") for e in entries]
         result["sync_status"] = "Synced" if all(s == "Synced" for s in statuses) else "OutOfSync"
         healths = [e.get("health_status") for e in entries if e.get("health_status")]

@@ -138,6 +138,11 @@ class SyncResult:
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     namespace_created: bool = False
+    # sync windows: why a real sync was skipped (nothing written), and the windows that block a sync now
+    sync_skipped: str = ""
+    sync_blocked_by: list[dict[str, Any]] = field(default_factory=list)
+    # the project's orphanedResources: objects of the destination namespace no application owns (None: not asked)
+    orphaned_resources: list[dict[str, Any]] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -172,6 +177,12 @@ class SyncResult:
             result["namespace_created"] = True
         if self.message:
             result["message"] = self.message
+        if self.sync_skipped:
+            result["sync_skipped"] = self.sync_skipped
+        if self.sync_blocked_by:
+            result["sync_blocked_by"] = self.sync_blocked_by
+        if self.orphaned_resources is not None:
+            result["orphaned_resources"] = self.orphaned_resources
         return result
 
     def ansible_diffs(self) -> list[dict[str, str]]:

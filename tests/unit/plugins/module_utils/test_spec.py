@@ -111,7 +111,8 @@ def test_helm_values_as_yaml_string_and_parameters():
     ({**MINIMAL, "source": {**MINIMAL["source"], "revison": "main"}}, "source.revison"),
     ({**MINIMAL, "source": {**MINIMAL["source"], "helm": {"valueFiles": []}}}, "source.helm.valueFiles"),
     ({**MINIMAL, "sync_policy": {"prune": "maybe"}}, "sync_policy.prune"),
-    ({**MINIMAL, "destination": {"server": "https://other:6443"}}, "destination.server"),
+    ({**MINIMAL, "destination": {"server": "https://other:6443", "name": "other"}}, "destination"),
+    ({**MINIMAL, "project": "Team_A"}, "project"),
     ({**MINIMAL, "ignore_differences": [{"kind": "Deployment", "json_pointers": ["spec/replicas"]}]},
      "ignore_differences[0].json_pointers"),
 ])
@@ -215,12 +216,10 @@ def test_argocd_values_object():
 
 @pytest.mark.parametrize("mutate, expected", [
     (lambda s: s.update(sources=[{}]), "spec.sources: multiple sources are not supported"),
-    (lambda s: s.update(project="team-a"), "spec.project: only the 'default' project"),
     (lambda s: s["source"].update(chart="redis"), "spec.source.chart: Helm charts from chart repositories"),
     (lambda s: s["source"].update(plugin={"name": "x"}), "spec.source.plugin: config management plugins"),
     (lambda s: s["source"]["helm"].update(fileParameters=[{"name": "a", "path": "b"}]), "spec.source.helm.fileParameters: unknown key"),
-    (lambda s: s["destination"].update(server="https://prod:6443"), "spec.destination.server: only the in-cluster"),
-    (lambda s: s["destination"].update(name="prod"), "spec.destination.name: only 'in-cluster'"),
+    (lambda s: s["destination"].update(name="prod"), "spec.destination: give either server or name, not both"),
     (lambda s: s["syncPolicy"].update(retry={"limit": 2}), "spec.syncPolicy.retry: retries are not supported"),
     (lambda s: s["syncPolicy"]["syncOptions"].append("Validate=false"), "'Validate=false' is not supported"),
     (lambda s: s["syncPolicy"]["syncOptions"].append("ServerSideApply=false"), "'ServerSideApply=false' is not supported"),
@@ -266,3 +265,26 @@ def test_credential_values_come_from_the_raw_spec():
     argo["spec"]["source"]["repoURL"] = "https://user:tok-456@example.org/r.git"
     assert "tok-456" in credential_values(argo)
     assert credential_values("not a dict") == []
+
+
+@pytest.mark.parametrize("destination, in_cluster", [
+    ({"server": "https://kubernetes.default.svc/", "namespace": "x"}, True),
+    ({"name": "in-cluster", "namespace": "x"}, True),
+    ({"namespace": "x"}, True),
+    ({"server": "https://prod.example:6443", "namespace": "x"}, False),
+    ({"name": "prod", "namespace": "x"}, False),
+])
+def test_argocd_project_and_destination_cluster_are_carried_in_the_model(destination, in_cluster):
+    raw = copy.deepcopy(ARGO_APP)
+    raw["spec"]["project"] = "team-a"
+    raw["spec"]["destination"] = destination
+    app = parse_application(raw)
+    assert app.project == "team-a"
+    assert (app.destination.server, app.destination.name) == (destination.get("server", ""), destination.get("name", ""))
+    assert app.destination.in_cluster is in_cluster
+
+
+def test_our_spec_names_a_project_and_a_cluster():
+    app = parse_application({**MINIMAL, "project": "team-a", "destination": {"name": "prod", "namespace": "web"}})
+    assert (app.project, app.destination.name, app.destination.namespace) == ("team-a", "prod", "web")
+    assert parse_application(MINIMAL).project == "default"
