@@ -37,6 +37,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._policy
   - gitops.kubernetes._dry_run_cache
   - gitops.kubernetes._generators
+  - gitops.kubernetes._resource_customizations
 attributes:
   check_mode:
     support: full
@@ -299,7 +300,11 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._module import G
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_error, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    APPLICATION_ARGUMENT_SPEC,
+    RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC,
+    parse_resource_customizations,
+)
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
@@ -341,6 +346,7 @@ def argument_spec() -> dict[str, Any]:
     spec.update(POLICY_ARGUMENT_SPEC)
     spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
     spec.update(GENERATOR_ARGUMENT_SPEC)
+    spec.update(RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC)
     return spec
 
 
@@ -358,6 +364,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
     inputs = inputs_from_params(params, cache_dir)
+    customizations = parse_resource_customizations(params["resource_customizations"], params["resource_customizations_dir"])
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
@@ -366,7 +373,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             state = one.desired(client)
             return compare_application(client, state.name, state.objects, namespace=state.namespace,
                                        ignore_differences=state.ignore_differences, revision=state.revision,
-                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source)
+                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source,
+                                       customizations=customizations)
 
         outcomes = run_each(inputs, compare)
         stats = shared.finish(client, started)
@@ -404,6 +412,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             result["failed_applications"] = [entry["name"] for entry in failed]
     if with_diff and diffs:
         result["diff"] = diffs
+    for warning in customizations.warnings + [w for o in outcomes if isinstance(o, ApplicationDiff) for w in o.warnings]:
+        module.warn(warning)
     return scrub_result(result, secrets)
 
 

@@ -74,6 +74,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._policy
   - gitops.kubernetes._dry_run_cache
   - gitops.kubernetes._generators
+  - gitops.kubernetes._resource_customizations
 attributes:
   check_mode:
     support: full
@@ -387,7 +388,12 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._module import G
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC, PROPAGATION_POLICIES
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    APPLICATION_ARGUMENT_SPEC,
+    PROPAGATION_POLICIES,
+    RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC,
+    parse_resource_customizations,
+)
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
@@ -425,6 +431,7 @@ def argument_spec() -> dict[str, Any]:
     spec.update(POLICY_ARGUMENT_SPEC)
     spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
     spec.update(GENERATOR_ARGUMENT_SPEC)
+    spec.update(RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC)
     return spec
 
 
@@ -435,10 +442,12 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     cache_dir = params["cache_dir"] or default_cache_dir()
     inputs = inputs_from_params(params, cache_dir)
     initiator = {k: v for k, v in (params["initiator"] or {}).items() if v} or initiator_from_env()
+    # argocd-cm's customizations are checked (scripts compiled) before any Git or cluster work
+    customizations = parse_resource_customizations(params["resource_customizations"], params["resource_customizations_dir"])
     settings = SyncSettings(
         check_mode=module.check_mode, force_conflicts=params["force_conflicts"], wait=params["wait"],
         wait_timeout=float(params["wait_timeout"]), hooks=params["hooks"],
-        prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator,
+        prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator, customizations=customizations,
     )
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
@@ -466,7 +475,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         [obj.manifest for one in inputs for obj in one.objects]
         + [e.live for r in results if r is not None for e in r.resources]
     )
-    warnings = [w for r in results if r is not None for w in r.warnings]
+    warnings = customizations.warnings + [w for r in results if r is not None for w in r.warnings]
     result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None), "stats": stats}
     entries = []
     for one, outcome, synced in zip(inputs, outcomes, results):

@@ -1,0 +1,207 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Lua health scripts run as Argo CD runs them: Lua 5.1 (lupa's lua51), the live object as the global `obj`,
+the returned table's `status` and `message` as the verdict.
+
+Sandbox: a script sees only a fresh environment per call: the base functions
+that touch nothing outside the script (no load, loadstring, dofile, loadfile,
+require, getfenv/setfenv, collectgarbage, coroutines), copies of string
+(without string.dump), table and math, os.time / os.date / os.clock (Argo CD's
+"safe os"), and a print that prints nothing (module output is JSON on stdout).
+No io, os.execute, debug or package: no file, process or network access.
+Bounds per call: an instruction budget checked by a count hook (and a wall-clock
+limit checked by the same hook), and a memory ceiling above what the runtime
+held before the call. Any failure is an Unknown health naming the script and
+the error, never an exception. One runtime per thread (lupa runtimes are not
+thread-safe), each compiling a script once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Any
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health.model import HEALTH_ORDER, HEALTHY, UNKNOWN, Health
+
+try:
+    import lupa.lua51 as lupa_runtime  # Argo CD's gopher-lua implements Lua 5.1
+
+    HAS_LUPA = True
+    LUPA_IMPORT_ERROR = None
+except ImportError:
+    try:
+        import lupa as lupa_runtime  # type: ignore[no-redef]  # an older lupa: its default runtime (LuaJIT / 5.x)
+
+        HAS_LUPA = hasattr(lupa_runtime, "LuaRuntime")
+        LUPA_IMPORT_ERROR = None if HAS_LUPA else "lupa has no LuaRuntime"
+    except ImportError:
+        HAS_LUPA = False
+        LUPA_IMPORT_ERROR = traceback.format_exc()
+
+# about 0.1 to 0.5 s of Lua: Argo CD stops a script after 1 s
+INSTRUCTION_LIMIT = 10_000_000
+HOOK_EVERY = 10_000
+TIME_LIMIT = 1.0
+MEMORY_PER_CALL = 32 * 1024 * 1024
+INVALID_STATUS = "Lua returned an invalid health status"
+
+# trusted setup, run once per runtime; returns run(chunk, obj, limit, deadline) -> ok, result
+_PRELUDE = r"""
+local clock, sethook, setfenv, pcall, error = os.clock, debug.sethook, setfenv, pcall, error
+local pairs, type, getmetatable = pairs, type, getmetatable
+local base = {"assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring", "type",
+              "unpack", "xpcall", "rawequal", "rawget", "rawset", "setmetatable", "getmetatable", "_VERSION"}
+local function copy(source, skip)
+  local result = {}
+  for key, value in pairs(source) do
+    if not (skip and skip[key]) then result[key] = value end
+  end
+  return result
+end
+local string_lib, table_lib, math_lib = string, table, math
+local os_time, os_date = os.time, os.date
+local globals = _G
+-- scripts must not reach the shared string library through ("").x's metatable
+getmetatable("").__metatable = false
+local function environment(obj)
+  local env = {}
+  for _, name in pairs(base) do env[name] = globals[name] end
+  env.string = copy(string_lib, {dump = true})
+  env.table = copy(table_lib)
+  env.math = copy(math_lib)
+  env.os = {time = os_time, date = os_date, clock = clock}
+  env.print = function() end
+  env.obj = obj
+  env._G = env
+  return env
+end
+return function(chunk, obj, limit, deadline)
+  local count = 0
+  sethook(function()
+    count = count + 1
+    if count > limit or clock() > deadline then
+      sethook()
+      error("the script ran too long (more than " .. limit * %d .. " instructions or the time limit)", 0)
+    end
+  end, "", %d)
+  setfenv(chunk, environment(obj))
+  local ok, result = pcall(chunk)
+  sethook()
+  return ok, result
+end
+""" % (HOOK_EVERY, HOOK_EVERY)
+
+
+class LuaError(Exception):
+    """A script that cannot be compiled (raised when scripts are loaded, naming the script)."""
+
+
+class _Runtime:
+    """One Lua runtime (per thread) with its compiled scripts."""
+
+    def __init__(self) -> None:
+        kwargs: dict[str, Any] = {"register_eval": False, "register_builtins": False, "unpack_returned_tuples": True}
+        try:
+            self.lua = lupa_runtime.LuaRuntime(max_memory=0, **kwargs)
+            self.limits_memory = True
+        except (TypeError, lupa_runtime.LuaError):  # LuaJIT cannot limit memory
+            self.lua = lupa_runtime.LuaRuntime(**kwargs)
+            self.limits_memory = False
+        self.run = self.lua.execute(_PRELUDE)
+        self.compiled: dict[str, Any] = {}
+        self.loader = self.lua.eval("function(source, name) local chunk, err = loadstring(source, name) return chunk or false, err or false end")
+        # the python bridge object is of no use to a script and must not be reachable
+        self.lua.execute("python = nil")
+
+    def compile(self, source: str, name: str) -> Any:
+        chunk = self.compiled.get(source)
+        if chunk is None:
+            chunk, error = self.loader(source, f"={name}")
+            if chunk is False:
+                raise LuaError(str(error))
+            self.compiled[source] = chunk
+        return chunk
+
+    def to_lua(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return self.lua.table_from({k: self.to_lua(v) for k, v in value.items() if v is not None})
+        if isinstance(value, list):
+            return self.lua.table_from([self.to_lua(v) for v in value])
+        return value
+
+
+_local = threading.local()
+
+
+def _runtime() -> _Runtime:
+    runtime = getattr(_local, "runtime", None)
+    if runtime is None:
+        runtime = _local.runtime = _Runtime()
+    return runtime
+
+
+def check_script(source: str, name: str) -> None:
+    """Raise LuaError when the script does not compile (before anything runs)."""
+    if not HAS_LUPA:
+        raise LuaError(f"{name}: Lua health scripts need the 'lupa' Python package (pip install lupa)")
+    _runtime().compile(source, name)
+
+
+def _field(table: Any, key: str) -> Any:
+    try:
+        return table[key]
+    except (KeyError, TypeError):
+        return None
+
+
+def run_health_script(source: str, name: str, obj: dict[str, Any]) -> Health:
+    """The verdict of one health.lua on one live object; every failure is Unknown with the error."""
+    if not HAS_LUPA:
+        return Health(UNKNOWN, f"{name}: Lua health scripts need the 'lupa' Python package (pip install lupa)")
+    runtime = _runtime()
+    try:
+        chunk = runtime.compile(source, name)
+        if runtime.limits_memory:
+            runtime.lua.set_max_memory(MEMORY_PER_CALL, total=False)
+        try:
+            ok, result = runtime.run(chunk, runtime.to_lua(obj), INSTRUCTION_LIMIT // HOOK_EVERY,
+                                     _lua_clock(runtime) + TIME_LIMIT)
+        finally:
+            if runtime.limits_memory:
+                runtime.lua.set_max_memory(0)
+    except lupa_runtime.LuaMemoryError:
+        return Health(UNKNOWN, f"{name}: the script used more than {MEMORY_PER_CALL // (1024 * 1024)} MiB")
+    except LuaError as exc:  # the error names the script and the line
+        return Health(UNKNOWN, str(exc))
+    except lupa_runtime.LuaError as exc:
+        return Health(UNKNOWN, f"{name}: {exc}")
+    if not ok:
+        if "not enough memory" in str(result):
+            return Health(UNKNOWN, f"{name}: the script used more than {MEMORY_PER_CALL // (1024 * 1024)} MiB")
+        return Health(UNKNOWN, str(result))  # Lua's message names the script and the line (name:line: error)
+    if result is None:
+        # Argo CD: a script returning nothing gives an empty health, which never counts against the application
+        return Health(HEALTHY, f"{name} returned no health")
+    if lupa_runtime.lua_type(result) != "table":
+        return Health(UNKNOWN, f"{name}: expect table output from Lua script, not {lupa_runtime.lua_type(result) or type(result).__name__}")
+    status, message = _field(result, "status"), _field(result, "message")
+    if status is None and message is None:
+        return Health(HEALTHY, f"{name} returned no health")
+    if status not in HEALTH_ORDER:
+        return Health(UNKNOWN, INVALID_STATUS + (f": {status!r}" if status is not None else ""))
+    return Health(str(status), "" if message is None else str(message))
+
+
+def _lua_clock(runtime: _Runtime) -> float:
+    # the hook compares with Lua's os.clock (processor time of this process)
+    return float(runtime.lua.eval("os.clock()"))
+
+
+def elapsed_per_object(source: str, objects: list[dict[str, Any]]) -> float:
+    """Seconds per object for running one script over objects (for benchmarks)."""
+    started = time.perf_counter()
+    for obj in objects:
+        run_health_script(source, "benchmark", obj)
+    return (time.perf_counter() - started) / max(1, len(objects))
