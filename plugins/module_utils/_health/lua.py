@@ -118,7 +118,7 @@ class _Runtime:
     def compile(self, source: str, name: str) -> Any:
         chunk = self.compiled.get(source)
         if chunk is None:
-            chunk, error = self.loader(source, f"={name}")
+            chunk, error = self.loader(source, "=health.lua")  # Lua cuts long chunk names: the origin is added by us
             if chunk is False:
                 raise LuaError(str(error))
             self.compiled[source] = chunk
@@ -173,14 +173,14 @@ def run_health_script(source: str, name: str, obj: dict[str, Any]) -> Health:
                 runtime.lua.set_max_memory(0)
     except lupa_runtime.LuaMemoryError:
         return Health(UNKNOWN, f"{name}: the script used more than {MEMORY_PER_CALL // (1024 * 1024)} MiB")
-    except LuaError as exc:  # the error names the script and the line
-        return Health(UNKNOWN, str(exc))
+    except LuaError as exc:
+        return Health(UNKNOWN, f"{name}: {exc}")
     except lupa_runtime.LuaError as exc:
         return Health(UNKNOWN, f"{name}: {exc}")
     if not ok:
         if "not enough memory" in str(result):
             return Health(UNKNOWN, f"{name}: the script used more than {MEMORY_PER_CALL // (1024 * 1024)} MiB")
-        return Health(UNKNOWN, str(result))  # Lua's message names the script and the line (name:line: error)
+        return Health(UNKNOWN, f"{name}: {result}")  # Lua's message names the line (health.lua:line: error)
     if result is None:
         # Argo CD: a script returning nothing gives an empty health, which never counts against the application
         return Health(HEALTHY, f"{name} returned no health")

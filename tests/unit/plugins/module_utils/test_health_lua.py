@@ -44,8 +44,8 @@ def test_lists_are_lua_arrays_and_string_table_math_os_date_work():
 
 def test_runtime_error_is_unknown_with_the_script_line_and_message():
     assert run('local x = nil\nreturn {status = x.field}') == \
-        Health(UNKNOWN, "test.lua:2: attempt to index local 'x' (a nil value)")
-    assert run('error("controller said no")') == Health(UNKNOWN, "test.lua:1: controller said no")
+        Health(UNKNOWN, "test.lua: health.lua:2: attempt to index local 'x' (a nil value)")
+    assert run('error("controller said no")') == Health(UNKNOWN, "test.lua: health.lua:1: controller said no")
 
 
 def test_invalid_status_and_wrong_return_type_are_unknown():
