@@ -243,7 +243,9 @@ def apiservice(obj: dict[str, Any]) -> Health:
 
 
 _HPA_DEGRADED = {("AbleToScale", "FailedGetScale"), ("AbleToScale", "FailedUpdateScale"),
-                 ("ScalingActive", "FailedGetResourceMetric"), ("ScalingActive", "InvalidSelector")}
+                 ("ScalingActive", "FailedGetResourceMetric"), ("ScalingActive", "FailedGetObjectMetric"),
+                 ("ScalingActive", "FailedGetPodsMetric"), ("ScalingActive", "FailedGetExternalMetric"),
+                 ("ScalingActive", "FailedComputeMetricsReplicas"), ("ScalingActive", "InvalidSelector")}
 _HPA_WAITING = Health(PROGRESSING, "Waiting to Autoscale")
 
 
@@ -260,11 +262,12 @@ def hpa(obj: dict[str, Any]) -> Health:
             return Health(UNKNOWN, f"failed to convert conditions annotation to typed: {exc}")
     else:
         conditions = status_of(obj).get("conditions")
-    for item in conditions if isinstance(conditions, list) else []:
-        if not isinstance(item, dict):
-            continue
+    items = [item for item in conditions if isinstance(item, dict)] if isinstance(conditions, list) else []
+    # a failure anywhere outweighs a healthy AbleToScale before it
+    for item in items:
         if (item.get("type"), item.get("reason")) in _HPA_DEGRADED:
             return Health(DEGRADED, item.get("message") or "")
+    for item in items:
         if item.get("type") in ("AbleToScale", "ScalingLimited") and item.get("status") == "True":
             return Health(HEALTHY, item.get("message") or "")
     return _HPA_WAITING

@@ -1,6 +1,6 @@
 # Copyright (c) gitops.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Lua health scripts run as Argo CD runs them: Lua 5.1 (lupa's lua51), the live object as the global `obj`,
+"""Lua health scripts run as Argo CD runs them: Lua 5.1 semantics with goto (lupa's lua52, see LUA_RUNTIMES), the live object as the global `obj`,
 the returned table's `status` and `message` as the verdict.
 
 Sandbox: a script sees only a fresh environment per call: the base functions
@@ -18,6 +18,7 @@ thread-safe), each compiling a script once.
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 import traceback
@@ -25,20 +26,20 @@ from typing import Any
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.model import HEALTH_ORDER, HEALTHY, UNKNOWN, Health
 
-try:
-    import lupa.lua51 as lupa_runtime  # Argo CD's gopher-lua implements Lua 5.1
-
-    HAS_LUPA = True
-    LUPA_IMPORT_ERROR = None
-except ImportError:
+# Argo CD's gopher-lua is Lua 5.1 with goto. Lua 5.2 has goto and the same numbers (doubles: 5.3 would print 3.0
+# for a float), and gets the 5.1 functions scripts use (unpack, table.getn, math.pow); plain 5.1 is the fallback.
+LUA_RUNTIMES = ("lupa.lua52", "lupa.lua51")
+lupa_runtime: Any = None
+LUPA_IMPORT_ERROR: str | None = None
+for _module in LUA_RUNTIMES:
     try:
-        import lupa as lupa_runtime  # type: ignore[no-redef]  # an older lupa: its default runtime (LuaJIT / 5.x)
-
-        HAS_LUPA = hasattr(lupa_runtime, "LuaRuntime")
-        LUPA_IMPORT_ERROR = None if HAS_LUPA else "lupa has no LuaRuntime"
+        lupa_runtime = importlib.import_module(_module)
+        break
     except ImportError:
-        HAS_LUPA = False
         LUPA_IMPORT_ERROR = traceback.format_exc()
+HAS_LUPA = lupa_runtime is not None
+if HAS_LUPA:
+    LUPA_IMPORT_ERROR = None
 
 # about 0.1 to 0.5 s of Lua: Argo CD stops a script after 1 s
 INSTRUCTION_LIMIT = 10_000_000
@@ -49,18 +50,33 @@ INVALID_STATUS = "Lua returned an invalid health status"
 
 # trusted setup, run once per runtime; returns run(chunk, obj, limit, deadline) -> ok, result
 _PRELUDE = r"""
-local clock, sethook, setfenv, pcall, error = os.clock, debug.sethook, setfenv, pcall, error
-local pairs, type, getmetatable = pairs, type, getmetatable
+local clock, sethook, pcall, error = os.clock, debug.sethook, pcall, error
+local pairs, getmetatable, setmetatable = pairs, getmetatable, setmetatable
+-- Lua 5.1 gives a function its environment with setfenv; 5.2 through the main chunk's first upvalue, _ENV
+local set_environment = setfenv or function(chunk, env) debug.setupvalue(chunk, 1, env) end
 local base = {"assert", "error", "ipairs", "next", "pairs", "pcall", "select", "tonumber", "tostring", "type",
               "unpack", "xpcall", "rawequal", "rawget", "rawset", "setmetatable", "getmetatable", "_VERSION"}
-local function copy(source, skip)
-  local result = {}
-  for key, value in pairs(source) do
-    if not (skip and skip[key]) then result[key] = value end
-  end
-  return result
+-- a fresh table per call that reads through to a library: a script's writes stay in its own call
+local function library(source)
+  return setmetatable({}, {__index = source, __metatable = false})
 end
-local string_lib, table_lib, math_lib = string, table, math
+local string_lib, table_lib, math_lib = {}, {}, {}
+for key, value in pairs(string) do
+  if key ~= "dump" then string_lib[key] = value end
+end
+for key, value in pairs(table) do table_lib[key] = value end
+for key, value in pairs(math) do math_lib[key] = value end
+-- Lua 5.1 functions Argo CD's scripts use (gopher-lua is 5.1), where the runtime is 5.2
+table_lib.getn = table_lib.getn or function(t) return #t end
+table_lib.maxn = table_lib.maxn or function(t)
+  local n = 0
+  for key in pairs(t) do if type(key) == "number" and key > n then n = key end end
+  return n
+end
+math_lib.pow = math_lib.pow or function(x, y) return x ^ y end
+math_lib.mod = math_lib.mod or math.fmod
+math_lib.log10 = math_lib.log10 or function(x) return math.log(x, 10) end
+local unpack_function = unpack or table.unpack
 local os_time, os_date = os.time, os.date
 local globals = _G
 -- scripts must not reach the shared string library through ("").x's metatable
@@ -68,17 +84,21 @@ getmetatable("").__metatable = false
 local function environment(obj)
   local env = {}
   for _, name in pairs(base) do env[name] = globals[name] end
-  env.string = copy(string_lib, {dump = true})
-  env.table = copy(table_lib)
-  env.math = copy(math_lib)
+  env.unpack = unpack_function
+  env.string = library(string_lib)
+  env.table = library(table_lib)
+  env.math = library(math_lib)
   env.os = {time = os_time, date = os_date, clock = clock}
   env.print = function() end
   env.obj = obj
   env._G = env
   return env
 end
-return function(chunk, obj, limit, deadline)
+local compile = loadstring and function(source, name) return loadstring(source, name) end
+  or function(source, name) return load(source, name, "t") end
+local function run(chunk, obj, limit, seconds)
   local count = 0
+  local deadline = clock() + seconds
   sethook(function()
     count = count + 1
     if count > limit or clock() > deadline then
@@ -86,10 +106,15 @@ return function(chunk, obj, limit, deadline)
       error("the script ran too long (more than " .. limit * %d .. " instructions or the time limit)", 0)
     end
   end, "", %d)
-  setfenv(chunk, environment(obj))
+  set_environment(chunk, environment(obj))
   local ok, result = pcall(chunk)
   sethook()
+  set_environment(chunk, nil)
   return ok, result
+end
+return run, function(source, name)
+  local chunk, err = compile(source, name)
+  return chunk or false, err or false
 end
 """ % (HOOK_EVERY, HOOK_EVERY)
 
@@ -109,9 +134,8 @@ class _Runtime:
         except (TypeError, lupa_runtime.LuaError):  # LuaJIT cannot limit memory
             self.lua = lupa_runtime.LuaRuntime(**kwargs)
             self.limits_memory = False
-        self.run = self.lua.execute(_PRELUDE)
+        self.run, self.loader = self.lua.execute(_PRELUDE)
         self.compiled: dict[str, Any] = {}
-        self.loader = self.lua.eval("function(source, name) local chunk, err = loadstring(source, name) return chunk or false, err or false end")
         # the python bridge object is of no use to a script and must not be reachable
         self.lua.execute("python = nil")
 
@@ -125,10 +149,9 @@ class _Runtime:
         return chunk
 
     def to_lua(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return self.lua.table_from({k: self.to_lua(v) for k, v in value.items() if v is not None})
-        if isinstance(value, list):
-            return self.lua.table_from([self.to_lua(v) for v in value])
+        """JSON-like data as Lua tables (lists 1-based, null as nil), as Argo CD's decodeValue builds them."""
+        if isinstance(value, (dict, list)):
+            return self.lua.table_from(value, recursive=True)
         return value
 
 
@@ -166,8 +189,7 @@ def run_health_script(source: str, name: str, obj: dict[str, Any]) -> Health:
         if runtime.limits_memory:
             runtime.lua.set_max_memory(MEMORY_PER_CALL, total=False)
         try:
-            ok, result = runtime.run(chunk, runtime.to_lua(obj), INSTRUCTION_LIMIT // HOOK_EVERY,
-                                     _lua_clock(runtime) + TIME_LIMIT)
+            ok, result = runtime.run(chunk, runtime.to_lua(obj), INSTRUCTION_LIMIT // HOOK_EVERY, TIME_LIMIT)
         finally:
             if runtime.limits_memory:
                 runtime.lua.set_max_memory(0)
@@ -192,11 +214,6 @@ def run_health_script(source: str, name: str, obj: dict[str, Any]) -> Health:
     if status not in HEALTH_ORDER:
         return Health(UNKNOWN, INVALID_STATUS + (f": {status!r}" if status is not None else ""))
     return Health(str(status), "" if message is None else str(message))
-
-
-def _lua_clock(runtime: _Runtime) -> float:
-    # the hook compares with Lua's os.clock (processor time of this process)
-    return float(runtime.lua.eval("os.clock()"))
 
 
 def elapsed_per_object(source: str, objects: list[dict[str, Any]]) -> float:

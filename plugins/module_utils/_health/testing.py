@@ -25,6 +25,25 @@ import yaml
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.lua import run_health_script
 
 
+class _JsonLikeLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+    """YAML as the API server would give it in JSON: timestamps stay strings (scripts compare them as text)."""
+
+
+_JsonLikeLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_object(path: str) -> dict:
+    """The first object of a YAML file (test inputs may hold several documents, as Argo CD's do)."""
+    with open(path, encoding="utf-8") as handle:
+        for document in yaml.load_all(handle, Loader=_JsonLikeLoader):  # nosec B506 - a SafeLoader subclass
+            if document:
+                return document
+    raise ValueError(f"{path} holds no object")
+
+
 @dataclass(frozen=True)
 class HealthTestFailure:
     """One case whose verdict differs from what its health_test.yaml expects."""
@@ -52,15 +71,16 @@ def run_health_tests(script_dir: str) -> list[HealthTestFailure]:
         raise ValueError(f"{test_file} has no tests list")
     failures = []
     for case in tests:
-        if not isinstance(case, dict) or not isinstance(case.get("healthStatus"), dict) or not case.get("inputPath"):
+        # Argo CD's loader matches keys case-insensitively: some of its own tests spell it inputpath
+        input_path = (case.get("inputPath") or case.get("inputpath")) if isinstance(case, dict) else None
+        if not input_path or not isinstance(case.get("healthStatus"), dict):
             raise ValueError(f"{test_file}: every test needs healthStatus and inputPath")
-        with open(os.path.join(script_dir, case["inputPath"]), encoding="utf-8") as handle:
-            obj = yaml.safe_load(handle)
+        obj = load_object(os.path.join(script_dir, input_path))
         health = run_health_script(source, os.path.join(script_dir, "health.lua"), obj)
         expected = case["healthStatus"]
         wanted = (str(expected.get("status") or ""), str(expected.get("message") or ""))
         if health.status != wanted[0] or ("message" in expected and health.message != wanted[1]):
-            failures.append(HealthTestFailure(test_file, case["inputPath"], wanted, (health.status, health.message)))
+            failures.append(HealthTestFailure(test_file, input_path, wanted, (health.status, health.message)))
     return failures
 
 

@@ -312,11 +312,44 @@ def cond(kind: str, status: str, reason: str = "", message: str = "") -> dict[st
         (custom({"state": "active"}), HEALTHY, "status.state is active"),
         (custom({"phase": "Paused"}), SUSPENDED, "status.phase is Paused"),
         (custom({"phase": "Whatever"}), HEALTHY, "no health information found"),
+        # an empty list: the controller has not judged yet
+        (custom({"conditions": []}), PROGRESSING, "Waiting for the controller to report conditions"),
+        (custom({"conditions": [cond("ErrorOccurred", "True", "GeneratorError", "found less than two generators")]}),
+         DEGRADED, "found less than two generators"),
+        (custom({"conditions": [cond("Synced", "False", "ReconcilePaused")]}), SUSPENDED, "ReconcilePaused"),
+        (custom({"conditions": [cond("Ready", "Unknown", "Pending", "Waiting for controller")]}), PROGRESSING, "Waiting for controller"),
+        # Gateway API: conditions per parent route
+        (custom({"parents": [{"conditions": [cond("Accepted", "False", "NotAllowedByListeners", "not allowed")]}]}),
+         DEGRADED, "not allowed"),
+        (custom({"parents": [{"conditions": [cond("Accepted", "True", "Accepted"), cond("Programmed", "False", "Pending")]}]}),
+         PROGRESSING, "Programmed is False"),
+        (custom({"conditions": [{**cond("Ready", "True"), "observedGeneration": 1}]}, generation=2), PROGRESSING, "generation 2"),
+        (custom({"conditions": [cond("ResourcesApplied", "False", "RemoteClusterClientFailed", "apply failed")]}),
+         DEGRADED, "apply failed"),
+        (custom({"conditions": [cond("Degraded", "False", "NoFailure"), cond("Available", "True")]}), HEALTHY, "Available is True"),
+        (custom({"healthy": False, "observedGeneration": 1}), DEGRADED, "status.healthy is false"),
+        (custom({"health": "red"}), DEGRADED, "status.health is red"),
+        (custom({"health": "yellow", "phase": "Ready"}), PROGRESSING, "status.health is yellow"),
+        (custom({"failureMessage": "EKS cluster in unexpected FAILED state", "ready": False}), DEGRADED, "unexpected FAILED"),
+        (custom({"error": {"message": "content is not pre-provisioned"}, "readyToUse": False}), DEGRADED, "not pre-provisioned"),
+        (custom({"applicationState": {"state": "FAILED"}}), DEGRADED, "status.applicationState.state is FAILED"),
+        (custom({"PostgresClusterStatus": "UpdateFailed"}), DEGRADED, "status.PostgresClusterStatus is UpdateFailed"),
+        (custom({"jobManagerDeploymentStatus": "DEPLOYED_NOT_READY"}), PROGRESSING, "DEPLOYED_NOT_READY"),
+        (custom({"state": "Warning", "reason": "a listener conflicts"}), DEGRADED, "a listener conflicts"),
+        (custom({"replicas": 3, "readyReplicas": 2}), PROGRESSING, "2 of 3 ready"),
+        # a hash in observedGeneration says nothing about the generation seen
+        (custom({"observedGeneration": "7d9f8c", "phase": "Healthy"}, generation=3), HEALTHY, "status.phase is Healthy"),
     ],
 )
 def test_generic_judgment_of_kinds_without_a_check(obj: dict[str, Any], status: str, words: str):
     health = assess(obj)
     assert health.status == status and words in health.message, health
+
+
+def test_paused_custom_resource_is_suspended():
+    obj = custom({"phase": "Running"})
+    obj["spec"] = {"paused": True}
+    assert assess(obj) == Health(SUSPENDED, "the Widget is paused")
 
 
 def test_config_map_without_status_is_healthy_with_a_message_saying_so():
