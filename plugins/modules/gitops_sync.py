@@ -30,6 +30,17 @@ description:
     other Helm hook types never run. Hooks are created (not applied), waited for until they finish (Jobs complete,
     Pods succeed), are not part of the inventory and are never pruned. A failed hook fails the sync and runs the
     SyncFail hooks. Hooks run only when the sync has something to apply or prune, unless O(hooks=always)."
+  - "Health is judged as Argo CD judges it: an object being deleted is V(Progressing); then a Lua script of
+    O(resource_customizations) or O(resource_customizations_dir) for its kind; then the built-in checks of
+    Argo CD (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Pod with its restart policy and
+    C(argocd.argoproj.io/ignore-restart-policy), PersistentVolumeClaim, Service, Ingress, HorizontalPodAutoscaler
+    v1 annotations and v2 conditions, APIService, CronJob, PodDisruptionBudget, Argo CD Application and Workflow)
+    and CustomResourceDefinition (Established); any other kind from the evidence controllers write (observed
+    generation, conditions such as Ready, Available, Crossplane's Synced, Stalled and Reconciling, failure fields,
+    status.phase / state words, replica counts), and V(Healthy) with a message saying no health information was
+    found when nothing says anything (Argo CD gives such a kind no health and never waits for it). A wave waits
+    while an object is V(Progressing), V(Missing) or V(Unknown) and fails at once on V(Degraded).
+    C(argocd.argoproj.io/ignore-healthcheck=true) leaves an object out of RV(health_status)."
   - "Hook objects are labelled C(gitops.kubernetes/hook-of) with the application's ApplySet id. A named hook
     replaces (V(BeforeHookCreation)) or deletes (V(HookSucceeded), V(HookFailed)) only an object carrying that
     label of the same application, and deletes it by its uid; if its name is taken by any other object (an

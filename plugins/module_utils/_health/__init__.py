@@ -20,7 +20,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ansible_collections.gitops.kubernetes.plugins.module_utils._health.builtin import CHECKS, HOOK_ANNOTATIONS
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health.builtin import CHECKS
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.generic import generic
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.lua import run_health_script
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.model import (
@@ -49,12 +49,15 @@ __all__ = [
     "HealthChecks",
     "HealthScript",
     "assess",
+    "counts_for_application",
     "group_kind_key",
     "hook_finished",
     "worst",
 ]
 
 HOOK_FINALIZER = "argocd.argoproj.io/hook-finalizer"
+# Argo CD leaves an object annotated so out of its application's health (its own health is still judged and waited for)
+IGNORE_HEALTHCHECK = "argocd.argoproj.io/ignore-healthcheck"
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,10 @@ def assess(obj: dict[str, Any] | None, checks: HealthChecks | None = None) -> He
     return (checks or BUILT_IN).assess(obj)
 
 
-def is_hook(obj: dict[str, Any] | None) -> bool:
-    annotations = ((obj or {}).get("metadata") or {}).get("annotations") or {}
-    return any(annotations.get(key) for key in HOOK_ANNOTATIONS)
+def counts_for_application(live: dict[str, Any] | None) -> bool:
+    """Whether an object's health is part of its application's (not when annotated ignore-healthcheck: "true")."""
+    annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
+    return annotations.get(IGNORE_HEALTHCHECK) != "true"
 
 
 def hook_finished(health: Health) -> bool | None:

@@ -40,7 +40,7 @@ from typing import Any, Iterable
 from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import OUT_OF_SYNC, SYNCED
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, SyncError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._health import worst
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health import counts_for_application, worst
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
@@ -115,7 +115,7 @@ def _finish(result: SyncResult, prepared: _Prepared, started: float, hook_result
     for entry in prepared.resources:
         if entry.health is None:
             entry.health = settings.assess(entry.live)
-    healths = [e.health.status for e in prepared.resources if e.health]
+    healths = [e.health.status for e in prepared.resources if e.health and counts_for_application(e.live)]
     result.health_status = worst(healths)
     result.finished_at = now_iso()
     result.duration = time.monotonic() - started

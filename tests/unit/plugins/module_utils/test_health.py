@@ -16,6 +16,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health import (
     UNKNOWN,
     Health,
     assess,
+    counts_for_application,
     hook_finished,
     worst,
 )
@@ -369,3 +370,10 @@ def test_worst_follows_argo_cd_order():
     assert worst([]) == HEALTHY
     assert worst([HEALTHY, PROGRESSING, SUSPENDED]) == PROGRESSING
     assert worst([PROGRESSING, DEGRADED, MISSING]) == DEGRADED
+
+
+def test_ignore_healthcheck_annotation_leaves_an_object_out_of_its_applications_health():
+    annotated = {"metadata": {"annotations": {"argocd.argoproj.io/ignore-healthcheck": "true"}}}
+    assert not counts_for_application(annotated)
+    assert counts_for_application({"metadata": {"annotations": {"argocd.argoproj.io/ignore-healthcheck": "false"}}})
+    assert counts_for_application(None)
