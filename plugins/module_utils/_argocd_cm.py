@@ -37,7 +37,7 @@ from typing import Any, Iterable
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health import HealthChecks, HealthScript, group_kind_key
-from ansible_collections.gitops.kubernetes.plugins.module_utils._health.lua import LuaError, check_script
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health.lua import HAS_LUPA, LuaError, check_script
 
 try:
     import yaml
@@ -149,9 +149,14 @@ def parse_resource_customizations(raw: Any, directory: str | None = None) -> Res
         result.warnings.append("resource_customizations: these argocd-cm keys configure Argo CD's own services and are "
                                "not used by this collection: " + ", ".join(ignored_keys))
     directory_scripts = _directory_scripts(directory) if directory else {}
-    for key, script in list(scripts.items()) + list(directory_scripts.items()):
+    all_scripts = list(scripts.values()) + list(directory_scripts.values())
+    if all_scripts and not HAS_LUPA:
+        raise SpecError("resource_customizations: Lua health scripts need the 'lupa' Python package (pip install lupa) "
+                        f"on the host that runs the module: {', '.join(script.origin for script in all_scripts[:3])}"
+                        + (", ..." if len(all_scripts) > 3 else ""))
+    for script in all_scripts:
         try:
-            check_script(script.source, script.origin)
+            check_script(script.source)
         except LuaError as exc:
             raise SpecError(f"resource_customizations: the health script {script.origin} does not compile: {exc}") from None
     result.health = HealthChecks(scripts, directory_scripts)

@@ -139,7 +139,7 @@ class _Runtime:
         # the python bridge object is of no use to a script and must not be reachable
         self.lua.execute("python = nil")
 
-    def compile(self, source: str, name: str) -> Any:
+    def compile(self, source: str) -> Any:
         chunk = self.compiled.get(source)
         if chunk is None:
             chunk, error = self.loader(source, "=health.lua")  # Lua cuts long chunk names: the origin is added by us
@@ -165,11 +165,9 @@ def _runtime() -> _Runtime:
     return runtime
 
 
-def check_script(source: str, name: str) -> None:
-    """Raise LuaError when the script does not compile (before anything runs)."""
-    if not HAS_LUPA:
-        raise LuaError(f"{name}: Lua health scripts need the 'lupa' Python package (pip install lupa)")
-    _runtime().compile(source, name)
+def check_script(source: str) -> None:
+    """Raise LuaError when the script does not compile (before anything runs); lupa must be there (HAS_LUPA)."""
+    _runtime().compile(source)
 
 
 def _field(table: Any, key: str) -> Any:
@@ -185,7 +183,7 @@ def run_health_script(source: str, name: str, obj: dict[str, Any]) -> Health:
         return Health(UNKNOWN, f"{name}: Lua health scripts need the 'lupa' Python package (pip install lupa)")
     runtime = _runtime()
     try:
-        chunk = runtime.compile(source, name)
+        chunk = runtime.compile(source)
         if runtime.limits_memory:
             runtime.lua.set_max_memory(MEMORY_PER_CALL, total=False)
         try:

@@ -128,3 +128,12 @@ def test_broken_settings_fail_naming_the_key(raw, words):
 def test_missing_directory_fails(tmp_path: Path):
     with pytest.raises(SpecError, match="is not a directory"):
         parse_resource_customizations(None, str(tmp_path / "nowhere"))
+
+
+def test_scripts_without_lupa_fail_before_any_work_naming_them(monkeypatch):
+    from ansible_collections.gitops.kubernetes.plugins.module_utils import _argocd_cm
+
+    monkeypatch.setattr(_argocd_cm, "HAS_LUPA", False)
+    with pytest.raises(SpecError, match="need the 'lupa' Python package .*resource.customizations.health.example.io_Widget"):
+        parse_resource_customizations(ARGOCD_CM)
+    assert parse_resource_customizations({"resource.exclusions": "[]"}).exclusions == []
