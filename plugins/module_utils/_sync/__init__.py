@@ -154,11 +154,10 @@ def sync_application(
         prepare = _Preparation(name, objects, namespace, policy, list(ignore_differences), revision, verdicts, source,
                                ownership, settings.check_mode, settings.customizations)
         prepared = prepare(client, reads)
-        result_warnings = list(prepared.diff.warnings)
         if not settings.force_conflicts:
             _refuse_conflicts(client, name, prepared)
         result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
-        result.warnings += result_warnings
+        result.warnings += prepared.diff.warnings  # objects of kinds argocd-cm's resource.exclusions leave out
         work = any(e.action in WRITE_ACTIONS or e.action == HANDED_OVER for e in prepared.resources + prepared.prune) \
             or _leaves_previous_parents(prepared)
         run_hooks = work or settings.hooks == HOOKS_ALWAYS
