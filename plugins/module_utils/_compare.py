@@ -21,11 +21,12 @@ messages of Secrets carry masks (_redact) that still tell which keys changed.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import json
 import re
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import (
@@ -55,6 +56,9 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
     scrub_text,
     secret_values,
 )
+
+if TYPE_CHECKING:
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._argocd_cm import ResourceCustomizations
 
 try:
     import jsonpatch
@@ -152,11 +156,16 @@ class IgnoreRule:
     def matches(self, ref: ObjectRef) -> bool:
         """True when the rule selects this object."""
         return (
-            self.group in ("*", ref.group)
-            and self.kind in ("*", ref.kind)
+            _glob_match(self.group, ref.group)
+            and _glob_match(self.kind, ref.kind)
             and (self.name is None or self.name == ref.name)
             and (self.namespace is None or self.namespace == ref.namespace)
         )
+
+
+def _glob_match(pattern: str, value: str) -> bool:
+    """'*' alone, or a glob such as '*.crossplane.io' (argocd-cm keys may hold them)."""
+    return pattern == value or pattern == "*" or ("*" in pattern and fnmatch.fnmatchcase(value, pattern))
 
 
 def _pointer_tokens(pointer: str) -> list[str]:
@@ -388,6 +397,8 @@ class ApplicationDiff:
     inventory: Inventory | None = None
     # parents of this application in namespaces it was moved away from, still holding members
     previous: list[Inventory] = field(default_factory=list)
+    # what the user should know that is no error (objects of kinds resource.exclusions leaves out)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def set_ids(self) -> set[str]:
@@ -408,6 +419,7 @@ class ApplicationDiff:
             "summary": dict(self.summary),
             "sync_status": self.sync_status,
             "out_of_sync": self.out_of_sync,
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
     def ansible_diffs(self) -> list[dict[str, str]]:
@@ -442,13 +454,14 @@ def to_yaml(document: dict[str, Any] | None) -> str:
 # normalisation
 
 
-def normalise(document: dict[str, Any]) -> dict[str, Any]:
-    """A view without what the server owns or changes on every write.
+def normalise(document: dict[str, Any], keep_status: bool = False) -> dict[str, Any]:
+    """A view without what the server owns or changes on every write (status too, unless keep_status:
+    argocd-cm's resource.compareoptions ignoreResourceStatusField).
 
     Only the top level and metadata are new dicts; deeper values are shared
     with `document`, so whoever edits deeper (ignore rules, masking) copies first.
     """
-    result = {key: value for key, value in document.items() if key != "status"}
+    result = {key: value for key, value in document.items() if keep_status or key != "status"}
     metadata = result.get("metadata")
     if isinstance(metadata, dict):
         metadata = result["metadata"] = {key: value for key, value in metadata.items() if key not in DROPPED_METADATA}
@@ -620,7 +633,7 @@ def fetch_live(
 
 def _compare_one(
     client: KubeClient, plan: _Planned, live: dict[str, Any] | None, rules: list[IgnoreRule],
-    verdicts: DryRunVerdicts | None = None, raw_rules: list[Any] | None = None,
+    verdicts: DryRunVerdicts | None = None, raw_rules: list[Any] | None = None, keep_status: bool = False,
 ) -> ComparedObject:
     result = ComparedObject(
         ref=plan.ref, status=UNKNOWN, api_version=plan.desired.api_version, desired=plan.manifest, live=live,
@@ -628,7 +641,9 @@ def _compare_one(
     )
     if verdicts is not None and plan.resource is not None:
         # the rules that apply to this object are part of its verdict (raw_rules[i] is rules[i] as given)
-        applying = [raw for raw, rule in zip(raw_rules or [], rules) if rule.matches(plan.ref)]
+        applying: list[Any] = [raw for raw, rule in zip(raw_rules or [], rules) if rule.matches(plan.ref)]
+        if keep_status:
+            applying.append("status compared")
         result.verdict_key = verdicts.key(plan.manifest, json.dumps(applying, sort_keys=True, default=str))
         if live is not None and verdicts.still_synced(result.verdict_key, live):
             result.status, result.patch = SYNCED, []  # the same dry-run said so, and nothing it depends on changed
@@ -672,7 +687,8 @@ def _compare_one(
             result.status = OUT_OF_SYNC
         return result
     result.predicted = predicted
-    live_view, predicted_view = apply_ignore_rules(rules, plan.ref, live, [normalise(live), normalise(predicted)])
+    live_view, predicted_view = apply_ignore_rules(rules, plan.ref, live, [normalise(live, keep_status),
+                                                                           normalise(predicted, keep_status)])
     # equal documents (the common case) need no patch search
     raw_patch = [] if live_view == predicted_view else jsonpatch.make_patch(live_view, predicted_view).patch
     result.status = OUT_OF_SYNC if raw_patch else SYNCED
@@ -717,6 +733,7 @@ def compare_application(
     reads: LiveReads | None = None,
     verdicts: DryRunVerdicts | None = None,
     source: str | None = None,
+    customizations: ResourceCustomizations | None = None,
 ) -> ApplicationDiff:
     """Compare an application's desired objects with the cluster.
 
@@ -726,7 +743,10 @@ def compare_application(
     application's own GET and LISTs); `verdicts` reuses Synced dry-runs whose
     inputs did not change (default: every object is dry-run). `source`
     identifies where the application comes from: the parents it left in
-    other namespaces are found by it, and their members compared too. Raises
+    other namespaces are found by it, and their members compared too.
+    `customizations` (argocd-cm's, see _argocd_cm) add system-level ignore
+    rules, leave out kinds resource.exclusions / inclusions exclude (never
+    compared, applied or pruned) and say whose status is compared. Raises
     CompareError/SpecError for problems in the application, and
     ClusterConnectionError when the cluster cannot be used at all.
     """
@@ -735,6 +755,11 @@ def compare_application(
     destination = namespace or client.default_namespace
     try:
         ignore_differences = list(ignore_differences or [])
+        warnings: list[str] = []
+        if customizations is not None:
+            objects, warnings = _leave_out_excluded(customizations, list(objects), getattr(client, "server", ""))
+            ignore_differences += customizations.ignore_rules_for(obj.manifest for obj in objects
+                                                                  if isinstance(obj.manifest, dict))
         rules = [IgnoreRule.from_any(raw) for raw in ignore_differences]
         reads = reads or LiveReads(client)
         inventory = read_inventory(client, name, destination, reads)
@@ -744,20 +769,42 @@ def compare_application(
         previous = find_previous_inventories(client, inventory, source)
         planned = plan_objects(client, name, list(objects), destination, inventory.set_id)
         live, resources = fetch_live(client, planned, [inventory] + previous, reads)
-        compared = client.map(lambda p: _compare_one(client, p, live.get(p.ref), rules, verdicts, ignore_differences), planned)
+        compared = client.map(lambda p: _compare_one(
+            client, p, live.get(p.ref), rules, verdicts, ignore_differences,
+            customizations is not None and customizations.compares_status(p.ref.group, p.ref.kind)), planned)
         desired_refs = {p.ref for p in planned}
         # a member reached under another API group (Event in v1 and events.k8s.io/v1) is the desired object itself
         desired_uids = {_uid(live.get(ref)) for ref in desired_refs} - {""}
         listed: set[ObjectRef] = set()
         for owner in [inventory] + previous:
             for ref in sorted(owner.members - desired_refs - listed):
+                if customizations is not None and customizations.excluded(ref.group, ref.kind, getattr(client, "server", "")):
+                    continue  # Argo CD does not see objects of excluded kinds: never pruned
                 if ref in live and _uid(live[ref]) not in desired_uids:
                     listed.add(ref)
                     compared.append(_extraneous(ref, resources[ref], live[ref], owner.set_id))
     except GitopsError as exc:
         raise exc.with_application(name)
     summary, sync_status = summarise(compared)
-    return ApplicationDiff(name, revision, destination, compared, summary, sync_status, inventory, previous)
+    return ApplicationDiff(name, revision, destination, compared, summary, sync_status, inventory, previous, warnings)
+
+
+def _leave_out_excluded(customizations: ResourceCustomizations, objects: list[DesiredObject],
+                        cluster: str) -> tuple[list[DesiredObject], list[str]]:
+    """The desired objects of kinds not excluded, and a warning per object left out (Argo CD's
+    ExcludedResourceWarning)."""
+    kept: list[DesiredObject] = []
+    warnings: list[str] = []
+    for obj in objects:
+        group = split_api_version(obj.api_version)[0] if obj.api_version else ""
+        if obj.kind and customizations.excluded(group, obj.kind, cluster):
+            name = ((obj.manifest or {}).get("metadata") or {}).get("name") or ""
+            where = f" ({obj.location()})" if obj.location() else ""
+            warnings.append(f"{group + '/' if group else ''}{obj.kind} {name}{where} is excluded by resource.exclusions / "
+                            "resource.inclusions: not compared, applied or pruned")
+        else:
+            kept.append(obj)
+    return kept, warnings
 
 
 def _uid(live: dict[str, Any] | None) -> str:

@@ -18,6 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import unquote
 
+# argocd-cm's resource customizations are translated beside this file, in _argocd_cm
+from ansible_collections.gitops.kubernetes.plugins.module_utils._argocd_cm import (  # noqa: F401 pylint: disable=unused-import
+    RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC,
+    ResourceCustomizations,
+    parse_resource_customizations,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SpecError
 
 ARGOCD_API_VERSION = "argoproj.io/v1alpha1"

@@ -38,6 +38,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._projects
   - gitops.kubernetes._dry_run_cache
   - gitops.kubernetes._generators
+  - gitops.kubernetes._resource_customizations
 attributes:
   check_mode:
     support: full
@@ -309,7 +310,11 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import P
 from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import PROJECTS_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_error, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    APPLICATION_ARGUMENT_SPEC,
+    RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC,
+    parse_resource_customizations,
+)
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
@@ -353,6 +358,7 @@ def argument_spec() -> dict[str, Any]:
     spec.update(CLUSTER_ARGUMENT_SPEC)
     spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
     spec.update(GENERATOR_ARGUMENT_SPEC)
+    spec.update(RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC)
     return spec
 
 
@@ -370,6 +376,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
     inputs = inputs_from_params(params, cache_dir)
+    customizations = parse_resource_customizations(params["resource_customizations"], params["resource_customizations_dir"])
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
         inputs, elsewhere = for_this_cluster(params, client, inputs)
@@ -379,7 +386,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             state = one.desired(client)
             return compare_application(client, state.name, state.objects, namespace=state.namespace,
                                        ignore_differences=state.ignore_differences, revision=state.revision,
-                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source)
+                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source,
+                                       customizations=customizations)
 
         outcomes = run_each(inputs, compare)
         stats = shared.finish(client, started)
@@ -418,6 +426,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             result["failed_applications"] = [entry["name"] for entry in failed]
     if with_diff and diffs:
         result["diff"] = diffs
+    for warning in customizations.warnings + [w for o in outcomes if isinstance(o, ApplicationDiff) for w in o.warnings]:
+        module.warn(warning)
     return scrub_result(result, secrets)
 
 

@@ -30,6 +30,17 @@ description:
     other Helm hook types never run. Hooks are created (not applied), waited for until they finish (Jobs complete,
     Pods succeed), are not part of the inventory and are never pruned. A failed hook fails the sync and runs the
     SyncFail hooks. Hooks run only when the sync has something to apply or prune, unless O(hooks=always)."
+  - "Health is judged as Argo CD judges it: an object being deleted is V(Progressing); then a Lua script of
+    O(resource_customizations) or O(resource_customizations_dir) for its kind; then the built-in checks of
+    Argo CD (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Pod with its restart policy and
+    C(argocd.argoproj.io/ignore-restart-policy), PersistentVolumeClaim, Service, Ingress, HorizontalPodAutoscaler
+    v1 annotations and v2 conditions, APIService, CronJob, PodDisruptionBudget, Argo CD Application and Workflow)
+    and CustomResourceDefinition (Established); any other kind from the evidence controllers write (observed
+    generation, conditions such as Ready, Available, Crossplane's Synced, Stalled and Reconciling, failure fields,
+    status.phase / state words, replica counts), and V(Healthy) with a message saying no health information was
+    found when nothing says anything (Argo CD gives such a kind no health and never waits for it). A wave waits
+    while an object is V(Progressing), V(Missing) or V(Unknown) and fails at once on V(Degraded).
+    C(argocd.argoproj.io/ignore-healthcheck=true) leaves an object out of RV(health_status)."
   - "Hook objects are labelled C(gitops.kubernetes/hook-of) with the application's ApplySet id. A named hook
     replaces (V(BeforeHookCreation)) or deletes (V(HookSucceeded), V(HookFailed)) only an object carrying that
     label of the same application, and deletes it by its uid; if its name is taken by any other object (an
@@ -75,6 +86,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._projects
   - gitops.kubernetes._dry_run_cache
   - gitops.kubernetes._generators
+  - gitops.kubernetes._resource_customizations
 attributes:
   check_mode:
     support: full
@@ -418,7 +430,12 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import P
 from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import PROJECTS_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC, PROPAGATION_POLICIES
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    APPLICATION_ARGUMENT_SPEC,
+    PROPAGATION_POLICIES,
+    RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC,
+    parse_resource_customizations,
+)
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
@@ -459,6 +476,7 @@ def argument_spec() -> dict[str, Any]:
     spec.update(CLUSTER_ARGUMENT_SPEC)
     spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
     spec.update(GENERATOR_ARGUMENT_SPEC)
+    spec.update(RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC)
     return spec
 
 
@@ -469,10 +487,12 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     cache_dir = params["cache_dir"] or default_cache_dir()
     inputs = inputs_from_params(params, cache_dir)
     initiator = {k: v for k, v in (params["initiator"] or {}).items() if v} or initiator_from_env()
+    # argocd-cm's customizations are checked (scripts compiled) before any Git or cluster work
+    customizations = parse_resource_customizations(params["resource_customizations"], params["resource_customizations_dir"])
     settings = SyncSettings(
         check_mode=module.check_mode, force_conflicts=params["force_conflicts"], wait=params["wait"],
         wait_timeout=float(params["wait_timeout"]), hooks=params["hooks"],
-        prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator,
+        prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator, customizations=customizations,
     )
     # one resolution per repository revision for the whole batch of applications
     # a run that selects applications by name (only) is the Ansible form of pressing Sync: a manual sync
@@ -522,7 +542,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         [obj.manifest for one in inputs for obj in one.objects]
         + [e.live for r in results if r is not None for e in r.resources]
     )
-    warnings = [w for r in results if r is not None for w in r.warnings]
+    warnings = customizations.warnings + [w for r in results if r is not None for w in r.warnings]
     result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None), "stats": stats}
     entries = []
     for one, outcome, synced in zip(inputs, outcomes, results):

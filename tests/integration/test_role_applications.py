@@ -185,3 +185,17 @@ def test_a_fleet_of_generated_applications_is_one_sync_task_and_one_line_each(ru
     assert summary[0] == f"prod/app-00: Synced, Healthy at {repo.commits[-1][:12]}: 1 created"
     assert summary[count] == f"{count} applications on 1 clusters: {count} synced, {count} changed, 0 failed"
     assert len(kubectl.get("configmaps", "-n", namespace, "-l", "applyset.kubernetes.io/part-of")["items"]) == count
+
+
+def test_role_passes_argocd_cm_resource_customizations_to_the_sync(run_role, git_repo, kubectl, namespace):
+    repo = git_repo()
+    repo.commit(web_app())
+    argocd_cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm", "namespace": "argocd"},
+                 "data": {"resource.customizations.health.ConfigMap":
+                          'return {status = "Degraded", message = "judged by the argocd-cm script"}'}}
+    apps = {"gitops_applications": [application("settings", repo.url, "settings", namespace)],
+            "gitops_resource_customizations": argocd_cm}
+    run = run_role("gitops.kubernetes.sync", {"prod": apps})
+    assert run.rc != 0
+    entry = run.application("prod", "settings")
+    assert "is Degraded: judged by the argocd-cm script" in entry["error"], entry

@@ -40,7 +40,7 @@ from typing import Any, Iterable
 from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import OUT_OF_SYNC, SYNCED
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, SyncError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._health import assess, worst
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health import counts_for_application, worst
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
@@ -108,13 +108,14 @@ __all__ = [
 ]
 
 
-def _finish(result: SyncResult, prepared: _Prepared, started: float, hook_results: list[ObjectResult]) -> None:
+def _finish(result: SyncResult, prepared: _Prepared, started: float, hook_results: list[ObjectResult],
+            settings: SyncSettings) -> None:
     ran = {id(entry) for entry in hook_results}
     result.resources = [t.payload for t in prepared.plan.ordered() if not t.is_hook or id(t.payload) in ran] + prepared.prune
     for entry in prepared.resources:
         if entry.health is None:
-            entry.health = assess(entry.live)
-    healths = [e.health.status for e in prepared.resources if e.health]
+            entry.health = settings.assess(entry.live)
+    healths = [e.health.status for e in prepared.resources if e.health and counts_for_application(e.live)]
     result.health_status = worst(healths)
     result.finished_at = now_iso()
     result.duration = time.monotonic() - started
@@ -151,11 +152,12 @@ def sync_application(
     started_at = now_iso()
     try:
         prepare = _Preparation(name, objects, namespace, policy, list(ignore_differences), revision, verdicts, source,
-                               ownership, settings.check_mode)
+                               ownership, settings.check_mode, settings.customizations)
         prepared = prepare(client, reads)
         if not settings.force_conflicts:
             _refuse_conflicts(client, name, prepared)
         result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
+        result.warnings += prepared.diff.warnings  # objects of kinds argocd-cm's resource.exclusions leave out
         work = any(e.action in WRITE_ACTIONS or e.action == HANDED_OVER for e in prepared.resources + prepared.prune) \
             or _leaves_previous_parents(prepared)
         run_hooks = work or settings.hooks == HOOKS_ALWAYS
@@ -174,7 +176,7 @@ def sync_application(
                     entry.result = SUCCEEDED
             result.changed = work or bool(hook_tasks) or result.namespace_created
             result.sync_status = prepared.diff.sync_status
-            _finish(result, prepared, started, hook_tasks)
+            _finish(result, prepared, started, hook_tasks, settings)
             return result
         with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout) as lease:
             prepared = _recheck(client, prepare, prepared)
@@ -201,7 +203,7 @@ def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPol
         remaining = [e for e in prepared.prune if e.action == PRUNE_SKIPPED and e.keep_in_inventory
                      and (e.compared is None or e.compared.counts_as_drift)]
         result.sync_status = OUT_OF_SYNC if remaining else SYNCED
-        _finish(result, prepared, started, run.hook_results)
+        _finish(result, prepared, started, run.hook_results, settings)
         run.guard("the inventory and the sync history")
     except (SyncFailure, SyncError, KubeApiError) as exc:
         message = exc.message if isinstance(exc, GitopsError) else str(exc)
@@ -215,7 +217,7 @@ def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPol
         result.failed = True
         result.message = message
         result.sync_status = OUT_OF_SYNC
-        _finish(result, prepared, started, run.hook_results)
+        _finish(result, prepared, started, run.hook_results, settings)
         if not lost:
             try:
                 run.guard("the inventory and the sync history")

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import KubeApiError, SyncError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._health import assess
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
@@ -49,7 +48,7 @@ def _ensure_namespace(client: KubeClient, prepared: _Prepared, policy: SyncPolic
             continue
         if own is not None:
             own.live = client.apply(resource, own.manifest or {}, force_conflicts=settings.force_conflicts)
-            own.result, own.health = SUCCEEDED, assess(own.live)
+            own.result, own.health = SUCCEEDED, settings.assess(own.live)
             created.append(own.live)
             continue
         # created for the application but not part of it (as Argo CD's CreateNamespace): never pruned

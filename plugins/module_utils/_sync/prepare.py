@@ -14,6 +14,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from ansible_collections.gitops.kubernetes.plugins.module_utils._argocd_cm import ResourceCustomizations
 from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import (
     EXTRANEOUS,
     MISSING,
@@ -133,6 +134,7 @@ def _prepare(
     source: str | None = None,
     ownership: RunOwnership | None = None,
     check_mode: bool = False,
+    customizations: ResourceCustomizations | None = None,
 ) -> _Prepared:
     """Compare, then decide an action for every object; raises before any write if something cannot sync.
 
@@ -141,7 +143,8 @@ def _prepare(
     """
     resources, hooks = _split_hooks(name, objects)
     diff = compare_application(client, name, resources, namespace=namespace, ignore_differences=ignore_differences,
-                               revision=revision, reads=reads, verdicts=verdicts, source=source)
+                               revision=revision, reads=reads, verdicts=verdicts, source=source,
+                               customizations=customizations)
     foreign = diff.inventory.tool_problem() if diff.inventory else ""
     if foreign:
         raise SyncError("nothing was applied: " + foreign, application=name)
@@ -333,10 +336,12 @@ class _Preparation:
     source: str | None
     ownership: RunOwnership | None
     check_mode: bool
+    customizations: ResourceCustomizations | None = None
 
     def __call__(self, client: KubeClient, reads: LiveReads | None = None) -> _Prepared:
         return _prepare(client, self.name, self.objects, self.namespace, self.policy, self.ignore_differences,
-                        self.revision, reads, self.verdicts, self.source, self.ownership, self.check_mode)
+                        self.revision, reads, self.verdicts, self.source, self.ownership, self.check_mode,
+                        self.customizations)
 
 
 def _leaves_previous_parents(prepared: _Prepared) -> bool:

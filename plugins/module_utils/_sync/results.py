@@ -9,6 +9,7 @@ from typing import Any
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import SYNCED, ComparedObject, normalise, to_yaml
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SyncError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._argocd_cm import ResourceCustomizations
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health import HEALTHY, Health
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
@@ -47,6 +48,12 @@ class SyncSettings:
     prune_propagation_policy: str | None = None  # overrides the application's sync_policy
     poll_interval: float = 0.5
     initiator: dict[str, str] = field(default_factory=dict)
+    # argocd-cm's resource customizations: health scripts, system-level ignore rules, excluded kinds
+    customizations: ResourceCustomizations = field(default_factory=ResourceCustomizations)
+
+    def assess(self, obj: dict[str, Any] | None) -> Health:
+        """Health of a live object with this run's checks (users' Lua scripts over the built-in ones)."""
+        return self.customizations.health.assess(obj)
 
 
 class SyncFailure(SyncError):

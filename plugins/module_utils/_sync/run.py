@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import immutable_fields
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import KubeApiError, SyncError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._health import DEGRADED, assess, hook_finished
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health import DEGRADED, hook_finished
 from ansible_collections.gitops.kubernetes.plugins.module_utils._hooks import delete_own_hook, mark_hook
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import Inventory, application_applyset_id
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
@@ -115,7 +115,7 @@ class _Run:
             else:
                 entry.live = self.client.apply(resource, entry.manifest or {}, force_conflicts=self.settings.force_conflicts)
             entry.result = SUCCEEDED
-            entry.health = assess(entry.live)
+            entry.health = self.settings.assess(entry.live)
             if self.verdicts is not None and entry.compared is not None and entry.compared.verdict_key:
                 # the apply's response is the live object our manifest gives: a dry-run now would say Synced
                 self.verdicts.record(entry.compared.verdict_key, entry.live)
@@ -154,7 +154,7 @@ class _Run:
         for entry in entries:
             if entry.action == UNCHANGED:
                 entry.result = SUCCEEDED
-                entry.health = assess(entry.live)
+                entry.health = self.settings.assess(entry.live)
         self.client.map(self._apply_one, todo)
 
     # ---------------------------------------------------------------- hooks
@@ -176,7 +176,7 @@ class _Run:
             created = self.client.create(resource, manifest)
             entry.live = created
             entry.ref = ObjectRef.from_manifest(created or manifest)  # generateName hooks get their name here
-            entry.health = assess(created)
+            entry.health = self.settings.assess(created)
         except (KubeApiError, SyncError) as exc:
             entry.result = FAILED
             entry.message = f"hook could not be created: {exc.message}"
@@ -199,7 +199,7 @@ class _Run:
     def _refresh(self, entries: list[ObjectResult]) -> None:
         def fetch(entry: ObjectResult) -> None:
             entry.live = self.client.get(self._resource(entry), self._namespace_of(entry), entry.ref.name)
-            entry.health = assess(entry.live)
+            entry.health = self.settings.assess(entry.live)
 
         self.client.map(fetch, entries)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health import (
     UNKNOWN,
     Health,
     assess,
+    counts_for_application,
     hook_finished,
     worst,
 )
@@ -85,19 +87,63 @@ def test_job():
     assert hook_finished(assess(job)) is False
 
 
-def test_pod():
-    pod = {"apiVersion": "v1", "kind": "Pod", "spec": {}, "status": {"phase": "Pending"}}
-    assert assess(pod).status == PROGRESSING and hook_finished(assess(pod)) is None
-    pod["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
-    assert assess(pod).status == HEALTHY
-    pod["status"]["containerStatuses"] = [{"name": "app", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]
-    assert assess(pod) == Health(DEGRADED, "container app: CrashLoopBackOff")
-    never = {"apiVersion": "v1", "kind": "Pod", "spec": {"restartPolicy": "Never"}, "status": {"phase": "Running"}}
-    assert assess(never).status == PROGRESSING
-    never["status"]["phase"] = "Succeeded"
-    assert assess(never).status == HEALTHY
-    never["status"] = {"phase": "Failed", "message": "exit code 1"}
-    assert assess(never) == Health(DEGRADED, "exit code 1")
+def pod(phase: str, policy: str = "Always", annotations: dict[str, str] | None = None, **status: Any) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "annotations": annotations or {}},
+            "spec": {"restartPolicy": policy}, "status": {"phase": phase, **status}}
+
+
+READY = [{"type": "Ready", "status": "True"}]
+NOT_READY = [{"type": "Ready", "status": "False"}]
+
+
+def waiting(reason: str, message: str) -> list[dict[str, Any]]:
+    return [{"name": "app", "state": {"waiting": {"reason": reason, "message": message}}}]
+
+
+@pytest.mark.parametrize(
+    "obj, expected",
+    [
+        (pod("Pending", message="0/1 nodes are available"), Health(PROGRESSING, "0/1 nodes are available")),
+        (pod("Running", conditions=READY), Health(HEALTHY, "Pod is running and ready")),
+        (pod("Running", conditions=NOT_READY), Health(PROGRESSING, "Pod is running, waiting for it to be ready")),
+        (pod("Running", conditions=NOT_READY, containerStatuses=waiting("CrashLoopBackOff", "back-off 5m0s restarting")),
+         Health(DEGRADED, "back-off 5m0s restarting")),
+        (pod("Pending", containerStatuses=waiting("ImagePullBackOff", "Back-off pulling image")), Health(DEGRADED, "Back-off pulling image")),
+        (pod("Pending", containerStatuses=waiting("ErrImagePull", "not found")), Health(DEGRADED, "not found")),
+        (pod("Pending", containerStatuses=waiting("ContainerCreating", "")), Health(PROGRESSING, "Pod is pending")),
+        # a container that terminated while the Pod is not ready: Argo CD's pod-error case
+        (pod("Running", conditions=NOT_READY, containerStatuses=[{"name": "app", "lastState": {"terminated": {"exitCode": 1}},
+                                                                 "state": {"running": {}}}]),
+         Health(DEGRADED, "Pod is not ready and a container has terminated")),
+        (pod("Failed", containerStatuses=[{"name": "app", "state": {"terminated": {"exitCode": 2, "reason": "Error"}}}]),
+         Health(DEGRADED, 'container "app" failed with exit code 2')),
+        (pod("Failed", containerStatuses=[{"name": "app", "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]),
+         Health(DEGRADED, "OOMKilled")),
+        (pod("Failed", message="The node was low on resource"), Health(DEGRADED, "The node was low on resource")),
+        (pod("Succeeded", "Never"), Health(HEALTHY, "Pod completed")),
+        # never-restarting Pods are hooks as a rule: running is Progressing, a wait is no failure yet
+        (pod("Running", "Never", conditions=READY), Health(PROGRESSING, "Pod is running")),
+        (pod("Running", "OnFailure", containerStatuses=waiting("CrashLoopBackOff", "back-off")), Health(PROGRESSING, "Pod is running")),
+        (pod("Running", "Never", {"argocd.argoproj.io/ignore-restart-policy": "true"}, conditions=READY),
+         Health(HEALTHY, "Pod is running and ready")),
+        (pod("Running", "Never", {"argocd.argoproj.io/ignore-restart-policy": "true"},
+             containerStatuses=waiting("CrashLoopBackOff", "back-off")), Health(DEGRADED, "back-off")),
+        # the annotation is not honoured on hooks
+        (pod("Running", "Never", {"argocd.argoproj.io/ignore-restart-policy": "true", "argocd.argoproj.io/hook": "PreSync"},
+             conditions=READY), Health(PROGRESSING, "Pod is running")),
+        (pod("Unknown"), Health(UNKNOWN, "Pod phase is Unknown")),
+    ],
+)
+def test_pod_as_argo_cd_judges_it(obj: dict[str, Any], expected: Health):
+    assert assess(obj) == expected
+
+
+def test_pod_being_deleted_is_progressing():
+    obj = pod("Running", conditions=READY)
+    obj["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert assess(obj) == Health(PROGRESSING, "Pending deletion")
+    obj["metadata"]["finalizers"] = ["argocd.argoproj.io/hook-finalizer"]
+    assert assess(obj).status == HEALTHY
 
 
 def test_pvc_service_ingress():
@@ -105,14 +151,20 @@ def test_pvc_service_ingress():
     assert assess(pvc).status == PROGRESSING
     pvc["status"]["phase"] = "Bound"
     assert assess(pvc).status == HEALTHY
+    pvc["status"]["phase"] = "Lost"
+    assert assess(pvc).status == DEGRADED
     svc = {"apiVersion": "v1", "kind": "Service", "spec": {"type": "ClusterIP"}, "status": {"loadBalancer": {}}}
     assert assess(svc).status == HEALTHY
     svc["spec"]["type"] = "LoadBalancer"
     assert assess(svc).status == PROGRESSING
     svc["status"]["loadBalancer"] = {"ingress": [{"ip": "10.0.0.9"}]}
-    assert assess(svc) == Health(HEALTHY, "load balancer has address 10.0.0.9")
+    assert assess(svc).status == HEALTHY
     ing = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "status": {"loadBalancer": {}}}
     assert assess(ing).status == PROGRESSING
+    ing["status"]["loadBalancer"] = {"ingress": [{"hostname": "lb.example"}]}
+    assert assess(ing).status == HEALTHY
+    ing["apiVersion"] = "extensions/v1beta1"
+    assert assess(ing).status == HEALTHY
 
 
 def test_crd_and_apiservice():
@@ -124,31 +176,204 @@ def test_crd_and_apiservice():
     crd["status"]["conditions"][0] = {"type": "NamesAccepted", "status": "False", "message": "plural clashes"}
     assert assess(crd) == Health(DEGRADED, "plural clashes")
     api = {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-           "status": {"conditions": [{"type": "Available", "status": "False", "message": "endpoints missing"}]}}
-    assert assess(api) == Health(PROGRESSING, "endpoints missing")
+           "status": {"conditions": [{"type": "Available", "status": "False", "reason": "MissingEndpoints",
+                                      "message": "endpoints missing"}]}}
+    assert assess(api) == Health(PROGRESSING, "MissingEndpoints: endpoints missing")
+    api["status"]["conditions"][0].update(status="True", reason="Passed", message="all checks passed")
+    assert assess(api) == Health(HEALTHY, "Passed: all checks passed")
+    assert assess({"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService"}) == Health(PROGRESSING, "Waiting to be processed")
 
 
-def test_generic_conditions_and_objects_without_status():
-    assert assess({"apiVersion": "v1", "kind": "ConfigMap", "data": {}}).status == HEALTHY
-    cert = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"generation": 2},
-            "status": {"observedGeneration": 2, "conditions": [{"type": "Ready", "status": "False", "message": "issuing"}]}}
-    assert assess(cert) == Health(PROGRESSING, "issuing")
-    cert["status"]["conditions"][0].update(status="True", message="certificate is up to date")
-    assert assess(cert).status == HEALTHY
-    cert["status"]["observedGeneration"] = 1
-    assert assess(cert).status == PROGRESSING
-    stalled = {"apiVersion": "x.io/v1", "kind": "Thing", "status": {"conditions": [{"type": "Stalled", "status": "True", "message": "bad spec"}]}}
-    assert assess(stalled) == Health(DEGRADED, "bad spec")
+def hpa_v2(*conditions: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "status": {"conditions": list(conditions)}}
 
 
-def test_malformed_status_is_unknown_not_a_crash():
+def hpa_v1(conditions: list[dict[str, str]] | None) -> dict[str, Any]:
+    annotations = {} if conditions is None else {"autoscaling.alpha.kubernetes.io/conditions": json.dumps(conditions)}
+    return {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"annotations": annotations}}
+
+
+ABLE = {"type": "AbleToScale", "status": "True", "reason": "SucceededGetScale", "message": "the HPA controller was able to get the target's current scale"}
+FAILED_METRIC = {"type": "ScalingActive", "status": "False", "reason": "FailedGetResourceMetric",
+                 "message": "the HPA was unable to compute the replica count: missing request for cpu"}
+
+
+@pytest.mark.parametrize(
+    "obj, expected",
+    [
+        (hpa_v2(ABLE), Health(HEALTHY, ABLE["message"])),
+        (hpa_v2(FAILED_METRIC, ABLE), Health(DEGRADED, FAILED_METRIC["message"])),
+        (hpa_v2({"type": "AbleToScale", "status": "False", "reason": "FailedGetScale", "message": "no scale"}), Health(DEGRADED, "no scale")),
+        (hpa_v2({"type": "ScalingLimited", "status": "True", "reason": "TooFewReplicas", "message": "too few"}), Health(HEALTHY, "too few")),
+        (hpa_v2(), Health(PROGRESSING, "Waiting to Autoscale")),
+        (hpa_v1([ABLE]), Health(HEALTHY, ABLE["message"])),
+        (hpa_v1([FAILED_METRIC]), Health(DEGRADED, FAILED_METRIC["message"])),
+        (hpa_v1([]), Health(PROGRESSING, "Waiting to Autoscale")),
+        (hpa_v1(None), Health(PROGRESSING, "Waiting to Autoscale")),
+    ],
+)
+def test_horizontal_pod_autoscaler_v1_annotations_and_v2_conditions(obj: dict[str, Any], expected: Health):
+    assert assess(obj) == expected
+
+
+def test_hpa_v1_with_a_broken_annotation_is_unknown():
+    obj = hpa_v1([])
+    obj["metadata"]["annotations"]["autoscaling.alpha.kubernetes.io/conditions"] = "{not json"
+    assert assess(obj).status == UNKNOWN
+
+
+def cronjob(suspend: bool = False, **status: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = {"apiVersion": "batch/v1", "kind": "CronJob", "spec": {"suspend": suspend}}
+    if status:
+        obj["status"] = status
+    return obj
+
+
+@pytest.mark.parametrize(
+    "obj, expected",
+    [
+        (cronjob(), Health(PROGRESSING, "Waiting for CronJob")),
+        (cronjob(True), Health(HEALTHY, "CronJob is Suspended")),
+        (cronjob(active=[]), Health(HEALTHY, "CronJob has not been scheduled yet")),
+        (cronjob(lastScheduleTime="2026-01-02T00:00:00Z"), Health(HEALTHY, "The CronJob never completed successfully. It may not be healthy")),
+        (cronjob(lastScheduleTime="2026-01-02T00:00:00Z", lastSuccessfulTime="2026-01-01T00:00:10Z", active=[{"name": "j"}]),
+         Health(HEALTHY, "The job is running. Its last execution may not have been successful")),
+        (cronjob(lastScheduleTime="2026-01-02T00:00:00Z", lastSuccessfulTime="2026-01-01T00:00:10Z"),
+         Health(DEGRADED, "CronJob has not completed its last execution successfully")),
+        (cronjob(lastScheduleTime="2026-01-02T00:00:00Z", lastSuccessfulTime="2026-01-02T00:00:10Z"),
+         Health(HEALTHY, "CronJob has completed its last execution successfully")),
+    ],
+)
+def test_cronjob(obj: dict[str, Any], expected: Health):
+    assert assess(obj) == expected
+
+
+def pdb(*conditions: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "status": {"conditions": list(conditions)}}
+
+
+def test_pod_disruption_budget():
+    assert assess(pdb()) == Health(PROGRESSING, "Waiting for status")
+    assert assess(pdb({"type": "DisruptionAllowed", "status": "True", "reason": "SufficientPods"})) == \
+        Health(HEALTHY, "PodDisruptionBudget has SufficientPods")
+    assert assess(pdb({"type": "DisruptionAllowed", "status": "False", "reason": "InsufficientPods"})) == \
+        Health(HEALTHY, "PodDisruptionBudget has InsufficientPods")
+    assert assess(pdb({"type": "DisruptionAllowed", "status": "False", "reason": "SyncFailed"})) == \
+        Health(DEGRADED, "PodDisruptionBudget has SyncFailed")
+
+
+def test_child_argo_cd_application_reports_its_own_health():
+    app = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "child"}}
+    assert assess(app).status == PROGRESSING
+    app["status"] = {"health": {"status": "Degraded", "message": "Deployment web exceeded its progress deadline"}}
+    assert assess(app) == Health(DEGRADED, "Deployment web exceeded its progress deadline")
+    app["status"]["health"] = {"status": "Healthy"}
+    assert assess(app) == Health(HEALTHY, "")
+
+
+def custom(status: dict[str, Any] | None, generation: int = 1) -> dict[str, Any]:
+    obj: dict[str, Any] = {"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"name": "w", "generation": generation}}
+    if status is not None:
+        obj["status"] = status
+    return obj
+
+
+def cond(kind: str, status: str, reason: str = "", message: str = "") -> dict[str, str]:
+    return {"type": kind, "status": status, "reason": reason, "message": message}
+
+
+@pytest.mark.parametrize(
+    "obj, status, words",
+    [
+        (custom(None), HEALTHY, "no health information found"),
+        (custom({}), HEALTHY, "no health information found"),
+        (custom({"observedGeneration": 1, "replicas": 3}), HEALTHY, "no health information found"),
+        (custom({"observedGeneration": 1}, generation=2), PROGRESSING, "observe generation 2"),
+        (custom({"conditions": [cond("Ready", "True", message="certificate is up to date")]}), HEALTHY, "up to date"),
+        (custom({"conditions": [cond("Ready", "False", "Issuing", "issuing")]}), PROGRESSING, "issuing"),
+        (custom({"conditions": [cond("Ready", "False", "ReconcileFailed", "bad credentials")]}), DEGRADED, "bad credentials"),
+        (custom({"conditions": [cond("Available", "True")]}), HEALTHY, "Available is True"),
+        # Crossplane: Synced and Ready
+        (custom({"conditions": [cond("Synced", "True", "ReconcileSuccess"), cond("Ready", "False", "Creating")]}), PROGRESSING, "Creating"),
+        (custom({"conditions": [cond("Synced", "True", "ReconcileSuccess"), cond("Ready", "True", "Available")]}), HEALTHY, "Available"),
+        (custom({"conditions": [cond("Synced", "False", "ReconcileError", "cannot get credentials"), cond("Ready", "False", "Creating")]}),
+         DEGRADED, "cannot get credentials"),
+        (custom({"conditions": [cond("Synced", "True", "ReconcileSuccess")]}), HEALTHY, "Synced is True"),
+        # kstatus
+        (custom({"conditions": [cond("Stalled", "True", "Invalid", "bad spec")]}), DEGRADED, "bad spec"),
+        (custom({"conditions": [cond("Reconciling", "True", "Progressing", "rolling out")]}), PROGRESSING, "rolling out"),
+        (custom({"conditions": [cond("Ready", "True"), cond("Reconciling", "True", message="new generation")]}), PROGRESSING, "new generation"),
+        (custom({"conditions": [cond("Degraded", "True", "OperatorFailing", "operand unavailable")]}), DEGRADED, "operand unavailable"),
+        # phase and state words
+        (custom({"phase": "Failed", "message": "quota"}), DEGRADED, "status.phase is Failed: quota"),
+        (custom({"phase": "Provisioning"}), PROGRESSING, "status.phase is Provisioning"),
+        (custom({"phase": "Bound"}), HEALTHY, "status.phase is Bound"),
+        (custom({"state": "error"}), DEGRADED, "status.state is error"),
+        (custom({"state": "creating"}), PROGRESSING, "status.state is creating"),
+        (custom({"state": "active"}), HEALTHY, "status.state is active"),
+        (custom({"phase": "Paused"}), SUSPENDED, "status.phase is Paused"),
+        (custom({"phase": "Whatever"}), HEALTHY, "no health information found"),
+        # an empty list: the controller has not judged yet
+        (custom({"conditions": []}), PROGRESSING, "Waiting for the controller to report conditions"),
+        (custom({"conditions": [cond("ErrorOccurred", "True", "GeneratorError", "found less than two generators")]}),
+         DEGRADED, "found less than two generators"),
+        (custom({"conditions": [cond("Synced", "False", "ReconcilePaused")]}), SUSPENDED, "ReconcilePaused"),
+        (custom({"conditions": [cond("Ready", "Unknown", "Pending", "Waiting for controller")]}), PROGRESSING, "Waiting for controller"),
+        # Gateway API: conditions per parent route
+        (custom({"parents": [{"conditions": [cond("Accepted", "False", "NotAllowedByListeners", "not allowed")]}]}),
+         DEGRADED, "not allowed"),
+        (custom({"parents": [{"conditions": [cond("Accepted", "True", "Accepted"), cond("Programmed", "False", "Pending")]}]}),
+         PROGRESSING, "Programmed is False"),
+        (custom({"conditions": [{**cond("Ready", "True"), "observedGeneration": 1}]}, generation=2), PROGRESSING, "generation 2"),
+        (custom({"conditions": [cond("ResourcesApplied", "False", "RemoteClusterClientFailed", "apply failed")]}),
+         DEGRADED, "apply failed"),
+        (custom({"conditions": [cond("Degraded", "False", "NoFailure"), cond("Available", "True")]}), HEALTHY, "Available is True"),
+        (custom({"healthy": False, "observedGeneration": 1}), DEGRADED, "status.healthy is false"),
+        (custom({"health": "red"}), DEGRADED, "status.health is red"),
+        (custom({"health": "yellow", "phase": "Ready"}), PROGRESSING, "status.health is yellow"),
+        (custom({"failureMessage": "EKS cluster in unexpected FAILED state", "ready": False}), DEGRADED, "unexpected FAILED"),
+        (custom({"error": {"message": "content is not pre-provisioned"}, "readyToUse": False}), DEGRADED, "not pre-provisioned"),
+        (custom({"applicationState": {"state": "FAILED"}}), DEGRADED, "status.applicationState.state is FAILED"),
+        (custom({"PostgresClusterStatus": "UpdateFailed"}), DEGRADED, "status.PostgresClusterStatus is UpdateFailed"),
+        (custom({"jobManagerDeploymentStatus": "DEPLOYED_NOT_READY"}), PROGRESSING, "DEPLOYED_NOT_READY"),
+        (custom({"state": "Warning", "reason": "a listener conflicts"}), DEGRADED, "a listener conflicts"),
+        (custom({"replicas": 3, "readyReplicas": 2}), PROGRESSING, "2 of 3 ready"),
+        # a hash in observedGeneration says nothing about the generation seen
+        (custom({"observedGeneration": "7d9f8c", "phase": "Healthy"}, generation=3), HEALTHY, "status.phase is Healthy"),
+    ],
+)
+def test_generic_judgment_of_kinds_without_a_check(obj: dict[str, Any], status: str, words: str):
+    health = assess(obj)
+    assert health.status == status and words in health.message, health
+
+
+def test_paused_custom_resource_is_suspended():
+    obj = custom({"phase": "Running"})
+    obj["spec"] = {"paused": True}
+    assert assess(obj) == Health(SUSPENDED, "the Widget is paused")
+
+
+def test_config_map_without_status_is_healthy_with_a_message_saying_so():
+    assert assess({"apiVersion": "v1", "kind": "ConfigMap", "data": {}}) == \
+        Health(HEALTHY, "no health information found: the ConfigMap has no status")
+
+
+def test_malformed_status_is_never_a_crash():
     broken = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"generation": 1}, "spec": {"replicas": 1},
               "status": {"observedGeneration": 1, "conditions": "not-a-list", "updatedReplicas": 1, "replicas": 1}}
     assert assess(broken).status in (UNKNOWN, PROGRESSING, HEALTHY)
-    assert assess({"apiVersion": "apps/v1", "kind": "ReplicaSet", "status": {"conditions": [None]}, "spec": None}).status == PROGRESSING
+    # as Argo CD: a ReplicaSet without spec.replicas asks for nothing
+    assert assess({"apiVersion": "apps/v1", "kind": "ReplicaSet", "status": {"conditions": [None]}, "spec": None}).status == HEALTHY
 
 
 def test_worst_follows_argo_cd_order():
     assert worst([]) == HEALTHY
     assert worst([HEALTHY, PROGRESSING, SUSPENDED]) == PROGRESSING
     assert worst([PROGRESSING, DEGRADED, MISSING]) == DEGRADED
+
+
+def test_ignore_healthcheck_annotation_leaves_an_object_out_of_its_applications_health():
+    annotated = {"metadata": {"annotations": {"argocd.argoproj.io/ignore-healthcheck": "true"}}}
+    assert not counts_for_application(annotated)
+    assert counts_for_application({"metadata": {"annotations": {"argocd.argoproj.io/ignore-healthcheck": "false"}}})
+    assert counts_for_application(None)

@@ -1,0 +1,130 @@
+# Copyright (c) gitops.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Health: the cost of a Lua health script per object, and agreement with Argo CD on its own test objects.
+
+    python benchmarks/health_lua.py [--objects 1000] [--argocd ARGO_CD_CHECKOUT]
+
+Prints the Lua runtime's cost per object judged (the issue's target: under 1 ms) over N objects of
+a custom kind, against the same objects judged by the built-in generic check. With --argocd (a checkout
+of github.com/argoproj/argo-cd, read in place, nothing copied), also prints how often this collection's
+verdict equals Argo CD's on the objects of its health tests: gitops-engine's built-in kinds, every
+resource_customizations/*/*/health_test.yaml judged by Argo CD's own scripts through our Lua runtime
+(the resource_customizations_dir path), and by our checks without any script.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / ".tools" / "collections"))
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health import BUILT_IN, HealthChecks, HealthScript  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health.lua import run_health_script  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.module_utils._argocd_cm import parse_resource_customizations  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health.testing import load_object, script_dirs  # noqa: E402
+
+SCRIPT = """
+hs = {}
+if obj.status ~= nil and obj.status.conditions ~= nil then
+  for i, condition in ipairs(obj.status.conditions) do
+    if condition.type == "Ready" and condition.status == "True" then
+      hs.status = "Healthy"
+      hs.message = condition.message
+      return hs
+    end
+  end
+end
+hs.status = "Progressing"
+hs.message = "Waiting for Ready"
+return hs
+"""
+
+
+def custom_objects(count: int) -> list[dict]:
+    return [{
+        "apiVersion": "bench.gitops.test/v1", "kind": "Widget",
+        "metadata": {"name": f"w{i}", "namespace": "bench", "generation": 3, "labels": {"app": "w", "tier": "x"},
+                     "annotations": {"note": "x" * 200}},
+        "spec": {"replicas": 3, "ports": [{"port": 80 + j} for j in range(5)], "template": {"image": "example:1"}},
+        "status": {"observedGeneration": 3, "conditions": [
+            {"type": "Synced", "status": "True", "reason": "ReconcileSuccess"},
+            {"type": "Ready", "status": "True", "reason": "Available", "message": "ready"}]},
+    } for i in range(count)]
+
+
+def per_object(judge, objects: list[dict]) -> float:
+    started = time.perf_counter()
+    for obj in objects:
+        judge(obj)
+    return (time.perf_counter() - started) / len(objects) * 1000
+
+
+def cost(count: int) -> None:
+    objects = custom_objects(count)
+    run_health_script(SCRIPT, "bench", objects[0])  # compile once, as a run does
+    checks = HealthChecks({"bench.gitops.test/Widget": HealthScript(SCRIPT, "bench")})
+    lua_ms = min(per_object(checks.assess, objects) for _ in range(3))
+    generic_ms = min(per_object(BUILT_IN.assess, objects) for _ in range(3))
+    print(f"HEALTH lua {lua_ms:.3f} ms/object, generic {generic_ms:.3f} ms/object, over {count} objects "
+          f"(target: Lua under 1 ms)")
+
+
+def gitops_engine_cases(checkout: Path) -> list[tuple[Path, str]]:
+    test = checkout / "gitops-engine" / "pkg" / "health" / "health_test.go"
+    if not test.exists():
+        return []
+    cases = re.findall(r'assertAppHealth\(t, "\./(testdata/[^"]+)", HealthStatus(\w+)\)', test.read_text())
+    return [(test.parent / path, status) for path, status in cases]
+
+
+def parity(checkout: Path) -> None:
+    engine = gitops_engine_cases(checkout)
+    same = [p.name for p, status in engine if BUILT_IN.assess(load_object(str(p))).status == status]
+    missed = sorted({p.name for p, _ in engine} - set(same))
+    print(f"PARITY built-in kinds: {len(same)}/{len(engine)} of gitops-engine's test objects"
+          + (f"; differ: {', '.join(missed)}" if missed else ""))
+    # Argo CD's harness calls a kind's check directly (no "Pending deletion" rule first): so does this
+    configured = parse_resource_customizations(None, str(checkout / "resource_customizations")).health
+    total = with_scripts = without_scripts = 0
+    differ: list[str] = []
+    for directory in (Path(d) for d in script_dirs(str(checkout / "resource_customizations"))):
+        for case in (yaml.safe_load((directory / "health_test.yaml").read_text()) or {}).get("tests") or []:
+            path = directory / (case.get("inputPath") or case.get("inputpath"))
+            obj = load_object(str(path))
+            expected = case["healthStatus"]
+            group, kind = (obj.get("apiVersion") or "").rpartition("/")[0], obj.get("kind") or ""
+            total += 1
+            verdict = configured.check_for(group, kind)(obj)
+            if verdict.status == expected["status"] and verdict.message == expected.get("message", verdict.message):
+                with_scripts += 1
+            else:
+                differ.append(f"{path.relative_to(checkout)}: {verdict.status} {verdict.message!r}, "
+                              f"Argo CD says {expected['status']} {expected.get('message', '')!r}")
+            without_scripts += BUILT_IN.check_for(group, kind)(obj).status == expected["status"]
+    print(f"PARITY with resource_customizations_dir set to Argo CD's scripts: {with_scripts}/{total} cases "
+          "(status and message)")
+    for line in differ[:20]:
+        print(f"  differs: {line}")
+    print(f"PARITY no script configured (built-in and generic checks): {without_scripts}/{total} cases "
+          f"({100 * without_scripts / max(1, total):.0f}%; the issue's target is 80%)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=1000)
+    parser.add_argument("--argocd", type=Path, help="a checkout of argoproj/argo-cd")
+    args = parser.parse_args()
+    cost(args.objects)
+    if args.argocd:
+        parity(args.argocd)
+
+
+if __name__ == "__main__":
+    main()
