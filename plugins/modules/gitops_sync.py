@@ -365,6 +365,7 @@ stats:
 """
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -419,6 +420,8 @@ def argument_spec() -> dict[str, Any]:
         "prune_propagation_policy": {"type": "str", "choices": list(PROPAGATION_POLICIES)},
         "initiator": {"type": "dict", "options": {"job_id": {"type": "str"}, "user": {"type": "str"}}},
         "parallelism": {"type": "int"},
+        "manual_sync": {"type": "bool", "default": False},
+        "confirm": {"type": "list", "elements": "str", "default": []},
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
@@ -439,7 +442,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         check_mode=module.check_mode, force_conflicts=params["force_conflicts"], wait=params["wait"],
         wait_timeout=float(params["wait_timeout"]), hooks=params["hooks"],
         prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator,
+        manual_sync=params["manual_sync"],
     )
+    confirmed = set(params["confirm"] or [])
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
@@ -454,8 +459,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                 raise state
             return sync_application(client, state.name, state.objects, namespace=state.namespace,
                                     policy=one.sync_policy, ignore_differences=state.ignore_differences,
-                                    revision=state.revision, settings=settings, reads=shared.reads,
-                                    verdicts=shared.verdicts, source=state.source, ownership=ownership)
+                                    revision=state.revision, settings=replace(settings, confirmed=one.name in confirmed),
+                                    reads=shared.reads, verdicts=shared.verdicts, source=state.source,
+                                    ownership=ownership, digest=state.digest, info=one.info)
 
         outcomes = run_each(inputs, sync)
         stats = shared.finish(client, started, writes=client.writes, writes_by_verb=dict(client.writes_by_verb))

@@ -47,6 +47,10 @@ class SyncSettings:
     prune_propagation_policy: str | None = None  # overrides the application's sync_policy
     poll_interval: float = 0.5
     initiator: dict[str, str] = field(default_factory=dict)
+    # pressing Sync: also a manual application, and an automated one without self-heal whose Git did not change
+    manual_sync: bool = False
+    # Prune=confirm (and Delete=confirm) objects of this application may be deleted in this run
+    confirmed: bool = False
 
 
 class SyncFailure(SyncError):
@@ -138,6 +142,11 @@ class SyncResult:
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     namespace_created: bool = False
+    # why a scheduled run did not sync (manual application, or no self-heal and nothing new in Git): drift reported
+    skipped: str = ""
+    # one entry per attempt when the sync policy retries (attempt, started_at, finished_at, result, message)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    info: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -172,6 +181,12 @@ class SyncResult:
             result["namespace_created"] = True
         if self.message:
             result["message"] = self.message
+        if self.skipped:
+            result["skipped"] = self.skipped
+        if self.attempts:
+            result["attempts"] = self.attempts
+        if self.info:
+            result["info"] = self.info
         return result
 
     def ansible_diffs(self) -> list[dict[str, str]]:
