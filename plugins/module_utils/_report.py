@@ -109,6 +109,8 @@ class ApplicationReport:
     objects: list[ObjectReport] = field(default_factory=list)
     error: str = ""
     duration: float = 0.0
+    skipped: str = ""  # why the run did not sync it (manual application, no selfHeal): its drift is reported
+    attempts: int = 0  # how many attempts the sync took, when its policy retries
 
     @property
     def status(self) -> str:
@@ -153,8 +155,11 @@ class ApplicationReport:
             return f"{self.cluster}/{self.name}: {FAILED}{revision}: {self.error}"
         unchanged = self.counts.get("unchanged", 0)
         tail = f"; {unchanged} unchanged" if unchanged else ""
+        tail += f"; after {self.attempts} attempts" if self.attempts > 1 else ""
+        # a skipped application's counts are what a sync would do, as in a drift report
+        changes = f"not synced ({self.skipped.split(':', 1)[0]}); {self.changes(DRIFT)}" if self.skipped else self.changes(mode)
         return (f"{self.cluster}/{self.name}: {self.sync_status}, {self.health_status}{revision}: "
-                f"{self.changes(mode)}{tail}")
+                f"{changes}{tail}")
 
     def to_dict(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -166,6 +171,10 @@ class ApplicationReport:
         }
         if self.error:
             entry["error"] = self.error
+        if self.skipped:
+            entry["skipped"] = self.skipped
+        if self.attempts:
+            entry["attempts"] = self.attempts
         return entry
 
 
@@ -353,6 +362,8 @@ def _application(cluster: str, raw: dict[str, Any], secrets: list[str]) -> Appli
         health_status=_text(raw.get("health_status")) or (UNKNOWN if error else "Healthy"),
         changed=bool(raw.get("changed")), counts=_counts(raw, objects), objects=objects,
         error=scrub_text(error, secrets), duration=float(raw.get("duration") or 0.0),
+        skipped=_text(raw.get("skipped")),
+        attempts=len(raw["attempts"]) if isinstance(raw.get("attempts"), list) else 0,
     )
 
 
