@@ -188,3 +188,73 @@ def test_revision_history_limit_trims_the_sync_history(run_role, git_repo, kubec
     entries = history(kubectl, namespace, "policy-history")
     assert [entry["id"] for entry in entries] == [2, 3]
     assert [entry["revision"] for entry in entries] == repo.commits[1:]
+
+
+def test_sync_options_mean_what_argo_cd_says(run_role, git_repo, kubectl, namespace):
+    repo = git_repo()
+    deployment = """
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: api
+        spec:
+          replicas: 2
+          selector:
+            matchLabels: {{app: api}}
+          template:
+            metadata:
+              labels: {{app: api}}
+            spec:
+              containers:
+                - name: api
+                  image: registry.example/api:{tag}
+        """
+    config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: b\n"
+    repo.commit({"confirm/one.yaml": config.format(name="one"), "confirm/two.yaml": config.format(name="two"),
+                 "respect/api.yaml": deployment.format(tag="1.0"), "meta/settings.yaml": config.format(name="meta")})
+    created_namespace = f"{namespace[:50]}-meta"
+    heal = {"automated": {"prune": True, "selfHeal": True}}
+    apps = [
+        argo_app("policy-nsmeta", repo.url, created_namespace, {
+            **heal, "syncOptions": ["CreateNamespace=true", "Validate=false"],
+            "managedNamespaceMetadata": {"labels": {"team": "policy"}, "annotations": {"owner": "platform"}}}, path="meta"),
+        argo_app("policy-confirm", repo.url, namespace, {**heal, "syncOptions": ["Prune=confirm"]}, path="confirm"),
+        argo_app("policy-respect", repo.url, namespace, {**heal, "syncOptions": ["RespectIgnoreDifferences=true"]},
+                 path="respect", ignoreDifferences=[{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}]),
+    ]
+    try:
+        first = run_role(SYNC, {"prod": {"gitops_applications": apps}})
+        assert first.rc == 0, first.stdout[-3000:]
+        # CreateNamespace with managedNamespaceMetadata; Validate=false applies with fieldValidation=Ignore
+        metadata = kubectl.get(f"namespace/{created_namespace}")["metadata"]
+        assert metadata["labels"]["team"] == "policy" and metadata["annotations"]["owner"] == "platform"
+        assert kubectl.exists("configmap/meta", "-n", created_namespace)
+
+        kubectl.run("scale", "deployment/api", "--replicas=5", "-n", namespace)
+        repo.commit({"confirm/two.yaml": None, "respect/api.yaml": deployment.format(tag="2.0")})
+        second = run_role(SYNC, {"prod": {"gitops_applications": apps}})
+        assert second.rc == 0, second.stdout[-3000:]
+        # RespectIgnoreDifferences: the new image is applied, the ignored replicas keep their live value
+        api = kubectl.get("deployment/api", "-n", namespace)
+        assert api["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example/api:2.0"
+        assert api["spec"]["replicas"] == 5
+        # Prune=confirm: not pruned until confirmed
+        assert kubectl.exists("configmap/two", "-n", namespace)
+        assert second.application("prod", "policy-confirm")["counts"]["prune_skipped"] == 1
+
+        confirmed = run_role(SYNC, {"prod": {"gitops_applications": apps}}, extra_vars={"gitops_confirm": ["policy-confirm"]})
+        assert confirmed.rc == 0, confirmed.stdout[-3000:]
+        assert not kubectl.exists("configmap/two", "-n", namespace)
+        assert confirmed.application("prod", "policy-confirm")["counts"]["pruned"] == 1
+
+        # FailOnSharedResource: an object of another application fails the sync, and is not even claimed
+        shared = argo_app("policy-shared", repo.url, namespace, {**heal, "syncOptions": ["FailOnSharedResource=true"]},
+                          path="confirm")
+        refused = run_role(SYNC, {"prod": {"gitops_applications": [shared]}})
+        assert refused.rc != 0
+        error = refused.application("prod", "policy-shared")["error"]
+        assert "ConfigMap" in error and "belongs to another application" in error
+        annotations = kubectl.get("configmap/one", "-n", namespace)["metadata"].get("annotations") or {}
+        assert "gitops.kubernetes/claimed-by" not in annotations
+    finally:
+        kubectl.run("delete", "namespace", created_namespace, "--wait=false", "--ignore-not-found", check=False)
