@@ -120,6 +120,16 @@ def test_prune_guards(labels, annotations, policy, desired, action, keep, words)
     assert words in entry.message
 
 
+@pytest.mark.parametrize("annotations, policy", [
+    ({"argocd.argoproj.io/sync-options": "Prune=confirm"}, SyncPolicy(prune=True)),
+    (None, SyncPolicy(prune=True, object_prune="confirm")),
+])
+def test_a_confirmed_prune_confirm_object_is_pruned(annotations, policy):
+    entry, compared = extraneous({"applyset.kubernetes.io/part-of": SET_ID}, annotations)
+    _decide_prune(entry, compared, policy, SET_ID, {SET_ID}, RunOwnership(), 3, confirmed=True)
+    assert entry.action == PRUNED
+
+
 def test_an_object_another_application_of_the_run_wants_is_handed_over_not_pruned():
     entry, compared = extraneous({"applyset.kubernetes.io/part-of": SET_ID})
     ownership = RunOwnership()
