@@ -258,3 +258,38 @@ def test_sync_options_mean_what_argo_cd_says(run_role, git_repo, kubectl, namesp
         assert "gitops.kubernetes/claimed-by" not in annotations
     finally:
         kubectl.run("delete", "namespace", created_namespace, "--wait=false", "--ignore-not-found", check=False)
+
+
+def test_prunes_run_in_their_wave_unless_prune_last(run_role, git_repo, kubectl, namespace):
+    repo = git_repo()
+    old = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: old\ndata:\n  a: b\n"
+    for variant in ("waves", "last"):
+        repo.write({f"{variant}/old.yaml": old})
+    repo.commit({})
+    heal = {"automated": {"prune": True, "selfHeal": True}}
+    apps = [argo_app("policy-waves", repo.url, namespace, heal, path="waves"),
+            argo_app("policy-last", repo.url, f"{namespace[:50]}-last",
+                     {**heal, "syncOptions": ["PruneLast=true", "CreateNamespace=true"]}, path="last")]
+    try:
+        first = run_role(SYNC, {"prod": {"gitops_applications": apps}})
+        assert first.rc == 0, first.stdout[-3000:]
+        # the old object leaves Git; wave 1 then fails (its kind is served by nobody)
+        broken = f"""
+            apiVersion: missing.policy.example/v1
+            kind: Nowhere
+            metadata:
+              name: later
+              annotations:
+                argocd.argoproj.io/sync-wave: "1"
+                argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true
+            """
+        repo.commit({"waves/old.yaml": None, "last/old.yaml": None, "waves/later.yaml": broken, "last/later.yaml": broken})
+        second = run_role(SYNC, {"prod": {"gitops_applications": apps}})
+        assert second.rc != 0
+        assert "Nowhere is not served" in second.application("prod", "policy-waves")["error"]
+        assert "Nowhere is not served" in second.application("prod", "policy-last")["error"]
+        # without PruneLast the prune ran in wave 0, before the failing wave; with it, it never came
+        assert not kubectl.exists("configmap/old", "-n", namespace)
+        assert kubectl.exists("configmap/old", "-n", f"{namespace[:50]}-last")
+    finally:
+        kubectl.run("delete", "namespace", f"{namespace[:50]}-last", "--wait=false", "--ignore-not-found", check=False)

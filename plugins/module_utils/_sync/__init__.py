@@ -212,8 +212,10 @@ def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], name
     started = time.monotonic()
     started_at = now_iso()
     try:
+        # a manual application is not written by this run: not even an object it wants is marked as claimed
+        report_first = decide_first and not settings.manual_sync and not policy.automated
         prepare = _Preparation(name, objects, namespace, policy, ignore_differences, revision, verdicts, source,
-                               ownership, settings.check_mode, settings.confirmed)
+                               ownership, settings.check_mode or report_first, settings.confirmed)
         prepared = prepare(client, reads)
         if not settings.force_conflicts:
             _refuse_conflicts(client, name, prepared)
@@ -264,9 +266,8 @@ def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPol
         run.guard("the inventory")
         run.pre_record()
         run.run_phase(PRE_SYNC)
-        run.run_phase(SYNC)
+        run.run_sync_phase()
         run.hand_over()
-        run.prune()
         run.run_phase(POST_SYNC)
         remaining = [e for e in prepared.prune if e.action == PRUNE_SKIPPED and e.keep_in_inventory
                      and (e.compared is None or e.compared.counts_as_drift)]

@@ -50,6 +50,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import (
     build_plan,
     hook_spec,
     parse_sync_options,
+    sync_wave,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
@@ -215,6 +216,7 @@ def _prepare(
             entry.manifest = keep_ignored_fields(rules, compared.ref, compared.desired or {}, compared.live or {})
         if compared.status == EXTRANEOUS:
             _decide_prune(entry, compared, policy, set_id, ours, ownership, desired_count, confirmed)
+            entry.wave = _live_wave(compared.live or {})
             prune.append(entry)
         else:
             desired.append(entry)
@@ -262,6 +264,14 @@ def _claim_all(client: KubeClient, entries: list[ObjectResult], set_id: str) -> 
         return ""
 
     return [problem for problem in client.map(one, entries) if problem]
+
+
+def _live_wave(live: dict[str, Any]) -> int:
+    """The sync wave a prune candidate had (its live annotation); a malformed one counts as 0, it is being removed."""
+    try:
+        return sync_wave(live)
+    except SpecError:
+        return 0
 
 
 def _skips_dry_run(compared: ComparedObject, options: SyncOptions, policy: SyncPolicy) -> bool:

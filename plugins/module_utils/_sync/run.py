@@ -16,7 +16,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory impor
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import hand_over
-from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import BEFORE_HOOK_CREATION, HOOK_FAILED, HOOK_SUCCEEDED, SYNC_FAIL, WaveStep, kind_rank
+from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import BEFORE_HOOK_CREATION, HOOK_FAILED, HOOK_SUCCEEDED, SYNC, SYNC_FAIL, WaveStep, kind_rank
 from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
     SyncLease,
     append_history,
@@ -297,8 +297,31 @@ class _Run:
         if failed:
             self._fail("hand-over: " + "; ".join(f"{e.ref}: {e.message}" for e in failed[:10]))
 
-    def prune(self) -> None:
+    def prune_waves(self) -> dict[int, list[ObjectResult]]:
+        """The Sync wave each prune runs in, as Argo CD orders them: the prune waves reversed (what was created
+        first is pruned last), and PruneLast ones (the application's or the object's) after the last wave."""
         candidates = [e for e in self.prepared.prune if e.action == PRUNED]
+        waves = sorted({e.wave for e in candidates})
+        reverse = dict(zip(waves, reversed(waves)))
+        apply_waves = [step.wave for step in self.prepared.plan.steps(SYNC)]
+        last = max([0, *apply_waves, *waves]) + 1
+        found: dict[int, list[ObjectResult]] = {}
+        for entry in candidates:
+            wave = last if self.policy.prune_last or entry.options.prune_last else reverse[entry.wave]
+            found.setdefault(wave, []).append(entry)
+        return found
+
+    def run_sync_phase(self) -> None:
+        """The Sync phase wave by wave; in each wave its prunes first, then its applies (gitops-engine's order)."""
+        steps = {step.wave: step for step in self.prepared.plan.steps(SYNC)}
+        prunes = self.prune_waves()
+        for wave in sorted(set(steps) | set(prunes)):
+            if wave in prunes:
+                self.prune(prunes[wave])
+            if wave in steps:
+                self.run_step(steps[wave])
+
+    def prune(self, candidates: list[ObjectResult]) -> None:
         if not candidates:
             return
         policy = self.settings.prune_propagation_policy or self.policy.prune_propagation_policy or "foreground"

@@ -182,3 +182,50 @@ def test_respect_ignore_differences_keeps_live_values_of_ignored_fields():
     assert kept == {"metadata": {"name": "api", "labels": {}}, "spec": {"replicas": 5, "image": "b"}}
     assert desired["spec"]["replicas"] == 2  # the desired manifest itself is not changed
     assert keep_ignored_fields(rules, ObjectRef("", "ConfigMap", "shop", "api"), desired, live) is desired
+
+
+def test_the_report_says_why_an_application_was_not_synced_and_how_many_attempts_one_took():
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._report import SYNC, build_report
+
+    skipped = {"name": "shop", "sync_status": "OutOfSync", "health_status": "Healthy", "revision": "abc",
+               "counts": {"configured": 1, "unchanged": 2}, "resources": [],
+               "skipped": "manual application (no automated sync policy): drift is reported, not synced"}
+    retried = {"name": "cart", "sync_status": "Synced", "health_status": "Healthy", "revision": "abc",
+               "counts": {"created": 1}, "resources": [], "attempts": [{"attempt": 1}, {"attempt": 2}]}
+    report = build_report([{"cluster": "prod", "result": {"applications": [skipped, retried]}}], SYNC)
+    assert report.summary_lines()[:2] == [
+        "prod/shop: OutOfSync, Healthy at abc: not synced (manual application (no automated sync policy)); "
+        "would be: 1 configured; 2 unchanged",
+        "prod/cart: Synced, Healthy at abc: 1 created; after 2 attempts",
+    ]
+    apps = report.to_dict()["clusters"][0]["applications"]
+    assert apps[0]["skipped"].startswith("manual application") and apps[1]["attempts"] == 2
+
+
+def _prune_entry(name: str, wave: int, prune_last: bool = False):
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import SyncOptions
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import PRUNED, ObjectResult
+
+    return ObjectResult(ref=ObjectRef("", "ConfigMap", "shop", name), api_version="v1", action=PRUNED, wave=wave,
+                        options=SyncOptions(prune_last=prune_last))
+
+
+@pytest.mark.parametrize("policy, expected", [
+    # prune waves reversed (created first, pruned last), each run before the applies of its wave
+    (SyncPolicy(prune=True), {-1: ["c"], 1: ["b"], 2: ["a"], 4: ["last"]}),
+    # PruneLast: every prune after the last wave
+    (SyncPolicy(prune=True, prune_last=True), {4: ["a", "b", "c", "last"]}),
+])
+def test_prunes_run_per_wave_as_argo_cd_orders_them(policy, expected):
+    from types import SimpleNamespace
+
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import build_plan
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.run import _Run
+
+    desired = [({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"keep{wave}", "annotations": {
+        "argocd.argoproj.io/sync-wave": str(wave)}}}, None) for wave in (0, 3)]
+    prepared = SimpleNamespace(diff=SimpleNamespace(namespace="shop", inventory=None), plan=build_plan(desired, []),
+                               prune=[_prune_entry("a", -1), _prune_entry("b", 0), _prune_entry("c", 2),
+                                      _prune_entry("last", 1, prune_last=True)])
+    waves = _Run(None, "shop", prepared, policy, None, None).prune_waves()
+    assert {wave: sorted(e.ref.name for e in entries) for wave, entries in waves.items()} == expected
