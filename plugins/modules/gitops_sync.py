@@ -48,7 +48,7 @@ description:
     inventory and the last 10 syncs (C(revision_history_limit)) that changed something (revision, start and end time, result, counts, AWX job
     id and user when known). It is written before the first apply (old and new members, so an interrupted sync
     leaves nothing untracked) and after the sync. With C(sync_policy.prune), inventory members no longer in Git are
-    deleted after the Sync phase is applied and healthy (before PostSync hooks), in reverse kind order, with the
+    deleted in the Sync phase, per wave (see sync options below), in reverse kind order, with the
     propagation policy of O(prune_propagation_policy). Never deleted: objects that are not in the inventory (even
     with the same labels), objects whose part-of label no longer names this application, objects marked
     C(Prune=false), and anything at all when the application renders zero objects unless
@@ -89,8 +89,9 @@ description:
     selects with their live values; C(FailOnSharedResource=true) (application) fails the sync on an object of
     another application without marking it as claimed; C(Prune=false) / C(Prune=confirm) on the application sets
     it for objects without their own; a C(Prune=confirm) object is pruned only when its application is listed in
-    O(confirm); C(PruneLast=true) is what every prune does here (pruning runs after the whole Sync phase is
-    applied and healthy, before PostSync hooks, so objects are never pruned per wave);
+    O(confirm); prunes run per wave as Argo CD orders them - the waves of the objects to prune (their live
+    C(sync-wave)) reversed, each wave's prunes before that wave's applies - and C(PruneLast=true) (application or
+    object) prunes after the last wave, once everything else is applied and healthy;
     C(CreateNamespace=true) with C(managedNamespaceMetadata) labels and annotates the destination namespace;
     C(ServerSideApply=false) is refused (every object is server-side applied)."
   - Secret values never appear in results, diffs or messages.
@@ -150,8 +151,7 @@ options:
         type: bool
         default: false
       prune_last:
-        description: Accepted for Argo CD compatibility; pruning always happens after the Sync phase is healthy
-          (every prune is last).
+        description: Prune after the last wave of the Sync phase (Argo CD's C(PruneLast)) instead of per wave.
         type: bool
         default: false
       replace:
