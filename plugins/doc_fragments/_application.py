@@ -60,6 +60,29 @@ options:
         never from the application."
       - "C(sync_policy): C(prune), C(allow_empty), C(create_namespace), C(prune_last), C(replace)
         (all default V(false)) and C(prune_propagation_policy) (C(foreground), C(background) or C(orphan))."
+      - "C(sync_policy.automated) (default V(true)): V(false) makes a manual application - a run of
+        M(gitops.kubernetes.gitops_sync) reports its drift (as check mode does) and writes nothing, unless
+        O(gitops.kubernetes.gitops_sync#module:manual_sync) is set (the role sets it when C(gitops_only) selects
+        applications), which is pressing Sync. C(sync_policy.self_heal) (default V(true)): V(false) syncs only
+        when the desired state changed since the last sync attempted (a new commit, or a change of the spec), so a
+        live edit is reported and kept until then. Our spec keeps automated with self-heal as its default, which is
+        what it always did; Argo CD manifests follow Argo CD (see below)."
+      - "C(sync_policy.retry): C(limit) (retries after the first attempt; V(0) none, V(-1) until O(wait_timeout)
+        is used up), C(backoff) with C(duration) (default V(5s)), C(factor) (default V(2)) and C(max_duration)
+        (default V(3m)) - a number of seconds or a duration such as V(30s), V(3m), V(1h30m). A failed attempt is
+        attempted again after C(duration * factor^n) seconds (at most C(max_duration)); retrying stops at the
+        limit or when the next attempt would start more than O(wait_timeout) seconds after the first. Invalid values
+        fail before anything is written."
+      - "C(revision_history_limit) (default V(10)): how many syncs the application's inventory keeps in its history."
+      - "C(sync_policy.managed_namespace_metadata): C(labels) and C(annotations) of the destination namespace
+        when C(create_namespace) is set (applied when it is created, and again when they are missing or changed),
+        unless the application holds that Namespace itself."
+      - "C(sync_policy.skip_dry_run_on_missing_resource), C(fail_on_shared_resource), C(respect_ignore_differences)
+        (default V(false)), C(validate) (default V(true)), C(object_prune) and C(object_delete) (V(true),
+        V(false) or V(confirm): the C(Prune=)/C(Delete=) sync option of objects that carry none): as Argo CD's
+        sync options of the same names."
+      - "C(info): a list of C(name) and C(value), shown in the module's result (Argo CD's C(spec.info));
+        it changes nothing deployed."
       - "C(ignore_differences): a list of C(group), C(kind) (required), C(name), C(namespace) and at least one of
         C(json_pointers), C(jq_path_expressions), C(managed_fields_managers)."
       - "B(An Argo CD Application manifest) (C(apiVersion: argoproj.io/v1alpha1), C(kind: Application)), mapped
@@ -67,14 +90,20 @@ options:
         (C(recurse), C(include), C(exclude)), C(kustomize) (C(images), C(namePrefix), C(nameSuffix), C(namespace),
         C(commonLabels), C(commonAnnotations)), C(helm) (C(releaseName), C(valueFiles), C(values),
         C(valuesObject), C(parameters), C(skipCrds), C(kubeVersion), C(apiVersions)); C(spec.destination.namespace);
-        C(spec.syncPolicy.automated) (C(prune), C(allowEmpty); C(selfHeal) is accepted since every sync corrects
-        drift); C(spec.syncPolicy.syncOptions) C(CreateNamespace), C(PruneLast), C(Replace),
-        C(PrunePropagationPolicy), and C(ServerSideApply=true), C(ApplyOutOfSyncOnly=true) which the collection
-        always does; C(spec.ignoreDifferences)."
+        C(spec.syncPolicy.automated) (C(prune), C(allowEmpty), C(selfHeal), C(enabled)): without C(automated), or
+        with C(enabled: false), the application is manual; C(selfHeal) defaults to V(false) as in Argo CD;
+        C(spec.syncPolicy.retry) (C(limit), C(backoff.duration), C(backoff.factor), C(backoff.maxDuration));
+        C(spec.syncPolicy.managedNamespaceMetadata); C(spec.revisionHistoryLimit); C(spec.info);
+        C(spec.syncPolicy.syncOptions) C(CreateNamespace), C(PruneLast), C(Replace), C(PrunePropagationPolicy),
+        C(SkipDryRunOnMissingResource), C(FailOnSharedResource), C(RespectIgnoreDifferences), C(Validate),
+        C(Prune) (V(true), V(false), V(confirm)), C(Delete), C(ServerSideApply=true) and C(ApplyOutOfSyncOnly)
+        (every object is server-side applied, and only objects out of sync are - applying one already in sync
+        would change nothing, so V(false) means the same); C(spec.ignoreDifferences)."
       - "C(spec.destination.server) and C(spec.destination.name) are accepted only when they name the in-cluster
         default (C(https://kubernetes.default.svc), C(in-cluster)): the cluster comes from the inventory. C(spec.project)
         must be C(default). C(spec.sources), C(spec.source.chart), C(spec.source.plugin), Jsonnet,
-        C(syncPolicy.retry) and every other field are refused with an error naming them. Other C(metadata) fields and
+        C(ServerSideApply=false), C(ClientSideApplyMigration), C(retry.refresh) and every other field are refused
+        with an error naming them and saying why. Other C(metadata) fields and
         C(status) do not change what is deployed and are ignored."
     type: dict
     required: true

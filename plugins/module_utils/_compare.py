@@ -284,6 +284,56 @@ def apply_ignore_rules(
     return result
 
 
+def keep_ignored_fields(rules: list[IgnoreRule], ref: ObjectRef, desired: dict[str, Any], live: dict[str, Any]) -> dict[str, Any]:
+    """The desired manifest with every field the rules ignore set to its live value (Argo CD's
+    RespectIgnoreDifferences): removed where the live object has none, so the apply leaves it as it is."""
+    selected = [rule for rule in rules if rule.matches(ref)]
+    if not selected or not live:
+        return desired
+    result = copy.deepcopy(desired)
+    for rule in selected:
+        for pointer in rule.json_pointers:
+            _copy_at(result, live, _pointer_tokens(pointer))
+        for expression in rule.jq_path_expressions:
+            result = jq.compile(f"del({expression})").input_value(result).first()
+            for path in jq.compile(f"[path({expression})]").input_value(live).first() or []:
+                _copy_at(result, live, list(path))
+        if rule.managed_fields_managers:
+            # fields another manager owns are left out of our apply: they stay as that manager set them
+            for managed in managed_paths((live.get("metadata") or {}).get("managedFields"), rule.managed_fields_managers):
+                remove_managed_path(result, managed)
+    return result
+
+
+def _copy_at(target: Any, source: Any, tokens: list[Any]) -> None:
+    """target[tokens] = source[tokens], creating mappings on the way; removed from target when source has none."""
+    if not tokens:
+        return
+    value: Any = source
+    for token in tokens:
+        value = _child(value, str(token)) if not isinstance(token, int) else (
+            value[token] if isinstance(value, list) and token < len(value) else None)
+        if value is None:
+            break
+    node = target
+    for token in tokens[:-1]:
+        child = _child(node, str(token)) if not isinstance(token, int) else (
+            node[token] if isinstance(node, list) and token < len(node) else None)
+        if child is None:
+            if value is None or not isinstance(node, dict):
+                return
+            child = node[str(token)] = {}
+        node = child
+    last = tokens[-1]
+    if isinstance(node, dict):
+        if value is None:
+            node.pop(str(last), None)
+        else:
+            node[str(last)] = copy.deepcopy(value)
+    elif isinstance(node, list) and str(last).isdigit() and int(last) < len(node) and value is not None:
+        node[int(last)] = copy.deepcopy(value)
+
+
 # --------------------------------------------------------------------------
 # immutable fields
 
@@ -564,6 +614,8 @@ def plan_objects(
             namespaced = app_crds[(group, obj.kind)]
         else:
             namespaced = None
+            # Argo CD takes a kind it does not know for a namespaced one (SkipDryRunOnMissingResource applies it so)
+            metadata["namespace"] = metadata.get("namespace") or namespace
             served = client.discovery().served_versions(group, obj.kind)
             unknown_reason = (
                 f"{obj.api_version} {obj.kind} is not served by the cluster"
@@ -634,7 +686,10 @@ def fetch_live(
 def _compare_one(
     client: KubeClient, plan: _Planned, live: dict[str, Any] | None, rules: list[IgnoreRule],
     verdicts: DryRunVerdicts | None = None, raw_rules: list[Any] | None = None, keep_status: bool = False,
+    validate_all: bool = True,
 ) -> ComparedObject:
+    # Validate=false (the application's, or the object's sync-options annotation): fieldValidation=Ignore
+    validate = validate_all and "validate=false" not in _sync_options_text(plan.manifest)
     result = ComparedObject(
         ref=plan.ref, status=UNKNOWN, api_version=plan.desired.api_version, desired=plan.manifest, live=live,
         source=plan.desired.location(), resource=plan.resource,
@@ -662,7 +717,7 @@ def _compare_one(
         try:
             # validate what would be created (schema, types, size, admission) so an invalid object is
             # reported here, before a sync writes anything, instead of failing halfway through the sync
-            client.apply(plan.resource, plan.manifest, dry_run=True, force_conflicts=True)
+            client.apply(plan.resource, plan.manifest, dry_run=True, force_conflicts=True, validate=validate)
         except KubeApiError as exc:
             missing_namespace = missing_namespace_of(exc)
             if missing_namespace:
@@ -678,7 +733,7 @@ def _compare_one(
         result.message = "the cluster returned the object but does not serve its kind"
         return result
     try:
-        predicted = client.apply(plan.resource, plan.manifest, dry_run=True, force_conflicts=True)
+        predicted = client.apply(plan.resource, plan.manifest, dry_run=True, force_conflicts=True, validate=validate)
     except KubeApiError as exc:
         result.message = scrub_text(f"the API server rejected the dry-run apply: {exc.message}", secrets)
         result.immutable_fields = immutable_fields(exc)
@@ -700,6 +755,11 @@ def _compare_one(
     else:
         result.patch = raw_patch
     return result
+
+
+def _sync_options_text(manifest: dict[str, Any]) -> str:
+    annotations = (manifest.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get("argocd.argoproj.io/sync-options") or "").replace(" ", "").lower()
 
 
 def missing_namespace_of(error: KubeApiError) -> str:
@@ -734,6 +794,7 @@ def compare_application(
     verdicts: DryRunVerdicts | None = None,
     source: str | None = None,
     customizations: ResourceCustomizations | None = None,
+    validate: bool = True,
 ) -> ApplicationDiff:
     """Compare an application's desired objects with the cluster.
 
@@ -746,7 +807,8 @@ def compare_application(
     other namespaces are found by it, and their members compared too.
     `customizations` (argocd-cm's, see _argocd_cm) add system-level ignore
     rules, leave out kinds resource.exclusions / inclusions exclude (never
-    compared, applied or pruned) and say whose status is compared. Raises
+    compared, applied or pruned) and say whose status is compared.
+    validate=False dry-runs without field validation (Argo CD's Validate=false). Raises
     CompareError/SpecError for problems in the application, and
     ClusterConnectionError when the cluster cannot be used at all.
     """
@@ -771,7 +833,7 @@ def compare_application(
         live, resources = fetch_live(client, planned, [inventory] + previous, reads)
         compared = client.map(lambda p: _compare_one(
             client, p, live.get(p.ref), rules, verdicts, ignore_differences,
-            customizations is not None and customizations.compares_status(p.ref.group, p.ref.kind)), planned)
+            customizations is not None and customizations.compares_status(p.ref.group, p.ref.kind), validate), planned)
         desired_refs = {p.ref for p in planned}
         # a member reached under another API group (Event in v1 and events.k8s.io/v1) is the desired object itself
         desired_uids = {_uid(live.get(ref)) for ref in desired_refs} - {""}

@@ -12,6 +12,9 @@ module returns and of what -vvv echoes of its arguments.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import re
 import time
 import traceback
@@ -40,6 +43,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render import HAS_YAML, YAML_IMPORT_ERROR
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    OBJECT_DELETE_OPTIONS,
     PROPAGATION_POLICIES,
     Application,
     SyncPolicy,
@@ -72,6 +76,13 @@ SYNC_POLICY_SPEC: dict[str, dict[str, Any]] = {
     "prune_last": {"type": "bool", "default": False},
     "replace": {"type": "bool", "default": False},
     "prune_propagation_policy": {"type": "str", "choices": list(PROPAGATION_POLICIES), "default": "foreground"},
+    "automated": {"type": "bool", "default": True},
+    "self_heal": {"type": "bool", "default": True},
+    "skip_dry_run_on_missing_resource": {"type": "bool", "default": False},
+    "fail_on_shared_resource": {"type": "bool", "default": False},
+    "respect_ignore_differences": {"type": "bool", "default": False},
+    "validate": {"type": "bool", "default": True},
+    "object_prune": {"type": "str", "choices": list(OBJECT_DELETE_OPTIONS), "default": "true"},
 }
 # generators in the task itself; documented by doc_fragments/_generators.py
 GENERATOR_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
@@ -114,7 +125,29 @@ def parse_sync_policy(raw: dict[str, Any] | None) -> SyncPolicy:
     unknown = set(raw or {}) - set(values)
     if unknown:
         raise SpecError(f"sync_policy has unknown keys: {', '.join(sorted(unknown))}")
+    values["self_heal"] = values["automated"] and values["self_heal"]
     return SyncPolicy(**values)
+
+
+def desired_digest(revision: str | None, what: Any) -> str:
+    """What a sync deploys, in one value: the revision and the spec (or rendered manifests) it came from.
+
+    An automated application without self-heal syncs when this differs from its last sync's. Credentials are
+    left out of `what` by the caller; the digest is one-way, so no value can be read back from it.
+    """
+    document = json.dumps({"revision": revision, "spec": what}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def _spec_identity(app: Application) -> dict[str, Any]:
+    """The parts of a spec that decide what is deployed: not credentials, not how or when the sync runs."""
+    spec = dataclasses.asdict(app)
+    for key in ("username", "password", "ssh_private_key_file", "ssh_known_hosts_file", "ssh_strict_host_key_checking"):
+        spec["source"].pop(key, None)
+    for key in ("automated", "self_heal", "retry", "history_limit"):
+        spec["sync_policy"].pop(key, None)
+    spec.pop("info", None)
+    return spec
 
 
 @dataclass
@@ -127,6 +160,7 @@ class DesiredState:
     ignore_differences: list[Any] = field(default_factory=list)
     revision: str | None = None
     source: str | None = None  # where it comes from (ApplicationInput.source), recorded on its inventory
+    digest: str | None = None  # desired_digest: the last sync records it; no self-heal compares with it
 
 
 class ApplicationInput:
@@ -214,7 +248,10 @@ class ApplicationInput:
             for guard in self.guards:
                 guard.check_objects(self.name, self.objects, namespace or default_namespace, client, self.cluster)
             return DesiredState(self.name, self.objects, namespace, self.raw.get("ignore_differences") or [],
-                                self.raw.get("revision"))
+                                self.raw.get("revision"),
+                                digest=desired_digest(self.raw.get("revision"), {
+                                    "manifests": [obj.manifest for obj in self.objects], "namespace": namespace,
+                                    "sync_policy": dataclasses.asdict(self.sync_policy)}))
         for guard in self.guards:
             guard.check_repo(self.name, self.app.source.repo_url)
         guards = self.guards
@@ -228,7 +265,12 @@ class ApplicationInput:
         for guard in self.guards:
             guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client, self.cluster)
         return DesiredState(self.name, rendered.objects, namespace, self.app.ignore_differences, rendered.revision,
-                            self.source)
+                            self.source, desired_digest(rendered.revision, _spec_identity(self.app)))
+
+    @property
+    def info(self) -> list[dict[str, str]]:
+        """Argo CD's spec.info of the application (shown in results, never deployed)."""
+        return list(self.app.info) if self.app is not None else []
 
 
 def _project_of(app: Application, projects: dict[str, Project]) -> Project:

@@ -120,6 +120,8 @@ class Inventory:
     parent: dict[str, Any] | None = None
     source: str | None = None  # where the application that wrote the parent comes from, if recorded
     previous_namespaces: list[str] = field(default_factory=list)
+    # the last sync attempted: what was synced (digest of revision and spec) and how it ended, whatever the history keeps
+    last_sync: dict[str, Any] | None = None
 
     @property
     def exists(self) -> bool:
@@ -191,6 +193,7 @@ def parse_parent(parent: dict[str, Any], app_name: str, namespace: str) -> Inven
     inventory.history = [h for h in document.get("history") or [] if isinstance(h, dict)]
     inventory.revision = document.get("revision")
     inventory.previous_namespaces = [ns for ns in document.get("previous_namespaces") or [] if isinstance(ns, str) and ns]
+    inventory.last_sync = document.get("last_sync") if isinstance(document.get("last_sync"), dict) else None
     return inventory
 
 
@@ -287,11 +290,13 @@ def build_parent(
     history: list[dict[str, Any]] | None = None,
     source: str | None = None,
     previous_namespaces: Iterable[str] = (),
+    last_sync: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The parent ConfigMap manifest recording members (for gitops_sync to apply).
 
     source: where the application comes from (recorded so another application of the same name is recognised);
-    previous_namespaces: namespaces whose parents of this application still hold members.
+    previous_namespaces: namespaces whose parents of this application still hold members;
+    last_sync: the last sync attempted (digest, revision, result), kept even when the history keeps nothing.
     """
     refs = sorted(set(members))
     set_id = application_applyset_id(app_name, namespace)
@@ -305,6 +310,8 @@ def build_parent(
     previous = sorted(set(previous_namespaces) - {namespace})
     if previous:
         document["previous_namespaces"] = previous
+    if last_sync:
+        document["last_sync"] = last_sync
     annotations = {
         TOOLING_ANNOTATION: TOOLING,
         GROUP_KINDS_ANNOTATION: ",".join(sorted({group_kind(ref) for ref in refs})),

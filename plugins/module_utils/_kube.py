@@ -497,10 +497,12 @@ class KubeClient:
         dry_run: bool = False,
         force_conflicts: bool = False,
         field_manager: str | None = None,
+        validate: bool = True,
     ) -> dict[str, Any]:
         """Server-side apply (PATCH application/apply-patch+yaml); dry_run asks for dryRun=All.
 
-        force_conflicts takes over fields other managers own instead of failing with 409.
+        force_conflicts takes over fields other managers own instead of failing with 409; validate=False asks
+        for fieldValidation=Ignore (kubectl apply --validate=false, Argo CD's Validate=false).
         """
         metadata = manifest.get("metadata") or {}
         namespace = metadata.get("namespace") if resource.namespaced else None
@@ -508,6 +510,7 @@ class KubeClient:
             "fieldManager": field_manager or self.field_manager,
             "force": "true" if force_conflicts else None,
             "dryRun": "All" if dry_run else None,
+            "fieldValidation": None if validate else "Ignore",
         }
         what = f"{'dry-run ' if dry_run else ''}apply {ObjectRef(resource.group, resource.kind, namespace or '', metadata.get('name') or '')}"
         # JSON is YAML, and the API server parses it as such

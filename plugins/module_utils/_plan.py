@@ -198,6 +198,7 @@ class SyncOptions:
     server_side_apply: bool = True
     validate: bool = True
     prune_last: bool = False
+    skip_dry_run_on_missing_resource: bool = False
     raw: tuple[tuple[str, str], ...] = ()
 
 
@@ -226,6 +227,9 @@ def parse_sync_options(manifest: dict[str, Any]) -> SyncOptions:
                 f"{describe(manifest)}: {SYNC_OPTIONS_ANNOTATION} option {key!r} is unknown (known: {', '.join(known)})"
             )
         values[key] = value.lower() if key not in _TEXT_SYNC_OPTIONS else value
+    if values.get("ServerSideApply") == "false":
+        raise SpecError(f"{describe(manifest)}: {SYNC_OPTIONS_ANNOTATION} ServerSideApply=false is not supported: every "
+                        "object is server-side applied (client-side apply is not done)")
     prune = values.get("Prune", "true")
     return SyncOptions(
         prune=prune == "true",
@@ -234,6 +238,7 @@ def parse_sync_options(manifest: dict[str, Any]) -> SyncOptions:
         server_side_apply=values.get("ServerSideApply", "true") == "true",
         validate=values.get("Validate", "true") == "true",
         prune_last=values.get("PruneLast") == "true",
+        skip_dry_run_on_missing_resource=values.get("SkipDryRunOnMissingResource") == "true",
         raw=tuple(sorted(values.items())),
     )
 

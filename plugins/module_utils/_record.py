@@ -81,8 +81,9 @@ def history_entry(
     message: str = "",
     counts: dict[str, int] | None = None,
     initiator: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One sync as the parent records it."""
+    """One sync as the parent records it (extra: the attempt number, the digest of what was synced, ...)."""
     entry: dict[str, Any] = {
         "revision": revision,
         "started_at": started_at,
@@ -95,13 +96,14 @@ def history_entry(
     for key, value in (initiator or {}).items():
         if value:
             entry[key] = str(value)
+    entry.update({key: value for key, value in (extra or {}).items() if value not in (None, "")})
     return entry
 
 
 def append_history(previous: list[dict[str, Any]], entry: dict[str, Any], limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
-    """previous + entry (numbered after the last id), oldest first, the last `limit` kept."""
+    """previous + entry (numbered after the last id), oldest first, the last `limit` kept (none for 0)."""
     last_id = max((int(h.get("id", 0)) for h in previous if str(h.get("id", "0")).isdigit()), default=0)
-    return (list(previous) + [{"id": last_id + 1, **entry}])[-limit:]
+    return (list(previous) + [{"id": last_id + 1, **entry}])[-limit:] if limit > 0 else []
 
 
 def _configmaps(client: KubeClient) -> ApiResource:
@@ -121,10 +123,11 @@ def write_parent(
     history: list[dict[str, Any]],
     source: str | None = None,
     previous_namespaces: Iterable[str] = (),
+    last_sync: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Server-side apply the application's ApplySet parent with this inventory and history (see build_parent)."""
     manifest = build_parent(app_name, namespace, members, revision=revision, history=history, source=source,
-                            previous_namespaces=previous_namespaces)
+                            previous_namespaces=previous_namespaces, last_sync=last_sync)
     try:
         return client.apply(_configmaps(client), manifest, force_conflicts=True)
     except KubeApiError as exc:

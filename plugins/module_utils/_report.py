@@ -109,9 +109,11 @@ class ApplicationReport:
     objects: list[ObjectReport] = field(default_factory=list)
     error: str = ""
     duration: float = 0.0
-    # why a sync window skipped the sync (sync) or would skip it (drift); '' when it was not blocked
+    # why the run did not sync it (a sync window; a manual application; no selfHeal): its drift is reported
     skipped: str = ""
+    skipped_by_window: bool = False  # the reason is a sync window (said in full after the counts)
     orphaned: list[dict[str, Any]] | None = None  # the project's orphaned resources, when it lists them
+    attempts: int = 0  # how many attempts the sync took, when its policy retries
 
     @property
     def status(self) -> str:
@@ -157,10 +159,13 @@ class ApplicationReport:
             return f"{self.cluster}/{self.name}: {FAILED}{revision}: {self.error}"
         unchanged = self.counts.get("unchanged", 0)
         tail = f"; {unchanged} unchanged" if unchanged else ""
-        tail += f"; {self.skipped}" if self.skipped else ""
+        tail += f"; after {self.attempts} attempts" if self.attempts > 1 else ""
+        tail += f"; {self.skipped}" if self.skipped_by_window else ""
         tail += f"; {len(self.orphaned)} orphaned resources" if self.orphaned else ""
+        # a skipped application's counts are what a sync would do, as in a drift report
+        changes = f"not synced ({self.skipped.split(':', 1)[0]}); {self.changes(DRIFT)}" if self.skipped else self.changes(mode)
         return (f"{self.cluster}/{self.name}: {self.sync_status}, {self.health_status}{revision}: "
-                f"{self.changes(mode)}{tail}")
+                f"{changes}{tail}")
 
     def to_dict(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -176,6 +181,8 @@ class ApplicationReport:
             entry["skipped"] = self.skipped
         if self.orphaned is not None:
             entry["orphaned_resources"] = self.orphaned
+        if self.attempts:
+            entry["attempts"] = self.attempts
         return entry
 
 
@@ -388,7 +395,8 @@ def _application(cluster: str, raw: dict[str, Any], secrets: list[str]) -> Appli
         health_status=_text(raw.get("health_status")) or (UNKNOWN if error else "Healthy"),
         changed=bool(raw.get("changed")), counts=_counts(raw, objects), objects=objects,
         error=scrub_text(error, secrets), duration=float(raw.get("duration") or 0.0),
-        skipped=_skipped(raw), orphaned=_orphaned(raw),
+        skipped=_skipped(raw) or _text(raw.get("skipped")), skipped_by_window=bool(_skipped(raw)), orphaned=_orphaned(raw),
+        attempts=len(raw["attempts"]) if isinstance(raw.get("attempts"), list) else 0,
     )
 
 

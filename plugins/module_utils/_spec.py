@@ -31,6 +31,13 @@ ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_NAME = "in-cluster"
 PROPAGATION_POLICIES = ("foreground", "background", "orphan")
+# what an object without its own Prune/Delete sync option gets (Argo CD's application-level Prune=/Delete=)
+OBJECT_DELETE_OPTIONS = ("true", "false", "confirm")
+# Argo CD's defaults (RetryStrategy.NextRetryAt, revisionHistoryLimit)
+RETRY_DURATION = 5.0
+RETRY_FACTOR = 2
+RETRY_MAX_DURATION = 180.0
+HISTORY_LIMIT = 10
 RENDERERS = ("directory", "kustomize", "helm")
 
 # metadata.name rules (RFC 1123 subdomain): the name becomes an object name (inventory parent)
@@ -132,6 +139,25 @@ class Destination:
 
 
 @dataclass
+class RetryPolicy:
+    """Argo CD's syncPolicy.retry: how often, and how long apart, a failed sync is attempted again in one run."""
+
+    limit: int = 0  # retries after the first attempt; -1: until the run's time is up
+    duration: float = RETRY_DURATION  # seconds before the first retry
+    factor: int = RETRY_FACTOR  # each further wait is the previous one times factor
+    max_duration: float = RETRY_MAX_DURATION  # no wait is longer (0: no cap)
+
+    def wait_before(self, retry: int) -> float:
+        """Seconds to wait before retry number `retry` (0 for the first retry), as Argo CD computes it."""
+        wait = self.duration * (self.factor ** retry)
+        return min(wait, self.max_duration) if self.max_duration > 0 else wait
+
+    def allows(self, retry: int) -> bool:
+        """Whether retry number `retry` (0 for the first) is within the limit."""
+        return self.limit < 0 or retry < self.limit
+
+
+@dataclass
 class SyncPolicy:
     prune: bool = False
     allow_empty: bool = False
@@ -139,6 +165,26 @@ class SyncPolicy:
     prune_last: bool = False
     replace: bool = False
     prune_propagation_policy: str = "foreground"
+    # manual (False): scheduled runs only report drift; a sync needs the application selected by name
+    automated: bool = True
+    # False: live drift alone is reported, not reverted; a sync happens when Git or the spec changed
+    self_heal: bool = True
+    retry: RetryPolicy | None = None
+    history_limit: int = HISTORY_LIMIT
+    # labels/annotations of the destination namespace when create_namespace creates (or manages) it
+    managed_namespace_labels: dict[str, str] = field(default_factory=dict)
+    managed_namespace_annotations: dict[str, str] = field(default_factory=dict)
+    # an object whose kind is not served yet is not dry-run (its CRD comes from elsewhere)
+    skip_dry_run_on_missing_resource: bool = False
+    # an object another application owns fails the sync without being claimed
+    fail_on_shared_resource: bool = False
+    # fields ignore_differences selects keep their live values when an object is applied
+    respect_ignore_differences: bool = False
+    # False: applied (and dry-run) with fieldValidation=Ignore, as kubectl apply --validate=false
+    validate: bool = True
+    # Prune=/Delete= for objects that carry no such sync option of their own
+    object_prune: str = "true"
+    object_delete: str = "true"
 
 
 @dataclass
@@ -163,6 +209,8 @@ class Application:
     destination: Destination = field(default_factory=Destination)
     sync_policy: SyncPolicy = field(default_factory=SyncPolicy)
     ignore_differences: list[IgnoreDifference] = field(default_factory=list)
+    # Argo CD's spec.info: name/value pairs shown with the application, never used to deploy
+    info: list[dict[str, str]] = field(default_factory=list)
 
 
 def credential_values(raw: Any) -> list[str]:
@@ -295,7 +343,7 @@ class _Reader:
 def _parse_ours(raw: dict[str, Any]) -> Application:
     app_name = raw.get("name") if isinstance(raw.get("name"), str) else None
     top = _Reader(raw, "", app_name)
-    top.only(("name", "project", "source", "destination", "sync_policy", "ignore_differences"))
+    top.only(("name", "project", "source", "destination", "sync_policy", "ignore_differences", "revision_history_limit", "info"))
     name = _check_name(top, top.text("name", required=True), "name")
     if not top.has("source"):
         top.fail("is required", "source")
@@ -353,7 +401,11 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
     destination = top.child("destination")
     destination.only(("namespace", "server", "name"))
     policy = top.child("sync_policy")
-    policy.only(("prune", "allow_empty", "create_namespace", "prune_last", "replace", "prune_propagation_policy"))
+    policy.only(("prune", "allow_empty", "create_namespace", "prune_last", "replace", "prune_propagation_policy",
+                 "automated", "self_heal", "retry", "managed_namespace_metadata", "skip_dry_run_on_missing_resource",
+                 "fail_on_shared_resource", "respect_ignore_differences", "validate", "object_prune", "object_delete"))
+    # our spec always synced and reverted drift: automated with self-heal stays the default
+    automated_on = policy.flag("automated", True)
     sync_policy = SyncPolicy(
         prune=policy.flag("prune"),
         allow_empty=policy.flag("allow_empty"),
@@ -362,7 +414,18 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
         replace=policy.flag("replace"),
         prune_propagation_policy=_propagation_policy(policy, policy.text("prune_propagation_policy", "foreground"),
                                                      "prune_propagation_policy"),
+        automated=automated_on,
+        self_heal=automated_on and policy.flag("self_heal", True),
+        retry=_retry(policy.child("retry"), "max_duration") if policy.has("retry") else None,
+        history_limit=_history_limit(top, "revision_history_limit"),
+        skip_dry_run_on_missing_resource=policy.flag("skip_dry_run_on_missing_resource"),
+        fail_on_shared_resource=policy.flag("fail_on_shared_resource"),
+        respect_ignore_differences=policy.flag("respect_ignore_differences"),
+        validate=policy.flag("validate", True),
+        object_prune=_object_option(policy, "object_prune", policy.text("object_prune", "true")),
+        object_delete=_object_option(policy, "object_delete", policy.text("object_delete", "true")),
     )
+    _namespace_metadata(policy.child("managed_namespace_metadata"), sync_policy)
     ignores = []
     for item in top.items("ignore_differences"):
         item.only(("group", "kind", "name", "namespace", "json_pointers", "jq_path_expressions",
@@ -375,6 +438,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
         destination=_destination(destination),
         sync_policy=sync_policy,
         ignore_differences=ignores,
+        info=_info(top, "info"),
     )
 
 
@@ -386,8 +450,6 @@ _ARGO_UNSUPPORTED_HINTS = {
     "source.plugin": "config management plugins are not supported",
     "source.ref": "source references are only meaningful with spec.sources, which is not supported",
     "source.directory.jsonnet": "Jsonnet is not supported",
-    "syncPolicy.retry": "retries are not supported; the next scheduled run retries",
-    "syncPolicy.managedNamespaceMetadata": "managed namespace metadata is not supported",
     "operation": "an Application's operation field (a pending sync request) is not supported",
 }
 
@@ -405,9 +467,8 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
     name = _check_name(meta, meta.text("name", required=True), "name")
 
     spec = top.child("spec")
-    spec.only(("source", "destination", "project", "syncPolicy", "ignoreDifferences", "info"),
-              hint={**_ARGO_UNSUPPORTED_HINTS,
-                    "revisionHistoryLimit": "not supported; the sync history length is set on the sync module"})
+    spec.only(("source", "destination", "project", "syncPolicy", "ignoreDifferences", "info", "revisionHistoryLimit"),
+              hint=_ARGO_UNSUPPORTED_HINTS)
     if not spec.has("source"):
         spec.fail("is required (spec.sources with several sources is not supported)", "source")
 
@@ -467,14 +528,19 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
     destination.only(("server", "name", "namespace"))
 
     policy = spec.child("syncPolicy")
-    # selfHeal is accepted: every sync run corrects drift, which is what selfHeal asks for
-    policy.only(("automated", "syncOptions"), hint={key.split(".", 1)[1]: hint for key, hint in
-                                                    _ARGO_UNSUPPORTED_HINTS.items() if key.startswith("syncPolicy.")},
-                when_empty=("retry", "managedNamespaceMetadata"))
+    policy.only(("automated", "syncOptions", "retry", "managedNamespaceMetadata"))
     automated = policy.child("automated")
     automated.only(("prune", "allowEmpty", "selfHeal", "enabled"))
-    sync_policy = SyncPolicy(prune=automated.flag("prune"), allow_empty=automated.flag("allowEmpty"))
+    # Argo CD: no automated section, or enabled: false, is a manual application; a null enabled is enabled
+    automated_on = policy.has("automated") and automated.flag("enabled", True)
+    sync_policy = SyncPolicy(
+        prune=automated.flag("prune"), allow_empty=automated.flag("allowEmpty"),
+        automated=automated_on, self_heal=automated_on and automated.flag("selfHeal"),
+        retry=_retry(policy.child("retry"), "maxDuration") if policy.has("retry") else None,
+        history_limit=_history_limit(spec, "revisionHistoryLimit"),
+    )
     _apply_sync_options(policy, sync_policy)
+    _namespace_metadata(policy.child("managedNamespaceMetadata"), sync_policy)
 
     ignores = []
     for item in spec.items("ignoreDifferences"):
@@ -487,33 +553,64 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
         destination=_destination(destination),
         sync_policy=sync_policy,
         ignore_differences=ignores,
+        info=_info(spec, "info"),
     )
 
 
 def _apply_sync_options(policy: _Reader, sync_policy: SyncPolicy) -> None:
-    """Map Argo CD syncOptions ("Key=value" strings) onto the sync policy."""
-    setters: dict[str, Callable[[str], None]] = {
-        "CreateNamespace": lambda value: setattr(sync_policy, "create_namespace", _option_bool(policy, "CreateNamespace", value)),
-        "PruneLast": lambda value: setattr(sync_policy, "prune_last", _option_bool(policy, "PruneLast", value)),
-        "Replace": lambda value: setattr(sync_policy, "replace", _option_bool(policy, "Replace", value)),
-        "PrunePropagationPolicy": lambda value: setattr(
+    """Map Argo CD syncOptions ("Key=value" strings) onto the sync policy, each with its Argo CD meaning."""
+    def flag(attribute: str) -> Callable[[str, str], None]:
+        return lambda key, value: setattr(sync_policy, attribute, _option_bool(policy, key, value))
+
+    def object_option(attribute: str) -> Callable[[str, str], None]:
+        return lambda key, value: setattr(sync_policy, attribute, _object_option(policy, f"syncOptions {key}", value.lower()))
+
+    setters: dict[str, Callable[[str, str], None]] = {
+        "CreateNamespace": flag("create_namespace"),
+        "PruneLast": flag("prune_last"),
+        "Replace": flag("replace"),
+        "SkipDryRunOnMissingResource": flag("skip_dry_run_on_missing_resource"),
+        "FailOnSharedResource": flag("fail_on_shared_resource"),
+        "RespectIgnoreDifferences": flag("respect_ignore_differences"),
+        "Validate": flag("validate"),
+        "Prune": object_option("object_prune"),
+        "Delete": object_option("object_delete"),
+        "PrunePropagationPolicy": lambda key, value: setattr(
             sync_policy, "prune_propagation_policy",
             _propagation_policy(policy, value, "syncOptions PrunePropagationPolicy")),
+        # every object is server-side applied, and only the objects out of sync are: applying an object already
+        # in sync (ApplyOutOfSyncOnly=false) would change nothing, so both values mean what they say
+        "ServerSideApply": lambda key, value: _require(policy, key, value, "true", "every object is server-side applied; "
+                                                       "client-side apply (ServerSideApply=false) is not done"),
+        "ApplyOutOfSyncOnly": lambda key, value: _option_bool(policy, key, value) and None,
     }
-    # what the engine always does anyway: accepted when they ask for that behaviour
-    always = {"ServerSideApply": "true", "ApplyOutOfSyncOnly": "true"}
+    refused = {
+        "ClientSideApplyMigration": "ClientSideApplyMigration is not supported: fields of other managers are taken over "
+                                    "by the forced server-side apply (force_conflicts)",
+    }
     for option in policy.texts("syncOptions"):
         key, sep, value = option.partition("=")
         key, value = key.strip(), value.strip()
         if not sep:
             policy.fail(f"{option!r} is not of the form Key=value", "syncOptions")
         if key in setters:
-            setters[key](value)
-        elif key in always and value.lower() == always[key]:
-            continue
+            setters[key](key, value)
+        elif key in refused:
+            policy.fail(f"{option!r}: {refused[key]}", "syncOptions")
         else:
-            supported = sorted([*setters, *(f"{k}={v}" for k, v in always.items())])
-            policy.fail(f"{option!r} is not supported (supported: {', '.join(supported)})", "syncOptions")
+            policy.fail(f"{option!r} is not a sync option Argo CD documents (known: {', '.join(sorted([*setters, *refused]))})",
+                        "syncOptions")
+
+
+def _require(reader: _Reader, key: str, value: str, wanted: str, reason: str) -> None:
+    if value.lower() != wanted:
+        reader.fail(f"{key}={value}: {reason}", "syncOptions")
+
+
+def _object_option(reader: _Reader, key: str, value: str) -> str:
+    if value.lower() not in OBJECT_DELETE_OPTIONS:
+        reader.fail(f"{value!r} must be one of {', '.join(OBJECT_DELETE_OPTIONS)}", key)
+    return value.lower()
 
 
 def _option_bool(reader: _Reader, key: str, value: str) -> bool:
@@ -654,6 +751,83 @@ def _ignore_difference(item: _Reader, pointers: str, jq: str, managers: str) -> 
     if not (rule.json_pointers or rule.jq_path_expressions or rule.managed_fields_managers):
         item.fail(f"needs at least one of {pointers}, {jq}, {managers}")
     return rule
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from an Argo CD duration: a number of seconds ("30", 30) or a Go duration ("5s", "3m", "1h30m").
+
+    ValueError for anything else (negative durations included).
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"{value!r} is negative")
+        return float(value)
+    text = str(value).strip()
+    if re.fullmatch(r"\d+", text):
+        return float(text)
+    if not text or not re.fullmatch(f"(?:{_DURATION_PART.pattern})+", text):
+        raise ValueError(f"{value!r} is not a duration (a number of seconds, or like 5s, 3m, 1h30m)")
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART.findall(text))
+
+
+def _retry(reader: _Reader, max_key: str) -> RetryPolicy:
+    """syncPolicy.retry of either spelling; every value checked, so a typo never becomes another backoff."""
+    reader.only(("limit", "backoff"), hint={
+        "refresh": "retry.refresh is not supported: a retry syncs the revision resolved when the run started",
+    }, when_empty=("refresh",))
+    limit = _integer(reader, "limit", 0)
+    if limit < -1:
+        reader.fail(f"{limit} is not a retry limit (a number of retries, 0 for none, -1 for no limit)", "limit")
+    backoff = reader.child("backoff")
+    backoff.only(("duration", "factor", max_key))
+    retry = RetryPolicy(limit=limit)
+    for key, attribute in (("duration", "duration"), (max_key, "max_duration")):
+        if backoff.has(key):
+            try:
+                setattr(retry, attribute, parse_duration(backoff.raw[key]))
+            except ValueError as err:
+                backoff.fail(str(err), key)
+    retry.factor = _integer(backoff, "factor", RETRY_FACTOR)
+    if retry.factor < 1:
+        backoff.fail(f"{retry.factor} is not a backoff factor (a whole number, at least 1)", "factor")
+    return retry
+
+
+def _integer(reader: _Reader, key: str, default: int) -> int:
+    value = reader.raw.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()))):
+        reader.fail(f"must be a whole number, got {value!r}", key)
+    return int(value)
+
+
+def _history_limit(reader: _Reader, key: str) -> int:
+    limit = _integer(reader, key, HISTORY_LIMIT)
+    if limit < 0:
+        reader.fail(f"{limit} is not a number of syncs to keep (0 or more)", key)
+    return limit
+
+
+def _namespace_metadata(reader: _Reader, sync_policy: SyncPolicy) -> None:
+    """managedNamespaceMetadata: labels and annotations the destination namespace gets (with CreateNamespace)."""
+    reader.only(("labels", "annotations"))
+    sync_policy.managed_namespace_labels = reader.text_map("labels")
+    sync_policy.managed_namespace_annotations = reader.text_map("annotations")
+
+
+def _info(reader: _Reader, key: str) -> list[dict[str, str]]:
+    found = []
+    for item in reader.items(key):
+        item.only(("name", "value"))
+        found.append({"name": item.text("name", required=True), "value": item.text("value")})
+    return found
 
 
 def _is_empty(value: Any) -> bool:

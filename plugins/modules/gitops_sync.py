@@ -52,14 +52,14 @@ description:
     immutable field is recognised from the API server's per-field causes, and the new version is validated (a
     server-side dry-run create) before the live object is deleted, by its uid: an invalid new version fails the sync
     before anything is applied, and the live object stays;
-    C(ServerSideApply=true) is what the module always does; C(Validate=false) is accepted (the API server is never
-    asked for strict field validation). An unknown option fails the task, naming the object."
+    C(ServerSideApply=true) is what the module always does (C(ServerSideApply=false) is refused); C(Validate=false)
+    applies that object with C(fieldValidation=Ignore). An unknown option fails the task, naming the object."
   - "Inventory and prune: each application owns an ApplySet (KEP-3659) parent ConfigMap C(applyset-<name>) in its
     destination namespace; its members carry the label C(applyset.kubernetes.io/part-of). The parent holds the exact
-    inventory and the last 10 syncs that changed something (revision, start and end time, result, counts, AWX job
+    inventory and the last 10 syncs (C(revision_history_limit)) that changed something (revision, start and end time, result, counts, AWX job
     id and user when known). It is written before the first apply (old and new members, so an interrupted sync
     leaves nothing untracked) and after the sync. With C(sync_policy.prune), inventory members no longer in Git are
-    deleted after the Sync phase is applied and healthy (before PostSync hooks), in reverse kind order, with the
+    deleted in the Sync phase, per wave (see sync options below), in reverse kind order, with the
     propagation policy of O(prune_propagation_policy). Never deleted: objects that are not in the inventory (even
     with the same labels), objects whose part-of label no longer names this application, objects marked
     C(Prune=false), and anything at all when the application renders zero objects unless
@@ -78,6 +78,33 @@ description:
     check mode reports them as not validated yet."
   - Check mode is the drift report. It stops after the plan and reports, per object, what a real run would do;
     C(changed) means a real run would change something.
+  - "Sync policy as in Argo CD. A manual application (C(sync_policy.automated=false), or an Argo CD Application
+    without C(syncPolicy.automated) or with C(automated.enabled=false)) is not written by a run without
+    O(manual_sync): its drift is reported (RV(skipped) says why, RV(resources[].result) is V(Planned)) and
+    C(changed) stays false. An automated application without self-heal is synced when the digest of its revision
+    and spec differs from the one its last sync recorded on the inventory (a new commit, or a change of the
+    application); live drift alone is reported, not reverted. With self-heal (our spec's default) every run
+    converges. O(manual_sync) syncs them all, as pressing Sync does."
+  - "C(retry) of the sync policy: a failed attempt (before or after writes) is attempted again in the same task,
+    with fresh discovery and reads, after Argo CD's backoff; every attempt is in RV(attempts) and, when it got as
+    far as writing, in the sync history with its attempt number. Without C(retry), a failed sync is not retried
+    (Argo CD's automated sync retries 5 times by default; here the next run does)."
+  - "C(revision_history_limit) (Argo CD's C(revisionHistoryLimit)) sets how many syncs the inventory's history
+    keeps (default 10; 0 keeps none). The last sync attempted (revision, digest, result) is kept apart from the
+    history, whatever its length."
+  - "Sync options of the application (C(syncPolicy.syncOptions)) and of objects (C(argocd.argoproj.io/sync-options)),
+    as Argo CD documents them: C(Validate=false) applies and dry-runs with C(fieldValidation=Ignore);
+    C(SkipDryRunOnMissingResource=true) lets an object whose kind is not served yet (its CRD comes from elsewhere)
+    skip the dry-run - it is applied when its wave comes, and fails the sync, naming the kind, if the kind is still
+    not served then; C(RespectIgnoreDifferences=true) (application) applies fields that C(ignore_differences)
+    selects with their live values; C(FailOnSharedResource=true) (application) fails the sync on an object of
+    another application without marking it as claimed; C(Prune=false) / C(Prune=confirm) on the application sets
+    it for objects without their own; a C(Prune=confirm) object is pruned only when its application is listed in
+    O(confirm); prunes run per wave as Argo CD orders them - the waves of the objects to prune (their live
+    C(sync-wave)) reversed, each wave's prunes before that wave's applies - and C(PruneLast=true) (application or
+    object) prunes after the last wave, once everything else is applied and healthy;
+    C(CreateNamespace=true) with C(managedNamespaceMetadata) labels and annotates the destination namespace;
+    C(ServerSideApply=false) is refused (every object is server-side applied)."
   - Secret values never appear in results, diffs or messages.
 extends_documentation_fragment:
   - gitops.kubernetes._application
@@ -137,7 +164,7 @@ options:
         type: bool
         default: false
       prune_last:
-        description: Accepted for Argo CD compatibility; pruning always happens after the Sync phase is healthy.
+        description: Prune after the last wave of the Sync phase (Argo CD's C(PruneLast)) instead of per wave.
         type: bool
         default: false
       replace:
@@ -149,6 +176,35 @@ options:
         type: str
         choices: [foreground, background, orphan]
         default: foreground
+      automated:
+        description: V(false) makes the O(manifests) a manual application (synced only with O(manual_sync)).
+        type: bool
+        default: true
+      self_heal:
+        description: V(false) syncs only when O(revision) or the O(manifests) changed since the last sync.
+        type: bool
+        default: true
+      skip_dry_run_on_missing_resource:
+        description: Objects whose kind is not served yet are applied without a dry-run (Argo CD's sync option).
+        type: bool
+        default: false
+      fail_on_shared_resource:
+        description: An object of another application fails the sync without being claimed.
+        type: bool
+        default: false
+      respect_ignore_differences:
+        description: Fields O(ignore_differences) selects keep their live values when an object is applied.
+        type: bool
+        default: false
+      validate:
+        description: V(false) applies with C(fieldValidation=Ignore) (Argo CD's C(Validate=false)).
+        type: bool
+        default: true
+      object_prune:
+        description: The C(Prune=) sync option of objects that carry none.
+        type: str
+        choices: ["true", "false", confirm]
+        default: "true"
   ignore_differences:
     description: Differences to ignore when comparing O(manifests), as in M(gitops.kubernetes.gitops_diff).
     type: list
@@ -204,6 +260,21 @@ options:
   parallelism:
     description: How many API requests run at the same time. Defaults to the number of CPUs plus 4, at most 32.
     type: int
+  manual_sync:
+    description:
+      - Pressing Sync - also sync manual applications, and automated ones without self-heal whose Git and spec did
+        not change (their live drift is reverted).
+      - V(false) (a scheduled run) reports the drift of manual applications and writes nothing to them.
+      - The applications role sets it when C(gitops_only) selects applications by name.
+    type: bool
+    default: false
+  confirm:
+    description:
+      - Names of applications whose objects marked C(Prune=confirm) (the object's C(argocd.argoproj.io/sync-options)
+        annotation, or the application's sync options) may be pruned in this run, as Argo CD's "Confirm Pruning".
+    type: list
+    elements: str
+    default: []
 notes:
   - Transient API errors (429, 5xx, dropped connections) are retried up to four times with backoff; any other
     error fails the application with a message naming the object.
@@ -363,6 +434,22 @@ namespace_created:
   description: Whether the destination namespace was (or in check mode would be) created.
   returned: when it was
   type: bool
+skipped:
+  description: Why this run did not sync the application although it drifted (a manual application, or automated
+    without self-heal and nothing new in Git); its drift is reported in RV(resources).
+  returned: when the run did not sync a drifted application
+  type: str
+attempts:
+  description: One entry per attempt (C(attempt), C(started_at), C(finished_at), C(result), C(message)) when the sync
+    policy has C(retry).
+  returned: when the application's sync policy retries
+  type: list
+  elements: dict
+info:
+  description: The application's C(info) (Argo CD's C(spec.info)), C(name) and C(value) pairs.
+  returned: when the application has some
+  type: list
+  elements: dict
 applications:
   description: One entry per application (keys as above), with C(error) when that application failed.
   returned: when O(applications) is given
@@ -403,8 +490,8 @@ stats:
     seconds: 0.42}
 """
 
-import dataclasses
 import time
+from dataclasses import replace
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
@@ -468,6 +555,8 @@ def argument_spec() -> dict[str, Any]:
         "prune_propagation_policy": {"type": "str", "choices": list(PROPAGATION_POLICIES)},
         "initiator": {"type": "dict", "options": {"job_id": {"type": "str"}, "user": {"type": "str"}}},
         "parallelism": {"type": "int"},
+        "manual_sync": {"type": "bool", "default": False},
+        "confirm": {"type": "list", "elements": "str", "default": []},
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
@@ -493,10 +582,12 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         check_mode=module.check_mode, force_conflicts=params["force_conflicts"], wait=params["wait"],
         wait_timeout=float(params["wait_timeout"]), hooks=params["hooks"],
         prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator, customizations=customizations,
+        manual_sync=params["manual_sync"],
     )
+    confirmed = set(params["confirm"] or [])
     # one resolution per repository revision for the whole batch of applications
     # a run that selects applications by name (only) is the Ansible form of pressing Sync: a manual sync
-    manual = bool(params.get("only"))
+    manual = params["manual_sync"] or bool(params.get("only"))
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
         inputs, elsewhere = for_this_cluster(params, client, inputs)
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
@@ -515,9 +606,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             synced = sync_application(client, state.name, state.objects, namespace=state.namespace,
                                       policy=one.sync_policy, ignore_differences=state.ignore_differences,
                                       revision=state.revision,
-                                      settings=dataclasses.replace(settings, check_mode=True) if blocked else settings,
+                                      settings=replace(settings, confirmed=one.name in confirmed,
+                                                       check_mode=settings.check_mode or blocked),
                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source,
-                                      ownership=ownership)
+                                      ownership=ownership, digest=state.digest, info=one.info)
             if not window.allowed:
                 synced.sync_blocked_by = window.to_result()
             if blocked:

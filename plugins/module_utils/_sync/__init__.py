@@ -39,7 +39,7 @@ from typing import Any, Iterable
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import OUT_OF_SYNC, SYNCED
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, SyncError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, PolicyError, SpecError, SyncError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health import counts_for_application, worst
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
@@ -49,7 +49,12 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import POS
 from ansible_collections.gitops.kubernetes.plugins.module_utils._record import LeaseLost, SyncLease, now_iso
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.client import SyncClient
-from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.namespaces import _ensure_namespace, _validate_in_new_namespaces
+from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.namespaces import (
+    _ensure_namespace,
+    _validate_in_new_namespaces,
+    namespace_metadata_drift,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.policy import SyncDecision, decide
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.prepare import (
     _leaves_previous_parents,
     _Prepared,
@@ -135,6 +140,8 @@ def sync_application(
     verdicts: DryRunVerdicts | None = None,
     source: str | None = None,
     ownership: RunOwnership | None = None,
+    digest: str | None = None,
+    info: Iterable[dict[str, str]] = (),
 ) -> SyncResult:
     """Sync one application (or, in check mode, say what a sync would do).
 
@@ -142,45 +149,109 @@ def sync_application(
     comparison; `verdicts` reuses Synced dry-runs and records what is
     applied. `source` identifies where the application comes from (recorded
     on its inventory; see _inventory); `ownership` names the applications
-    synced in the same run and what each wants (see _ownership). Raises GitopsError (nothing written) when the application cannot
-    be compared or planned, and SyncFailure (with the partial result) when the
-    sync started and failed.
+    synced in the same run and what each wants (see _ownership). `digest`
+    identifies the revision and spec synced: without self-heal, a run syncs
+    only when it differs from the last sync's (see _sync.policy). A failed
+    attempt is retried as policy.retry says (each attempt in result.attempts
+    and the history). Raises GitopsError (nothing written) when the
+    application cannot be compared or planned, and SyncFailure (with the
+    partial result) when the sync started and failed.
     """
     settings = settings or SyncSettings()
     policy = policy or SyncPolicy()
+    retry = policy.retry if policy.retry is not None and not settings.check_mode else None
+    attempts: list[dict[str, Any]] = []
+    # retrying stops at the limit, or when the next attempt would start later than this after the first
+    deadline = time.monotonic() + settings.wait_timeout
+    while True:
+        number = len(attempts) + 1
+        started_at = now_iso()
+        try:
+            result = _sync_once(client, name, objects, namespace, policy, list(ignore_differences), revision, settings,
+                                reads, verdicts, source, ownership, digest, attempt=number if retry else 0,
+                                # a retry continues the sync the run decided on; the decision is made once
+                                decide_first=number == 1)
+        except (SpecError, PolicyError):
+            raise
+        except GitopsError as exc:
+            attempts.append({"attempt": number, "started_at": started_at, "finished_at": now_iso(), "result": FAILED,
+                             "message": exc.message[:1000]})
+            retries = number - 1
+            wait = retry.wait_before(retries) if retry is not None else 0.0
+            if retry is None or not retry.allows(retries) or time.monotonic() + wait > deadline:
+                if retry is not None:
+                    failed_result = getattr(exc, "result", None)
+                    if isinstance(failed_result, SyncResult):
+                        failed_result.attempts = attempts
+                    exc.message = f"{exc.message} (attempt {number}; {_retry_end(retry, retries)})"
+                    exc.args = (str(exc),)
+                raise
+            time.sleep(wait)
+            # what failed may be fixed by now: a kind served since, a namespace created; nothing cached is trusted
+            client.discovery(refresh=True)
+            reads = None
+            continue
+        result.info = list(info)
+        if retry is not None and not result.skipped:
+            result.attempts = attempts + [{"attempt": number, "started_at": started_at, "finished_at": now_iso(),
+                                           "result": SUCCEEDED}]
+        return result
+
+
+def _retry_end(retry: Any, retries: int) -> str:
+    if retry.limit == 0:
+        return "the retry policy allows no retries"
+    if not retry.allows(retries):
+        return f"the retry limit of {retry.limit} is reached"
+    return "no time left for another retry within wait_timeout"
+
+
+def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], namespace: str | None, policy: SyncPolicy,
+               ignore_differences: list[Any], revision: str | None, settings: SyncSettings, reads: LiveReads | None,
+               verdicts: DryRunVerdicts | None, source: str | None, ownership: RunOwnership | None, digest: str | None,
+               attempt: int, decide_first: bool) -> SyncResult:
     started = time.monotonic()
     started_at = now_iso()
     try:
+        # a manual application is not written by this run: not even an object it wants is marked as claimed
+        report_first = decide_first and not settings.manual_sync and not policy.automated
         prepare = _Preparation(name, objects, namespace, policy, list(ignore_differences), revision, verdicts, source,
-                               ownership, settings.check_mode, settings.customizations)
+                               ownership, settings.check_mode or report_first, settings.customizations, settings.confirmed)
         prepared = prepare(client, reads)
         if not settings.force_conflicts:
             _refuse_conflicts(client, name, prepared)
         result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
         result.warnings += prepared.diff.warnings  # objects of kinds argocd-cm's resource.exclusions leave out
         work = any(e.action in WRITE_ACTIONS or e.action == HANDED_OVER for e in prepared.resources + prepared.prune) \
-            or _leaves_previous_parents(prepared)
+            or _leaves_previous_parents(prepared) or namespace_metadata_drift(client, prepared, policy)
         run_hooks = work or settings.hooks == HOOKS_ALWAYS
+        decision = decide(policy, settings.manual_sync, digest, prepared.diff.inventory.last_sync
+                          if prepared.diff.inventory else None) if decide_first else SyncDecision(True)
+        if not decision.sync and (work or run_hooks):
+            result.skipped = decision.reason
+        report_only = settings.check_mode or bool(result.skipped)
         hook_tasks = [t.payload for t in prepared.plan.tasks if t.is_hook and t.phase != SYNC_FAIL] if run_hooks else []
-        if run_hooks:  # a hook must never replace an object it does not own: refused before any write
+        if run_hooks and not result.skipped:  # a hook must never replace an object it does not own: refused before any write
             _refuse_hook_clashes(client, name, prepared)
-        if work or run_hooks:
+        if (work or run_hooks) and not result.skipped:
             created = _ensure_namespace(client, prepared, policy, settings, result)
             if not settings.check_mode:
                 _validate_in_new_namespaces(client, prepared, created, settings)
-        if settings.check_mode or not (work or run_hooks):
+        if report_only or not (work or run_hooks):
             for entry in prepared.resources + prepared.prune + hook_tasks:
                 if entry.action in WRITE_ACTIONS or entry.action == HANDED_OVER or entry.hook is not None:
-                    entry.result = PLANNED if settings.check_mode else entry.result
+                    entry.result = PLANNED if report_only else entry.result
                 elif entry.action == UNCHANGED:
                     entry.result = SUCCEEDED
-            result.changed = work or bool(hook_tasks) or result.namespace_created
+            # a skipped application changed nothing; in check mode, changed is the drift
+            result.changed = settings.check_mode and (work or bool(hook_tasks) or result.namespace_created)
             result.sync_status = prepared.diff.sync_status
             _finish(result, prepared, started, hook_tasks, settings)
             return result
         with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout) as lease:
             prepared = _recheck(client, prepare, prepared)
-            return _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease)
+            return _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease,
+                            digest, attempt)
     except SyncFailure:
         raise
     except GitopsError as exc:
@@ -189,16 +260,16 @@ def sync_application(
 
 def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
              result: SyncResult, started: float, verdicts: DryRunVerdicts | None = None,
-             source: str | None = None, lease: SyncLease | None = None) -> SyncResult:
-    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease)
+             source: str | None = None, lease: SyncLease | None = None, digest: str | None = None,
+             attempt: int = 0) -> SyncResult:
+    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease, digest, attempt)
     result.changed = True
     try:
         run.guard("the inventory")
         run.pre_record()
         run.run_phase(PRE_SYNC)
-        run.run_phase(SYNC)
+        run.run_sync_phase()
         run.hand_over()
-        run.prune()
         run.run_phase(POST_SYNC)
         remaining = [e for e in prepared.prune if e.action == PRUNE_SKIPPED and e.keep_in_inventory
                      and (e.compared is None or e.compared.counts_as_drift)]

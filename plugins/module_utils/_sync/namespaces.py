@@ -52,9 +52,47 @@ def _ensure_namespace(client: KubeClient, prepared: _Prepared, policy: SyncPolic
             created.append(own.live)
             continue
         # created for the application but not part of it (as Argo CD's CreateNamespace): never pruned
-        created.append(client.apply(resource, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        created.append(client.apply(resource, _managed_namespace(namespace, policy if namespace == destination else None),
                                     force_conflicts=settings.force_conflicts))
+    if not settings.check_mode and namespace_metadata_drift(client, prepared, policy):
+        # the destination exists: its managedNamespaceMetadata is applied as Argo CD applies it
+        client.apply(resource, _managed_namespace(destination, policy), force_conflicts=settings.force_conflicts)
     return created
+
+
+def _managed_namespace(name: str, policy: SyncPolicy | None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name}
+    if policy is not None and policy.managed_namespace_labels:
+        metadata["labels"] = dict(policy.managed_namespace_labels)
+    if policy is not None and policy.managed_namespace_annotations:
+        metadata["annotations"] = dict(policy.managed_namespace_annotations)
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
+
+
+def namespace_metadata_drift(client: KubeClient, prepared: _Prepared, policy: SyncPolicy) -> bool:
+    """Whether the existing destination namespace lacks a label or annotation of managedNamespaceMetadata.
+
+    Only with create_namespace (Argo CD ignores the metadata without CreateNamespace=true), and only when the
+    application does not hold the Namespace itself (its manifest wins, as in Argo CD).
+    """
+    wanted_labels, wanted_annotations = policy.managed_namespace_labels, policy.managed_namespace_annotations
+    if not policy.create_namespace or not (wanted_labels or wanted_annotations) or prepared.desired_namespace_object:
+        return False
+    resource = client.resource_for("v1", "Namespace")
+    if resource is None:
+        return False
+    try:
+        live = client.get(resource, None, prepared.diff.namespace)
+    except KubeApiError as exc:
+        if exc.status == 403:
+            return False  # not readable with this identity: applied only when the sync creates it
+        raise
+    if live is None:
+        return False  # created with its metadata by _ensure_namespace
+    metadata = live.get("metadata") or {}
+    labels, annotations = metadata.get("labels") or {}, metadata.get("annotations") or {}
+    return any(labels.get(k) != v for k, v in wanted_labels.items()) or \
+        any(annotations.get(k) != v for k, v in wanted_annotations.items())
 
 
 def _validate_in_new_namespaces(client: KubeClient, prepared: _Prepared, created: list[dict[str, Any]],
@@ -66,7 +104,8 @@ def _validate_in_new_namespaces(client: KubeClient, prepared: _Prepared, created
 
     def validate(entry: ObjectResult) -> str:
         try:
-            client.apply(entry.resource, entry.manifest or {}, dry_run=True, force_conflicts=True)  # type: ignore[arg-type]
+            client.apply(entry.resource, entry.manifest or {}, dry_run=True, force_conflicts=True,  # type: ignore[arg-type]
+                         validate=prepared.validate and entry.options.validate)
         except KubeApiError as exc:
             where = f" ({entry.source})" if entry.source else ""
             return scrub_text(f"{entry.ref}{where}: the API server rejected the dry-run apply: {exc.message}",

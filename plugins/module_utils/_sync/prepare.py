@@ -23,7 +23,9 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import 
     UNKNOWN,
     ApplicationDiff,
     ComparedObject,
+    IgnoreRule,
     compare_application,
+    keep_ignored_fields,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import KubeApiError, SpecError, SyncError
@@ -45,9 +47,11 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import (
     HookSpec,
     SyncPlan,
     SyncTask,
+    SyncOptions,
     build_plan,
     hook_spec,
     parse_sync_options,
+    sync_wave,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
@@ -72,6 +76,7 @@ class _Prepared:
     hooks: list[tuple[dict[str, Any], HookSpec, DesiredObject]]
     plan: SyncPlan
     desired_namespace_object: ObjectResult | None
+    validate: bool = True  # the application's Validate sync option (objects may turn it off for themselves)
 
 
 def _split_hooks(name: str, objects: Iterable[DesiredObject]) -> tuple[list[DesiredObject], list[tuple[dict[str, Any], HookSpec, DesiredObject]]]:
@@ -135,14 +140,20 @@ def _prepare(
     ownership: RunOwnership | None = None,
     check_mode: bool = False,
     customizations: ResourceCustomizations | None = None,
+    confirmed: bool = False,
 ) -> _Prepared:
     """Compare, then decide an action for every object; raises before any write if something cannot sync.
 
     `ownership` lists the applications of this run and what each wants, so an
-    object Git moved between two of them passes without being deleted.
+    object Git moved between two of them passes without being deleted;
+    `confirmed` lets Prune=confirm objects be pruned in this run; check_mode
+    writes nothing (not even a claim).
     """
     resources, hooks = _split_hooks(name, objects)
+    ignore_differences = list(ignore_differences)
+    rules = [IgnoreRule.from_any(raw) for raw in ignore_differences] if policy.respect_ignore_differences else []
     diff = compare_application(client, name, resources, namespace=namespace, ignore_differences=ignore_differences,
+                               validate=policy.validate,
                                revision=revision, reads=reads, verdicts=verdicts, source=source,
                                customizations=customizations)
     foreign = diff.inventory.tool_problem() if diff.inventory else ""
@@ -177,7 +188,8 @@ def _prepare(
         if conflict:
             # taking it over would make two applications undo each other's syncs (Argo CD's SharedResourceWarning)
             problems.append(f"{compared.ref}{where} {conflict}")
-            if not ownership.in_run(owner) and claimant_of(compared.live) != set_id:
+            # FailOnSharedResource: the sync fails, and nothing is claimed either
+            if not ownership.in_run(owner) and claimant_of(compared.live) != set_id and not policy.fail_on_shared_resource:
                 to_claim.append(entry)
         elif immutable:
             replace_problem = _replacement_problem(client, compared) if options.replace or policy.replace else ""
@@ -198,10 +210,16 @@ def _prepare(
             entry.action = CREATED
         elif compared.status == OUT_OF_SYNC:
             entry.action = CONFIGURED
+        elif compared.status == UNKNOWN and _skips_dry_run(compared, options, policy):
+            entry.action = CREATED
+            entry.message = "not validated: its kind is not served yet (SkipDryRunOnMissingResource); applied when it is"
         elif compared.status == UNKNOWN:
             problems.append(f"{compared.ref}{where}: {compared.message or 'cannot be compared'}")
+        if entry.action in (CONFIGURED, REPLACED) and policy.respect_ignore_differences and rules:
+            entry.manifest = keep_ignored_fields(rules, compared.ref, compared.desired or {}, compared.live or {})
         if compared.status == EXTRANEOUS:
-            _decide_prune(entry, compared, policy, set_id, ours, ownership, desired_count)
+            _decide_prune(entry, compared, policy, set_id, ours, ownership, desired_count, confirmed)
+            entry.wave = _live_wave(compared.live or {})
             prune.append(entry)
         else:
             desired.append(entry)
@@ -219,7 +237,7 @@ def _prepare(
         else:
             entry.wave = task.wave
     dest_ns = next((e for e in desired if e.ref.kind == "Namespace" and not e.ref.group and e.ref.name == diff.namespace), None)
-    return _Prepared(diff, desired, prune, hooks, plan, dest_ns)
+    return _Prepared(diff, desired, prune, hooks, plan, dest_ns, policy.validate)
 
 
 def _ownership_conflict(ref: ObjectRef, owner: str, set_id: str, ownership: RunOwnership, check_mode: bool) -> str:
@@ -251,8 +269,29 @@ def _claim_all(client: KubeClient, entries: list[ObjectResult], set_id: str) -> 
     return [problem for problem in client.map(one, entries) if problem]
 
 
+def _live_wave(live: dict[str, Any]) -> int:
+    """The sync wave a prune candidate had (its live annotation); a malformed one counts as 0, it is being removed."""
+    try:
+        return sync_wave(live)
+    except SpecError:
+        return 0
+
+
+def _skips_dry_run(compared: ComparedObject, options: SyncOptions, policy: SyncPolicy) -> bool:
+    """SkipDryRunOnMissingResource: a new object whose kind is not served (its CRD comes from elsewhere) is applied
+    without a dry-run; the apply fails, naming the kind, if it is still not served then."""
+    return (compared.live is None and compared.resource is None and compared.predicted is None
+            and (options.skip_dry_run_on_missing_resource or policy.skip_dry_run_on_missing_resource))
+
+
+def _object_prune(options: SyncOptions, policy: SyncPolicy) -> str:
+    """The object's Prune sync option: its own annotation, else the application's syncOptions Prune=."""
+    own = dict(options.raw).get("Prune")
+    return own if own is not None else policy.object_prune
+
+
 def _decide_prune(entry: ObjectResult, compared: ComparedObject, policy: SyncPolicy, set_id: str, ours: set[str],
-                  ownership: RunOwnership, desired_count: int) -> None:
+                  ownership: RunOwnership, desired_count: int, confirmed: bool = False) -> None:
     live = compared.live or {}
     owner = owner_of(live)
     claimant = claimant_of(live)
@@ -271,9 +310,12 @@ def _decide_prune(entry: ObjectResult, compared: ComparedObject, policy: SyncPol
         entry.action = HANDED_OVER
         entry.hand_over_to = claimant
         entry.message = f"handed over to the application that claimed it (ApplySet {claimant}), not deleted"
-    elif not entry.options.prune:
-        entry.message = "not pruned: " + ("Prune=confirm needs a manual deletion" if entry.options.prune_confirm
-                                          else "annotated argocd.argoproj.io/sync-options: Prune=false")
+    elif _object_prune(entry.options, policy) == "false":
+        entry.message = "not pruned: " + ("annotated argocd.argoproj.io/sync-options: Prune=false"
+                                          if dict(entry.options.raw).get("Prune") else "the application's syncOptions Prune=false")
+    elif _object_prune(entry.options, policy) == "confirm" and not confirmed:
+        entry.message = ("not pruned: Prune=confirm needs a confirmation: run again with the application in confirm "
+                         "(gitops_confirm)")
     elif not policy.prune:
         entry.message = "not pruned: pruning is off (sync_policy.prune)"
     elif desired_count == 0 and not policy.allow_empty:
@@ -337,11 +379,12 @@ class _Preparation:
     ownership: RunOwnership | None
     check_mode: bool
     customizations: ResourceCustomizations | None = None
+    confirmed: bool = False
 
     def __call__(self, client: KubeClient, reads: LiveReads | None = None) -> _Prepared:
         return _prepare(client, self.name, self.objects, self.namespace, self.policy, self.ignore_differences,
                         self.revision, reads, self.verdicts, self.source, self.ownership, self.check_mode,
-                        self.customizations)
+                        self.customizations, self.confirmed)
 
 
 def _leaves_previous_parents(prepared: _Prepared) -> bool:

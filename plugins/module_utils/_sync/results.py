@@ -50,6 +50,10 @@ class SyncSettings:
     initiator: dict[str, str] = field(default_factory=dict)
     # argocd-cm's resource customizations: health scripts, system-level ignore rules, excluded kinds
     customizations: ResourceCustomizations = field(default_factory=ResourceCustomizations)
+    # pressing Sync: also a manual application, and an automated one without self-heal whose Git did not change
+    manual_sync: bool = False
+    # Prune=confirm (and Delete=confirm) objects of this application may be deleted in this run
+    confirmed: bool = False
 
     def assess(self, obj: dict[str, Any] | None) -> Health:
         """Health of a live object with this run's checks (users' Lua scripts over the built-in ones)."""
@@ -150,6 +154,11 @@ class SyncResult:
     sync_blocked_by: list[dict[str, Any]] = field(default_factory=list)
     # the project's orphanedResources: objects of the destination namespace no application owns (None: not asked)
     orphaned_resources: list[dict[str, Any]] | None = None
+    # why a scheduled run did not sync (manual application, or no self-heal and nothing new in Git): drift reported
+    skipped: str = ""
+    # one entry per attempt when the sync policy retries (attempt, started_at, finished_at, result, message)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    info: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -190,6 +199,12 @@ class SyncResult:
             result["sync_blocked_by"] = self.sync_blocked_by
         if self.orphaned_resources is not None:
             result["orphaned_resources"] = self.orphaned_resources
+        if self.skipped:
+            result["skipped"] = self.skipped
+        if self.attempts:
+            result["attempts"] = self.attempts
+        if self.info:
+            result["info"] = self.info
         return result
 
     def ansible_diffs(self) -> list[dict[str, str]]:

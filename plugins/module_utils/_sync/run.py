@@ -16,7 +16,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory impor
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import hand_over
-from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import BEFORE_HOOK_CREATION, HOOK_FAILED, HOOK_SUCCEEDED, SYNC_FAIL, WaveStep, kind_rank
+from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import BEFORE_HOOK_CREATION, HOOK_FAILED, HOOK_SUCCEEDED, SYNC, SYNC_FAIL, WaveStep, kind_rank
 from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
     SyncLease,
     append_history,
@@ -58,8 +58,11 @@ class _Run:
 
     def __init__(self, client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy,
                  settings: SyncSettings, result: SyncResult, verdicts: DryRunVerdicts | None = None,
-                 source: str | None = None, lease: SyncLease | None = None) -> None:
+                 source: str | None = None, lease: SyncLease | None = None, digest: str | None = None,
+                 attempt: int = 0) -> None:
         self.client = client
+        self.digest = digest  # of the revision and spec synced (see _sync.policy); recorded as the last sync
+        self.attempt = attempt  # 1, 2, ... when the sync policy retries; 0 without retries
         self.lease = lease
         self.verdicts = verdicts
         self.name = name
@@ -110,10 +113,15 @@ class _Run:
     def _apply_one(self, entry: ObjectResult) -> None:
         try:
             resource = self._resource(entry)
+            if not resource.namespaced and entry.ref.namespace:
+                # a kind not served when compared (SkipDryRunOnMissingResource) was taken for a namespaced one
+                (entry.manifest or {}).get("metadata", {}).pop("namespace", None)
+                entry.ref = ObjectRef(entry.ref.group, entry.ref.kind, "", entry.ref.name)
             if entry.action == REPLACED:
                 self._replace(entry, resource)
             else:
-                entry.live = self.client.apply(resource, entry.manifest or {}, force_conflicts=self.settings.force_conflicts)
+                entry.live = self.client.apply(resource, entry.manifest or {}, force_conflicts=self.settings.force_conflicts,
+                                               validate=self.policy.validate and entry.options.validate)
             entry.result = SUCCEEDED
             entry.health = self.settings.assess(entry.live)
             if self.verdicts is not None and entry.compared is not None and entry.compared.verdict_key:
@@ -145,7 +153,8 @@ class _Run:
                                 "compared; nothing deleted, the next sync compares the new object", object_ref=str(entry.ref)) from None
             raise
         self._wait_gone(entry, time.monotonic() + self.settings.wait_timeout)
-        entry.live = self.client.apply(resource, entry.manifest or {}, force_conflicts=True)
+        entry.live = self.client.apply(resource, entry.manifest or {}, force_conflicts=True,
+                                       validate=self.policy.validate and entry.options.validate)
 
     def _apply_group(self, entries: list[ObjectResult]) -> None:
         todo = [e for e in entries if e.action in (CREATED, CONFIGURED, REPLACED)]
@@ -288,8 +297,31 @@ class _Run:
         if failed:
             self._fail("hand-over: " + "; ".join(f"{e.ref}: {e.message}" for e in failed[:10]))
 
-    def prune(self) -> None:
+    def prune_waves(self) -> dict[int, list[ObjectResult]]:
+        """The Sync wave each prune runs in, as Argo CD orders them: the prune waves reversed (what was created
+        first is pruned last), and PruneLast ones (the application's or the object's) after the last wave."""
         candidates = [e for e in self.prepared.prune if e.action == PRUNED]
+        waves = sorted({e.wave for e in candidates})
+        reverse = dict(zip(waves, reversed(waves)))
+        apply_waves = [step.wave for step in self.prepared.plan.steps(SYNC)]
+        last = max([0, *apply_waves, *waves]) + 1
+        found: dict[int, list[ObjectResult]] = {}
+        for entry in candidates:
+            wave = last if self.policy.prune_last or entry.options.prune_last else reverse[entry.wave]
+            found.setdefault(wave, []).append(entry)
+        return found
+
+    def run_sync_phase(self) -> None:
+        """The Sync phase wave by wave; in each wave its prunes first, then its applies (gitops-engine's order)."""
+        steps = {step.wave: step for step in self.prepared.plan.steps(SYNC)}
+        prunes = self.prune_waves()
+        for wave in sorted(set(steps) | set(prunes)):
+            if wave in prunes:
+                self.prune(prunes[wave])
+            if wave in steps:
+                self.run_step(steps[wave])
+
+    def prune(self, candidates: list[ObjectResult]) -> None:
         if not candidates:
             return
         policy = self.settings.prune_propagation_policy or self.policy.prune_propagation_policy or "foreground"
@@ -362,10 +394,15 @@ class _Run:
         return next((inv.history for inv in self.prepared.diff.previous if inv.history), [])
 
     def _write(self, members: set[ObjectRef], revision: str | None, history: list[dict[str, Any]],
-               previous_namespaces: Iterable[str]) -> None:
+               previous_namespaces: Iterable[str], last_sync: dict[str, Any] | None = None) -> None:
         write_parent(self.client, self.name, self.namespace, members, revision=revision, history=history,
                      source=self.source or (self.inventory.source if self.inventory else None),
-                     previous_namespaces=previous_namespaces)
+                     previous_namespaces=previous_namespaces, last_sync=last_sync or self._last_sync())
+
+    def _last_sync(self) -> dict[str, Any] | None:
+        if self.inventory is not None and self.inventory.last_sync:
+            return self.inventory.last_sync
+        return next((inv.last_sync for inv in self.prepared.diff.previous if inv.last_sync), None)
 
     def pre_record(self) -> None:
         members = self.members(final=False)
@@ -385,12 +422,15 @@ class _Run:
         entry = history_entry(
             revision=self.result.revision, started_at=self.result.started_at, finished_at=now_iso(), result=outcome,
             message=scrub_text(message, secrets), counts={k: v for k, v in self.result.counts.items() if v},
-            initiator=self.settings.initiator,
+            initiator=self.settings.initiator, extra={"attempt": self.attempt or None, "digest": self.digest},
         )
         revision = self.result.revision if outcome == SUCCEEDED else (self.inventory.revision if self.inventory else None)
         left_behind = [inv.namespace for inv in self.prepared.diff.previous
                        if outcome != SUCCEEDED or self.members(final=True, inventory=inv)]
-        self._write(self.members(final=True), revision, append_history(self._history(), entry), left_behind)
+        last_sync = {"digest": self.digest, "revision": self.result.revision, "result": outcome,
+                     "finished_at": entry["finished_at"]} if self.digest else None
+        self._write(self.members(final=True), revision, append_history(self._history(), entry, self.policy.history_limit),
+                    left_behind, last_sync)
         if outcome == SUCCEEDED:
             for inventory in self.prepared.diff.previous:
                 self._tidy_previous(inventory)

@@ -220,10 +220,11 @@ def test_argocd_values_object():
     (lambda s: s["source"].update(plugin={"name": "x"}), "spec.source.plugin: config management plugins"),
     (lambda s: s["source"]["helm"].update(fileParameters=[{"name": "a", "path": "b"}]), "spec.source.helm.fileParameters: unknown key"),
     (lambda s: s["destination"].update(name="prod"), "spec.destination: give either server or name, not both"),
-    (lambda s: s["syncPolicy"].update(retry={"limit": 2}), "spec.syncPolicy.retry: retries are not supported"),
-    (lambda s: s["syncPolicy"]["syncOptions"].append("Validate=false"), "'Validate=false' is not supported"),
-    (lambda s: s["syncPolicy"]["syncOptions"].append("ServerSideApply=false"), "'ServerSideApply=false' is not supported"),
-    (lambda s: s.update(revisionHistoryLimit=3), "spec.revisionHistoryLimit: not supported"),
+    (lambda s: s["syncPolicy"]["syncOptions"].append("ServerSideApply=false"),
+     "ServerSideApply=false: every object is server-side applied; client-side apply"),
+    (lambda s: s["syncPolicy"]["syncOptions"].append("ClientSideApplyMigration=false"), "ClientSideApplyMigration is not supported"),
+    (lambda s: s["syncPolicy"]["syncOptions"].append("Bogus=true"), "'Bogus=true' is not a sync option Argo CD documents"),
+    (lambda s: s["syncPolicy"].update(retry={"limit": 2, "refresh": True}), "spec.syncPolicy.retry.refresh: retry.refresh is not supported"),
 ])
 def test_unsupported_argocd_fields_are_named(mutate, expected):
     raw = copy.deepcopy(ARGO_APP)

@@ -98,7 +98,13 @@ def extraneous(labels: dict[str, str], annotations: dict[str, str] | None = None
         ({"applyset.kubernetes.io/part-of": SET_ID}, {"argocd.argoproj.io/sync-options": "Prune=false"},
          SyncPolicy(prune=True), 3, PRUNE_SKIPPED, True, "Prune=false"),
         ({"applyset.kubernetes.io/part-of": SET_ID}, {"argocd.argoproj.io/sync-options": "Prune=confirm"},
-         SyncPolicy(prune=True), 3, PRUNE_SKIPPED, True, "manual deletion"),
+         SyncPolicy(prune=True), 3, PRUNE_SKIPPED, True, "Prune=confirm needs a confirmation"),
+        ({"applyset.kubernetes.io/part-of": SET_ID}, None, SyncPolicy(prune=True, object_prune="false"), 3, PRUNE_SKIPPED, True,
+         "the application's syncOptions Prune=false"),
+        ({"applyset.kubernetes.io/part-of": SET_ID}, None, SyncPolicy(prune=True, object_prune="confirm"), 3, PRUNE_SKIPPED, True,
+         "Prune=confirm needs a confirmation"),
+        ({"applyset.kubernetes.io/part-of": SET_ID}, {"argocd.argoproj.io/sync-options": "Prune=true"},
+         SyncPolicy(prune=True, object_prune="false"), 3, PRUNED, True, ""),
         ({"applyset.kubernetes.io/part-of": SET_ID}, None, SyncPolicy(prune=True), 0, PRUNE_SKIPPED, True, "allow_empty"),
         ({"applyset.kubernetes.io/part-of": SET_ID}, None, SyncPolicy(prune=True, allow_empty=True), 0, PRUNED, True, ""),
         ({"applyset.kubernetes.io/part-of": "applyset-other-v1"}, None, SyncPolicy(prune=True), 3, PRUNE_SKIPPED, False,
@@ -112,6 +118,16 @@ def test_prune_guards(labels, annotations, policy, desired, action, keep, words)
     assert entry.action == action
     assert entry.keep_in_inventory is keep
     assert words in entry.message
+
+
+@pytest.mark.parametrize("annotations, policy", [
+    ({"argocd.argoproj.io/sync-options": "Prune=confirm"}, SyncPolicy(prune=True)),
+    (None, SyncPolicy(prune=True, object_prune="confirm")),
+])
+def test_a_confirmed_prune_confirm_object_is_pruned(annotations, policy):
+    entry, compared = extraneous({"applyset.kubernetes.io/part-of": SET_ID}, annotations)
+    _decide_prune(entry, compared, policy, SET_ID, {SET_ID}, RunOwnership(), 3, confirmed=True)
+    assert entry.action == PRUNED
 
 
 def test_an_object_another_application_of_the_run_wants_is_handed_over_not_pruned():
