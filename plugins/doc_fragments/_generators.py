@@ -22,6 +22,21 @@ options:
       - The module's arguments, as C(-vvv) shows them, have Helm values and parameters masked.
     type: list
     elements: dict
+  applicationsets:
+    description:
+      - Argo CD ApplicationSet manifests, unchanged, as in M(gitops.kubernetes.gitops_applicationset); their
+        applications are worked on after those of O(generators), in the same task.
+    type: list
+    elements: dict
+  clusters:
+    description:
+      - The inventory's clusters for the ApplicationSets' C(clusters) generator and destinations (C(name), C(server),
+        C(labels), C(annotations)), as in M(gitops.kubernetes.gitops_applicationset).
+    type: list
+    elements: dict
+  cluster:
+    description: The name (in O(clusters)) of the cluster this task syncs; applications generated for other clusters are left out.
+    type: str
   only:
     description: Keep only the applications (those of O(applications) and generated ones) whose name matches one of these glob patterns.
     type: list

@@ -76,6 +76,9 @@ GENERATOR_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "generators": {"type": "list", "elements": "dict"},
     "only": {"type": "list", "elements": "str"},
     "skip": {"type": "list", "elements": "str"},
+    "applicationsets": {"type": "list", "elements": "dict"},
+    "clusters": {"type": "list", "elements": "dict"},
+    "cluster": {"type": "str"},
 }
 # keys of the single-application manifests form, taken from the module's parameters
 MANIFESTS_FORM_KEYS = ("name", "manifests", "destination", "revision", "ignore_differences", "sync_policy")
@@ -193,12 +196,14 @@ class ApplicationInput:
 def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[ApplicationInput]:
     """The module's applications, in whichever of the three forms they were given (with generated ones)."""
     guard = Policy.from_params(params.get("policy"))
-    if params.get("generators") or params.get("only") or params.get("skip"):
+    if params.get("generators") or params.get("applicationsets") or params.get("only") or params.get("skip"):
         from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
 
         explicit = list(params.get("applications") or [])
         selected = generate_applications(explicit, params.get("generators") or [], params.get("only") or [],
-                                         params.get("skip") or [], cache_dir=cache_dir)
+                                         params.get("skip") or [], cache_dir=cache_dir,
+                                         applicationsets=params.get("applicationsets"), clusters=params.get("clusters"),
+                                         cluster=params.get("cluster"))
         raws = [explicit[index] for index in selected.explicit] + selected.generated
     elif params.get("applications") is not None:
         raws = params["applications"]
@@ -315,7 +320,20 @@ def safe_invocation(params: dict[str, Any]) -> dict[str, Any]:
     args["application"] = mask_helm_values(args.get("application"))
     if args.get("generators"):
         args["generators"] = [masked_generator(generator) for generator in args["generators"]]
+    if args.get("applicationsets"):
+        args["applicationsets"] = [masked_applicationset(manifest) for manifest in args["applicationsets"]]
     return args
+
+
+def masked_applicationset(manifest: Any) -> Any:
+    """An ApplicationSet as -vvv may show it: Helm values of its template masked (generator elements are shown:
+    they are parameters, and a chart password belongs in the template's values, not in a generator)."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("spec"), dict):
+        return manifest
+    template = manifest["spec"].get("template")
+    if not isinstance(template, dict):
+        return manifest
+    return {**manifest, "spec": {**manifest["spec"], "template": mask_helm_values(template)}}
 
 
 def masked_generator(generator: Any) -> Any:
@@ -339,7 +357,7 @@ def prepare_module(module: Any) -> dict[str, Any]:
     credentials from the argument spec: they are registered by hand.
     """
     params = module.params
-    if params.get("generators") and params.get("applications") is None:
+    if (params.get("generators") or params.get("applicationsets")) and params.get("applications") is None:
         params["applications"] = []  # generated applications make a list, and the result says so
     for raw in [params.get("application")] + list(params.get("applications") or []):
         module.no_log_values.update(credential_values(raw))
@@ -352,6 +370,6 @@ def prepare_module(module: Any) -> dict[str, Any]:
         if not present:
             module.fail_json(msg=missing_required_lib(library), exception=error, invocation=invocation)
     specs = [params.get("application")] + [a for a in params.get("applications") or [] if "manifests" not in a]
-    if not HAS_GIT and (any(spec is not None for spec in specs) or params.get("generators")):
+    if not HAS_GIT and (any(spec is not None for spec in specs) or params.get("generators") or params.get("applicationsets")):
         module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
     return invocation

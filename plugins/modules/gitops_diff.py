@@ -410,8 +410,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 def main() -> None:
     module = GitopsModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators")],
-        required_one_of=[("application", "manifests", "applications", "generators")],
+        mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators"),
+                            ("application", "manifests", "applicationsets")],
+        required_one_of=[("application", "manifests", "applications", "generators", "applicationsets")],
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )
