@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.disappeared import parent_labels
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import application_applyset_id
@@ -138,6 +139,8 @@ class ApplicationInput:
         self.cache_dir = cache_dir
         self.guard = guard  # the task's policy, checked before any cluster work
         self.objects: list[DesiredObject] = []
+        # the generating ApplicationSet, recorded on the inventory parent (finds applications it stops generating)
+        self.parent_labels = parent_labels(raw)
         self.app: Application | None = None
         if "manifests" in raw:
             self.name = str(raw.get("name") or "")
@@ -193,8 +196,12 @@ class ApplicationInput:
                             self.source)
 
 
-def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[ApplicationInput]:
-    """The module's applications, in whichever of the three forms they were given (with generated ones)."""
+def inputs_from_params(params: dict[str, Any], cache_dir: str,
+                       applicationsets: dict[str, dict[str, Any]] | None = None) -> list[ApplicationInput]:
+    """The module's applications, in whichever of the three forms they were given (with generated ones).
+
+    applicationsets, when given, receives what each ApplicationSet generated (GeneratedApplications.applicationsets).
+    """
     guard = Policy.from_params(params.get("policy"))
     if params.get("generators") or params.get("applicationsets") or params.get("only") or params.get("skip"):
         from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
@@ -205,6 +212,8 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[Applicati
                                          applicationsets=params.get("applicationsets"), clusters=params.get("clusters"),
                                          cluster=params.get("cluster"))
         raws = [explicit[index] for index in selected.explicit] + selected.generated
+        if applicationsets is not None:
+            applicationsets.update(selected.applicationsets)
     elif params.get("applications") is not None:
         raws = params["applications"]
     elif params.get("application") is not None:

@@ -121,10 +121,11 @@ def write_parent(
     history: list[dict[str, Any]],
     source: str | None = None,
     previous_namespaces: Iterable[str] = (),
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Server-side apply the application's ApplySet parent with this inventory and history (see build_parent)."""
     manifest = build_parent(app_name, namespace, members, revision=revision, history=history, source=source,
-                            previous_namespaces=previous_namespaces)
+                            previous_namespaces=previous_namespaces, labels=labels)
     try:
         return client.apply(_configmaps(client), manifest, force_conflicts=True)
     except KubeApiError as exc:

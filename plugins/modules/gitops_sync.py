@@ -355,6 +355,17 @@ applications:
   returned: when O(applications) is given
   type: list
   elements: dict
+removed_applications:
+  description:
+    - With O(applicationsets), the applications an ApplicationSet generated for this cluster before (their inventory
+      parents carry its label) and no longer generates. Each has C(name), C(namespace), C(applicationset),
+      C(resources) (C(deleted), or C(preserved) with C(syncPolicy.preserveResourcesOnDeletion)), C(pruned) (the
+      objects deleted, or that would be in check mode), C(changed), and C(error) when it failed. Their inventory is
+      removed. An ApplicationSet with C(applicationsSync: create-update) keeps them. Nothing is removed when an
+      application of the run failed.
+  returned: when O(applicationsets) is given
+  type: list
+  elements: dict
 stats:
   description: API requests this call made (retries included) by HTTP verb, write requests (dry-runs excluded),
     the dry-runs a reusable verdict saved (O(dry_run_cache)) and the seconds it took.
@@ -391,6 +402,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APP
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.disappeared import find_disappeared, remove_disappeared
     from ansible_collections.gitops.kubernetes.plugins.module_utils._record import initiator_from_env
     from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
         SyncClient,
@@ -433,7 +445,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
-    inputs = inputs_from_params(params, cache_dir)
+    applicationsets: dict[str, dict[str, Any]] = {}
+    inputs = inputs_from_params(params, cache_dir, applicationsets)
     initiator = {k: v for k, v in (params["initiator"] or {}).items() if v} or initiator_from_env()
     settings = SyncSettings(
         check_mode=module.check_mode, force_conflicts=params["force_conflicts"], wait=params["wait"],
@@ -455,9 +468,13 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             return sync_application(client, state.name, state.objects, namespace=state.namespace,
                                     policy=one.sync_policy, ignore_differences=state.ignore_differences,
                                     revision=state.revision, settings=settings, reads=shared.reads,
-                                    verdicts=shared.verdicts, source=state.source, ownership=ownership)
+                                    verdicts=shared.verdicts, source=state.source, ownership=ownership,
+                                    labels=one.parent_labels)
 
         outcomes = run_each(inputs, sync)
+        # applications the ApplicationSets generated here before and no longer do
+        removed = remove_disappeared(client, find_disappeared(client, applicationsets, params["cluster"]), settings) \
+            if applicationsets and not any(isinstance(o, GitopsError) for o in outcomes) else []
         stats = shared.finish(client, started, writes=client.writes, writes_by_verb=dict(client.writes_by_verb))
 
     with_diff = module._diff
@@ -467,7 +484,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         + [e.live for r in results if r is not None for e in r.resources]
     )
     warnings = [w for r in results if r is not None for w in r.warnings]
-    result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None), "stats": stats}
+    result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None) or any(r["changed"] for r in removed),
+                              "stats": stats}
+    if applicationsets:
+        result["removed_applications"] = removed
     entries = []
     for one, outcome, synced in zip(inputs, outcomes, results):
         entry = synced.to_result(with_diff) if synced is not None else {"name": one.name, "sync_status": "Unknown"}
@@ -488,7 +508,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         for e in entries:
             for key, value in (e.get("counts") or {}).items():
                 result["counts"][key] = result["counts"].get(key, 0) + value
-    failed = [entry for entry in entries if "error" in entry]
+    failed = [entry for entry in entries + removed if "error" in entry]
     if failed:
         result["failed_applications"] = [entry["name"] for entry in failed]
     if with_diff:

@@ -29,11 +29,13 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.template
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import ARGOCD_API_VERSION, IN_CLUSTER_NAME, IN_CLUSTER_SERVER
 
-__all__ = ["APPLICATIONSET_LABEL", "ApplicationSetResult", "Cluster", "GeneratedApplication", "expand_applicationset",
+__all__ = ["APPLICATIONSET_CLUSTER_LABEL", "APPLICATIONSET_LABEL", "ApplicationSetResult", "Cluster", "GeneratedApplication", "expand_applicationset",
            "parse_clusters"]
 
-# recorded on every generated application's inventory parent: which ApplicationSet made it
+# recorded on every generated application's inventory parent: which ApplicationSet made it, for which cluster
+# (two inventory hosts may share one API server; each only deletes what it generated)
 APPLICATIONSET_LABEL = "gitops.kubernetes/applicationset"
+APPLICATIONSET_CLUSTER_LABEL = "gitops.kubernetes/applicationset-cluster"
 APPLICATIONS_SYNC = ("create-only", "create-update", "create-delete", "sync")
 _SPEC_KEYS = ("generators", "template", "goTemplate", "goTemplateOptions", "templatePatch", "syncPolicy", "strategy")
 _SPEC_REFUSED = {
@@ -167,7 +169,7 @@ def expand_applicationset(manifest: Any, clusters: list[Cluster], cluster_name: 
             own = (generator[kind] or {}).get("template") if isinstance(generator[kind], dict) else None
             merged = merge_template(own or {}, template)
             sets = generate_params(generator, where, ctx)
-            for one, app in zip(sets, _render_applications(merged, patch_text, sets, where, ctx)):
+            for one, app in zip(sets, _render_applications(merged, patch_text, sets, where, ctx, cluster_name)):
                 app_name = str((app.get("metadata") or {}).get("name") or "")
                 if not app_name:
                     raise ctx.fail(one.origin, "the template gives the application no name (metadata.name)")
@@ -185,7 +187,7 @@ def expand_applicationset(manifest: Any, clusters: list[Cluster], cluster_name: 
 
 
 def _render_applications(template: dict[str, Any], patch_text: str | None, sets: list[ParamSet], where: str,
-                         ctx: Context) -> list[dict[str, Any]]:
+                         ctx: Context, cluster_name: str | None) -> list[dict[str, Any]]:
     if not isinstance(template, dict):
         raise ctx.fail(where, "template must be a mapping")
     body = {"metadata": template.get("metadata") or {}, "spec": template.get("spec") or {}}
@@ -214,6 +216,8 @@ def _render_applications(template: dict[str, Any], patch_text: str | None, sets:
         metadata.pop("finalizers", None)  # deletion follows syncPolicy.preserveResourcesOnDeletion
         labels = dict(metadata.get("labels") or {})
         labels[APPLICATIONSET_LABEL] = ctx.name
+        if cluster_name:
+            labels[APPLICATIONSET_CLUSTER_LABEL] = cluster_name
         metadata["labels"] = labels
         applications.append({"apiVersion": ARGOCD_API_VERSION, "kind": "Application", "metadata": metadata,
                              "spec": app.get("spec") or {}})

@@ -134,6 +134,7 @@ def sync_application(
     verdicts: DryRunVerdicts | None = None,
     source: str | None = None,
     ownership: RunOwnership | None = None,
+    labels: dict[str, str] | None = None,
 ) -> SyncResult:
     """Sync one application (or, in check mode, say what a sync would do).
 
@@ -141,7 +142,8 @@ def sync_application(
     comparison; `verdicts` reuses Synced dry-runs and records what is
     applied. `source` identifies where the application comes from (recorded
     on its inventory; see _inventory); `ownership` names the applications
-    synced in the same run and what each wants (see _ownership). Raises GitopsError (nothing written) when the application cannot
+    synced in the same run and what each wants (see _ownership); `labels` are
+    recorded on the inventory parent (the ApplicationSet that generated it). Raises GitopsError (nothing written) when the application cannot
     be compared or planned, and SyncFailure (with the partial result) when the
     sync started and failed.
     """
@@ -157,7 +159,7 @@ def sync_application(
             _refuse_conflicts(client, name, prepared)
         result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
         work = any(e.action in WRITE_ACTIONS or e.action == HANDED_OVER for e in prepared.resources + prepared.prune) \
-            or _leaves_previous_parents(prepared)
+            or _leaves_previous_parents(prepared) or _parent_lacks(prepared, labels)
         run_hooks = work or settings.hooks == HOOKS_ALWAYS
         hook_tasks = [t.payload for t in prepared.plan.tasks if t.is_hook and t.phase != SYNC_FAIL] if run_hooks else []
         if run_hooks:  # a hook must never replace an object it does not own: refused before any write
@@ -178,17 +180,26 @@ def sync_application(
             return result
         with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout) as lease:
             prepared = _recheck(client, prepare, prepared)
-            return _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease)
+            return _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease, labels)
     except SyncFailure:
         raise
     except GitopsError as exc:
         raise exc.with_application(name)
 
 
+def _parent_lacks(prepared: _Prepared, labels: dict[str, str] | None) -> bool:
+    """Whether an existing inventory parent misses labels it should carry (an application an ApplicationSet adopted)."""
+    inventory = prepared.diff.inventory
+    if not labels or inventory is None or not inventory.exists:
+        return False
+    current = ((inventory.parent or {}).get("metadata") or {}).get("labels") or {}
+    return any(current.get(key) != value for key, value in labels.items())
+
+
 def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
              result: SyncResult, started: float, verdicts: DryRunVerdicts | None = None,
-             source: str | None = None, lease: SyncLease | None = None) -> SyncResult:
-    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease)
+             source: str | None = None, lease: SyncLease | None = None, labels: dict[str, str] | None = None) -> SyncResult:
+    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease, labels)
     result.changed = True
     try:
         run.guard("the inventory")

@@ -58,8 +58,9 @@ class _Run:
 
     def __init__(self, client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy,
                  settings: SyncSettings, result: SyncResult, verdicts: DryRunVerdicts | None = None,
-                 source: str | None = None, lease: SyncLease | None = None) -> None:
+                 source: str | None = None, lease: SyncLease | None = None, labels: dict[str, str] | None = None) -> None:
         self.client = client
+        self.labels = labels  # more labels of the inventory parent (the generating ApplicationSet)
         self.lease = lease
         self.verdicts = verdicts
         self.name = name
@@ -365,7 +366,7 @@ class _Run:
                previous_namespaces: Iterable[str]) -> None:
         write_parent(self.client, self.name, self.namespace, members, revision=revision, history=history,
                      source=self.source or (self.inventory.source if self.inventory else None),
-                     previous_namespaces=previous_namespaces)
+                     previous_namespaces=previous_namespaces, labels=self.labels)
 
     def pre_record(self) -> None:
         members = self.members(final=False)
