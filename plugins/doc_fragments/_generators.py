@@ -28,6 +28,12 @@ options:
         applications are worked on after those of O(generators), in the same task.
     type: list
     elements: dict
+  applicationset_files:
+    description:
+      - Files holding ApplicationSet manifests (multi-document YAML), read by the module, so Ansible never templates
+        their C({{ }}); see M(gitops.kubernetes.gitops_applicationset).
+    type: list
+    elements: path
   clusters:
     description:
       - The inventory's clusters for the ApplicationSets' C(clusters) generator and destinations (C(name), C(server),

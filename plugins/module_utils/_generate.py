@@ -217,7 +217,8 @@ def _selected(name: str, patterns: list[str]) -> bool:
 
 def generate_applications(applications: list[Any], generators: list[dict[str, Any]], only: list[str],
                           skip: list[str], cache_dir: str | None = None, applicationsets: list[Any] | None = None,
-                          clusters: list[Any] | None = None, cluster: str | None = None) -> GeneratedApplications:
+                          clusters: list[Any] | None = None, cluster: str | None = None,
+                          applicationset_files: list[str] | None = None) -> GeneratedApplications:
     """Explicit applications, then every generator's, selected by name (globs); names must be unique.
 
     Explicit applications are returned as indexes, never copied: they may carry
@@ -240,6 +241,10 @@ def generate_applications(applications: list[Any], generators: list[dict[str, An
             produced, url, sha = git_generator(generator["git"] or {}, index, cache_dir)
             result.revisions[url] = sha
             candidates += [(app, f"generators[{index}].git", None) for app in produced]
+    if applicationset_files:
+        from ansible_collections.gitops.kubernetes.plugins.module_utils._appset import load_applicationset_files
+
+        applicationsets = list(applicationsets or []) + load_applicationset_files(applicationset_files)
     if applicationsets:
         from ansible_collections.gitops.kubernetes.plugins.module_utils._appset import expand_applicationset, parse_clusters
 

@@ -78,6 +78,7 @@ GENERATOR_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "only": {"type": "list", "elements": "str"},
     "skip": {"type": "list", "elements": "str"},
     "applicationsets": {"type": "list", "elements": "dict"},
+    "applicationset_files": {"type": "list", "elements": "path"},
     "clusters": {"type": "list", "elements": "dict"},
     "cluster": {"type": "str"},
 }
@@ -203,14 +204,16 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str,
     applicationsets, when given, receives what each ApplicationSet generated (GeneratedApplications.applicationsets).
     """
     guard = Policy.from_params(params.get("policy"))
-    if params.get("generators") or params.get("applicationsets") or params.get("only") or params.get("skip"):
+    if params.get("generators") or params.get("applicationsets") or params.get("applicationset_files") or params.get("only") \
+            or params.get("skip"):
         from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
 
         explicit = list(params.get("applications") or [])
         selected = generate_applications(explicit, params.get("generators") or [], params.get("only") or [],
                                          params.get("skip") or [], cache_dir=cache_dir,
                                          applicationsets=params.get("applicationsets"), clusters=params.get("clusters"),
-                                         cluster=params.get("cluster"))
+                                         cluster=params.get("cluster"),
+                                         applicationset_files=params.get("applicationset_files"))
         raws = [explicit[index] for index in selected.explicit] + selected.generated
         if applicationsets is not None:
             applicationsets.update(selected.applicationsets)
@@ -366,7 +369,8 @@ def prepare_module(module: Any) -> dict[str, Any]:
     credentials from the argument spec: they are registered by hand.
     """
     params = module.params
-    if (params.get("generators") or params.get("applicationsets")) and params.get("applications") is None:
+    if (params.get("generators") or params.get("applicationsets") or params.get("applicationset_files")) \
+            and params.get("applications") is None:
         params["applications"] = []  # generated applications make a list, and the result says so
     for raw in [params.get("application")] + list(params.get("applications") or []):
         module.no_log_values.update(credential_values(raw))
@@ -379,6 +383,7 @@ def prepare_module(module: Any) -> dict[str, Any]:
         if not present:
             module.fail_json(msg=missing_required_lib(library), exception=error, invocation=invocation)
     specs = [params.get("application")] + [a for a in params.get("applications") or [] if "manifests" not in a]
-    if not HAS_GIT and (any(spec is not None for spec in specs) or params.get("generators") or params.get("applicationsets")):
+    if not HAS_GIT and (any(spec is not None for spec in specs) or params.get("generators") or params.get("applicationsets")
+                        or params.get("applicationset_files")):
         module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
     return invocation

@@ -96,6 +96,16 @@ options:
     elements: dict
     default: []
     version_added: 0.2.0
+  applicationset_files:
+    description:
+      - Files (on the controller) holding ApplicationSet manifests, several per file as C(---) separated YAML
+        documents, as Argo CD users keep them. Ansible templates C({{ }}) in task arguments and variables, so
+        ApplicationSet templates given in O(applicationsets) must be marked C(!unsafe) in YAML variables; files
+        are read by the module and need nothing of the kind.
+    type: list
+    elements: path
+    default: []
+    version_added: 0.2.0
   clusters:
     description:
       - The clusters the C(clusters) generator iterates and destinations are matched against, each C(name)
@@ -271,6 +281,7 @@ def argument_spec() -> dict[str, Any]:
         "skip": {"type": "list", "elements": "str", "default": []},
         "cache_dir": {"type": "path"},
         "applicationsets": {"type": "list", "elements": "dict", "default": []},
+        "applicationset_files": {"type": "list", "elements": "path", "default": []},
         "clusters": {"type": "list", "elements": "dict", "default": []},
         "cluster": {"type": "str"},
     }
@@ -282,6 +293,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         params["applications"], params["generators"], params["only"], params["skip"],
         cache_dir=params["cache_dir"] or default_cache_dir(),
         applicationsets=params["applicationsets"], clusters=params["clusters"], cluster=params["cluster"],
+        applicationset_files=params["applicationset_files"],
     )
     for pattern in generated.unmatched_only:
         module.warn(f"only: {pattern!r} matches no application")
@@ -308,7 +320,8 @@ def main() -> None:
                                   "applicationsets": [masked_applicationset(a) for a in module.params["applicationsets"]]}}
     if not HAS_GENERATE:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=GENERATE_IMPORT_ERROR, invocation=invocation)
-    if not HAS_GIT and (any("git" in (g or {}) for g in module.params["generators"]) or module.params["applicationsets"]):
+    if not HAS_GIT and (any("git" in (g or {}) for g in module.params["generators"]) or module.params["applicationsets"]
+                        or module.params["applicationset_files"]):
         module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
     try:
         result = run_module(module)

@@ -524,8 +524,8 @@ def main() -> None:
     module = GitopsModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators"),
-                            ("application", "manifests", "applicationsets")],
-        required_one_of=[("application", "manifests", "applications", "generators", "applicationsets")],
+                            ("application", "manifests", "applicationsets"), ("application", "manifests", "applicationset_files")],
+        required_one_of=[("application", "manifests", "applications", "generators", "applicationsets", "applicationset_files")],
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )

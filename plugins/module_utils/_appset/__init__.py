@@ -244,3 +244,33 @@ def _route(app: dict[str, Any], clusters: list[Cluster], cluster_name: str | Non
     destination.pop("name", None)
     destination.pop("server", None)
     return None
+
+
+def load_applicationset_files(paths: list[str]) -> list[dict[str, Any]]:
+    """ApplicationSet manifests from YAML files as Argo CD users keep them (multi-document; other kinds refused).
+
+    Files keep the manifests away from Ansible's own templating, which would
+    otherwise evaluate their {{ }} before this collection sees them.
+    """
+    import yaml
+
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import YamlLimitError, load_documents
+
+    manifests = []
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                text = handle.read()
+            documents = list(load_documents(text))
+        except OSError as err:
+            raise SpecError(f"applicationset_files: cannot read {path}: {err.strerror}") from None
+        except (yaml.YAMLError, YamlLimitError) as err:
+            raise SpecError(f"applicationset_files: {path} is not valid YAML: {err}") from None
+        for line, document in documents:
+            if document is None:
+                continue
+            if not isinstance(document, dict) or document.get("kind") != "ApplicationSet":
+                kind = document.get("kind") if isinstance(document, dict) else type(document).__name__
+                raise SpecError(f"applicationset_files: {path} line {line}: expected an ApplicationSet, got {kind!r}")
+            manifests.append(document)
+    return manifests

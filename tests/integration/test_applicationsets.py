@@ -1,0 +1,152 @@
+"""Argo CD ApplicationSet manifests, unchanged, through the applications role and gitops_applicationset,
+against real Git repositories and the local control plane."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+
+from module_tasks import tasks
+from role_helpers import role_runner
+
+
+@pytest.fixture
+def run_role(tmp_path, cluster):
+    return role_runner(tmp_path, cluster)
+
+
+def configmap(name: str) -> str:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  app: {name}\n"
+
+
+def applicationset(name: str, generators: list, template: dict, go: bool = True, **spec) -> dict:
+    body = {"generators": generators, "template": template, **spec}
+    if go:
+        body["goTemplate"] = True
+        body.setdefault("goTemplateOptions", ["missingkey=error"])
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": name}, "spec": body}
+
+
+def app_template(name: str, repo_url: str, path: str, namespace: str, **destination) -> dict:
+    return {"metadata": {"name": name},
+            "spec": {"project": "default", "source": {"repoURL": repo_url, "targetRevision": "main", "path": path},
+                     "destination": {"namespace": namespace, **destination},
+                     "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]}}}
+
+
+def write_file(tmp_path: Path, *manifests: dict) -> str:
+    """ApplicationSets in a file, as users keep them: Ansible would template their {{ }} in variables."""
+    path = tmp_path / f"appsets-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(yaml.safe_dump_all(manifests))
+    return str(path)
+
+
+def parents(kubectl, appset: str) -> list[str]:
+    found = kubectl.get("configmaps", "-A", "-l", f"gitops.kubernetes/applicationset={appset}")
+    return sorted(item["metadata"]["name"] for item in found["items"])
+
+
+@pytest.mark.parametrize("preserve", [False, True], ids=["deleted", "preserved"])
+def test_git_directories_applicationset_syncs_each_directory_and_handles_a_removed_one(
+        run_role, git_repo, kubectl, namespace, preserve, tmp_path):
+    repo = git_repo()
+    repo.commit({f"apps/{name}/cm.yaml": configmap(f"{name}-config") for name in ("alpha", "beta")})
+    appset_name = f"appsets-dirs-{uuid.uuid4().hex[:6]}"
+    manifest = applicationset(appset_name, [{"git": {"repoURL": repo.url, "revision": "main",
+                                                     "directories": [{"path": "apps/*"}]}}],
+                              app_template("appsets-{{ .path.basename }}", repo.url, "{{ .path.path }}", namespace),
+                              syncPolicy={"preserveResourcesOnDeletion": preserve})
+    host = {"prod": {"gitops_applicationset_files": [write_file(tmp_path, manifest)]}}
+    run = run_role("gitops.kubernetes.sync", host)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert [app["name"] for app in run.report["clusters"][0]["applications"]] == ["appsets-alpha", "appsets-beta"]
+    assert kubectl.exists("configmap/alpha-config", "-n", namespace) and kubectl.exists("configmap/beta-config", "-n", namespace)
+    assert parents(kubectl, appset_name) == ["applyset-appsets-alpha", "applyset-appsets-beta"]
+
+    again = run_role("gitops.kubernetes.sync", host)
+    assert again.rc == 0 and again.recap("prod")["changed"] == 0, again.stdout[-3000:]
+
+    repo.commit({"apps/beta/cm.yaml": None}, "beta leaves")
+    removed = run_role("gitops.kubernetes.sync", host)
+    assert removed.rc == 0, removed.stdout[-3000:]
+    assert parents(kubectl, appset_name) == ["applyset-appsets-alpha"]
+    assert kubectl.exists("configmap/alpha-config", "-n", namespace)
+    assert kubectl.exists("configmap/beta-config", "-n", namespace) is preserve
+
+
+def test_matrix_of_clusters_and_git_directories_routes_each_application_to_its_inventory_host(
+        run_role, git_repo, kubectl, namespace, tmp_path):
+    repo = git_repo()
+    repo.commit({f"addons/{name}/cm.yaml": configmap(f"{name}-addon") for name in ("metrics", "logging")})
+    appset_name = f"appsets-matrix-{uuid.uuid4().hex[:6]}"
+    manifest = applicationset(appset_name, [{"matrix": {"generators": [
+        {"clusters": {"selector": {"matchLabels": {"tier": "edge"}}}},
+        {"git": {"repoURL": repo.url, "revision": "main", "directories": [{"path": "addons/*"}]}},
+    ]}}], app_template("appsets-{{ .path.basename }}-{{ .name }}", repo.url, "{{ .path.path }}",
+                       namespace + "-{{ .name }}", name="{{ .name }}"))
+    files = [write_file(tmp_path, manifest)]
+    hosts = {"east": {"gitops_cluster_labels": {"tier": "edge"}, "gitops_applicationset_files": files},
+             "west": {"gitops_cluster_labels": {"tier": "edge"}, "gitops_applicationset_files": files},
+             "core": {"gitops_cluster_labels": {"tier": "core"}, "gitops_applicationset_files": files}}
+    try:
+        run = run_role("gitops.kubernetes.sync", hosts)
+        assert run.rc == 0, run.stdout[-3000:]
+        by_cluster = {entry["name"]: sorted(app["name"] for app in entry["applications"]) for entry in run.report["clusters"]}
+        assert by_cluster["east"] == ["appsets-logging-east", "appsets-metrics-east"]
+        assert by_cluster["west"] == ["appsets-logging-west", "appsets-metrics-west"]
+        assert by_cluster.get("core", []) == []
+        for host in ("east", "west"):
+            assert kubectl.exists("configmap/metrics-addon", "-n", f"{namespace}-{host}")
+    finally:
+        for host in ("east", "west"):
+            kubectl.run("delete", "namespace", f"{namespace}-{host}", "--wait=false", "--ignore-not-found", check=False)
+
+
+def generate(ansible_playbook, tmp_path: Path, manifests: list, clusters: list | None = None, cluster: str | None = None):
+    args = {"applicationset_files": [write_file(tmp_path, *manifests)], "clusters": clusters or []}
+    if cluster:
+        args["cluster"] = cluster
+    return ansible_playbook(tasks({"name": "generate", "gitops.kubernetes.gitops_applicationset": args,
+                                   "register": "generated", "ignore_errors": True}))["generated"]
+
+
+def test_merge_of_clusters_and_list_through_the_module_overrides_by_server(ansible_playbook, tmp_path):
+    manifest = applicationset("appsets-merge", [{"merge": {"mergeKeys": ["server"], "generators": [
+        {"clusters": {"values": {"size": "small"}}},
+        {"list": {"elements": [{"server": "https://10.0.0.2:6443", "values": {"size": "large"}}]}},
+    ]}}], app_template("{{ .name }}-{{ .values.size }}", "https://git.example/apps.git", "apps", "web", server="{{ .server }}"))
+    clusters = [{"name": "staging", "server": "https://10.0.0.1:6443"}, {"name": "production", "server": "https://10.0.0.2:6443"}]
+    generated = generate(ansible_playbook, tmp_path, [manifest], clusters, "production")
+    assert generated["names"] == ["production-large"], generated
+    assert generated["applicationsets"]["appsets-merge"]["elsewhere"] == ["staging-small"]
+    assert generated["generated"][0]["spec"]["destination"] == {"namespace": "web"}
+
+
+def test_both_template_forms_and_a_missing_key_error_through_the_module(ansible_playbook, tmp_path):
+    elements = [{"cluster": "Engineering-Dev", "url": "https://kubernetes.default.svc"}]
+    fast = applicationset("appsets-fast", [{"list": {"elements": elements}}],
+                          app_template("{{cluster}}-guestbook-{{nope}}", "https://git.example/apps.git", "{{cluster}}", "web"), go=False)
+    fast["spec"]["template"]["metadata"]["name"] = "guestbook-{{cluster}}"
+    fast["spec"]["generators"][0]["list"]["elements"] = [{"cluster": "engineering-dev"}]
+    fast["spec"]["template"]["spec"]["source"]["path"] = "{{cluster}}-{{nope}}"
+    go = applicationset("appsets-go", [{"list": {"elements": elements}}],
+                        app_template("{{ .cluster | lower }}-guestbook", "https://git.example/apps.git",
+                                     '{{ printf "envs/%s" .cluster }}', "web"),
+                        templatePatch='spec:\n  source:\n    directory:\n      include: "{{ .cluster }}.yaml"\n')
+    generated = generate(ansible_playbook, tmp_path, [fast, go])
+    assert generated["names"] == ["guestbook-engineering-dev", "engineering-dev-guestbook"], generated
+    fast_app, go_app = generated["generated"]
+    assert fast_app["spec"]["source"]["path"] == "engineering-dev-{{nope}}"  # an unknown tag stays as written
+    assert go_app["spec"]["source"]["path"] == "envs/Engineering-Dev"
+    assert go_app["spec"]["source"]["directory"] == {"include": "Engineering-Dev.yaml"}
+    missing = applicationset("appsets-missing", [{"list": {"elements": elements}}],
+                             app_template("{{ .cluster }}-{{ .region }}", "https://git.example/apps.git", "apps", "web"))
+    failed = generate(ansible_playbook, tmp_path, [missing])
+    assert failed["failed"] is True
+    assert 'ApplicationSet appsets-missing: generators[0] template: failed to execute go template {{ .cluster }}-{{ .region }}' in failed["msg"]
+    assert 'map has no entry for key "region"' in failed["msg"]
+    assert json.dumps(elements[0]["cluster"]) in failed["msg"]  # the parameters that failed are named
