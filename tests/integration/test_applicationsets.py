@@ -31,8 +31,8 @@ def applicationset(name: str, generators: list, template: dict, go: bool = True,
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": name}, "spec": body}
 
 
-def app_template(name: str, repo_url: str, path: str, namespace: str, **destination) -> dict:
-    return {"metadata": {"name": name},
+def app_template(app_name: str, repo_url: str, path: str, namespace: str, **destination) -> dict:
+    return {"metadata": {"name": app_name},
             "spec": {"project": "default", "source": {"repoURL": repo_url, "targetRevision": "main", "path": path},
                      "destination": {"namespace": namespace, **destination},
                      "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]}}}
