@@ -142,6 +142,7 @@ class ApplicationInput:
         self.objects: list[DesiredObject] = []
         # the generating ApplicationSet, recorded on the inventory parent (finds applications it stops generating)
         self.parent_labels = parent_labels(raw)
+        self.parent: str | None = None  # the application that rendered this one (app of apps)
         self.app: Application | None = None
         if "manifests" in raw:
             self.name = str(raw.get("name") or "")
@@ -232,6 +233,35 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str,
                             "prune each other's objects; rename one of them")
         seen.add((one.name, one.namespace))
     return inputs
+
+
+def with_children(params: dict[str, Any], cache_dir: str, inputs: list[ApplicationInput], client: Any,
+                  applicationsets: dict[str, dict[str, Any]]) -> tuple[list[ApplicationInput], list[Any]]:
+    """Every input rendered, and the Applications and ApplicationSets they render made applications of the run
+    (app of apps, see _appset.app_of_apps); returns inputs and their states (DesiredState or GitopsError)."""
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset import bind_destination, parse_clusters
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.app_of_apps import Family, expand
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
+
+    guard = Policy.from_params(params.get("policy"))
+    clusters = parse_clusters(params.get("clusters"))
+    cluster = params.get("cluster")
+
+    def render(batch: list[ApplicationInput]) -> list[Any]:
+        return run_each(batch, lambda one: one.desired(client))
+
+    def make_input(raw: dict[str, Any]) -> ApplicationInput:
+        name = ((raw.get("metadata") or {}).get("name")) if isinstance(raw, dict) else None
+        return ApplicationInput(bind_destination(raw, clusters, cluster, f"Application {name}"), cache_dir, guard)
+
+    def generate(manifests: list[dict[str, Any]]) -> Any:
+        return generate_applications([], [], [], [], cache_dir=cache_dir, applicationsets=manifests,
+                                     clusters=params.get("clusters"), cluster=cluster)
+
+    family = Family()
+    inputs, states = expand(inputs, render(inputs), make_input, render, generate, family)
+    applicationsets.update(family.applicationsets)
+    return inputs, states
 
 
 @dataclass

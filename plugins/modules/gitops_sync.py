@@ -23,6 +23,13 @@ description:
     CronJob, Ingress, APIService, then other kinds); then name. A wave starts only when the previous one is
     healthy (with O(wait)); a CustomResourceDefinition is always waited for until Established before the
     objects after it."
+  - "App of apps: Argo CD C(Application) and C(ApplicationSet) manifests (C(argoproj.io)) among an application's
+    rendered objects are not applied (a cluster without Argo CD has no such resource types): each becomes an
+    application of the same run, rendered and synced with its own C(syncPolicy), recursively up to 5 levels. An
+    application that would render one of its ancestors is a cycle and fails, as does a child already listed in the
+    run. Children are synced on the parent's cluster: a child whose destination is another inventory cluster fails
+    the parent. C(AppProject) manifests among them are refused. Children an application stops rendering are not
+    deleted by this version. RV(applications[].parent) gives the tree."
   - "Hooks: objects annotated C(argocd.argoproj.io/hook) (V(PreSync), V(Sync), V(PostSync), V(SyncFail), V(Skip))
     with C(argocd.argoproj.io/hook-delete-policy) (V(BeforeHookCreation) by default, V(HookSucceeded),
     V(HookFailed)), C(metadata.generateName) allowed. Helm hooks are mapped as Argo CD maps them: C(pre-install),
@@ -351,8 +358,10 @@ namespace_created:
   returned: when it was
   type: bool
 applications:
-  description: One entry per application (keys as above), with C(error) when that application failed.
-  returned: when O(applications) is given
+  description:
+    - One entry per application (keys as above), with C(error) when that application failed, and C(parent) for an
+      application rendered by another one (app of apps).
+  returned: when O(applications) is given, or when the application renders child applications
   type: list
   elements: dict
 removed_applications:
@@ -388,6 +397,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     DesiredState,
     SharedCompare,
     inputs_from_params,
+    with_children,
     prepare_module,
     run_each,
     run_ownership,
@@ -455,9 +465,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     )
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        # every application is rendered before any is synced, so objects Git moved between two of them pass over;
+        # the Applications they render (app of apps) join the run
+        inputs, states = with_children(params, cache_dir, inputs, client, applicationsets)
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
-        # every application is rendered before any is synced, so objects Git moved between two of them pass over
-        states = run_each(inputs, lambda one: one.desired(client))
         ownership = run_ownership(client, [s for s in states if isinstance(s, DesiredState)])
         state_of = {id(one): state for one, state in zip(inputs, states)}
 
@@ -491,10 +502,12 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     entries = []
     for one, outcome, synced in zip(inputs, outcomes, results):
         entry = synced.to_result(with_diff) if synced is not None else {"name": one.name, "sync_status": "Unknown"}
+        if one.parent:
+            entry["parent"] = one.parent
         if not isinstance(outcome, SyncResult):
             entry.update({"error": str(outcome), **outcome.to_result()})
         entries.append(entry)
-    if params["applications"] is None:
+    if params["applications"] is None and len(entries) == 1:
         result.update(entries[0])
         result["changed"] = result["changed"] or bool(results[0] and results[0].changed)
     else:

@@ -150,3 +150,59 @@ def test_both_template_forms_and_a_missing_key_error_through_the_module(ansible_
     assert 'ApplicationSet appsets-missing: generators[0] template: failed to execute go template {{ .cluster }}-{{ .region }}' in failed["msg"]
     assert 'map has no entry for key "region"' in failed["msg"]
     assert json.dumps(elements[0]["cluster"]) in failed["msg"]  # the parameters that failed are named
+
+
+def argo_application(name: str, repo_url: str, path: str, namespace: str, automated: bool = True) -> str:
+    policy = "  syncPolicy:\n    automated:\n      prune: true\n" if automated else ""
+    return (f"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\n"
+            f"spec:\n  project: default\n  source:\n    repoURL: {repo_url}\n    targetRevision: main\n    path: {path}\n"
+            f"  destination:\n    server: https://kubernetes.default.svc\n    namespace: {namespace}\n{policy}")
+
+
+def test_app_of_apps_of_two_levels_is_synced_end_to_end_through_the_role(run_role, git_repo, kubectl, namespace):
+    repo = git_repo()
+    team_set = {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "appsets-svc"},
+                "spec": {"generators": [{"list": {"elements": [{"svc": "api"}]}}],
+                         "template": {"metadata": {"name": "appsets-svc-{{svc}}"},
+                                      "spec": {"project": "default", "source": {"repoURL": repo.url, "targetRevision": "main",
+                                                                                "path": "services/{{svc}}"},
+                                               "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace}}}}}
+    repo.commit({
+        "root/team.yaml": argo_application("appsets-team", repo.url, "team", namespace),
+        "root/own.yaml": configmap("root-own"),
+        "team/web.yaml": argo_application("appsets-web", repo.url, "web", namespace),
+        "team/services.yaml": yaml.safe_dump(team_set),
+        "web/cm.yaml": configmap("web-config"),
+        "services/api/cm.yaml": configmap("api-config"),
+    })
+    root = {"name": "appsets-root", "source": {"repo_url": repo.url, "revision": "main", "path": "root"},
+            "destination": {"namespace": namespace}, "sync_policy": {"prune": True}}
+    run = run_role("gitops.kubernetes.sync", {"prod": {"gitops_applications": [root]}})
+    assert run.rc == 0, run.stdout[-3000:]
+    assert kubectl.exists("configmap/root-own", "-n", namespace)
+    assert kubectl.exists("configmap/web-config", "-n", namespace)
+    assert kubectl.exists("configmap/api-config", "-n", namespace)
+    assert run.application("prod", "appsets-web")["revision"] == repo.commits[-1]
+    result = kubectl.get("configmaps", "-n", namespace, "-l", "gitops.kubernetes/application")
+    # appsets-team renders nothing but its children: it has no objects, so no inventory of its own
+    assert sorted(item["metadata"]["name"] for item in result["items"]) == [
+        "applyset-appsets-root", "applyset-appsets-svc-api", "applyset-appsets-web"]
+    assert run.application("prod", "appsets-team")["sync_status"] == "Synced"
+    again = run_role("gitops.kubernetes.sync", {"prod": {"gitops_applications": [root]}})
+    assert again.rc == 0 and again.recap("prod")["changed"] == 0, again.stdout[-3000:]
+
+
+def test_app_of_apps_cycle_is_refused_and_nothing_of_its_parent_is_applied(ansible_playbook, git_repo, kubectl, namespace):
+    repo = git_repo()
+    repo.commit({"root/back.yaml": argo_application("appsets-loop-child", repo.url, "child", namespace),
+                 "child/back.yaml": argo_application("appsets-loop", repo.url, "root", namespace),
+                 "child/cm.yaml": configmap("loop-config")})
+    root = {"name": "appsets-loop", "source": {"repo_url": repo.url, "revision": "main", "path": "root"},
+            "destination": {"namespace": namespace}}
+    result = ansible_playbook(tasks({"name": "sync", "gitops.kubernetes.gitops_sync": {
+        "applications": [root], "kubeconfig": "{{ gitops_test_kubeconfig }}"}, "register": "synced", "ignore_errors": True}))["synced"]
+    assert result["failed"] is True
+    child = next(entry for entry in result["applications"] if entry["name"] == "appsets-loop-child")
+    assert child["parent"] == "appsets-loop"
+    assert "app of apps cycle: appsets-loop -> appsets-loop-child -> appsets-loop" in child["error"]
+    assert not kubectl.exists("configmap/loop-config", "-n", namespace)

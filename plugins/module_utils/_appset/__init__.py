@@ -29,8 +29,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.template
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import ARGOCD_API_VERSION, IN_CLUSTER_NAME, IN_CLUSTER_SERVER
 
-__all__ = ["APPLICATIONSET_CLUSTER_LABEL", "APPLICATIONSET_LABEL", "ApplicationSetResult", "Cluster", "GeneratedApplication", "expand_applicationset",
-           "parse_clusters"]
+__all__ = ["APPLICATIONSET_CLUSTER_LABEL", "APPLICATIONSET_LABEL", "ApplicationSetResult", "Cluster", "GeneratedApplication",
+           "bind_destination", "expand_applicationset", "load_applicationset_files", "parse_clusters"]
 
 # recorded on every generated application's inventory parent: which ApplicationSet made it, for which cluster
 # (two inventory hosts may share one API server; each only deletes what it generated)
@@ -222,6 +222,21 @@ def _render_applications(template: dict[str, Any], patch_text: str | None, sets:
         applications.append({"apiVersion": ARGOCD_API_VERSION, "kind": "Application", "metadata": metadata,
                              "spec": app.get("spec") or {}})
     return applications
+
+
+def bind_destination(app: Any, clusters: list[Cluster], cluster_name: str | None, where: str) -> Any:
+    """An app of apps child bound to this cluster (destination kept to its namespace); SpecError for another
+    cluster's, which the parent's cluster cannot sync."""
+    if not isinstance(app, dict) or not isinstance(app.get("spec"), dict):
+        return app
+    app = copy.deepcopy(app)
+    ctx = Context(name=where, go=False, options=[], clusters=clusters, cache_dir=None)
+    other = _route(app, clusters, cluster_name, where, ctx) if clusters else None
+    if other is not None:
+        raise SpecError(f"{where}: child application {app['metadata'].get('name')!r} has the destination of "
+                        f"inventory cluster {other!r}; an app of apps syncs its children on its own cluster "
+                        f"(list the parent on {other!r}'s host, or use an ApplicationSet)")
+    return app
 
 
 def _route(app: dict[str, Any], clusters: list[Cluster], cluster_name: str | None, origin: str, ctx: Context) -> str | None:
