@@ -109,6 +109,12 @@ class ApplicationReport:
     objects: list[ObjectReport] = field(default_factory=list)
     error: str = ""
     duration: float = 0.0
+    parent: str = ""  # the application that rendered this one (app of apps)
+
+    @property
+    def label(self) -> str:
+        """cluster/name, with the parent of an app of apps child: 'prod/root -> web'."""
+        return f"{self.cluster}/{self.parent} -> {self.name}" if self.parent else f"{self.cluster}/{self.name}"
 
     @property
     def status(self) -> str:
@@ -150,10 +156,10 @@ class ApplicationReport:
         """One readable line for the job output."""
         revision = f" at {self.revision[:12]}" if self.revision else ""
         if self.error:
-            return f"{self.cluster}/{self.name}: {FAILED}{revision}: {self.error}"
+            return f"{self.label}: {FAILED}{revision}: {self.error}"
         unchanged = self.counts.get("unchanged", 0)
         tail = f"; {unchanged} unchanged" if unchanged else ""
-        return (f"{self.cluster}/{self.name}: {self.sync_status}, {self.health_status}{revision}: "
+        return (f"{self.label}: {self.sync_status}, {self.health_status}{revision}: "
                 f"{self.changes(mode)}{tail}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,6 +172,8 @@ class ApplicationReport:
         }
         if self.error:
             entry["error"] = self.error
+        if self.parent:
+            entry["parent"] = self.parent
         return entry
 
 
@@ -353,6 +361,7 @@ def _application(cluster: str, raw: dict[str, Any], secrets: list[str]) -> Appli
         health_status=_text(raw.get("health_status")) or (UNKNOWN if error else "Healthy"),
         changed=bool(raw.get("changed")), counts=_counts(raw, objects), objects=objects,
         error=scrub_text(error, secrets), duration=float(raw.get("duration") or 0.0),
+        parent=_text(raw.get("parent")),
     )
 
 

@@ -188,6 +188,11 @@ def test_app_of_apps_of_two_levels_is_synced_end_to_end_through_the_role(run_rol
     assert sorted(item["metadata"]["name"] for item in result["items"]) == [
         "applyset-appsets-root", "applyset-appsets-svc-api", "applyset-appsets-web"]
     assert run.application("prod", "appsets-team")["sync_status"] == "Synced"
+    # the report shows the tree: which application rendered which
+    assert run.application("prod", "appsets-web")["parent"] == "appsets-team"
+    assert run.application("prod", "appsets-svc-api")["parent"] == "appsets-team"
+    assert run.application("prod", "appsets-team")["parent"] == "appsets-root"
+    assert any(line.startswith("prod/appsets-team -> appsets-web: Synced") for line in run.summary())
     again = run_role("gitops.kubernetes.sync", {"prod": {"gitops_applications": [root]}})
     assert again.rc == 0 and again.recap("prod")["changed"] == 0, again.stdout[-3000:]
 
