@@ -16,7 +16,6 @@ import fnmatch
 import json
 import posixpath
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.templates import GoJob, GoTemplateError, fast_render, go_render
@@ -65,7 +64,7 @@ class Context:
     clusters: list[Cluster]
     cache_dir: str | None
     revisions: dict[str, str] = field(default_factory=dict)
-    checkouts: dict[tuple[str, str], Path] = field(default_factory=dict)
+    snapshots: dict[tuple[str, str], "RepoSnapshot"] = field(default_factory=dict)
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def fail(self, where: str, message: str) -> SpecError:
@@ -80,18 +79,41 @@ class Context:
         except GoTemplateError as err:
             raise self.fail(where, f"{err} (parameters: {_summary(sets[err.job])})") from None
 
-    def checkout(self, repo_url: str, revision: str) -> Path:
-        """One checkout per repository and revision for the whole ApplicationSet."""
+    def snapshot(self, repo_url: str, revision: str) -> "RepoSnapshot":
+        """One resolution and one listing per repository and revision for the whole ApplicationSet."""
         key = (repo_url, revision)
-        if key not in self.checkouts:
+        if key not in self.snapshots:
             from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GitSource
             from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SourceSpec
 
             source = GitSource(SourceSpec(repo_url=repo_url, revision=revision), self.cache_dir)
             resolved = source.resolve()
             self.revisions[source.display_url] = resolved.sha
-            self.checkouts[key] = self.stack.enter_context(source.checkout(resolved.sha))
-        return self.checkouts[key]
+            self.snapshots[key] = RepoSnapshot(source, resolved.sha)
+        return self.snapshots[key]
+
+
+class RepoSnapshot:
+    """A commit's directories and files, listed from the Git mirror (no checkout: thousands of directories cost one
+    `git ls-tree`); hidden entries (a segment starting with '.') are left out, as Argo CD's listing does."""
+
+    def __init__(self, source: Any, sha: str) -> None:
+        self.source = source
+        self.sha = sha
+        self.directories: list[str] = []
+        self.files: list[str] = []
+        for mode, kind, path in source.tree_entries(sha):
+            if any(segment.startswith(".") for segment in path.split("/")):
+                continue
+            if kind == "tree":
+                self.directories.append(path)
+            elif kind == "blob" and mode != "120000":  # symlinks are neither read nor followed
+                self.files.append(path)
+        self.directories.sort()
+        self.files.sort()
+
+    def read(self, paths: list[str]) -> dict[str, bytes]:
+        return self.source.read_files(self.sha, paths)
 
 
 def _summary(params: dict[str, Any]) -> str:
@@ -287,30 +309,6 @@ def _path_params(directory: str, prefix: str, ctx: Context, filename: str | None
     return params
 
 
-def _all_directories(root: Path) -> list[str]:
-    """Every directory of the checkout, repository-relative (hidden ones and their content skipped)."""
-    found = []
-    stack = [(root, "")]
-    while stack:
-        directory, relative = stack.pop()
-        for child in directory.iterdir():
-            if child.name.startswith(".") or child.is_symlink() or not child.is_dir():
-                continue
-            child_relative = f"{relative}/{child.name}" if relative else child.name
-            found.append(child_relative)
-            stack.append((child, child_relative))
-    return sorted(found)
-
-
-def _all_files(root: Path) -> list[str]:
-    found = []
-    for path in root.rglob("*"):
-        relative = path.relative_to(root).as_posix()
-        if path.is_file() and not path.is_symlink() and not relative.startswith(".git/") and relative != ".git":
-            found.append(relative)
-    return sorted(found)
-
-
 def _go_path_match(pattern: str, name: str) -> bool:
     """Go's path.Match: '*' and '?' never cross '/'."""
     parts, globs = name.split("/"), pattern.split("/")
@@ -338,34 +336,37 @@ def git_params(raw: Any, where: str, ctx: Context) -> list[ParamSet]:
         if not entry.get("path"):
             raise ctx.fail(here, "needs a path")
         patterns.append((str(entry["path"]), bool(entry.get("exclude"))))
-    root = ctx.checkout(repo_url, revision)
+    snapshot = ctx.snapshot(repo_url, revision)
     sets: list[dict[str, Any]] = []
     origins: list[str] = []
     if directories:
-        for directory in _all_directories(root):
+        for directory in snapshot.directories:
             matched = [exclude for pattern, exclude in patterns if _go_path_match(pattern, directory)]
             if matched and not any(matched):
                 sets.append(_path_params(directory, prefix, ctx))
                 origins.append(f"{where} directory {directory!r}")
     else:
-        every_file = _all_files(root)
+        every_file = snapshot.files
         # git ls-files pathspecs: '*' also crosses '/'
         chosen = {f for pattern, exclude in patterns if not exclude for f in every_file if fnmatch.fnmatchcase(f, pattern)}
         chosen -= {f for pattern, exclude in patterns if exclude for f in every_file if fnmatch.fnmatchcase(f, pattern)}
+        contents = snapshot.read(sorted(chosen))
         for file in sorted(chosen):
-            sets_of_file = _file_params(root / file, file, prefix, where, ctx)
+            sets_of_file = _file_params(contents[file], file, prefix, where, ctx)
             sets += sets_of_file
             origins += [f"{where} file {file!r}"] * len(sets_of_file)
     valued = with_values(sets, body.get("values"), where, ctx)
     return [ParamSet(params, origin) for params, origin in zip(valued, origins)]
 
 
-def _file_params(path: Path, file: str, prefix: str, where: str, ctx: Context) -> list[dict[str, Any]]:
+def _file_params(data: bytes, file: str, prefix: str, where: str, ctx: Context) -> list[dict[str, Any]]:
     import yaml
 
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import YamlLimitError, load_one
+
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        content = load_one(data.decode("utf-8"))  # bounded: a file of the repository is not trusted
+    except (yaml.YAMLError, UnicodeDecodeError, YamlLimitError) as err:
         raise ctx.fail(where, f"unable to process file {file!r}: {err}") from None
     objects = [content] if isinstance(content, dict) else content if isinstance(content, list) else None
     if objects is None or any(not isinstance(item, dict) for item in objects):
