@@ -267,8 +267,9 @@ resources:
       returned: in diff mode, for objects that are OutOfSync, Missing or Extraneous
 applications:
   description: One entry per application with keys name, revision, namespace, resources, summary, sync_status,
-    out_of_sync (as above), and error when that application could not be compared.
-  returned: when O(applications) is given
+    out_of_sync (as above), error when that application could not be compared, and parent for an application
+    another one rendered (app of apps, see M(gitops.kubernetes.gitops_sync)).
+  returned: when O(applications) is given, or when the application renders child applications
   type: list
   elements: dict
 stats:
@@ -288,8 +289,10 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import G
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     GENERATOR_ARGUMENT_SPEC,
     ApplicationInput,
+    DesiredState,
     SharedCompare,
     inputs_from_params,
+    with_children,
     prepare_module,
     run_each,
     scrub_result,
@@ -360,10 +363,15 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     inputs = inputs_from_params(params, cache_dir)
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        # the Applications an application renders (app of apps) are compared as applications of their own
+        inputs, states = with_children(params, cache_dir, inputs, client, {})
+        state_of = {id(one): state for one, state in zip(inputs, states)}
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
 
         def compare(one: ApplicationInput) -> ApplicationDiff:
-            state = one.desired(client)
+            state = state_of[id(one)]
+            if not isinstance(state, DesiredState):
+                raise state
             return compare_application(client, state.name, state.objects, namespace=state.namespace,
                                        ignore_differences=state.ignore_differences, revision=state.revision,
                                        reads=shared.reads, verdicts=shared.verdicts, source=state.source)
@@ -379,7 +387,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         + [c.predicted for o in outcomes if isinstance(o, ApplicationDiff) for c in o.resources]
     )
     result: dict[str, Any] = {"changed": False, "stats": stats}
-    if params["applications"] is None:
+    if params["applications"] is None and len(outcomes) == 1:
         diff = outcomes[0]
         if not isinstance(diff, ApplicationDiff):  # only several applications collect errors
             raise scrub_error(diff, secrets)
@@ -389,12 +397,12 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         summary = {status: 0 for status in STATUSES}
         for one, outcome in zip(inputs, outcomes):
             if isinstance(outcome, ApplicationDiff):
-                entries.append(outcome.to_result(with_diff))
+                entries.append({**outcome.to_result(with_diff), **({"parent": one.parent} if one.parent else {})})
                 for status, count in outcome.summary.items():
                     summary[status] += count
             else:
                 entries.append({"name": one.name, "sync_status": UNKNOWN, "out_of_sync": True, "error": str(outcome),
-                                **outcome.to_result()})
+                                **outcome.to_result(), **({"parent": one.parent} if one.parent else {})})
         result["applications"] = entries
         result["summary"] = summary
         result["sync_status"] = _worst([entry["sync_status"] for entry in entries])
