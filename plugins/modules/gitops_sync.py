@@ -366,13 +366,13 @@ applications:
   elements: dict
 removed_applications:
   description:
-    - With O(applicationsets), the applications an ApplicationSet generated for this cluster before (their inventory
+    - "With O(applicationsets), the applications an ApplicationSet generated for this cluster before (their inventory
       parents carry its label) and no longer generates. Each has C(name), C(namespace), C(applicationset),
       C(resources) (C(deleted), or C(preserved) with C(syncPolicy.preserveResourcesOnDeletion)), C(pruned) (the
       objects deleted, or that would be in check mode), C(changed), and C(error) when it failed. Their inventory is
       removed. An ApplicationSet with C(applicationsSync: create-update) keeps them. Nothing is removed when an
-      application of the run failed.
-  returned: when O(applicationsets) is given
+      application of the run failed."
+  returned: when O(applicationsets) or O(applicationset_files) is given
   type: list
   elements: dict
 stats:
