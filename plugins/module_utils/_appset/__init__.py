@@ -203,12 +203,13 @@ def _render_applications(template: dict[str, Any], patch_text: str | None, sets:
                 raise ctx.fail(sets[position].origin, f"templatePatch is not valid YAML once rendered: {err}") from None
             if patch is not None and not isinstance(patch, dict):
                 raise ctx.fail(sets[position].origin, "templatePatch must render to a mapping")
-            project = (app.get("spec") or {}).get("project")
-            rendered[position] = merge_patch(app, patch or {})
-            if project is not None or "project" in (rendered[position].get("spec") or {}):
-                rendered[position].setdefault("spec", {})["project"] = project  # Argo CD: a patch never changes the project
-                if project is None:
-                    rendered[position]["spec"].pop("project")
+            spec = app.get("spec") or {}
+            patched = merge_patch(app, patch or {})
+            patched_spec = patched.setdefault("spec", {})
+            patched_spec.pop("project", None)  # Argo CD: a templatePatch never changes the project
+            if "project" in spec:
+                patched_spec["project"] = spec["project"]
+            rendered[position] = patched
     applications = []
     for app in rendered:
         metadata = dict(app.get("metadata") or {})

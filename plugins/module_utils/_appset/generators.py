@@ -397,8 +397,8 @@ def _deep_override(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
 def _child_params(child: Any, where: str, ctx: Context) -> list[ParamSet]:
     kind = one_kind(child, where, ctx)
     if isinstance(child[kind], dict) and child[kind].get("template"):
-        raise ctx.fail(f"{where}.{kind}.template", "a template inside a matrix or merge child is ignored by Argo CD; "
-                                                     "put it on the matrix or merge generator itself")
+        raise ctx.fail(f"{where}.{kind}.template",
+                       "a template inside a matrix or merge child is ignored by Argo CD; put it on the matrix or merge generator itself")
     return generate_params(child, where, ctx)
 
 
