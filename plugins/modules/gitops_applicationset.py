@@ -91,8 +91,8 @@ options:
     description:
       - Argo CD C(ApplicationSet) manifests (C(apiVersion) C(argoproj.io/v1alpha1)), unchanged. Their applications
         come after those of O(generators). Git repositories are read at their C(revision) through the cached mirrors
-        (credential-free URLs or SSH set up for git). Ansible evaluates C({{ }}) in task arguments and variables:
-        mark such manifests C(!unsafe) in YAML, or use O(applicationset_files).
+        (credential-free URLs or SSH set up for git). Ansible evaluates C({{ }}) in task arguments and variables,
+        so mark such manifests C(!unsafe) in YAML, or use O(applicationset_files).
     type: list
     elements: dict
     default: []
