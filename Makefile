@@ -61,7 +61,7 @@ integration: venv tools system-deps collection-link
 
 # build context of execution-environment.yml: helm and kustomize as real files
 ee-context: tools
-	@mkdir -p .tools/ee && cp -L .tools/bin/helm .tools/bin/kustomize .tools/ee/
+	@mkdir -p .tools/ee && cp -L .tools/bin/helm .tools/bin/kustomize .tools/bin/gitops-gotemplate .tools/ee/
 	@echo "then: ansible-builder build -f execution-environment.yml -t gitops-kubernetes-ee"
 
 build: venv

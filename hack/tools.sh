@@ -21,6 +21,7 @@ declare -A packages=(
   [kwok]="sigs.k8s.io/kwok/cmd/kwok"
   [helm]="helm.sh/helm/v3/cmd/helm"
   [kustomize]="sigs.k8s.io/kustomize/kustomize/v5"
+  [gotemplate]="gitops.kubernetes/hack/tools/gotemplate"
 )
 # version stamps the module build leaves out (discovery and `version` report them)
 kube_version=v1.34.4
@@ -30,12 +31,16 @@ declare -A ldflags=(
   [kwok]=""
   [helm]="-X helm.sh/helm/v3/internal/version.version=v3.19.5"
   [kustomize]=""
+  [gotemplate]=""
 )
 # binary name for packages whose last path element is not the command name
-declare -A rename=([go.etcd.io/etcd/server/v3]=etcd [sigs.k8s.io/kustomize/kustomize/v5]=kustomize)
+declare -A rename=([go.etcd.io/etcd/server/v3]=etcd [sigs.k8s.io/kustomize/kustomize/v5]=kustomize
+                   [gitops.kubernetes/hack/tools/gotemplate]=gitops-gotemplate)
 
-for set in kube etcd kwok helm kustomize; do
-  key=$(cat "$here/tools/$set/go.mod" "$here/tools/$set/go.sum" <(echo "$go_version ${ldflags[$set]}") | sha256sum | cut -c1-16)
+for set in kube etcd kwok helm kustomize gotemplate; do
+  # gotemplate is this project's own source (ApplicationSet goTemplate evaluator): its code is part of the key
+  sources=$([ "$set" = gotemplate ] && echo "$here/tools/$set/main.go" || true)
+  key=$(cat "$here/tools/$set/go.mod" "$here/tools/$set/go.sum" $sources <(echo "$go_version ${ldflags[$set]}") | sha256sum | cut -c1-16)
   out="$cache/tools/$set-$key"
   if [ ! -f "$out/.complete" ]; then
     echo "tools.sh: building $set (first run only; cached in $out)" >&2

@@ -22,6 +22,24 @@ options:
       - The module's arguments, as C(-vvv) shows them, have Helm values and parameters masked.
     type: list
     elements: dict
+  applicationsets:
+    description:
+      - Argo CD ApplicationSet manifests, unchanged, as in M(gitops.kubernetes.gitops_applicationset); their
+        applications are worked on after those of O(generators), in the same task.
+    type: list
+    elements: dict
+  applicationset_files:
+    description:
+      - Files holding ApplicationSet manifests (multi-document YAML), read by the module, so Ansible never templates
+        their C({{ }}); see M(gitops.kubernetes.gitops_applicationset).
+    type: list
+    elements: path
+  clusters:
+    description:
+      - The inventory's clusters for the ApplicationSets' C(clusters) generator and destinations (C(name), C(server),
+        C(labels), C(annotations)), as in M(gitops.kubernetes.gitops_applicationset).
+    type: list
+    elements: dict
   only:
     description: Keep only the applications (those of O(applications) and generated ones) whose name matches one of these glob patterns.
     type: list

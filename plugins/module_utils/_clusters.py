@@ -16,6 +16,7 @@ silently.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import Cluster
@@ -24,6 +25,11 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import IN_
 CLUSTER_ARGUMENT_SPEC = {
     "cluster": {"type": "dict", "options": {"name": {"type": "str"}, "server": {"type": "str"}}},
 }
+
+
+def cluster_name(params: dict[str, Any]) -> str | None:
+    """The name the module's `cluster` option gives this task's cluster (None: unnamed)."""
+    return (params.get("cluster") or {}).get("name") or None
 
 
 def same_server(first: str, second: str) -> bool:

@@ -59,6 +59,8 @@ class GeneratedApplications:
     excluded: list[str] = field(default_factory=list)  # names gitops_only/gitops_skip left out
     revisions: dict[str, str] = field(default_factory=dict)  # git generator repository -> commit
     unmatched_only: list[str] = field(default_factory=list)  # `only` patterns that selected nothing
+    # ApplicationSet name -> what it generated here, what it generated for other clusters, its deletion policy
+    applicationsets: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def deep_merge(base: Any, override: Any) -> Any:
@@ -214,7 +216,9 @@ def _selected(name: str, patterns: list[str]) -> bool:
 
 
 def generate_applications(applications: list[Any], generators: list[dict[str, Any]], only: list[str],
-                          skip: list[str], cache_dir: str | None = None) -> GeneratedApplications:
+                          skip: list[str], cache_dir: str | None = None, applicationsets: list[Any] | None = None,
+                          clusters: list[Any] | None = None, cluster: str | None = None,
+                          applicationset_files: list[str] | None = None) -> GeneratedApplications:
     """Explicit applications, then every generator's, selected by name (globs); names must be unique.
 
     Explicit applications are returned as indexes, never copied: they may carry
@@ -237,6 +241,26 @@ def generate_applications(applications: list[Any], generators: list[dict[str, An
             produced, url, sha = git_generator(generator["git"] or {}, index, cache_dir)
             result.revisions[url] = sha
             candidates += [(app, f"generators[{index}].git", None) for app in produced]
+    if applicationset_files:
+        from ansible_collections.gitops.kubernetes.plugins.module_utils._appset import load_applicationset_files
+
+        applicationsets = list(applicationsets or []) + load_applicationset_files(applicationset_files)
+    if applicationsets:
+        from ansible_collections.gitops.kubernetes.plugins.module_utils._appset import expand_applicationset, parse_clusters
+
+        inventory_clusters = parse_clusters(clusters)
+        for index, manifest in enumerate(applicationsets):
+            expanded = expand_applicationset(manifest, inventory_clusters, cluster, cache_dir)
+            if expanded.name in result.applicationsets:
+                raise SpecError(f"applicationsets[{index}]: ApplicationSet {expanded.name!r} is given twice")
+            result.revisions.update(expanded.revisions)
+            result.applicationsets[expanded.name] = {
+                "generated": [application_name(one.manifest) for one in expanded.applications],
+                "elsewhere": expanded.elsewhere,
+                "preserve_resources_on_deletion": expanded.preserve_resources_on_deletion,
+                "applications_sync": expanded.applications_sync,
+            }
+            candidates += [(_validated(one.manifest, one.origin), one.origin, None) for one in expanded.applications]
     seen: dict[str, str] = {}
     for app, origin, position in candidates:
         name = application_name(app)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
 from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.disappeared import parent_labels
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import application_applyset_id
@@ -30,7 +31,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import HAS
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import BatchLiveReads, LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import RunOwnership, desired_refs
-from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import HostCluster, describe_destination
+from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import HostCluster, cluster_name, describe_destination
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import Cluster, Policy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import DEFAULT_PROJECT, Project, default_project, parse_projects
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
@@ -89,6 +90,9 @@ GENERATOR_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "generators": {"type": "list", "elements": "dict"},
     "only": {"type": "list", "elements": "str"},
     "skip": {"type": "list", "elements": "str"},
+    "applicationsets": {"type": "list", "elements": "dict"},
+    "applicationset_files": {"type": "list", "elements": "path"},
+    "clusters": {"type": "list", "elements": "dict"},
 }
 # keys of the single-application manifests form, taken from the module's parameters
 MANIFESTS_FORM_KEYS = ("name", "manifests", "destination", "revision", "ignore_differences", "sync_policy")
@@ -172,6 +176,9 @@ class ApplicationInput:
         self.cache_dir = cache_dir
         self.guard = guard  # the task's policy, checked before any cluster work
         self.objects: list[DesiredObject] = []
+        # the generating ApplicationSet, recorded on the inventory parent (finds applications it stops generating)
+        self.parent_labels = parent_labels(raw)
+        self.parent: str | None = None  # the application that rendered this one (app of apps)
         self.app: Application | None = None
         self.project: Project | None = None  # the application's AppProject (specs only)
         # an unknown project fails this application (before any Git or cluster work), not the whole task
@@ -315,17 +322,27 @@ def for_this_cluster(params: dict[str, Any], client: Any,
     return here, elsewhere
 
 
-def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[ApplicationInput]:
-    """The module's applications, in whichever of the three forms they were given (with generated ones)."""
+def inputs_from_params(params: dict[str, Any], cache_dir: str,
+                       applicationsets: dict[str, dict[str, Any]] | None = None) -> list[ApplicationInput]:
+    """The module's applications, in whichever of the three forms they were given (with generated ones).
+
+    applicationsets, when given, receives what each ApplicationSet generated (GeneratedApplications.applicationsets).
+    """
     guard = Policy.from_params(params.get("policy"))
     projects = parse_projects(params.get("projects"))
-    if params.get("generators") or params.get("only") or params.get("skip"):
+    if params.get("generators") or params.get("applicationsets") or params.get("applicationset_files") or params.get("only") \
+            or params.get("skip"):
         from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
 
         explicit = list(params.get("applications") or [])
         selected = generate_applications(explicit, params.get("generators") or [], params.get("only") or [],
-                                         params.get("skip") or [], cache_dir=cache_dir)
+                                         params.get("skip") or [], cache_dir=cache_dir,
+                                         applicationsets=params.get("applicationsets"), clusters=params.get("clusters"),
+                                         cluster=cluster_name(params),
+                                         applicationset_files=params.get("applicationset_files"))
         raws = [explicit[index] for index in selected.explicit] + selected.generated
+        if applicationsets is not None:
+            applicationsets.update(selected.applicationsets)
     elif params.get("applications") is not None:
         raws = params["applications"]
     elif params.get("application") is not None:
@@ -341,6 +358,35 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[Applicati
                             "prune each other's objects; rename one of them")
         seen.add((one.name, one.namespace))
     return inputs
+
+
+def with_children(params: dict[str, Any], cache_dir: str, inputs: list[ApplicationInput], client: Any,
+                  applicationsets: dict[str, dict[str, Any]]) -> tuple[list[ApplicationInput], list[Any]]:
+    """Every input rendered, and the Applications and ApplicationSets they render made applications of the run
+    (app of apps, see _appset.app_of_apps); returns inputs and their states (DesiredState or GitopsError)."""
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset import bind_destination, parse_clusters
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.app_of_apps import Family, expand
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
+
+    guard = Policy.from_params(params.get("policy"))
+    clusters = parse_clusters(params.get("clusters"))
+    cluster = cluster_name(params)
+
+    def render(batch: list[ApplicationInput]) -> list[Any]:
+        return run_each(batch, lambda one: one.desired(client))
+
+    def make_input(raw: dict[str, Any]) -> ApplicationInput:
+        name = ((raw.get("metadata") or {}).get("name")) if isinstance(raw, dict) else None
+        return ApplicationInput(bind_destination(raw, clusters, cluster, f"Application {name}"), cache_dir, guard)
+
+    def generate(manifests: list[dict[str, Any]]) -> Any:
+        return generate_applications([], [], [], [], cache_dir=cache_dir, applicationsets=manifests,
+                                     clusters=params.get("clusters"), cluster=cluster)
+
+    family = Family()
+    inputs, states = expand(inputs, render(inputs), make_input, render, generate, family)
+    applicationsets.update(family.applicationsets)
+    return inputs, states
 
 
 @dataclass
@@ -441,7 +487,20 @@ def safe_invocation(params: dict[str, Any]) -> dict[str, Any]:
     args["application"] = mask_helm_values(args.get("application"))
     if args.get("generators"):
         args["generators"] = [masked_generator(generator) for generator in args["generators"]]
+    if args.get("applicationsets"):
+        args["applicationsets"] = [masked_applicationset(manifest) for manifest in args["applicationsets"]]
     return args
+
+
+def masked_applicationset(manifest: Any) -> Any:
+    """An ApplicationSet as -vvv may show it: Helm values of its template masked (generator elements are shown:
+    they are parameters, and a chart password belongs in the template's values, not in a generator)."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("spec"), dict):
+        return manifest
+    template = manifest["spec"].get("template")
+    if not isinstance(template, dict):
+        return manifest
+    return {**manifest, "spec": {**manifest["spec"], "template": mask_helm_values(template)}}
 
 
 def masked_generator(generator: Any) -> Any:
@@ -465,7 +524,8 @@ def prepare_module(module: Any) -> dict[str, Any]:
     credentials from the argument spec: they are registered by hand.
     """
     params = module.params
-    if params.get("generators") and params.get("applications") is None:
+    if (params.get("generators") or params.get("applicationsets") or params.get("applicationset_files")) \
+            and params.get("applications") is None:
         params["applications"] = []  # generated applications make a list, and the result says so
     for raw in [params.get("application")] + list(params.get("applications") or []):
         module.no_log_values.update(credential_values(raw))
@@ -478,6 +538,7 @@ def prepare_module(module: Any) -> dict[str, Any]:
         if not present:
             module.fail_json(msg=missing_required_lib(library), exception=error, invocation=invocation)
     specs = [params.get("application")] + [a for a in params.get("applications") or [] if "manifests" not in a]
-    if not HAS_GIT and (any(spec is not None for spec in specs) or params.get("generators")):
+    if not HAS_GIT and (any(spec is not None for spec in specs) or params.get("generators") or params.get("applicationsets")
+                        or params.get("applicationset_files")):
         module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
     return invocation

@@ -291,8 +291,11 @@ def build_parent(
     source: str | None = None,
     previous_namespaces: Iterable[str] = (),
     last_sync: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The parent ConfigMap manifest recording members (for gitops_sync to apply).
+
+    labels: more labels for the parent (which ApplicationSet generated the application); the ApplySet ones win.
 
     source: where the application comes from (recorded so another application of the same name is recognised);
     previous_namespaces: namespaces whose parents of this application still hold members;
@@ -325,7 +328,7 @@ def build_parent(
         "metadata": {
             "name": parent_name(app_name),
             "namespace": namespace,
-            "labels": {ID_LABEL: set_id, APPLICATION_LABEL: application_label_value(app_name)},
+            "labels": {**(labels or {}), ID_LABEL: set_id, APPLICATION_LABEL: application_label_value(app_name)},
             "annotations": annotations,
         },
         "data": {INVENTORY_KEY: json.dumps(document, sort_keys=True, separators=(",", ":"))},

@@ -124,10 +124,11 @@ def write_parent(
     source: str | None = None,
     previous_namespaces: Iterable[str] = (),
     last_sync: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Server-side apply the application's ApplySet parent with this inventory and history (see build_parent)."""
     manifest = build_parent(app_name, namespace, members, revision=revision, history=history, source=source,
-                            previous_namespaces=previous_namespaces, last_sync=last_sync)
+                            previous_namespaces=previous_namespaces, last_sync=last_sync, labels=labels)
     try:
         return client.apply(_configmaps(client), manifest, force_conflicts=True)
     except KubeApiError as exc:

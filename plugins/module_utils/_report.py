@@ -114,6 +114,12 @@ class ApplicationReport:
     skipped_by_window: bool = False  # the reason is a sync window (said in full after the counts)
     orphaned: list[dict[str, Any]] | None = None  # the project's orphaned resources, when it lists them
     attempts: int = 0  # how many attempts the sync took, when its policy retries
+    parent: str = ""  # the application that rendered this one (app of apps)
+
+    @property
+    def label(self) -> str:
+        """cluster/name, with the parent of an app of apps child: 'prod/root -> web'."""
+        return f"{self.cluster}/{self.parent} -> {self.name}" if self.parent else f"{self.cluster}/{self.name}"
 
     @property
     def status(self) -> str:
@@ -156,7 +162,7 @@ class ApplicationReport:
         """One readable line for the job output."""
         revision = f" at {self.revision[:12]}" if self.revision else ""
         if self.error:
-            return f"{self.cluster}/{self.name}: {FAILED}{revision}: {self.error}"
+            return f"{self.label}: {FAILED}{revision}: {self.error}"
         unchanged = self.counts.get("unchanged", 0)
         tail = f"; {unchanged} unchanged" if unchanged else ""
         tail += f"; after {self.attempts} attempts" if self.attempts > 1 else ""
@@ -164,7 +170,7 @@ class ApplicationReport:
         tail += f"; {len(self.orphaned)} orphaned resources" if self.orphaned else ""
         # a skipped application's counts are what a sync would do, as in a drift report
         changes = f"not synced ({self.skipped.split(':', 1)[0]}); {self.changes(DRIFT)}" if self.skipped else self.changes(mode)
-        return (f"{self.cluster}/{self.name}: {self.sync_status}, {self.health_status}{revision}: "
+        return (f"{self.label}: {self.sync_status}, {self.health_status}{revision}: "
                 f"{changes}{tail}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,6 +189,8 @@ class ApplicationReport:
             entry["orphaned_resources"] = self.orphaned
         if self.attempts:
             entry["attempts"] = self.attempts
+        if self.parent:
+            entry["parent"] = self.parent
         return entry
 
 
@@ -397,6 +405,7 @@ def _application(cluster: str, raw: dict[str, Any], secrets: list[str]) -> Appli
         error=scrub_text(error, secrets), duration=float(raw.get("duration") or 0.0),
         skipped=_skipped(raw) or _text(raw.get("skipped")), skipped_by_window=bool(_skipped(raw)), orphaned=_orphaned(raw),
         attempts=len(raw["attempts"]) if isinstance(raw.get("attempts"), list) else 0,
+        parent=_text(raw.get("parent")),
     )
 
 

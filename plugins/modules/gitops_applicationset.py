@@ -39,6 +39,27 @@ description:
     results, would carry them. Such applications belong in O(applications).
   - Every generated application is checked by the application spec parser; an invalid one fails the task, naming the
     generator and the element or directory.
+  - "B(ApplicationSet manifests) (O(applicationsets)) are read unchanged: generators C(list) (C(elements),
+    C(elementsYaml)), C(clusters) (the inventory's clusters, see O(clusters); C(selector), C(values)), C(git)
+    (C(directories) with C(exclude), C(files) in JSON or YAML, C(pathParamPrefix), C(values)), C(matrix) (two
+    generators; the second sees the first's parameters) and C(merge) (C(mergeKeys)); a generator's own C(template)
+    and C(selector); C(templatePatch)."
+  - "With C(goTemplate: true) templates are Go C(text/template) with Sprig, evaluated exactly as Argo CD does by the
+    C(gitops-gotemplate) helper (built by C(make tools) from C(hack/tools/gotemplate), shipped in the execution
+    environment): Argo CD's function set (Sprig without C(env), C(expandenv), C(getHostByName); plus C(normalize),
+    C(toYaml), C(fromYaml), C(fromYamlArray)) and C(goTemplateOptions) such as C(missingkey=error). C(slugify) is
+    refused. Without it, Argo CD's fasttemplate form (C({{path.basename}}), C({{path[1]}})): a tag naming no
+    parameter is left as written."
+  - "An Application's destination chooses its cluster: the inventory cluster whose C(name) or C(server) it names;
+    C(in-cluster), C(https://kubernetes.default.svc) or no cluster means the host that lists the ApplicationSet.
+    Applications of other clusters are left out here and listed in RV(applicationsets). Unlike Argo CD there is no
+    implicit C(in-cluster) entry in the C(clusters) generator: every cluster is an inventory host."
+  - "Not supported, refused by name: the C(scmProvider), C(pullRequest), C(clusterDecisionResource) and C(plugin)
+    generators, C(strategy) other than C(AllAtOnce), C(ignoreApplicationDifferences), C(preservedFields),
+    C(applicationsSync: create-only), C(clusters.flatList), a C(template) inside a C(matrix) or C(merge) child
+    (Argo CD ignores it). Applications an ApplicationSet stops generating are not deleted by this version: their
+    objects stay in the cluster as with C(preserveResourcesOnDeletion: true); RV(applicationsets) says which
+    applications each set generates, and their inventories are labelled C(gitops.kubernetes/applicationset)."
   - Never changes anything; RV(ignore:changed) is always V(false).
 attributes:
   check_mode:
@@ -66,6 +87,50 @@ options:
     type: list
     elements: dict
     default: []
+  applicationsets:
+    description:
+      - Argo CD C(ApplicationSet) manifests (C(apiVersion) C(argoproj.io/v1alpha1)), unchanged. Their applications
+        come after those of O(generators). Git repositories are read at their C(revision) through the cached mirrors
+        (credential-free URLs or SSH set up for git). Ansible evaluates C({{ }}) in task arguments and variables,
+        so mark such manifests C(!unsafe) in YAML, or use O(applicationset_files).
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.2.0
+  applicationset_files:
+    description:
+      - Files (on the controller) holding ApplicationSet manifests, several per file as C(---) separated YAML
+        documents, as Argo CD users keep them. Ansible templates C({{ }}) in task arguments and variables, so
+        ApplicationSet templates given in O(applicationsets) must be marked C(!unsafe) in YAML variables; files
+        are read by the module and need nothing of the kind.
+    type: list
+    elements: path
+    default: []
+    version_added: 0.2.0
+  clusters:
+    description:
+      - The clusters the C(clusters) generator iterates and destinations are matched against, each C(name)
+        (required), C(server), C(labels) and C(annotations) (Argo CD's cluster Secret fields). The role
+        C(gitops.kubernetes.applications) passes one per inventory host, from C(gitops_cluster_name),
+        C(gitops_cluster_server), C(gitops_cluster_labels) and C(gitops_cluster_annotations).
+    type: list
+    elements: dict
+    default: []
+    version_added: 0.2.0
+  cluster:
+    description:
+      - The cluster this task works for, as in gitops_sync. Its C(name) (in O(clusters)) decides which generated
+        applications are kept; those whose destination is another cluster are left out. Unset, every destination
+        found in O(clusters) is kept.
+    type: dict
+    version_added: 0.2.0
+    suboptions:
+      name:
+        description: The cluster's name in O(clusters).
+        type: str
+      server:
+        description: The cluster's API server URL (accepted so the same value serves every module).
+        type: str
   only:
     description:
       - Keep only the applications whose name matches one of these glob patterns. Empty keeps all.
@@ -178,6 +243,14 @@ excluded:
   type: list
   elements: str
   sample: [legacy-billing]
+applicationsets:
+  description:
+    - Per ApplicationSet name, C(generated) (names of the applications for this cluster), C(elsewhere) (names it
+      generates for other inventory clusters), C(preserve_resources_on_deletion) and C(applications_sync).
+  returned: always
+  type: dict
+  sample: {"guestbook": {"generated": ["dev-guestbook"], "elsewhere": ["prod-guestbook"],
+           "preserve_resources_on_deletion": false, "applications_sync": "sync"}}
 revisions:
   description: For each git generator's repository (shown without credentials), the commit its directories were read at.
   returned: always
@@ -190,8 +263,9 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 
+from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import CLUSTER_ARGUMENT_SPEC, cluster_name
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import masked_generator
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import masked_applicationset, masked_generator
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import mask_helm_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import credential_values
@@ -216,6 +290,10 @@ def argument_spec() -> dict[str, Any]:
         "only": {"type": "list", "elements": "str", "default": []},
         "skip": {"type": "list", "elements": "str", "default": []},
         "cache_dir": {"type": "path"},
+        "applicationsets": {"type": "list", "elements": "dict", "default": []},
+        "applicationset_files": {"type": "list", "elements": "path", "default": []},
+        "clusters": {"type": "list", "elements": "dict", "default": []},
+        **CLUSTER_ARGUMENT_SPEC,
     }
 
 
@@ -224,6 +302,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     generated = generate_applications(
         params["applications"], params["generators"], params["only"], params["skip"],
         cache_dir=params["cache_dir"] or default_cache_dir(),
+        applicationsets=params["applicationsets"], clusters=params["clusters"], cluster=cluster_name(params),
+        applicationset_files=params["applicationset_files"],
     )
     for pattern in generated.unmatched_only:
         module.warn(f"only: {pattern!r} matches no application")
@@ -235,6 +315,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         "names": generated.names,
         "excluded": generated.excluded,
         "revisions": generated.revisions,
+        "applicationsets": generated.applicationsets,
     }
 
 
@@ -245,10 +326,12 @@ def main() -> None:
         module.no_log_values.update(credential_values(raw))
     # -vvv echoes the arguments: Helm values often carry passwords
     invocation = {"module_args": {**module.params, "applications": [mask_helm_values(a) for a in module.params["applications"]],
-                                  "generators": [masked_generator(g) for g in module.params["generators"]]}}
+                                  "generators": [masked_generator(g) for g in module.params["generators"]],
+                                  "applicationsets": [masked_applicationset(a) for a in module.params["applicationsets"]]}}
     if not HAS_GENERATE:
         module.fail_json(msg=missing_required_lib("PyYAML"), exception=GENERATE_IMPORT_ERROR, invocation=invocation)
-    if not HAS_GIT and any("git" in (g or {}) for g in module.params["generators"]):
+    if not HAS_GIT and (any("git" in (g or {}) for g in module.params["generators"]) or module.params["applicationsets"]
+                        or module.params["applicationset_files"]):
         module.fail_json(msg=missing_required_lib("GitPython"), exception=GIT_IMPORT_ERROR, invocation=invocation)
     try:
         result = run_module(module)

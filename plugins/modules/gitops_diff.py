@@ -269,8 +269,9 @@ resources:
       returned: in diff mode, for objects that are OutOfSync, Missing or Extraneous
 applications:
   description: One entry per application with keys name, revision, namespace, resources, summary, sync_status,
-    out_of_sync (as above), and error when that application could not be compared.
-  returned: when O(applications) is given
+    out_of_sync (as above), error when that application could not be compared, and parent for an application
+    another one rendered (app of apps, see M(gitops.kubernetes.gitops_sync)).
+  returned: when O(applications) is given, or when the application renders child applications
   type: list
   elements: dict
 stats:
@@ -297,9 +298,11 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import G
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     GENERATOR_ARGUMENT_SPEC,
     ApplicationInput,
+    DesiredState,
     SharedCompare,
     for_this_cluster,
     inputs_from_params,
+    with_children,
     prepare_module,
     run_each,
     scrub_result,
@@ -380,10 +383,15 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
         inputs, elsewhere = for_this_cluster(params, client, inputs)
+        # the Applications an application renders (app of apps) are compared as applications of their own
+        inputs, states = with_children(params, cache_dir, inputs, client, {})
+        state_of = {id(one): state for one, state in zip(inputs, states)}
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
 
         def compare(one: ApplicationInput) -> ApplicationDiff:
-            state = one.desired(client)
+            state = state_of[id(one)]
+            if not isinstance(state, DesiredState):
+                raise state
             return compare_application(client, state.name, state.objects, namespace=state.namespace,
                                        ignore_differences=state.ignore_differences, revision=state.revision,
                                        reads=shared.reads, verdicts=shared.verdicts, source=state.source,
@@ -400,7 +408,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         + [c.predicted for o in outcomes if isinstance(o, ApplicationDiff) for c in o.resources]
     )
     result: dict[str, Any] = {"changed": False, "stats": stats}
-    if params["applications"] is None:
+    if params["applications"] is None and len(outcomes) == 1:
         diff = outcomes[0]
         if not isinstance(diff, ApplicationDiff):  # only several applications collect errors
             raise scrub_error(diff, secrets)
@@ -410,12 +418,12 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         summary = {status: 0 for status in STATUSES}
         for one, outcome in zip(inputs, outcomes):
             if isinstance(outcome, ApplicationDiff):
-                entries.append(outcome.to_result(with_diff))
+                entries.append({**outcome.to_result(with_diff), **({"parent": one.parent} if one.parent else {})})
                 for status, count in outcome.summary.items():
                     summary[status] += count
             else:
                 entries.append({"name": one.name, "sync_status": UNKNOWN, "out_of_sync": True, "error": str(outcome),
-                                **outcome.to_result()})
+                                **outcome.to_result(), **({"parent": one.parent} if one.parent else {})})
         result["applications"] = entries
         result["other_clusters"] = elsewhere
         result["summary"] = summary
@@ -434,8 +442,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 def main() -> None:
     module = GitopsModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators")],
-        required_one_of=[("application", "manifests", "applications", "generators")],
+        mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators"),
+                            ("application", "manifests", "applicationsets"), ("application", "manifests", "applicationset_files")],
+        required_one_of=[("application", "manifests", "applications", "generators", "applicationsets", "applicationset_files")],
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )

@@ -23,6 +23,13 @@ description:
     CronJob, Ingress, APIService, then other kinds); then name. A wave starts only when the previous one is
     healthy (with O(wait)); a CustomResourceDefinition is always waited for until Established before the
     objects after it."
+  - "App of apps: Argo CD C(Application) and C(ApplicationSet) manifests (C(argoproj.io)) among an application's
+    rendered objects are not applied (a cluster without Argo CD has no such resource types): each becomes an
+    application of the same run, rendered and synced with its own C(syncPolicy), recursively up to 5 levels. An
+    application that would render one of its ancestors is a cycle and fails, as does a child already listed in the
+    run. Children are synced on the parent's cluster: a child whose destination is another inventory cluster fails
+    the parent. C(AppProject) manifests among them are refused. Children an application stops rendering are not
+    deleted by this version. RV(applications[].parent) gives the tree."
   - "Hooks: objects annotated C(argocd.argoproj.io/hook) (V(PreSync), V(Sync), V(PostSync), V(SyncFail), V(Skip))
     with C(argocd.argoproj.io/hook-delete-policy) (V(BeforeHookCreation) by default, V(HookSucceeded),
     V(HookFailed)), C(metadata.generateName) allowed. Helm hooks are mapped as Argo CD maps them: C(pre-install),
@@ -451,8 +458,21 @@ info:
   type: list
   elements: dict
 applications:
-  description: One entry per application (keys as above), with C(error) when that application failed.
-  returned: when O(applications) is given
+  description:
+    - One entry per application (keys as above), with C(error) when that application failed, and C(parent) for an
+      application rendered by another one (app of apps).
+  returned: when O(applications) is given, or when the application renders child applications
+  type: list
+  elements: dict
+removed_applications:
+  description:
+    - "With O(applicationsets), the applications an ApplicationSet generated for this cluster before (their inventory
+      parents carry its label) and no longer generates. Each has C(name), C(namespace), C(applicationset),
+      C(resources) (C(deleted), or C(preserved) with C(syncPolicy.preserveResourcesOnDeletion)), C(pruned) (the
+      objects deleted, or that would be in check mode), C(changed), and C(error) when it failed. Their inventory is
+      removed. An ApplicationSet with C(applicationsSync: create-update) keeps them. Nothing is removed when an
+      application of the run failed."
+  returned: when O(applicationsets) or O(applicationset_files) is given
   type: list
   elements: dict
 sync_skipped:
@@ -495,7 +515,7 @@ from dataclasses import replace
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import CLUSTER_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import CLUSTER_ARGUMENT_SPEC, cluster_name
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
@@ -506,6 +526,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     SharedCompare,
     for_this_cluster,
     inputs_from_params,
+    with_children,
     prepare_module,
     run_each,
     run_ownership,
@@ -526,6 +547,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.disappeared import find_disappeared, remove_disappeared
     from ansible_collections.gitops.kubernetes.plugins.module_utils._orphans import find_orphans
     from ansible_collections.gitops.kubernetes.plugins.module_utils._record import initiator_from_env
     from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
@@ -574,7 +596,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
-    inputs = inputs_from_params(params, cache_dir)
+    applicationsets: dict[str, dict[str, Any]] = {}
+    inputs = inputs_from_params(params, cache_dir, applicationsets)
     initiator = {k: v for k, v in (params["initiator"] or {}).items() if v} or initiator_from_env()
     # argocd-cm's customizations are checked (scripts compiled) before any Git or cluster work
     customizations = parse_resource_customizations(params["resource_customizations"], params["resource_customizations_dir"])
@@ -590,9 +613,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     manual = params["manual_sync"] or bool(params.get("only"))
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
         inputs, elsewhere = for_this_cluster(params, client, inputs)
+        # every application is rendered before any is synced, so objects Git moved between two of them pass over;
+        # the Applications they render (app of apps) join the run
+        inputs, states = with_children(params, cache_dir, inputs, client, applicationsets)
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
-        # every application is rendered before any is synced, so objects Git moved between two of them pass over
-        states = run_each(inputs, lambda one: one.desired(client))
         ownership = run_ownership(client, [s for s in states if isinstance(s, DesiredState)])
         state_of = {id(one): state for one, state in zip(inputs, states)}
 
@@ -609,7 +633,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                                       settings=replace(settings, confirmed=one.name in confirmed,
                                                        check_mode=settings.check_mode or blocked),
                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source,
-                                      ownership=ownership, digest=state.digest, info=one.info)
+                                      ownership=ownership, digest=state.digest, info=one.info,
+                                      labels=one.parent_labels)
             if not window.allowed:
                 synced.sync_blocked_by = window.to_result()
             if blocked:
@@ -626,6 +651,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             return synced
 
         outcomes = run_each(inputs, sync)
+        # applications the ApplicationSets generated here before and no longer do
+        removed = remove_disappeared(client, find_disappeared(client, applicationsets, cluster_name(params)), settings) \
+            if applicationsets and not any(isinstance(o, GitopsError) for o in outcomes) else []
         stats = shared.finish(client, started, writes=client.writes, writes_by_verb=dict(client.writes_by_verb))
 
     with_diff = module._diff
@@ -635,14 +663,19 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         + [e.live for r in results if r is not None for e in r.resources]
     )
     warnings = customizations.warnings + [w for r in results if r is not None for w in r.warnings]
-    result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None), "stats": stats}
+    result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None) or any(r["changed"] for r in removed),
+                              "stats": stats}
+    if applicationsets:
+        result["removed_applications"] = removed
     entries = []
     for one, outcome, synced in zip(inputs, outcomes, results):
         entry = synced.to_result(with_diff) if synced is not None else {"name": one.name, "sync_status": "Unknown"}
+        if one.parent:
+            entry["parent"] = one.parent
         if not isinstance(outcome, SyncResult):
             entry.update({"error": str(outcome), **outcome.to_result()})
         entries.append(entry)
-    if params["applications"] is None:
+    if params["applications"] is None and len(entries) == 1:
         result.update(entries[0])
         result["changed"] = result["changed"] or bool(results[0] and results[0].changed)
     else:
@@ -657,7 +690,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         for e in entries:
             for key, value in (e.get("counts") or {}).items():
                 result["counts"][key] = result["counts"].get(key, 0) + value
-    failed = [entry for entry in entries if "error" in entry]
+    failed = [entry for entry in entries + removed if "error" in entry]
     if failed:
         result["failed_applications"] = [entry["name"] for entry in failed]
     if with_diff:
@@ -672,8 +705,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 def main() -> None:
     module = GitopsModule(
         argument_spec=argument_spec(),
-        mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators")],
-        required_one_of=[("application", "manifests", "applications", "generators")],
+        mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators"),
+                            ("application", "manifests", "applicationsets"), ("application", "manifests", "applicationset_files")],
+        required_one_of=[("application", "manifests", "applications", "generators", "applicationsets", "applicationset_files")],
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )

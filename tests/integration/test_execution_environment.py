@@ -1,5 +1,5 @@
 """execution-environment.yml: `ansible-builder create` turns it into a build context that installs
-requirements.txt, bindep.txt (git) and the helm and kustomize binaries copied from the build context."""
+requirements.txt, bindep.txt (git) and the helm, kustomize and gitops-gotemplate binaries copied from the build context."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def test_ansible_builder_create_makes_a_complete_build_context(tmp_path):
     (project / ".tools" / "ee").mkdir(parents=True)
     for name in ("execution-environment.yml", "requirements.txt", "bindep.txt"):
         shutil.copy(REPO / name, project / name)
-    for tool in ("helm", "kustomize"):
+    for tool in ("helm", "kustomize", "gitops-gotemplate"):
         found = shutil.which(tool)
         assert found, f"{tool} is not on PATH (make tools builds it)"
         shutil.copy(found, project / ".tools" / "ee" / tool)  # follows the .tools/bin symlink
@@ -40,12 +40,12 @@ def test_ansible_builder_create_makes_a_complete_build_context(tmp_path):
     assert f'ARG EE_BASE_IMAGE="{definition["images"]["base_image"]["name"]}"' in containerfile
     assert "COPY _build/requirements.txt requirements.txt" in containerfile
     assert "COPY _build/bindep.txt bindep.txt" in containerfile
-    assert "COPY _build/bin/helm _build/bin/kustomize /usr/local/bin/" in containerfile
+    assert "COPY _build/bin/helm _build/bin/kustomize _build/bin/gitops-gotemplate /usr/local/bin/" in containerfile
     assert "RUN helm version --short && kustomize version" in containerfile
     build = context / "_build"
     assert (build / "requirements.txt").read_text() == (REPO / "requirements.txt").read_text()
     assert "git [platform:dpkg platform:rpm]" in (build / "bindep.txt").read_text()
-    for tool in ("helm", "kustomize"):
+    for tool in ("helm", "kustomize", "gitops-gotemplate"):
         binary = build / "bin" / tool
         # real executables in the context (a symlink would point outside it and break the image build)
         assert binary.is_file() and not binary.is_symlink() and os.access(binary, os.X_OK)

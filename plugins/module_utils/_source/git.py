@@ -260,6 +260,42 @@ class GitSource(SubmodulesMixin):
         """Whether the commit holds any symlink (then only a full checkout can tell whether one escapes)."""
         return self._tree(sha).has_symlinks
 
+    def tree_entries(self, sha: str) -> list[tuple[str, str, str]]:
+        """(mode, type, path) of every entry of the commit, trees included, read from the mirror without a checkout
+        (an ApplicationSet over thousands of directories lists them in one command)."""
+        with self._locked():
+            dummy, out, dummy = self._run(self._mirror(), ["ls-tree", "-r", "-t", "-z", "--full-tree", sha],
+                                          timeout=LOCAL_TIMEOUT, failure=SourceError, what=f"listing commit {sha}")
+        entries = []
+        for entry in out.split("\0"):
+            meta, dummy, path = entry.partition("\t")
+            fields = meta.split()
+            if len(fields) == 3:
+                entries.append((fields[0], fields[1], path))
+        return entries
+
+    def read_files(self, sha: str, paths: list[str]) -> dict[str, bytes]:
+        """The content of these files of the commit, from the mirror in one `git cat-file --batch`."""
+        if not paths:
+            return {}
+        request = "".join(f"{sha}:{path}\n" for path in paths).encode()
+        with self._locked():
+            completed = subprocess.run(["git", "--git-dir", str(self.mirror_dir), "cat-file", "--batch"], input=request,
+                                       capture_output=True, timeout=LOCAL_TIMEOUT, check=False)
+        if completed.returncode != 0:
+            raise SourceError(f"reading files of commit {sha} of {self.url} failed: "
+                              f"{self.scrub(completed.stderr.decode(errors='replace'))[:300]}")
+        out, contents, position = completed.stdout, {}, 0
+        for path in paths:
+            end = out.index(b"\n", position)
+            header = out[position:end].split()
+            if len(header) != 3:
+                raise SourceError(f"{path} is missing from commit {sha} of {self.url}")
+            size = int(header[2])
+            contents[path] = out[end + 1:end + 1 + size]
+            position = end + 1 + size + 1
+        return contents
+
     def _tree(self, sha: str) -> _TreeFacts:
         key = (str(self.mirror_dir), sha)
         if key not in _tree_facts:

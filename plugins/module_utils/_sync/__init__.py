@@ -142,6 +142,7 @@ def sync_application(
     ownership: RunOwnership | None = None,
     digest: str | None = None,
     info: Iterable[dict[str, str]] = (),
+    labels: dict[str, str] | None = None,
 ) -> SyncResult:
     """Sync one application (or, in check mode, say what a sync would do).
 
@@ -153,9 +154,10 @@ def sync_application(
     identifies the revision and spec synced: without self-heal, a run syncs
     only when it differs from the last sync's (see _sync.policy). A failed
     attempt is retried as policy.retry says (each attempt in result.attempts
-    and the history). Raises GitopsError (nothing written) when the
-    application cannot be compared or planned, and SyncFailure (with the
-    partial result) when the sync started and failed.
+    and the history). `labels` are recorded on the inventory parent (the
+    ApplicationSet that generated it). Raises GitopsError (nothing written)
+    when the application cannot be compared or planned, and SyncFailure (with
+    the partial result) when the sync started and failed.
     """
     settings = settings or SyncSettings()
     policy = policy or SyncPolicy()
@@ -170,7 +172,7 @@ def sync_application(
             result = _sync_once(client, name, objects, namespace, policy, list(ignore_differences), revision, settings,
                                 reads, verdicts, source, ownership, digest, attempt=number if retry else 0,
                                 # a retry continues the sync the run decided on; the decision is made once
-                                decide_first=number == 1)
+                                decide_first=number == 1, labels=labels)
         except (SpecError, PolicyError):
             raise
         except GitopsError as exc:
@@ -209,7 +211,7 @@ def _retry_end(retry: Any, retries: int) -> str:
 def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], namespace: str | None, policy: SyncPolicy,
                ignore_differences: list[Any], revision: str | None, settings: SyncSettings, reads: LiveReads | None,
                verdicts: DryRunVerdicts | None, source: str | None, ownership: RunOwnership | None, digest: str | None,
-               attempt: int, decide_first: bool) -> SyncResult:
+               attempt: int, decide_first: bool, labels: dict[str, str] | None = None) -> SyncResult:
     started = time.monotonic()
     started_at = now_iso()
     try:
@@ -223,7 +225,8 @@ def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], name
         result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
         result.warnings += prepared.diff.warnings  # objects of kinds argocd-cm's resource.exclusions leave out
         work = any(e.action in WRITE_ACTIONS or e.action == HANDED_OVER for e in prepared.resources + prepared.prune) \
-            or _leaves_previous_parents(prepared) or namespace_metadata_drift(client, prepared, policy)
+            or _leaves_previous_parents(prepared) or namespace_metadata_drift(client, prepared, policy) \
+            or _parent_lacks(prepared, labels)
         run_hooks = work or settings.hooks == HOOKS_ALWAYS
         decision = decide(policy, settings.manual_sync, digest, prepared.diff.inventory.last_sync
                           if prepared.diff.inventory else None) if decide_first else SyncDecision(True)
@@ -251,18 +254,27 @@ def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], name
         with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout) as lease:
             prepared = _recheck(client, prepare, prepared)
             return _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease,
-                            digest, attempt)
+                            digest, attempt, labels)
     except SyncFailure:
         raise
     except GitopsError as exc:
         raise exc.with_application(name)
 
 
+def _parent_lacks(prepared: _Prepared, labels: dict[str, str] | None) -> bool:
+    """Whether an existing inventory parent misses labels it should carry (an application an ApplicationSet adopted)."""
+    inventory = prepared.diff.inventory
+    if not labels or inventory is None or not inventory.exists:
+        return False
+    current = ((inventory.parent or {}).get("metadata") or {}).get("labels") or {}
+    return any(current.get(key) != value for key, value in labels.items())
+
+
 def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
              result: SyncResult, started: float, verdicts: DryRunVerdicts | None = None,
              source: str | None = None, lease: SyncLease | None = None, digest: str | None = None,
-             attempt: int = 0) -> SyncResult:
-    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease, digest, attempt)
+             attempt: int = 0, labels: dict[str, str] | None = None) -> SyncResult:
+    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease, digest, attempt, labels)
     result.changed = True
     try:
         run.guard("the inventory")

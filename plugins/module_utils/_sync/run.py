@@ -59,10 +59,11 @@ class _Run:
     def __init__(self, client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy,
                  settings: SyncSettings, result: SyncResult, verdicts: DryRunVerdicts | None = None,
                  source: str | None = None, lease: SyncLease | None = None, digest: str | None = None,
-                 attempt: int = 0) -> None:
+                 attempt: int = 0, labels: dict[str, str] | None = None) -> None:
         self.client = client
         self.digest = digest  # of the revision and spec synced (see _sync.policy); recorded as the last sync
         self.attempt = attempt  # 1, 2, ... when the sync policy retries; 0 without retries
+        self.labels = labels  # more labels of the inventory parent (the generating ApplicationSet)
         self.lease = lease
         self.verdicts = verdicts
         self.name = name
@@ -397,7 +398,7 @@ class _Run:
                previous_namespaces: Iterable[str], last_sync: dict[str, Any] | None = None) -> None:
         write_parent(self.client, self.name, self.namespace, members, revision=revision, history=history,
                      source=self.source or (self.inventory.source if self.inventory else None),
-                     previous_namespaces=previous_namespaces, last_sync=last_sync or self._last_sync())
+                     previous_namespaces=previous_namespaces, last_sync=last_sync or self._last_sync(), labels=self.labels)
 
     def _last_sync(self) -> dict[str, Any] | None:
         if self.inventory is not None and self.inventory.last_sync:

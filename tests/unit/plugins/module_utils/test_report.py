@@ -263,3 +263,15 @@ def test_write_reports_atomically_with_the_requested_formats(tmp_path):
     assert stat.S_IMODE(os.stat(paths["json"]).st_mode) == 0o640
     paths = write_reports(drift_report(), str(dest), ["json", "markdown", "junit", "html"])
     assert sorted(os.listdir(dest)) == ["junit.xml", "report.html", "report.json", "report.md"]
+
+
+def test_an_app_of_apps_child_shows_its_parent_in_the_summary_and_the_json():
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._report import build_report as build
+
+    report = build([{"cluster": "prod", "result": {"applications": [
+        {"name": "root", "sync_status": "Synced", "health_status": "Healthy", "resources": []},
+        {"name": "web", "parent": "root", "sync_status": "Synced", "health_status": "Healthy", "resources": []},
+    ]}}], "sync")
+    lines = report.summary_lines()
+    assert any(line.startswith("prod/root -> web: Synced") for line in lines), lines
+    assert report.to_dict()["clusters"][0]["applications"][1]["parent"] == "root"
