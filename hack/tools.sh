@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Go commands this project runs (control plane, kwok, helm,
-# kustomize, kubectl) from the pinned modules under hack/tools/, once: each
+# kustomize, kubectl, an OCI registry) from the pinned modules under hack/tools/, once: each
 # tool set is cached outside the clone under a key made of its go.mod, go.sum
 # and the Go version, so a second run costs only the symlinks. Prints the
 # directory to put on PATH.
@@ -21,6 +21,8 @@ declare -A packages=(
   [kwok]="sigs.k8s.io/kwok/cmd/kwok"
   [helm]="helm.sh/helm/v3/cmd/helm"
   [kustomize]="sigs.k8s.io/kustomize/kustomize/v5"
+  # an OCI registry (CNCF Distribution) the tests and the demo push charts to
+  [registry]="github.com/distribution/distribution/v3/cmd/registry"
 )
 # version stamps the module build leaves out (discovery and `version` report them)
 kube_version=v1.34.4
@@ -30,11 +32,12 @@ declare -A ldflags=(
   [kwok]=""
   [helm]="-X helm.sh/helm/v3/internal/version.version=v3.19.5"
   [kustomize]=""
+  [registry]=""
 )
 # binary name for packages whose last path element is not the command name
 declare -A rename=([go.etcd.io/etcd/server/v3]=etcd [sigs.k8s.io/kustomize/kustomize/v5]=kustomize)
 
-for set in kube etcd kwok helm kustomize; do
+for set in kube etcd kwok helm kustomize registry; do
   key=$(cat "$here/tools/$set/go.mod" "$here/tools/$set/go.sum" <(echo "$go_version ${ldflags[$set]}") | sha256sum | cut -c1-16)
   out="$cache/tools/$set-$key"
   if [ ! -f "$out/.complete" ]; then

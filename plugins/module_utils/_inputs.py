@@ -38,6 +38,11 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render import HAS_YAML, YAML_IMPORT_ERROR
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import (
+    RepositoryCredential,
+    parse_repositories,
+    repository_secret_values,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     PROPAGATION_POLICIES,
     Application,
@@ -130,9 +135,11 @@ class DesiredState:
 class ApplicationInput:
     """One application of a module run: a spec rendered from Git here, or rendered manifests."""
 
-    def __init__(self, raw: dict[str, Any], cache_dir: str, guard: Policy | None = None) -> None:
+    def __init__(self, raw: dict[str, Any], cache_dir: str, guard: Policy | None = None,
+                 repositories: list[RepositoryCredential] | None = None) -> None:
         self.raw = raw
         self.cache_dir = cache_dir
+        self.repositories = repositories or []  # credentials matched to repository URLs by prefix
         self.guard = guard  # the task's policy, checked before any cluster work
         self.objects: list[DesiredObject] = []
         self.app: Application | None = None
@@ -181,7 +188,7 @@ class ApplicationInput:
         if self.guard is not None:
             self.guard.check_repo(self.name, self.app.source.repo_url)
             repo_check = functools.partial(self.guard.check_repo, self.name)  # submodules are no way around the policy
-        rendered = render_application(self.app, self.cache_dir, repo_check)
+        rendered = render_application(self.app, self.cache_dir, repo_check, self.repositories)
         self.objects = rendered.objects
         namespace = self.namespace
         if self.guard is not None:
@@ -206,7 +213,8 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[Applicati
         raws = [params["application"]]
     else:
         raws = [{key: params.get(key) for key in MANIFESTS_FORM_KEYS}]
-    inputs = [ApplicationInput(raw, cache_dir, guard) for raw in raws]
+    repositories = parse_repositories(params.get("repositories"))
+    inputs = [ApplicationInput(raw, cache_dir, guard, repositories) for raw in raws]
     seen: set[tuple[str, str | None]] = set()
     for one in inputs:
         if (one.name, one.namespace) in seen:
@@ -343,6 +351,7 @@ def prepare_module(module: Any) -> dict[str, Any]:
         params["applications"] = []  # generated applications make a list, and the result says so
     for raw in [params.get("application")] + list(params.get("applications") or []):
         module.no_log_values.update(credential_values(raw))
+    module.no_log_values.update(repository_secret_values(params.get("repositories")))
     invocation = {"module_args": safe_invocation(params)}
     for present, library, error in (
         (HAS_URLLIB3, "urllib3 (comes with kubernetes)", URLLIB3_IMPORT_ERROR),

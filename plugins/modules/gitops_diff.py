@@ -33,6 +33,7 @@ description:
   - Read-only. RV(ignore:changed) is always V(false); the module never writes to the cluster.
 extends_documentation_fragment:
   - gitops.kubernetes._application
+  - gitops.kubernetes._repositories
   - gitops.kubernetes._kube_connection
   - gitops.kubernetes._policy
   - gitops.kubernetes._dry_run_cache
@@ -299,6 +300,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._module import G
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_error, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import REPOSITORIES_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC
 
 try:
@@ -338,6 +340,7 @@ def argument_spec() -> dict[str, Any]:
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
+    spec.update(REPOSITORIES_ARGUMENT_SPEC)
     spec.update(POLICY_ARGUMENT_SPEC)
     spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
     spec.update(GENERATOR_ARGUMENT_SPEC)

@@ -19,6 +19,7 @@ description:
   - Secret values are masked in the returned RV(manifests); use O(dest) to get the objects as files.
 extends_documentation_fragment:
   - gitops.kubernetes._application
+  - gitops.kubernetes._repositories
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -229,6 +230,11 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._render import (
     render_application,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import (
+    REPOSITORIES_ARGUMENT_SPEC,
+    parse_repositories,
+    repository_secret_values,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     APPLICATION_ARGUMENT_SPEC,
     credential_values,
@@ -270,11 +276,12 @@ def write_dest(dest: str, objects: list[DesiredObject], check_mode: bool) -> tup
 
 def main() -> None:
     module = GitopsModule(
-        argument_spec={**APPLICATION_ARGUMENT_SPEC, "dest": {"type": "path"}},
+        argument_spec={**APPLICATION_ARGUMENT_SPEC, **REPOSITORIES_ARGUMENT_SPEC, "dest": {"type": "path"}},
         supports_check_mode=True,
     )
     # the spec is a free-form dict, so its secrets are registered by hand before anything can echo them
     module.no_log_values.update(credential_values(module.params["application"]))
+    module.no_log_values.update(repository_secret_values(module.params["repositories"]))
     # -vvv echoes the arguments: Helm values often carry passwords
     invocation = {"module_args": {**module.params, "application": mask_helm_values(module.params["application"])}}
     if not HAS_GIT:
@@ -286,7 +293,8 @@ def main() -> None:
     try:
         app = parse_application(module.params["application"])
         result["application"] = app.name
-        rendered = render_application(app, module.params["cache_dir"])
+        rendered = render_application(app, module.params["cache_dir"],
+                                      repositories=parse_repositories(module.params["repositories"]))
     except GitopsError as err:
         module.fail_json(msg=str(err), invocation=invocation, **{**result, **err.to_result()})
 
