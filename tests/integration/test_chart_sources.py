@@ -144,16 +144,18 @@ def test_bad_chart_sources_fail_naming_application_and_source_and_change_nothing
         servers, namespace, kubectl, ansible_playbook, tmp_path):
     repo_url, oci_url = servers["repository"].url, f"oci://{servers['registry'].host}/charts"
     good = chart_app("charts-bad", repo_url, "1.0.0", namespace)
+    unpinned = dict(good, source={**good["source"], "revision": "1.0.*"})
     no_ca = [{key: value for key, value in entry.items() if key != "ca_file"} for entry in credentials(servers)]
     cases = {
         "missing_chart": (dict(good, source={**good["source"], "chart": "nope"}), credentials(servers),
                           "chart 'nope' is not in the index of"),
         "no_version": (dict(good, source={**good["source"], "revision": "~3.1"}), credentials(servers),
                        "has no version matching '~3.1' (newest versions: 2.0.0-rc.1, 1.2.5, 1.2.0, 1.0.0)"),
-        "unauthorized": (good, credentials(servers, password="nope"), "refused access (HTTP 401)"),
+        # a constraint, so that the index is asked for (the pinned 1.0.0 is in the cache and needs no request)
+        "unauthorized": (unpinned, credentials(servers, password="nope"), "refused access (HTTP 401)"),
         "oci_unauthorized": (dict(good, source={**good["source"], "repo_url": oci_url}), credentials(servers, password="x"),
                              "refused access (HTTP 401)"),
-        "tls": (good, no_ca, "TLS verification of"),
+        "tls": (unpinned, no_ca, "TLS verification of"),
         "unreachable": (dict(good, source={**good["source"], "repo_url": f"https://127.0.0.1:{closed_port()}"}),
                         credentials(servers), "is unreachable"),
     }
@@ -163,8 +165,8 @@ def test_bad_chart_sources_fail_naming_application_and_source_and_change_nothing
     ))
     assert not run["first"].get("failed"), run["first"].get("msg")
     for name, (app, dummy, expected) in cases.items():
+        assert run[name].get("failed"), name
         message = run[name]["msg"]
-        assert run[name]["failed"], name
         assert message.startswith("application 'charts-bad'"), message
         assert f"source {app['source']['repo_url']} chart {app['source']['chart']}" in message, message
         assert expected in message, message
