@@ -41,7 +41,8 @@ options:
 notes:
   - The module runs where the task runs (usually the controller); that host needs git, GitPython and, for charts
     and kustomizations, the C(helm) and C(kustomize) binaries.
-  - A Helm chart's dependencies must be vendored under C(charts/); chart repositories are not contacted.
+  - Chart dependencies not vendored under C(charts/) are fetched from their chart repositories or OCI registries at
+    render time, with the credentials of O(repositories).
 seealso:
   - module: gitops.kubernetes.gitops_diff
   - name: Argo CD Application specification
@@ -65,6 +66,22 @@ EXAMPLES = r"""
 - name: Show what it would deploy
   ansible.builtin.debug:
     msg: "{{ guestbook.manifests | length }} objects from {{ guestbook.commit.sha[:12] }} ({{ guestbook.commit.subject }})"
+
+- name: Render a chart from an OCI registry, the newest 1.x
+  gitops.kubernetes.gitops_render:
+    application:
+      name: podinfo
+      source:
+        repo_url: oci://ghcr.io/stefanprodan/charts
+        chart: podinfo
+        revision: "1.*"
+      destination:
+        namespace: podinfo
+    repositories:
+      - url: ghcr.io/stefanprodan
+        username: "{{ registry_user }}"
+        password: "{{ registry_token }}"
+  register: podinfo  # podinfo.revision is "<version>@sha256:<archive digest>"
 
 - name: Render an existing Argo CD Application file
   gitops.kubernetes.gitops_render:
@@ -113,12 +130,17 @@ application:
   type: str
   sample: guestbook
 revision:
-  description: The commit the objects were rendered from (a full SHA).
+  description:
+    - The commit the objects were rendered from (a full SHA).
+    - For a chart from a chart repository or an OCI registry, C(<version>@sha256:<archive digest>).
   returned: success
   type: str
   sample: 53e28ff20cc530b9ada2173fbbd64d48338583ba
 commit:
-  description: The commit's author, author date and subject.
+  description:
+    - The commit's author, author date and subject.
+    - For a chart from a chart repository or an OCI registry, C(sha) is the archive digest, C(subject) names the
+      chart, its version and repository, C(author) and C(date) are empty.
   returned: success
   type: dict
   contains:
