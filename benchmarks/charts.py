@@ -119,7 +119,7 @@ def main() -> int:
         for kind, url in (("repository", repository.url), ("oci", registry.url)):
             cache_dir = base / f"cache-{kind}"
 
-            def apps(revision: str, own_values: bool = False) -> list[dict]:
+            def apps(revision: str, own_values: bool = False, url: str = url) -> list[dict]:
                 return [{"name": f"web-{index:03d}", "source": {
                     "repo_url": url, "chart": "web", "revision": revision,
                     "helm": {"values": {"greeting": f"hello {index}" if own_values else "hello", "run": revision}}},

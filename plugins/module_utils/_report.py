@@ -56,7 +56,6 @@ DIFF_ACTIONS = {"Synced": "unchanged", "OutOfSync": "configured", "Missing": "cr
 COUNT_KEYS = ("created", "configured", "replaced", "pruned", "prune_skipped", "handed_over", "unchanged", "hooks", "failed")
 
 
-
 def short_revision(revision: str) -> str:
     """A revision as reports show it: a commit SHA cut to 12 characters, a chart's '<version>@sha256:<digest>' to
     its version and 12 characters of the digest."""
@@ -64,6 +63,7 @@ def short_revision(revision: str) -> str:
     if at:
         return f"{version}@sha256:{digest[:12]}"
     return revision[:12]
+
 
 @dataclass
 class ObjectReport:

@@ -576,10 +576,10 @@ def _check_chart_source(reader: _Reader, spec: SourceSpec) -> None:
     if not _CHART_NAME_RE.match(spec.chart) or ".." in spec.chart:
         reader.fail(f"{spec.chart!r} is not a chart name", "chart")
     if spec.revision in ("", "HEAD"):
-        reader.fail(f"is required with chart: an exact chart version (1.2.3) or a constraint (1.2.*, ^1.2, "
-                    f">=1.0.0 <2.0.0, *)", revision_key)
+        reader.fail("is required with chart: an exact chart version (1.2.3) or a constraint (1.2.*, ^1.2, "
+                    ">=1.0.0 <2.0.0, *)", revision_key)
     url = spec.repo_url.strip()
-    scheme, sep, rest = url.partition("://")
+    scheme, sep, dummy = url.partition("://")
     if not sep:
         if url.startswith(("/", ".", "~")) or ":" in url.split("/", 1)[0] and "@" in url:
             reader.fail(f"{url!r} is no chart repository: give an https:// chart repository or an OCI registry "

@@ -94,8 +94,8 @@ def render_application(app: Application, cache_dir: str | None = None, repo_chec
                 app_dir = source.application_dir(root, resolved.sha)
                 renderer = detect_renderer(app_dir, app.source.renderer)
                 context = RenderContext(root=root.resolve(), app_dir=app_dir, rel_path=app.source.path, app=app,
-                                         secrets=[*source.secrets, *secrets(credentials)], cache_dir=cache_dir,
-                                         repositories=credentials)
+                                        secrets=[*source.secrets, *secrets(credentials)], cache_dir=cache_dir,
+                                        repositories=credentials)
                 objects = _RENDERERS[renderer](context)
         check_duplicates(objects)
         if cache:

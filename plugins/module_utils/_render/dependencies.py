@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError, SourceError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import (
     RenderContext,
@@ -39,6 +39,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context 
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.manifests import iter_yaml_documents, read_text
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import find_credential, secrets
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.helm_repo import load_index
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.paths import is_within
 
 _LOCK_FILES = ("Chart.yaml", "Chart.lock", "requirements.yaml", "requirements.lock")
@@ -89,6 +90,8 @@ def ensure_dependencies(ctx: RenderContext, chart_dir: Path, vendored: set[str])
             raise RenderError(f"chart dependency {name!r}: repository {shown!r} is not an http(s):// chart repository, "
                               f"an oci:// registry or a file:// path", file=chart_file, line=line)
         remote.append(repository.rstrip("/"))
+        if not repository.lower().startswith("oci://"):
+            _check_reachable(ctx, name, repository.rstrip("/"), chart_file, line)
     key = _build_key(chart_dir, sorted(set(remote)))
     cached = Path(os.path.expanduser(ctx.cache_dir)) / "chart-deps" / key[:2] / key if ctx.cache_dir else None
     if cached is not None and (cached / ".complete").is_file():
@@ -97,6 +100,17 @@ def ensure_dependencies(ctx: RenderContext, chart_dir: Path, vendored: set[str])
     _build(ctx, chart_dir, sorted(set(remote)), chart_file)
     if cached is not None:
         _store(chart_dir / "charts", cached)
+
+
+def _check_reachable(ctx: RenderContext, name: str, repository: str, chart_file: str, line: int | None) -> None:
+    """Read the chart repository's index first (once per process): 401, TLS and unreachable get a clear message
+    naming the dependency, where helm would only say that its cache has no index."""
+    credential = find_credential(repository, "helm", ctx.repositories)
+    try:
+        load_index(repository, credential)
+    except SourceError as err:
+        raise RenderError(f"chart dependencies could not be fetched: dependency {name!r}: {scrub_text(err.message, ctx.secrets)}",
+                          file=chart_file, line=line) from None
 
 
 def _build_key(chart_dir: Path, remote: list[str]) -> str:

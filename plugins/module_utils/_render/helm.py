@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import posixpath
 import tarfile
 import tempfile
 from pathlib import Path
@@ -16,9 +15,9 @@ import yaml
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._helm_set import HelmSetError, merge_values, parameters_file_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scalar_forms, scalars, scrub_text
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scalar_forms, scalars
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.dependencies import ensure_dependencies
-from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary, isolated_env, line_of, private_file, run_tool
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary, isolated_env, private_file, run_tool
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.manifests import iter_yaml_documents, load_manifests, read_text
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import resolve_in_checkout
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import HelmOptions

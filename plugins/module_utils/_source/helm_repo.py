@@ -38,7 +38,6 @@ except AttributeError:
 _indexes: dict[str, dict[str, Any]] = {}
 _locks: dict[str, threading.Lock] = {}
 _locks_lock = threading.Lock()
-index_requests = 0  # how many index.yaml were fetched by this process (the benchmark and tests read it)
 
 
 def index_url(repo_url: str) -> str:
@@ -47,7 +46,6 @@ def index_url(repo_url: str) -> str:
 
 def load_index(repo_url: str, credential: RepositoryCredential | None) -> dict[str, Any]:
     """The repository's index entries (chart name -> list of versions), fetched once per process."""
-    global index_requests
     with _locks_lock:
         lock = _locks.setdefault(repo_url, threading.Lock())
     with lock:
@@ -57,7 +55,6 @@ def load_index(repo_url: str, credential: RepositoryCredential | None) -> dict[s
             response = http_get(index_url(repo_url), credential, what="chart repository index", max_bytes=MAX_INDEX_BYTES)
         except NotFoundError:
             raise SourceError(f"{repo_url} is no Helm chart repository: it has no index.yaml (HTTP 404)") from None
-        index_requests += 1
         try:
             document = yaml.load(response.body, Loader=_Loader)  # nosec: SafeLoader
         except yaml.YAMLError as err:

@@ -48,7 +48,6 @@ _CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
 _tags: dict[tuple[str, str], list[str]] = {}
 _tokens: dict[tuple[str, str], str] = {}
 _lock = threading.Lock()
-tag_requests = 0
 
 
 def split_oci_url(repo_url: str, chart: str) -> tuple[str, str]:
@@ -108,7 +107,6 @@ class _Registry:
 
 def list_tags(registry: _Registry) -> list[str]:
     """Every tag of the repository, `_` read back as `+`; once per process."""
-    global tag_requests
     key = (registry.base, registry.repository)
     with _lock:
         if key in _tags:
@@ -121,7 +119,6 @@ def list_tags(registry: _Registry) -> list[str]:
         except NotFoundError:
             raise SourceError(f"chart {registry.repository.rsplit('/', 1)[-1]!r} is not in OCI registry {registry.shown} "
                               f"(no repository {registry.repository})") from None
-        tag_requests += 1
         try:
             tags += [str(tag).replace("_", "+") for tag in json.loads(response.body).get("tags") or []]
         except (ValueError, AttributeError):

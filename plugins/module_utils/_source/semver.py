@@ -287,12 +287,13 @@ def max_version(revision: str, available: list[str]) -> str | None:
         if revision in available:
             return revision
         raise
-    best: tuple[Version, str] | None = None
+    best_version: Version | None = None
+    best_entry: str | None = None
     for entry in available:
         try:
             version = Version.parse(entry)
         except SemverError:
             continue
-        if constraints.check(version) and (best is None or version > best[0]):
-            best = (version, entry)
-    return best[1] if best else None
+        if constraints.check(version) and (best_version is None or version > best_version):
+            best_version, best_entry = version, entry
+    return best_entry
