@@ -139,3 +139,24 @@ def test_a_pinned_version_in_the_cache_needs_no_network(tmp_path):
     # a cached archive that no longer has its digest is not used
     archive.path.write_bytes(b"tampered")
     assert ChartCache(str(tmp_path), "https://192.0.2.1/charts").load("web", "1.2.3") is None
+
+
+def test_reports_show_a_chart_revision_as_version_and_short_digest():
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._report import short_revision
+
+    assert short_revision("1.2.5@sha256:" + "ab" * 32) == "1.2.5@sha256:abababababab"
+    assert short_revision("53e28ff20cc530b9ada2173fbbd64d48338583ba") == "53e28ff20cc5"
+
+
+def test_git_sources_take_matching_git_credentials_only_when_their_spec_has_none():
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._render import with_git_credentials
+
+    entries = parse_repositories([{"url": "https://git.example.org/team", "username": "ci", "password": "tok", "type": "git"},
+                                  {"url": "https://git.example.org", "username": "chart", "password": "x", "type": "helm"}])
+    app = parse_application({"name": "a", "source": {"repo_url": "https://git.example.org/team/apps.git"}})
+    assert (with_git_credentials(app, entries).source.username, with_git_credentials(app, entries).source.password) == ("ci", "tok")
+    own = parse_application({"name": "a", "source": {"repo_url": "https://git.example.org/team/apps.git", "username": "me",
+                                                     "password": "mine"}})
+    assert with_git_credentials(own, entries).source.password == "mine"
+    other = parse_application({"name": "a", "source": {"repo_url": "https://git.example.org/other.git"}})
+    assert with_git_credentials(other, entries).source.password == ""  # a helm entry never serves Git
