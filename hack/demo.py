@@ -8,7 +8,9 @@ around (kubeconfig in .cluster/kubeconfig); `make cluster-down` removes it.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import chart_servers  # noqa: E402
 import local_cluster  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,7 +50,31 @@ def make_example_repository() -> Path:
     return repo
 
 
-def ansible_playbook(playbook: str, kubeconfig: str, repo: Path) -> None:
+def start_chart_servers() -> tuple[chart_servers.ChartRepository, chart_servers.OciRegistry, Path]:
+    """A chart repository and an OCI registry on 127.0.0.1 holding examples/repo/charts/hello, and an extra-vars
+    file (mode 0600) with their URLs and credentials: passwords never go on a command line."""
+    base = DEMO_DIR / "chart-servers"
+    shutil.rmtree(base, ignore_errors=True)
+    pki = chart_servers.write_pki(base / "pki")
+    password = secrets.token_hex(12)
+    repository = chart_servers.ChartRepository(base / "repository", pki, "demo", password).start()
+    registry = chart_servers.OciRegistry(base / "registry", pki, "demo", password).start()
+    registry.push(repository.publish(REPO / "examples" / "repo" / "charts" / "hello"))
+    extra_vars = base / "chart-vars.json"
+    handle = os.open(extra_vars, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump({
+            "gitops_demo_chart_repo": repository.url,
+            "gitops_demo_registry": f"{registry.host}/charts",
+            "gitops_repositories": [
+                {"url": repository.url, "username": "demo", "password": password, "ca_file": str(pki.ca_file)},
+                {"url": registry.host, "username": "demo", "password": password, "ca_file": str(pki.ca_file), "type": "oci"},
+            ],
+        }, stream)
+    return repository, registry, extra_vars
+
+
+def ansible_playbook(playbook: str, kubeconfig: str, repo: Path, extra_vars: Path | None = None) -> None:
     """Run the collection's playbook gitops.kubernetes.sync or .drift on the example inventory."""
     env = {
         **os.environ,
@@ -60,6 +87,8 @@ def ansible_playbook(playbook: str, kubeconfig: str, repo: Path) -> None:
         f"gitops.kubernetes.{playbook}", "-e", f"gitops_demo_repo=file://{repo}",
         "-e", f"gitops_report_dir={REPORT_DIR / playbook}",
     ]
+    if extra_vars is not None:
+        argv += ["-e", f"@{extra_vars}"]
     if playbook == "drift":
         argv.append("--diff")
     subprocess.run(argv, env=env, check=True)
@@ -81,26 +110,15 @@ def main() -> int:
     repo = make_example_repository()
     print(f"{repo} at commit {git(repo, 'rev-parse', '--short', 'HEAD')}")
 
-    step("Sync: ansible-playbook gitops.kubernetes.sync creates everything and waits until it is healthy")
-    ansible_playbook("sync", kubeconfig, repo)
-
-    step("Someone edits the cluster by hand: kubectl scale deployment guestbook-ui --replicas=5")
-    print(kubectl(kubeconfig, "scale", "deployment/guestbook-ui", "-n", "guestbook", "--replicas=5"))
-
-    step("Drift report: gitops.kubernetes.drift (the sync in check mode) changes nothing and shows the drift")
-    ansible_playbook("drift", kubeconfig, repo)
-    print(f"drift report (open in a browser): {REPORT_DIR / 'drift' / 'report.html'}")
-
-    step("Sync again: Git wins, the replica count goes back to 2")
-    ansible_playbook("sync", kubeconfig, repo)
-    print("guestbook-ui replicas:", kubectl(kubeconfig, "get", "deployment/guestbook-ui", "-n", "guestbook", "-o", "jsonpath={.spec.replicas}"))
-
-    step("A commit removes guestbook/legacy-flags.yaml; the next sync prunes the ConfigMap")
-    (repo / "guestbook" / "legacy-flags.yaml").unlink()
-    git(repo, "commit", "-q", "-am", "Remove the legacy flags")
-    ansible_playbook("sync", kubeconfig, repo)
-    print(kubectl(kubeconfig, "get", "configmaps", "-n", "guestbook"))
-
+    step("Starting a Helm chart repository (HTTPS, basic auth) and an OCI registry (CNCF Distribution) on 127.0.0.1, "
+         "both holding the hello chart")
+    repository, registry, extra_vars = start_chart_servers()
+    print(f"chart repository {repository.url}, OCI registry oci://{registry.host}/charts")
+    try:
+        run_loop(kubeconfig, repo, extra_vars)
+    finally:
+        registry.stop()
+        repository.stop()
     print(
         f"\nDemo finished in {time.monotonic() - began:.0f}s. Reports (json, md, junit, html): {REPORT_DIR}/{{sync,drift}}\n"
         "The cluster is still running:\n"
@@ -108,6 +126,34 @@ def main() -> int:
         "  make cluster-down   # stop it and remove its data"
     )
     return 0
+
+
+def run_loop(kubeconfig: str, repo: Path, extra_vars: Path) -> None:
+    """Sync, edit by hand, drift report, heal, prune after a commit."""
+    step("Sync: ansible-playbook gitops.kubernetes.sync creates everything (two charts from the servers) and waits "
+         "until it is healthy")
+    ansible_playbook("sync", kubeconfig, repo, extra_vars)
+    for name, namespace in (("hello-from-repository", "hello-repository"), ("hello-from-registry", "hello-registry")):
+        inventory = json.loads(kubectl(kubeconfig, "get", f"configmap/applyset-{name}", "-n", namespace,
+                                       "-o", "jsonpath={.data.inventory}"))
+        print(f"{name}: chart revision {inventory['revision']}")
+
+    step("Someone edits the cluster by hand: kubectl scale deployment guestbook-ui --replicas=5")
+    print(kubectl(kubeconfig, "scale", "deployment/guestbook-ui", "-n", "guestbook", "--replicas=5"))
+
+    step("Drift report: gitops.kubernetes.drift (the sync in check mode) changes nothing and shows the drift")
+    ansible_playbook("drift", kubeconfig, repo, extra_vars)
+    print(f"drift report (open in a browser): {REPORT_DIR / 'drift' / 'report.html'}")
+
+    step("Sync again: Git wins, the replica count goes back to 2")
+    ansible_playbook("sync", kubeconfig, repo, extra_vars)
+    print("guestbook-ui replicas:", kubectl(kubeconfig, "get", "deployment/guestbook-ui", "-n", "guestbook", "-o", "jsonpath={.spec.replicas}"))
+
+    step("A commit removes guestbook/legacy-flags.yaml; the next sync prunes the ConfigMap")
+    (repo / "guestbook" / "legacy-flags.yaml").unlink()
+    git(repo, "commit", "-q", "-am", "Remove the legacy flags")
+    ansible_playbook("sync", kubeconfig, repo, extra_vars)
+    print(kubectl(kubeconfig, "get", "configmaps", "-n", "guestbook"))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Go commands this project runs (control plane, kwok, helm,
-# kustomize, kubectl) from the pinned modules under hack/tools/, once: each
+# kustomize, kubectl, an OCI registry) from the pinned modules under hack/tools/, once: each
 # tool set is cached outside the clone under a key made of its go.mod, go.sum
 # and the Go version, so a second run costs only the symlinks. Prints the
 # directory to put on PATH.
@@ -22,6 +22,8 @@ declare -A packages=(
   [helm]="helm.sh/helm/v3/cmd/helm"
   [kustomize]="sigs.k8s.io/kustomize/kustomize/v5"
   [gotemplate]="gitops.kubernetes/hack/tools/gotemplate"
+  # an OCI registry (CNCF Distribution) the tests and the demo push charts to
+  [registry]="github.com/distribution/distribution/v3/cmd/registry"
 )
 # version stamps the module build leaves out (discovery and `version` report them)
 kube_version=v1.34.4
@@ -32,12 +34,13 @@ declare -A ldflags=(
   [helm]="-X helm.sh/helm/v3/internal/version.version=v3.19.5"
   [kustomize]=""
   [gotemplate]=""
+  [registry]=""
 )
 # binary name for packages whose last path element is not the command name
 declare -A rename=([go.etcd.io/etcd/server/v3]=etcd [sigs.k8s.io/kustomize/kustomize/v5]=kustomize
                    [gitops.kubernetes/hack/tools/gotemplate]=gitops-gotemplate)
 
-for set in kube etcd kwok helm kustomize gotemplate; do
+for set in kube etcd kwok helm kustomize gotemplate registry; do
   # gotemplate is this project's own source (ApplicationSet goTemplate evaluator): its code is part of the key
   sources=$([ "$set" = gotemplate ] && echo "$here/tools/$set/main.go" || true)
   key=$(cat "$here/tools/$set/go.mod" "$here/tools/$set/go.sum" $sources <(echo "$go_version ${ldflags[$set]}") | sha256sum | cut -c1-16)

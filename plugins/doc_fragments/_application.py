@@ -32,6 +32,22 @@ options:
         and its HTTPS credentials only on the same scheme, host and port. A C(file://) or local-path submodule is
         only fetched below a local repository. A submodule that cannot be fetched fails the render, naming its
         path and URL, so nothing is applied or pruned."
+      - "C(source.chart): a Helm chart from a chart repository or an OCI registry instead of Git. C(source.repo_url) is
+        then an C(https://) (or C(http://)) chart repository, an C(oci://host/path) registry, or Argo CD's scheme-less
+        C(host/path), which means OCI; C(source.revision) (required) is an exact chart version or a constraint with
+        Helm's semantics (C(1.2.*), C(~1.2), C(^1.2), C(>=1.0.0 <2.0.0), C(*), alternatives with C(||); prereleases
+        only when the constraint names one), resolved to the highest matching version from the repository's
+        C(index.yaml) or the registry's tags, once per repository and task. The archive is checked against its
+        sha256 digest and cached, so a pinned version already cached needs no network request. The revision
+        returned and recorded is C(<version>@sha256:<archive digest>). C(source.path), C(source.directory),
+        C(source.kustomize) and the SSH options do not apply and are refused; C(source.helm) options apply, its
+        value files naming files of the chart. Credentials come from the O(repositories) option, or
+        C(source.username) and C(source.password)."
+      - "Chart dependencies (C(Chart.yaml) C(dependencies) or C(requirements.yaml)) not vendored under C(charts/)
+        are fetched at render time from C(https://) chart repositories and C(oci://) registries with
+        C(helm dependency build) (honouring C(Chart.lock)), for charts in Git and from repositories alike, with the
+        credentials of O(repositories); the build of an unchanged chart is cached. A dependency that cannot be
+        fetched fails the render, naming C(Chart.yaml)."
       - "C(source.path) (default C(.)): the directory inside the repository. It must stay inside the repository:
         absolute paths, C(..) that leaves it and symlinks that point outside the checkout are refused."
       - "C(source.directory): C(recurse) (default V(false)), C(include) (default C(*.{yaml,yml,json})) and
@@ -44,7 +60,8 @@ options:
       - "C(source.helm): C(release_name) (default: the application name), C(value_files) (relative to the chart,
         inside the repository), C(values) (a dictionary, or a YAML string as in Argo CD), C(parameters) (a list of
         C(name), C(value), C(force_string), passed as C(--set) or C(--set-string)), C(skip_crds) (default
-        V(false): CRDs from the chart's C(crds/) are rendered), C(kube_version), C(api_versions)."
+        V(false): CRDs from the chart's C(crds/) are rendered), C(kube_version), C(api_versions), C(pass_credentials)
+        (default V(false): a chart archive on another host than its repository gets no credentials)."
       - "The renderer is detected from C(source.path): a C(kustomization.yaml), C(kustomization.yml) or
         C(Kustomization) file means kustomize, a C(Chart.yaml) means Helm, anything else a directory of plain
         manifests. Giving exactly one of C(source.directory), C(source.kustomize), C(source.helm) (even empty,
@@ -88,8 +105,10 @@ options:
       - "B(An Argo CD Application manifest) (C(apiVersion: argoproj.io/v1alpha1), C(kind: Application)), mapped
         to the spec above: C(metadata.name); C(spec.source) C(repoURL), C(targetRevision), C(path), C(directory)
         (C(recurse), C(include), C(exclude)), C(kustomize) (C(images), C(namePrefix), C(nameSuffix), C(namespace),
-        C(commonLabels), C(commonAnnotations)), C(helm) (C(releaseName), C(valueFiles), C(values),
-        C(valuesObject), C(parameters), C(skipCrds), C(kubeVersion), C(apiVersions)); C(spec.destination.namespace);
+        C(commonLabels), C(commonAnnotations)), C(chart) (see C(source.chart)), C(helm) (C(releaseName), C(valueFiles),
+        C(values), C(valuesObject), C(parameters), C(skipCrds), C(kubeVersion), C(apiVersions), C(passCredentials));
+        C(spec.destination) (C(namespace); C(server) or C(name) pick the inventory cluster, see the C(cluster) option);
+        C(spec.project) (an AppProject of the C(projects) option, or C(default));
         C(spec.syncPolicy.automated) (C(prune), C(allowEmpty), C(selfHeal), C(enabled)): without C(automated), or
         with C(enabled: false), the application is manual; C(selfHeal) defaults to V(false) as in Argo CD;
         C(spec.syncPolicy.retry) (C(limit), C(backoff.duration), C(backoff.factor), C(backoff.maxDuration));
@@ -99,11 +118,9 @@ options:
         C(Prune) (V(true), V(false), V(confirm)), C(Delete), C(ServerSideApply=true) and C(ApplyOutOfSyncOnly)
         (every object is server-side applied, and only objects out of sync are - applying one already in sync
         would change nothing, so V(false) means the same); C(spec.ignoreDifferences)."
-      - "C(spec.destination.server) and C(spec.destination.name) are accepted only when they name the in-cluster
-        default (C(https://kubernetes.default.svc), C(in-cluster)): the cluster comes from the inventory. C(spec.project)
-        must be C(default). C(spec.sources), C(spec.source.chart), C(spec.source.plugin), Jsonnet,
-        C(ServerSideApply=false), C(ClientSideApplyMigration), C(retry.refresh) and every other field are refused
-        with an error naming them and saying why. Other C(metadata) fields and
+      - "C(spec.sources), C(spec.source.plugin), Jsonnet, C(ServerSideApply=false), C(ClientSideApplyMigration),
+        C(retry.refresh) and every other field are refused with an error naming them and saying why. Other
+        C(metadata) fields and
         C(status) do not change what is deployed and are ignored."
     type: dict
     required: true

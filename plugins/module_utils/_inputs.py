@@ -43,6 +43,11 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render import HAS_YAML, YAML_IMPORT_ERROR
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import (
+    RepositoryCredential,
+    parse_repositories,
+    repository_secret_values,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     OBJECT_DELETE_OPTIONS,
     PROPAGATION_POLICIES,
@@ -171,9 +176,11 @@ class ApplicationInput:
     """One application of a module run: a spec rendered from Git here, or rendered manifests."""
 
     def __init__(self, raw: dict[str, Any], cache_dir: str, guard: Policy | None = None,
-                 projects: dict[str, Project] | None = None) -> None:
+                 projects: dict[str, Project] | None = None,
+                 repositories: list[RepositoryCredential] | None = None) -> None:
         self.raw = raw
         self.cache_dir = cache_dir
+        self.repositories = repositories or []  # credentials matched to repository URLs by prefix
         self.guard = guard  # the task's policy, checked before any cluster work
         self.objects: list[DesiredObject] = []
         # the generating ApplicationSet, recorded on the inventory parent (finds applications it stops generating)
@@ -267,7 +274,7 @@ class ApplicationInput:
             for guard in guards:
                 guard.check_repo(self.name, url, context)
 
-        rendered = render_application(self.app, self.cache_dir, repo_check if guards else None)
+        rendered = render_application(self.app, self.cache_dir, repo_check if guards else None, self.repositories)
         self.objects = rendered.objects
         for guard in self.guards:
             guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client, self.cluster)
@@ -349,7 +356,8 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str,
         raws = [params["application"]]
     else:
         raws = [{key: params.get(key) for key in MANIFESTS_FORM_KEYS}]
-    inputs = [ApplicationInput(raw, cache_dir, guard, projects) for raw in raws]
+    repositories = parse_repositories(params.get("repositories"))
+    inputs = [ApplicationInput(raw, cache_dir, guard, projects, repositories) for raw in raws]
     seen: set[tuple[str, str | None]] = set()
     for one in inputs:
         if (one.name, one.namespace) in seen:
@@ -369,6 +377,9 @@ def with_children(params: dict[str, Any], cache_dir: str, inputs: list[Applicati
     from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
 
     guard = Policy.from_params(params.get("policy"))
+    # children answer to the same projects and use the same repository credentials as their parents
+    projects = parse_projects(params.get("projects"))
+    repositories = parse_repositories(params.get("repositories"))
     clusters = parse_clusters(params.get("clusters"))
     cluster = cluster_name(params)
 
@@ -377,7 +388,8 @@ def with_children(params: dict[str, Any], cache_dir: str, inputs: list[Applicati
 
     def make_input(raw: dict[str, Any]) -> ApplicationInput:
         name = ((raw.get("metadata") or {}).get("name")) if isinstance(raw, dict) else None
-        return ApplicationInput(bind_destination(raw, clusters, cluster, f"Application {name}"), cache_dir, guard)
+        return ApplicationInput(bind_destination(raw, clusters, cluster, f"Application {name}"), cache_dir, guard,
+                                projects, repositories)
 
     def generate(manifests: list[dict[str, Any]]) -> Any:
         return generate_applications([], [], [], [], cache_dir=cache_dir, applicationsets=manifests,
@@ -529,6 +541,7 @@ def prepare_module(module: Any) -> dict[str, Any]:
         params["applications"] = []  # generated applications make a list, and the result says so
     for raw in [params.get("application")] + list(params.get("applications") or []):
         module.no_log_values.update(credential_values(raw))
+    module.no_log_values.update(repository_secret_values(params.get("repositories")))
     invocation = {"module_args": safe_invocation(params)}
     for present, library, error in (
         (HAS_URLLIB3, "urllib3 (comes with kubernetes)", URLLIB3_IMPORT_ERROR),

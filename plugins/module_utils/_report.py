@@ -56,6 +56,15 @@ DIFF_ACTIONS = {"Synced": "unchanged", "OutOfSync": "configured", "Missing": "cr
 COUNT_KEYS = ("created", "configured", "replaced", "pruned", "prune_skipped", "handed_over", "unchanged", "hooks", "failed")
 
 
+def short_revision(revision: str) -> str:
+    """A revision as reports show it: a commit SHA cut to 12 characters, a chart's '<version>@sha256:<digest>' to
+    its version and 12 characters of the digest."""
+    version, at, digest = revision.partition("@sha256:")
+    if at:
+        return f"{version}@sha256:{digest[:12]}"
+    return revision[:12]
+
+
 @dataclass
 class ObjectReport:
     """One Kubernetes object of an application, as the report shows it."""
@@ -160,7 +169,7 @@ class ApplicationReport:
 
     def summary_line(self, mode: str) -> str:
         """One readable line for the job output."""
-        revision = f" at {self.revision[:12]}" if self.revision else ""
+        revision = f" at {short_revision(self.revision)}" if self.revision else ""
         if self.error:
             return f"{self.label}: {FAILED}{revision}: {self.error}"
         unchanged = self.counts.get("unchanged", 0)
@@ -488,7 +497,7 @@ def to_markdown(report: RunReport) -> str:
     for app in report.applications:
         changes = app.error if app.error else app.changes(report.mode) + (f"; {app.skipped}" if app.skipped else "")
         lines.append(f"| {_md(app.cluster)} | {_md(app.name)} | {app.status} | {app.health_status} | "
-                     f"`{app.revision[:12] or '-'}` | {_md(changes)} |")
+                     f"`{short_revision(app.revision) or '-'}` | {_md(changes)} |")
     if report.unmatched:
         lines += ["", "## Applications no cluster took", ""]
         lines += [f"- {_md(unmatched_line(entry))}" for entry in report.unmatched]
@@ -637,7 +646,7 @@ def to_html(report: RunReport) -> str:
             f"<td>{esc(app.cluster)}</td><td><b>{esc(app.name)}</b>"
             f'{"<br><small>" + esc(app.namespace) + "</small>" if app.namespace else ""}</td>'
             f"<td>{_badge(app.status)}</td><td>{_badge(app.health_status)}</td>"
-            f"<td><code>{esc(app.revision[:12]) or '-'}</code></td><td>{''.join(cell)}</td></tr>"
+            f"<td><code>{esc(short_revision(app.revision)) or '-'}</code></td><td>{''.join(cell)}</td></tr>"
         )
     if not report.applications:
         out.append('<tr><td colspan="6">No applications.</td></tr>')

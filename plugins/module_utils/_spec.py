@@ -42,6 +42,7 @@ RENDERERS = ("directory", "kustomize", "helm")
 
 # metadata.name rules (RFC 1123 subdomain): the name becomes an object name (inventory parent)
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_CHART_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 # argument spec of the options documented in doc_fragments/_application.py; keep the two in step
 APPLICATION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
@@ -92,15 +93,23 @@ class HelmOptions:
     skip_crds: bool = False
     kube_version: str = ""
     api_versions: list[str] = field(default_factory=list)
+    # send the chart repository's credentials to a chart archive on another host too (Helm's --pass-credentials)
+    pass_credentials: bool = False
 
 
 @dataclass
 class SourceSpec:
-    """Where the manifests come from, and how to render them."""
+    """Where the manifests come from, and how to render them.
+
+    With `chart`, repo_url is a Helm chart repository (http(s)://) or an OCI
+    registry (oci://, the scheme-less form already made explicit), revision an
+    exact chart version or a semver constraint, and path is unused.
+    """
 
     repo_url: str
     revision: str = "HEAD"
     path: str = "."
+    chart: str = ""
     directory: DirectoryOptions | None = None
     kustomize: KustomizeOptions | None = None
     helm: HelmOptions | None = None
@@ -117,7 +126,7 @@ class SourceSpec:
         for name in RENDERERS:
             if getattr(self, name) is not None:
                 return name
-        return None
+        return "helm" if self.chart else None
 
 
 @dataclass
@@ -350,7 +359,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
 
     source = top.child("source")
     source.only((
-        "repo_url", "revision", "path", "directory", "kustomize", "helm",
+        "repo_url", "revision", "path", "chart", "directory", "kustomize", "helm",
         "ssh_private_key_file", "ssh_known_hosts_file", "ssh_strict_host_key_checking",
         "username", "password", "allow_remote_bases",
     ))
@@ -358,6 +367,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
         repo_url=source.text("repo_url", required=True),
         revision=source.text("revision", "HEAD") or "HEAD",
         path=source.text("path", ".") or ".",
+        chart=source.text("chart"),
         ssh_private_key_file=source.text("ssh_private_key_file"),
         ssh_known_hosts_file=source.text("ssh_known_hosts_file"),
         ssh_strict_host_key_checking=source.flag("ssh_strict_host_key_checking", True),
@@ -386,7 +396,8 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
         )
     if source.has("helm"):
         helm = source.child("helm")
-        helm.only(("release_name", "value_files", "values", "parameters", "skip_crds", "kube_version", "api_versions"))
+        helm.only(("release_name", "value_files", "values", "parameters", "skip_crds", "kube_version", "api_versions",
+                   "pass_credentials"))
         spec.helm = HelmOptions(
             release_name=helm.text("release_name"),
             value_files=helm.texts("value_files"),
@@ -395,6 +406,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
             skip_crds=helm.flag("skip_crds"),
             kube_version=helm.text("kube_version"),
             api_versions=helm.texts("api_versions"),
+            pass_credentials=helm.flag("pass_credentials"),
         )
     _check_source(source, spec)
 
@@ -446,7 +458,6 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
 
 _ARGO_UNSUPPORTED_HINTS = {
     "sources": "multiple sources are not supported; use one application per source",
-    "source.chart": "Helm charts from chart repositories are not supported; vendor the chart in Git",
     "source.plugin": "config management plugins are not supported",
     "source.ref": "source references are only meaningful with spec.sources, which is not supported",
     "source.directory.jsonnet": "Jsonnet is not supported",
@@ -473,13 +484,14 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
         spec.fail("is required (spec.sources with several sources is not supported)", "source")
 
     source = spec.child("source")
-    source.only(("repoURL", "targetRevision", "path", "directory", "kustomize", "helm"),
+    source.only(("repoURL", "targetRevision", "path", "chart", "directory", "kustomize", "helm"),
                 hint={key.split(".", 1)[1]: hint for key, hint in _ARGO_UNSUPPORTED_HINTS.items()
                       if key.startswith("source.") and key.count(".") == 1})
     result = SourceSpec(
         repo_url=source.text("repoURL", required=True),
         revision=source.text("targetRevision", "HEAD") or "HEAD",
         path=source.text("path", ".") or ".",
+        chart=source.text("chart"),
     )
     if source.has("directory"):
         directory = source.child("directory")
@@ -508,8 +520,8 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
     if source.has("helm"):
         helm = source.child("helm")
         helm.only(("releaseName", "valueFiles", "values", "valuesObject", "parameters", "skipCrds", "kubeVersion",
-                   "apiVersions"),
-                  when_empty=("fileParameters", "passCredentials", "ignoreMissingValueFiles", "version", "namespace",
+                   "apiVersions", "passCredentials"),
+                  when_empty=("fileParameters", "ignoreMissingValueFiles", "version", "namespace",
                               "skipTests", "skipSchemaValidation"))
         if helm.has("values") and helm.has("valuesObject"):
             helm.fail("give either values or valuesObject, not both", "valuesObject")
@@ -521,6 +533,7 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
             skip_crds=helm.flag("skipCrds"),
             kube_version=helm.text("kubeVersion"),
             api_versions=helm.texts("apiVersions"),
+            pass_credentials=helm.flag("passCredentials"),
         )
     _check_source(source, result)
 
@@ -624,7 +637,10 @@ def _option_bool(reader: _Reader, key: str, value: str) -> bool:
 
 def _check_source(reader: _Reader, spec: SourceSpec) -> None:
     revision_key = "revision" if "revision" in reader.raw else "targetRevision"
-    if spec.revision.startswith("-") or any(char.isspace() or ord(char) < 32 for char in spec.revision):
+    # a chart's version constraint may hold spaces (">=1.0.0 <2.0.0"); a Git revision never does
+    allowed_space = " " if spec.chart else ""
+    if spec.revision.startswith("-") or any((char.isspace() and char not in allowed_space) or ord(char) < 32
+                                            for char in spec.revision):
         reader.fail(f"{spec.revision!r} is not a valid revision", revision_key)
     given = [name for name in RENDERERS if getattr(spec, name) is not None]
     if len(given) > 1:
@@ -642,6 +658,39 @@ def _check_source(reader: _Reader, spec: SourceSpec) -> None:
             if "://" in value_file:
                 reader.fail(f"{value_file!r}: value files must come from the repository, URLs are not fetched",
                             "helm.value_files" if "value_files" in (reader.raw.get("helm") or {}) else "helm.valueFiles")
+    if spec.chart:
+        _check_chart_source(reader, spec)
+
+
+def _check_chart_source(reader: _Reader, spec: SourceSpec) -> None:
+    """A chart from a chart repository or an OCI registry: what Git-only settings it cannot take, its URL made explicit."""
+    ours = "repo_url" in reader.raw
+    url_key, revision_key = ("repo_url", "revision") if ours else ("repoURL", "targetRevision")
+    for key in ("directory", "kustomize"):
+        if getattr(spec, key) is not None:
+            reader.fail("does not apply to a chart (a chart is rendered by helm; use helm options)", key)
+    if spec.path != ".":
+        reader.fail(f"does not apply to a chart from a chart repository (got {spec.path!r}); drop it, or drop chart "
+                    f"for a chart in a Git repository", "path")
+    for key in ("ssh_private_key_file", "ssh_known_hosts_file", "allow_remote_bases"):
+        if reader.has(key) and reader.raw[key] not in (False, ""):
+            reader.fail("applies to Git repositories only, not to a chart repository", key)
+    if not _CHART_NAME_RE.match(spec.chart) or ".." in spec.chart:
+        reader.fail(f"{spec.chart!r} is not a chart name", "chart")
+    if spec.revision in ("", "HEAD"):
+        reader.fail("is required with chart: an exact chart version (1.2.3) or a constraint (1.2.*, ^1.2, "
+                    ">=1.0.0 <2.0.0, *)", revision_key)
+    url = spec.repo_url.strip()
+    scheme, sep, dummy = url.partition("://")
+    if not sep:
+        if url.startswith(("/", ".", "~")) or ":" in url.split("/", 1)[0] and "@" in url:
+            reader.fail(f"{url!r} is no chart repository: give an https:// chart repository or an OCI registry "
+                        f"(oci://host/path or host/path)", url_key)
+        url = f"oci://{url}"  # Argo CD's scheme-less form is an OCI registry
+    elif scheme.lower() not in ("http", "https", "oci"):
+        reader.fail(f"{url!r} is no chart repository: a chart comes from an http(s):// chart repository or an "
+                    f"oci:// registry", url_key)
+    spec.repo_url = url.rstrip("/")
 
 
 def normalize_repo_path(path: str, what: str = "path") -> str:

@@ -33,6 +33,7 @@ description:
   - Read-only. RV(ignore:changed) is always V(false); the module never writes to the cluster.
 extends_documentation_fragment:
   - gitops.kubernetes._application
+  - gitops.kubernetes._repositories
   - gitops.kubernetes._kube_connection
   - gitops.kubernetes._policy
   - gitops.kubernetes._projects
@@ -313,6 +314,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import P
 from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import PROJECTS_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_error, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import REPOSITORIES_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     APPLICATION_ARGUMENT_SPEC,
     RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC,
@@ -356,6 +358,7 @@ def argument_spec() -> dict[str, Any]:
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
+    spec.update(REPOSITORIES_ARGUMENT_SPEC)
     spec.update(POLICY_ARGUMENT_SPEC)
     spec.update(PROJECTS_ARGUMENT_SPEC)
     spec.update(CLUSTER_ARGUMENT_SPEC)

@@ -19,6 +19,7 @@ description:
   - Secret values are masked in the returned RV(manifests); use O(dest) to get the objects as files.
 extends_documentation_fragment:
   - gitops.kubernetes._application
+  - gitops.kubernetes._repositories
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -40,7 +41,8 @@ options:
 notes:
   - The module runs where the task runs (usually the controller); that host needs git, GitPython and, for charts
     and kustomizations, the C(helm) and C(kustomize) binaries.
-  - A Helm chart's dependencies must be vendored under C(charts/); chart repositories are not contacted.
+  - Chart dependencies not vendored under C(charts/) are fetched from their chart repositories or OCI registries at
+    render time, with the credentials of O(repositories).
 seealso:
   - module: gitops.kubernetes.gitops_diff
   - name: Argo CD Application specification
@@ -64,6 +66,22 @@ EXAMPLES = r"""
 - name: Show what it would deploy
   ansible.builtin.debug:
     msg: "{{ guestbook.manifests | length }} objects from {{ guestbook.commit.sha[:12] }} ({{ guestbook.commit.subject }})"
+
+- name: Render a chart from an OCI registry, the newest 1.x
+  gitops.kubernetes.gitops_render:
+    application:
+      name: podinfo
+      source:
+        repo_url: oci://ghcr.io/stefanprodan/charts
+        chart: podinfo
+        revision: "1.*"
+      destination:
+        namespace: podinfo
+    repositories:
+      - url: ghcr.io/stefanprodan
+        username: "{{ registry_user }}"
+        password: "{{ registry_token }}"
+  register: podinfo  # podinfo.revision is "<version>@sha256:<archive digest>"
 
 - name: Render an existing Argo CD Application file
   gitops.kubernetes.gitops_render:
@@ -112,12 +130,17 @@ application:
   type: str
   sample: guestbook
 revision:
-  description: The commit the objects were rendered from (a full SHA).
+  description:
+    - The commit the objects were rendered from (a full SHA).
+    - For a chart from a chart repository or an OCI registry, C(<version>@sha256:<archive digest>).
   returned: success
   type: str
   sample: 53e28ff20cc530b9ada2173fbbd64d48338583ba
 commit:
-  description: The commit's author, author date and subject.
+  description:
+    - The commit's author, author date and subject.
+    - For a chart from a chart repository or an OCI registry, C(sha) is the archive digest, C(subject) names the
+      chart, its version and repository, C(author) and C(date) are empty.
   returned: success
   type: dict
   contains:
@@ -229,6 +252,11 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._render import (
     render_application,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import (
+    REPOSITORIES_ARGUMENT_SPEC,
+    parse_repositories,
+    repository_secret_values,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     APPLICATION_ARGUMENT_SPEC,
     credential_values,
@@ -270,11 +298,12 @@ def write_dest(dest: str, objects: list[DesiredObject], check_mode: bool) -> tup
 
 def main() -> None:
     module = GitopsModule(
-        argument_spec={**APPLICATION_ARGUMENT_SPEC, "dest": {"type": "path"}},
+        argument_spec={**APPLICATION_ARGUMENT_SPEC, **REPOSITORIES_ARGUMENT_SPEC, "dest": {"type": "path"}},
         supports_check_mode=True,
     )
     # the spec is a free-form dict, so its secrets are registered by hand before anything can echo them
     module.no_log_values.update(credential_values(module.params["application"]))
+    module.no_log_values.update(repository_secret_values(module.params["repositories"]))
     # -vvv echoes the arguments: Helm values often carry passwords
     invocation = {"module_args": {**module.params, "application": mask_helm_values(module.params["application"])}}
     if not HAS_GIT:
@@ -286,7 +315,8 @@ def main() -> None:
     try:
         app = parse_application(module.params["application"])
         result["application"] = app.name
-        rendered = render_application(app, module.params["cache_dir"])
+        rendered = render_application(app, module.params["cache_dir"],
+                                      repositories=parse_repositories(module.params["repositories"]))
     except GitopsError as err:
         module.fail_json(msg=str(err), invocation=invocation, **{**result, **err.to_result()})
 

@@ -115,6 +115,7 @@ description:
   - Secret values never appear in results, diffs or messages.
 extends_documentation_fragment:
   - gitops.kubernetes._application
+  - gitops.kubernetes._repositories
   - gitops.kubernetes._kube_connection
   - gitops.kubernetes._policy
   - gitops.kubernetes._projects
@@ -538,6 +539,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import P
 from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import PROJECTS_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import REPOSITORIES_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     APPLICATION_ARGUMENT_SPEC,
     PROPAGATION_POLICIES,
@@ -582,6 +584,7 @@ def argument_spec() -> dict[str, Any]:
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
     }
     spec.update(kube_connection_argument_spec())
+    spec.update(REPOSITORIES_ARGUMENT_SPEC)
     spec.update(POLICY_ARGUMENT_SPEC)
     spec.update(PROJECTS_ARGUMENT_SPEC)
     spec.update(CLUSTER_ARGUMENT_SPEC)

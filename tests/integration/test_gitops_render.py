@@ -235,7 +235,7 @@ HELM_FILES = {
         dependencies:
         - name: redis
           version: 19.0.0
-          repository: https://charts.bitnami.com/bitnami
+          repository: https://127.0.0.1:1/charts
         """,
 }
 
@@ -284,7 +284,8 @@ def test_helm(ansible_playbook, git_repo, tmp_path):
     assert "must stay inside the repository" in result["escaping_values"]["msg"]
     remote = result["remote_dep"]
     assert remote["failed"] and remote["error_type"] == "RenderError"
-    assert "chart dependency 'redis' from https://charts.bitnami.com/bitnami is not vendored" in remote["msg"]
+    # nothing listens on port 1: the dependency cannot be fetched, and the error says so
+    assert "chart dependencies could not be fetched" in remote["msg"] and "127.0.0.1:1" in remote["msg"]
     assert remote["file"] == "charts/remote-dep/Chart.yaml"
 
 

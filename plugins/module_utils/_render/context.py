@@ -9,12 +9,13 @@ import posixpath
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import RepositoryCredential
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application
 
 RENDER_TIMEOUT = 300.0  # seconds for one kustomize or helm run
@@ -31,6 +32,9 @@ class RenderContext:
     rel_path: str  # the application path, repository-relative ('.' for the root)
     app: Application
     secrets: list[str]
+    cache_dir: str = ""  # where built chart dependencies are kept ("": not kept)
+    # credentials for the chart repositories and registries chart dependencies come from
+    repositories: list[RepositoryCredential] = field(default_factory=list)
 
     def repo_relative(self, relative_to_app: str) -> str:
         return posixpath.normpath(posixpath.join(self.rel_path, relative_to_app))

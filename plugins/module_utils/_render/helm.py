@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import posixpath
 import tarfile
 import tempfile
 from pathlib import Path
@@ -16,8 +15,9 @@ import yaml
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._helm_set import HelmSetError, merge_values, parameters_file_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scalar_forms, scalars, scrub_text
-from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary, isolated_env, line_of, private_file, run_tool
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scalar_forms, scalars
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.dependencies import ensure_dependencies
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary, isolated_env, private_file, run_tool
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.manifests import iter_yaml_documents, load_manifests, read_text
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import resolve_in_checkout
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import HelmOptions
@@ -52,43 +52,13 @@ def vendored_charts(chart_dir: Path) -> set[str]:
     return names
 
 
-def check_chart_dependencies(ctx: RenderContext, chart_dir: Path) -> None:
-    """Every dependency in Chart.yaml must be vendored: remote chart repositories are never fetched."""
-    chart_file = ctx.repo_relative_path(chart_dir / "Chart.yaml")
-    documents = list(iter_yaml_documents(read_text(chart_dir / "Chart.yaml", chart_file), chart_file))
-    chart = documents[0][1] if documents else {}
-    if not isinstance(chart, dict):
-        raise RenderError("Chart.yaml must be a mapping", file=chart_file)
-    dependencies = chart.get("dependencies") or []
-    requirements = chart_dir / "requirements.yaml"
-    if not dependencies and requirements.is_file():
-        requirements_file = ctx.repo_relative_path(requirements)
-        loaded = list(iter_yaml_documents(read_text(requirements, requirements_file), requirements_file))
-        dependencies = ((loaded[0][1] or {}).get("dependencies") if loaded and isinstance(loaded[0][1], dict) else []) or []
-    if not isinstance(dependencies, list):
-        raise RenderError("dependencies must be a list", file=chart_file)
-    present = vendored_charts(chart_dir)
-    for dependency in dependencies:
-        if not isinstance(dependency, dict) or not dependency.get("name"):
-            continue
-        name = str(dependency["name"])
-        if name in present:
-            continue
-        repository = scrub_text(str(dependency.get("repository") or ""), ctx.secrets)
-        origin = f" from {repository}" if repository else ""
-        raise RenderError(
-            f"chart dependency {name!r}{origin} is not vendored under "
-            f"{posixpath.join(posixpath.dirname(chart_file) or '.', 'charts')}/: chart repositories are not fetched "
-            f"at render time; run `helm dependency build` for the chart and commit its charts/ directory",
-            file=chart_file, line=line_of(chart_dir / "Chart.yaml", f"name: {name}"))
-
-
 def render_helm(ctx: RenderContext) -> list[DesiredObject]:
     options = ctx.app.source.helm or HelmOptions()
     binary = find_binary("helm")
     if not (ctx.app_dir / "Chart.yaml").is_file():
         raise RenderError(f"no Chart.yaml in {ctx.rel_path!r}, but the spec asks for helm", file=ctx.rel_path)
-    check_chart_dependencies(ctx, ctx.app_dir)
+    # dependencies not vendored under charts/ are fetched, as Argo CD's `helm dependency build` does
+    ensure_dependencies(ctx, ctx.app_dir, vendored_charts(ctx.app_dir))
     with tempfile.TemporaryDirectory(prefix="gitops-helm-") as temp:
         home = Path(temp)
         argv = [binary, "template", options.release_name or ctx.app.name, str(ctx.app_dir)]

@@ -27,7 +27,11 @@ Files by concern: git.py (GitSource: mirrors, revision resolution, checkout),
 submodules.py (a commit's submodules, checked out recursively), paths.py
 (the cache directory, checkout paths that must stay inside the checkout),
 common.py (what any kind of source shares: time limits, the policy's URL
-check, credentials in URLs, errors). Other kinds of source sit beside git.py.
+check, credentials in URLs, errors). Charts from chart repositories and OCI
+registries: chart.py (fetch_chart: version resolution, the verified archive
+cache), helm_repo.py (index.yaml), oci.py (the distribution API), semver.py
+(Masterminds semver constraints), credentials.py (the repositories option,
+matched by URL prefix) and transport.py (HTTPS with bounded time and size).
 """
 
 from __future__ import annotations

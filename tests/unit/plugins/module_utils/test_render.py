@@ -16,7 +16,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._render import c
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.cache import RenderCache, render_cache_key
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.directory import glob_to_regex, list_manifest_files
-from ansible_collections.gitops.kubernetes.plugins.module_utils._render.helm import check_chart_dependencies, parse_helm_output, vendored_charts
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.dependencies import ensure_dependencies
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.helm import parse_helm_output, vendored_charts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.kustomize import check_kustomization
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import Submodule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import PathEscapeError
@@ -205,22 +206,23 @@ def _chart_tgz(name: str) -> bytes:
     return buffer.getvalue()
 
 
-def test_vendored_charts_and_dependency_check(tmp_path):
+def test_vendored_dependencies_are_used_as_they_are_and_unfetchable_ones_are_named(tmp_path, monkeypatch):
     chart = tmp_path / "chart"
     write(chart, {
         "Chart.yaml": "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n"
                       "- name: common\n  version: 1.0.0\n  repository: file://../common\n"
-                      "- name: redis\n  version: 1.0.0\n  repository: https://charts.example.org\n",
+                      "- name: redis\n  version: 1.0.0\n  repository: '@bitnami'\n",
         "charts/common/Chart.yaml": "apiVersion: v2\nname: common\nversion: 1.0.0\n",
     })
     ctx = context(tmp_path, "chart")
     with pytest.raises(RenderError) as caught:
-        check_chart_dependencies(ctx, chart)
-    assert "chart dependency 'redis' from https://charts.example.org is not vendored under chart/charts/" in str(caught.value)
+        ensure_dependencies(ctx, chart, vendored_charts(chart))
+    assert "chart dependency 'redis' names the repository '@bitnami' by an alias: give its URL" in str(caught.value)
     assert (caught.value.file, caught.value.line) == ("chart/Chart.yaml", 8)
     (chart / "charts" / "redis-1.0.0.tgz").write_bytes(_chart_tgz("redis"))
     assert vendored_charts(chart) == {"common", "redis"}
-    check_chart_dependencies(ctx, chart)
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing to fetch: helm is not even looked for
+    ensure_dependencies(ctx, chart, vendored_charts(chart))
 
 
 def test_helm_output_maps_objects_to_templates(tmp_path):

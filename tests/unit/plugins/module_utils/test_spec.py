@@ -216,7 +216,7 @@ def test_argocd_values_object():
 
 @pytest.mark.parametrize("mutate, expected", [
     (lambda s: s.update(sources=[{}]), "spec.sources: multiple sources are not supported"),
-    (lambda s: s["source"].update(chart="redis"), "spec.source.chart: Helm charts from chart repositories"),
+    (lambda s: s["source"].update(chart="redis"), "spec.source.path: does not apply to a chart from a chart repository"),
     (lambda s: s["source"].update(plugin={"name": "x"}), "spec.source.plugin: config management plugins"),
     (lambda s: s["source"]["helm"].update(fileParameters=[{"name": "a", "path": "b"}]), "spec.source.helm.fileParameters: unknown key"),
     (lambda s: s["destination"].update(name="prod"), "spec.destination: give either server or name, not both"),
