@@ -150,8 +150,14 @@ class LiveMonitor:
             self.failures.append(message)
 
     @property
-    def streams(self) -> int:
-        return len(self._parent_streams) + len(self._streams)
+    def applications(self) -> list[str]:
+        return sorted(self._apps)
+
+    @property
+    def ready(self) -> bool:
+        """Every stream listed once: changes from now on are seen (what drifted before is the starting point)."""
+        with self._lock:
+            return all(stream.relists > 0 for stream in self._parent_streams + list(self._streams.values()))
 
     # ------------------------------------------------------------------ parents
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,8 @@ CONNECTION_VARIABLES = {
     "gitops_ca_cert": "ca_cert", "gitops_client_cert": "client_cert", "gitops_client_key": "client_key",
     "gitops_validate_certs": "validate_certs",
 }
+# Ansible's plugin loader is not thread-safe: event sources starting side by side read inventories one at a time
+_ANSIBLE_LOCK = threading.Lock()
 ROLE_VARIABLES = ("gitops_applications", "gitops_generators", "gitops_only", "gitops_skip", "gitops_cache_dir",
                   *CONNECTION_VARIABLES)
 
@@ -95,19 +98,20 @@ def _host_variables(sources: list[str], pattern: str) -> dict[str, dict[str, Any
     from ansible.template import Templar
     from ansible.vars.manager import VariableManager
 
-    loader = DataLoader()
-    inventory = InventoryManager(loader=loader, sources=sources)
-    variables = VariableManager(loader=loader, inventory=inventory)
-    hosts = inventory.get_hosts(pattern)
-    if not hosts:
-        raise SpecError(f"the inventory {', '.join(shlex.quote(s) for s in sources)} has no host in {pattern!r} "
-                        "(the clusters the sync playbook syncs)")
-    found: dict[str, dict[str, Any]] = {}
-    for host in hosts:
-        host_vars = variables.get_vars(host=host)
-        templar = Templar(loader=loader, variables=host_vars)
-        found[host.name] = {name: templar.template(host_vars[name]) for name in ROLE_VARIABLES if name in host_vars}
-    return found
+    with _ANSIBLE_LOCK:
+        loader = DataLoader()
+        inventory = InventoryManager(loader=loader, sources=sources)
+        variables = VariableManager(loader=loader, inventory=inventory)
+        hosts = inventory.get_hosts(pattern)
+        if not hosts:
+            raise SpecError(f"the inventory {', '.join(shlex.quote(s) for s in sources)} has no host in {pattern!r} "
+                            "(the clusters the sync playbook syncs)")
+        found: dict[str, dict[str, Any]] = {}
+        for host in hosts:
+            host_vars = variables.get_vars(host=host)
+            templar = Templar(loader=loader, variables=host_vars)
+            found[host.name] = {name: templar.template(host_vars[name]) for name in ROLE_VARIABLES if name in host_vars}
+        return found
 
 
 def load_targets(sources: list[str], pattern: str = "clusters") -> list[ClusterTarget]:

@@ -137,7 +137,10 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
                                   give_up_after=float(args.get("give_up_after", GIVE_UP_AFTER)))
             await asyncio.to_thread(monitor.start)
             monitors.append(monitor)
-            LOGGER.info("watching %d applications of %s", len(target.applications), target.host)
+        for monitor in monitors:
+            while not monitor.ready and not monitor.failures:
+                await asyncio.sleep(TICK)
+            LOGGER.info("watching %d applications of %s", len(monitor.applications), monitor.cluster)
         while True:
             for monitor in monitors:
                 if monitor.failures:
