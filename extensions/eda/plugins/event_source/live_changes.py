@@ -146,7 +146,8 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
                 if monitor.failures:
                     raise RuntimeError(f"gitops.kubernetes.live_changes stopped: {monitor.failures[0]}")
                 for report in monitor.due():
-                    LOGGER.info("application %s on %s: %s", report["application"], report["cluster"], report["reason"])
+                    LOGGER.info("application %s on %s: %s (report %d; the next waits at least %.0fs)", report["application"],
+                                report["cluster"], report["reason"], report["attempt"], report["next_report_not_before_seconds"])
                     await queue.put({"gitops": report, "meta": {"hosts": report["cluster"]}})
             await asyncio.sleep(TICK)
     finally:
