@@ -45,10 +45,8 @@ def configmap(name: str, **data: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
 
 
-def deployment(name: str, schedulable: bool = True) -> dict[str, Any]:
+def deployment(name: str) -> dict[str, Any]:
     pod: dict[str, Any] = {"containers": [{"name": "c", "image": "nginx"}]}
-    if not schedulable:  # no node has this label: never Available, so a sync waiting for health fails
-        pod["nodeSelector"] = {"gitops.test/nowhere": "true"}
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}}, "spec": pod}}}
@@ -126,11 +124,11 @@ def write_inventory(path: Path, kubeconfig: str, apps: list[dict[str, Any]], cac
     return path
 
 
-def sync_playbook(inventory: Path, may_fail: bool = False) -> None:
+def sync_playbook(inventory: Path) -> None:
     """The first sync, as a user would run it (the rulebook does every later one)."""
     proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), "gitops.kubernetes.sync"],
                           capture_output=True, text=True, env=tool_env(), timeout=900, check=False, cwd=inventory.parent)
-    assert may_fail or proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
 def start_activation(workdir: Path, inventory: Path, **variables: Any) -> Activation:
@@ -190,7 +188,7 @@ def make_repo(root: Path, name: str, manifests: list[dict[str, Any]]) -> GitRepo
 
 
 def build_fleet(tmp: Path, kubectl: Kubectl, kubeconfig: str, roles: dict[str, tuple[list[dict[str, Any]], bool, bool]],
-                host_vars: dict[str, Any], variables: dict[str, Any], first_sync_may_fail: bool = False) -> Fleet:
+                host_vars: dict[str, Any], variables: dict[str, Any]) -> Fleet:
     suffix = uuid.uuid4().hex[:6]
     apps, specs = {}, []
     for role, (manifests, automated, self_heal) in roles.items():
@@ -199,7 +197,7 @@ def build_fleet(tmp: Path, kubectl: Kubectl, kubeconfig: str, roles: dict[str, t
         apps[name] = (repo, name)
         specs.append(argo_application(name, repo, name, automated, self_heal))
     inventory = write_inventory(tmp / "inventory.yml", kubeconfig, specs, tmp / "cache", **host_vars)
-    sync_playbook(inventory, may_fail=first_sync_may_fail)
+    sync_playbook(inventory)
     return Fleet(start_activation(tmp, inventory, **variables), apps, suffix)
 
 
@@ -223,13 +221,12 @@ def polling(cluster, kubectl, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def webhooks(cluster, kubectl, tmp_path_factory):
-    """Activation 2: no polling, signed push webhooks; syncs wait 5 s for health, so a broken application fails."""
+    """Activation 2: no polling, signed push webhooks; syncs wait 5 s for health and hooks, so a broken hook fails."""
     tmp = tmp_path_factory.mktemp("eda-webhooks")
     fleet = build_fleet(tmp, kubectl, cluster.kubeconfig, {
         "hook": ([configmap("settings", color="blue")], True, False),
-        "broken": ([configmap("settings", color="blue"), deployment("stuck", schedulable=False)], True, True),
-    }, {"gitops_wait": True, "gitops_wait_timeout": 5}, {"gitops_poll_interval": 0, "gitops_webhook_secret": SECRET},
-        first_sync_may_fail=True)
+        "broken": ([configmap("settings", color="blue")], True, True),
+    }, {"gitops_wait": True, "gitops_wait_timeout": 5}, {"gitops_poll_interval": 0, "gitops_webhook_secret": SECRET})
     yield fleet
     fleet.activation.stop()
     for repo, namespace in fleet.apps.values():
@@ -321,18 +318,42 @@ def test_a_commit_is_deployed_on_a_signed_push_webhook_and_an_unsigned_one_is_re
     assert history(kubectl, app, namespace)[-1]["revision"] == sha
 
 
+def hook_that_never_completes() -> dict[str, Any]:
+    """A PreSync hook Job no node can run: every sync with work to do fails waiting for it, before its Sync phase."""
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "annotations": {"argocd.argoproj.io/hook": "PreSync"}},
+            "spec": {"backoffLimit": 0, "template": {"spec": {
+                "restartPolicy": "Never", "nodeSelector": {"gitops.test/nowhere": "true"},
+                "containers": [{"name": "c", "image": "busybox"}]}}}}
+
+
+def push_webhook(fleet: Fleet, repo: GitRepo, sha: str) -> tuple[int, str]:
+    body = json.dumps({"ref": "refs/heads/main", "after": sha, "repository": {"clone_url": repo.url}}).encode()
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return post(fleet.activation.webhook_port, body, {"X-Hub-Signature-256": signature})
+
+
+def logged_at(log: str, report: str) -> float:
+    stamp = re.search(r"^(\S+ \S+),(\d+) - gitops.kubernetes.live_changes - INFO - application \S+ on \S+: " + re.escape(report), log, re.M)
+    assert stamp, report
+    return time.mktime(time.strptime(stamp.group(1), "%Y-%m-%d %H:%M:%S")) + int(stamp.group(2)) / 1000
+
+
 def test_an_application_whose_sync_fails_is_retried_with_exponential_backoff(webhooks, kubectl):
     app, repo, namespace = webhooks.app("broken")
-    assert history(kubectl, app, namespace)[-1]["result"] == "Failed"  # the first sync waited for health in vain
-    kubectl.run("patch", "configmap", "settings", "-n", namespace, "-p", json.dumps({"data": {"color": "red"}}))
-    wait_until("three failed syncs were retried", lambda: len(webhooks.activation.reports(app)) >= 3, timeout=400)
+    sha = repo.commit({"app/all.yaml": yaml.safe_dump_all([configmap("settings", color="green"), hook_that_never_completes()])},
+                      "a migration that cannot run")
+    assert push_webhook(webhooks, repo, sha)[0] == 202
+    wait_until("three failed syncs were reported", lambda: len(webhooks.activation.reports(app)) >= 3, timeout=600)
     reports = webhooks.activation.reports(app)[:3]
-    assert reports[0] == "live objects drifted (1 changed) (report 1; the next waits at least 2s)"
-    assert re.fullmatch(r"the last sync failed: .*\(report 2; the next waits at least 6s\)", reports[1]), reports
-    assert re.fullmatch(r"the last sync failed: .*\(report 3; the next waits at least 18s\)", reports[2]), reports
-    assert data_of(kubectl, "settings", namespace)["color"] == "blue"  # the objects were restored; health is what fails
+    for number, (report, delay) in enumerate(zip(reports, (2, 6, 18)), start=1):
+        assert re.fullmatch(rf"the last sync failed: .*PreSync.*\(report {number}; the next waits at least {delay}s\)", report), reports
+    log = webhooks.activation.log()
+    times = [logged_at(log, report) for report in reports]
+    assert times[1] - times[0] >= 2 and times[2] - times[1] >= 6  # never sooner than the backoff allows
+    assert data_of(kubectl, "settings", namespace)["color"] == "blue"  # the Sync phase never ran
+    assert [h["result"] for h in history(kubectl, app, namespace)[-3:]] == ["Failed"] * 3
     failures = [e for e in events_on_parent(kubectl, app, namespace) if e["reason"] == "OperationCompleted" and e["type"] == "Warning"]
-    assert failures and failures[-1]["message"].startswith("Sync to ")
+    assert failures and failures[-1]["message"].startswith(f"Sync to {sha[:12]} failed: ")
 
 
 # -- the watch itself: a dropped connection ---------------------------------------------------------------------
