@@ -87,7 +87,7 @@ class Activation:
     webhook_port: int
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def reports(self, app: str) -> list[str]:
         """The drift reports the live source logged for app, in order."""
@@ -136,7 +136,7 @@ def start_activation(workdir: Path, inventory: Path, **variables: Any) -> Activa
     vars_file = workdir / "vars.yml"
     vars_file.write_text(yaml.safe_dump({"gitops_webhook_port": port, **variables}))
     log_path = workdir / "rulebook.log"
-    log = open(log_path, "w")
+    log = open(log_path, "w", encoding="utf-8")  # pylint: disable=consider-using-with  # the rulebook writes it while it runs
     proc = subprocess.Popen([str(Path(sys.executable).parent / "ansible-rulebook"), "-r", "gitops.kubernetes.reconcile",
                              "-i", str(inventory), "--vars", str(vars_file), "-v"],
                             stdout=log, stderr=subprocess.STDOUT, env=tool_env(), cwd=workdir, start_new_session=True)
@@ -187,7 +187,7 @@ def make_repo(root: Path, name: str, manifests: list[dict[str, Any]]) -> GitRepo
     return repo
 
 
-def build_fleet(tmp: Path, kubectl: Kubectl, kubeconfig: str, roles: dict[str, tuple[list[dict[str, Any]], bool, bool]],
+def build_fleet(tmp: Path, kubeconfig: str, roles: dict[str, tuple[list[dict[str, Any]], bool, bool]],
                 host_vars: dict[str, Any], variables: dict[str, Any]) -> Fleet:
     suffix = uuid.uuid4().hex[:6]
     apps, specs = {}, []
@@ -206,7 +206,7 @@ def polling(cluster, kubectl, tmp_path_factory):
     """Activation 1: Git polled every 2 s; applications that heal, report, take a burst, ignore status, deploy."""
     tmp = tmp_path_factory.mktemp("eda-polling")
     ten = [configmap(f"item-{i}", value="git") for i in range(10)]
-    fleet = build_fleet(tmp, kubectl, cluster.kubeconfig, {
+    fleet = build_fleet(tmp, cluster.kubeconfig, {
         "heal": ([configmap("settings", color="blue"), deployment("web")], True, True),
         "report": ([configmap("settings", color="blue")], True, False),
         "burst": (ten, True, True),
@@ -223,7 +223,7 @@ def polling(cluster, kubectl, tmp_path_factory):
 def webhooks(cluster, kubectl, tmp_path_factory):
     """Activation 2: no polling, signed push webhooks; syncs wait 5 s for health and hooks, so a broken hook fails."""
     tmp = tmp_path_factory.mktemp("eda-webhooks")
-    fleet = build_fleet(tmp, kubectl, cluster.kubeconfig, {
+    fleet = build_fleet(tmp, cluster.kubeconfig, {
         "hook": ([configmap("settings", color="blue")], True, False),
         "broken": ([configmap("settings", color="blue")], True, True),
     }, {"gitops_wait": True, "gitops_wait_timeout": 5}, {"gitops_poll_interval": 0, "gitops_webhook_secret": SECRET})
@@ -234,7 +234,7 @@ def webhooks(cluster, kubectl, tmp_path_factory):
 
 
 def test_a_hand_edit_of_an_application_with_self_heal_is_reverted_by_the_rulebook(polling, kubectl):
-    app, repo, namespace = polling.app("heal")
+    app, dummy, namespace = polling.app("heal")
     before = len(history(kubectl, app, namespace))
     kubectl.run("patch", "configmap", "settings", "-n", namespace, "-p", json.dumps({"data": {"color": "red"}}))
     wait_until("the edit is reverted", lambda: data_of(kubectl, "settings", namespace).get("color") == "blue")
@@ -247,7 +247,7 @@ def test_a_hand_edit_of_an_application_with_self_heal_is_reverted_by_the_ruleboo
 
 
 def test_drift_of_an_application_without_self_heal_is_reported_and_left(polling, kubectl):
-    app, repo, namespace = polling.app("report")
+    app, dummy, namespace = polling.app("report")
     before = history(kubectl, app, namespace)
     kubectl.run("patch", "configmap", "settings", "-n", namespace, "-p", json.dumps({"data": {"color": "red"}}))
     polling.activation.wait_for_log(rf"{re.escape(app)} on shared: live objects drifted \(1 changed\); not healed \(selfHeal is off\)")
@@ -256,7 +256,7 @@ def test_drift_of_an_application_without_self_heal_is_reported_and_left(polling,
 
 
 def test_ten_edits_in_one_second_are_one_report_and_one_sync(polling, kubectl):
-    app, repo, namespace = polling.app("burst")
+    app, dummy, namespace = polling.app("burst")
     before = len(history(kubectl, app, namespace))
     # one kubectl apply of ten objects: ten edits within a fraction of a second, by another field manager
     kubectl.run("apply", "--server-side", "--force-conflicts", "--field-manager=hand", "-n", namespace, "-f", "-",
@@ -273,7 +273,7 @@ def test_ten_edits_in_one_second_are_one_report_and_one_sync(polling, kubectl):
 
 
 def test_a_status_only_update_triggers_nothing(polling, kubectl):
-    app, repo, namespace = polling.app("status")
+    app, dummy, namespace = polling.app("status")
     kubectl.run("patch", "deployment", "web", "-n", namespace, "--subresource=status", "--type=merge",
                 "-p", json.dumps({"status": {"observedGeneration": 77, "conditions": [
                     {"type": "Progressing", "status": "True", "reason": "ByHand", "message": "status only"}]}}))
@@ -440,7 +440,7 @@ def test_the_live_source_resumes_its_watch_after_the_connection_drops(cluster, k
     proxied.write_text(yaml.safe_dump(config))
     write_inventory(inventory, str(proxied), [argo_application(app, repo, namespace)], tmp_path / "cache")
     log_path = tmp_path / "source.log"
-    with open(log_path, "w") as log:
+    with open(log_path, "w", encoding="utf-8") as log:
         proc = subprocess.Popen([sys.executable, str(REPO_ROOT / ".tools" / "collections" / "ansible_collections" / "gitops" /
                                                      "kubernetes" / LIVE_SOURCE.relative_to(REPO_ROOT)), str(inventory)],
                                 stdout=log, stderr=subprocess.STDOUT, env=tool_env(), start_new_session=True)

@@ -9,6 +9,28 @@ queue per application whose objects changed in a way that can be drift.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import sys
+from typing import Any
+
+
+def _import_collection() -> None:
+    """ansible-rulebook runs this file by path: make the collection it lies in importable (its module_utils)."""
+    parts = os.path.abspath(__file__).split(os.sep)  # .../ansible_collections/gitops/kubernetes/extensions/eda/plugins/event_source/x.py
+    if len(parts) > 8 and parts[-8] == "ansible_collections" and os.sep.join(parts[:-8]) not in sys.path:
+        sys.path.append(os.sep.join(parts[:-8]))
+
+
+_import_collection()
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.module_utils._live_watch import LiveMonitor, Timing  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.module_utils._watch import GIVE_UP_AFTER  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.plugin_utils._eda_targets import inventory_sources, load_targets  # noqa: E402
+
+
 DOCUMENTATION = r"""
 ---
 short_description: Events when the live objects of an application drift from Git.
@@ -84,27 +106,6 @@ EXAMPLES = r"""
           extra_vars:
             gitops_only: ["{{ event.gitops.application }}"]
 """
-
-import asyncio
-import logging
-import os
-import sys
-from typing import Any
-
-
-def _import_collection() -> None:
-    """ansible-rulebook runs this file by path: make the collection it lies in importable (its module_utils)."""
-    parts = os.path.abspath(__file__).split(os.sep)  # .../ansible_collections/gitops/kubernetes/extensions/eda/plugins/event_source/x.py
-    if len(parts) > 8 and parts[-8] == "ansible_collections" and os.sep.join(parts[:-8]) not in sys.path:
-        sys.path.append(os.sep.join(parts[:-8]))
-
-
-_import_collection()
-
-from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient  # noqa: E402
-from ansible_collections.gitops.kubernetes.plugins.module_utils._live_watch import LiveMonitor, Timing  # noqa: E402
-from ansible_collections.gitops.kubernetes.plugins.module_utils._watch import GIVE_UP_AFTER  # noqa: E402
-from ansible_collections.gitops.kubernetes.plugins.plugin_utils._eda_targets import inventory_sources, load_targets  # noqa: E402
 
 LOGGER = logging.getLogger("gitops.kubernetes.live_changes")
 TICK = 0.2  # seconds between looks at what is due

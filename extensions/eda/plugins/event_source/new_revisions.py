@@ -9,6 +9,30 @@ pushed repository's check immediate.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+
+def _import_collection() -> None:
+    """ansible-rulebook runs this file by path: make the collection it lies in importable (its module_utils)."""
+    parts = os.path.abspath(__file__).split(os.sep)  # .../ansible_collections/gitops/kubernetes/extensions/eda/plugins/event_source/x.py
+    if len(parts) > 8 and parts[-8] == "ansible_collections" and os.sep.join(parts[:-8]) not in sys.path:
+        sys.path.append(os.sep.join(parts[:-8]))
+
+
+_import_collection()
+
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.module_utils._revision_watch import RevisionWatcher  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.plugin_utils._eda_targets import inventory_sources, load_targets  # noqa: E402
+
+
 DOCUMENTATION = r"""
 ---
 short_description: Events when a new commit lands on the revision an application follows.
@@ -71,29 +95,6 @@ EXAMPLES = r"""
           extra_vars:
             gitops_only: ["{{ event.gitops.application }}"]
 """
-
-import asyncio
-import hashlib
-import hmac
-import json
-import logging
-import os
-import sys
-from typing import Any
-
-
-def _import_collection() -> None:
-    """ansible-rulebook runs this file by path: make the collection it lies in importable (its module_utils)."""
-    parts = os.path.abspath(__file__).split(os.sep)  # .../ansible_collections/gitops/kubernetes/extensions/eda/plugins/event_source/x.py
-    if len(parts) > 8 and parts[-8] == "ansible_collections" and os.sep.join(parts[:-8]) not in sys.path:
-        sys.path.append(os.sep.join(parts[:-8]))
-
-
-_import_collection()
-
-from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient  # noqa: E402
-from ansible_collections.gitops.kubernetes.plugins.module_utils._revision_watch import RevisionWatcher  # noqa: E402
-from ansible_collections.gitops.kubernetes.plugins.plugin_utils._eda_targets import inventory_sources, load_targets  # noqa: E402
 
 LOGGER = logging.getLogger("gitops.kubernetes.new_revisions")
 MAX_BODY = 5 * 1024 * 1024  # a push payload is small; anything bigger is refused unread
