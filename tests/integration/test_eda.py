@@ -35,6 +35,8 @@ import pytest
 import yaml
 from conftest import GitRepo, Kubectl
 
+import local_cluster  # noqa: E402  # tests/integration/conftest.py puts hack/ on the path
+
 WAIT = 180  # seconds any one expected change may take on a loaded machine
 SECRET = "eda-test-secret"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -425,13 +427,61 @@ class CuttableProxy:
         self.server.close()
 
 
-def test_the_live_source_resumes_its_watch_after_the_connection_drops(cluster, kubectl, tmp_path, namespace):
-    """The event source process (python live_changes.py INVENTORY prints its events) through a proxy that is cut."""
-    app = f"eda-resume-{uuid.uuid4().hex[:6]}"
+def start_live_source(tmp_path: Path, inventory: Path) -> tuple[subprocess.Popen, Path]:
+    """The event source as a process of its own (python live_changes.py INVENTORY prints its events)."""
+    log_path = tmp_path / "source.log"
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.Popen([sys.executable, str(REPO_ROOT / ".tools" / "collections" / "ansible_collections" / "gitops" /
+                                                     "kubernetes" / LIVE_SOURCE.relative_to(REPO_ROOT)), str(inventory)],
+                                stdout=log, stderr=subprocess.STDOUT, env=tool_env(), start_new_session=True)
+    try:
+        wait_until("the source watches", lambda: "watching 1 applications" in log_path.read_text(encoding="utf-8"), timeout=120)
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc, log_path
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def synced_application(tmp_path: Path, kubeconfig: str, namespace: str) -> tuple[str, GitRepo, Path]:
+    app = f"eda-watch-{uuid.uuid4().hex[:6]}"
     repo = make_repo(tmp_path / "remotes", app, [configmap("settings", color="blue")])
-    inventory = write_inventory(tmp_path / "inventory.yml", cluster.kubeconfig, [argo_application(app, repo, namespace)],
+    inventory = write_inventory(tmp_path / "inventory.yml", kubeconfig, [argo_application(app, repo, namespace)],
                                 tmp_path / "cache", gitops_wait=False)
     sync_playbook(inventory)
+    return app, repo, inventory
+
+
+def test_the_live_source_survives_an_api_server_restart(tmp_path):
+    """A control plane of this test's own (never the shared one): its kube-apiserver is killed and started again."""
+    state_dir = tmp_path / "private-cluster"
+    state = local_cluster.start(state_dir, nodes=1)
+    try:
+        kubectl = Kubectl(state.kubeconfig)
+        kubectl.run("create", "namespace", "restarted")
+        dummy, dummy_repo, inventory = synced_application(tmp_path, state.kubeconfig, "restarted")
+        proc, log_path = start_live_source(tmp_path, inventory)
+        try:
+            argv = local_cluster.kill_apiserver(state_dir)
+            wait_until("the source notices", lambda: "reconnecting" in log_path.read_text(encoding="utf-8"), timeout=60)
+            local_cluster.restart_apiserver(state_dir, argv)
+            kubectl.run("patch", "configmap", "settings", "-n", "restarted", "-p", json.dumps({"data": {"color": "red"}}))
+            wait_until("the change after the restart is reported",
+                       lambda: "'changed': ['ConfigMap restarted/settings']" in log_path.read_text(encoding="utf-8"))
+            assert proc.poll() is None
+        finally:
+            stop_process(proc)
+    finally:
+        local_cluster.stop(state_dir, quiet=True)
+
+
+def test_the_live_source_resumes_its_watch_after_the_connection_drops(cluster, kubectl, tmp_path, namespace):
+    """The event source process through a proxy whose connections are cut while an edit happens."""
+    app, repo, inventory = synced_application(tmp_path, cluster.kubeconfig, namespace)
     config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
     upstream = int(config["clusters"][0]["cluster"]["server"].rsplit(":", 1)[1])
     proxy = CuttableProxy(upstream)
@@ -439,21 +489,16 @@ def test_the_live_source_resumes_its_watch_after_the_connection_drops(cluster, k
     proxied = tmp_path / "proxied-kubeconfig"
     proxied.write_text(yaml.safe_dump(config))
     write_inventory(inventory, str(proxied), [argo_application(app, repo, namespace)], tmp_path / "cache")
-    log_path = tmp_path / "source.log"
-    with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen([sys.executable, str(REPO_ROOT / ".tools" / "collections" / "ansible_collections" / "gitops" /
-                                                     "kubernetes" / LIVE_SOURCE.relative_to(REPO_ROOT)), str(inventory)],
-                                stdout=log, stderr=subprocess.STDOUT, env=tool_env(), start_new_session=True)
+    proc, log_path = start_live_source(tmp_path, inventory)
     try:
-        wait_until("the source watches", lambda: "watching 1 applications" in log_path.read_text(), timeout=120)
         proxy.cut()
-        wait_until("the source notices", lambda: "reconnecting" in log_path.read_text(), timeout=60)
+        wait_until("the source notices", lambda: "reconnecting" in log_path.read_text(encoding="utf-8"), timeout=60)
         # changed while nobody could watch: the resumed watch (from its resourceVersion) must deliver it
         kubectl.run("patch", "configmap", "settings", "-n", namespace, "-p", json.dumps({"data": {"color": "red"}}))
         proxy.reopen()
-        wait_until("the change is reported", lambda: "'changed': ['ConfigMap " + namespace + "/settings']" in log_path.read_text())
+        wait_until("the change is reported",
+                   lambda: "'changed': ['ConfigMap " + namespace + "/settings']" in log_path.read_text(encoding="utf-8"))
         assert proc.poll() is None
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        stop_process(proc)
         proxy.close()
