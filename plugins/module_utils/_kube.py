@@ -373,6 +373,8 @@ class KubeClient:
             if pending.strip():
                 yield pending
         finally:
+            # a watch stopped midway leaves unread data: the connection is closed, never reused with it
+            response.close()
             response.release_conn()
 
     def _backoff(self, attempt: int, retry_after: str | None) -> None:
