@@ -28,7 +28,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 from urllib.parse import quote, urlencode
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import (
@@ -339,6 +339,43 @@ class KubeClient:
             if status == 404 and not_found_ok:
                 return None
             raise self._error(status, data, method, path, what)
+
+    def stream_lines(self, path: str, *, query: dict[str, Any] | None = None, read_timeout: float = 330.0,
+                     what: str | None = None) -> Iterator[bytes]:
+        """GET path and yield the response body line by line as it arrives (a WATCH), without retries.
+
+        The caller owns reconnection (it knows the resourceVersion to resume from). A dropped
+        connection raises ClusterConnectionError; a refusal raises KubeApiError as request() does.
+        """
+        url = self.server + path + ("?" + urlencode({k: v for k, v in query.items() if v is not None}) if query else "")
+        self._count("WATCH", False)
+        try:
+            response = self._pool.request(
+                "GET", url, headers=self._headers(None, "application/json"),
+                timeout=urllib3.Timeout(connect=min(10.0, self.timeout), read=read_timeout),
+                retries=False, preload_content=False, redirect=False,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise ClusterConnectionError(f"cannot reach the Kubernetes API server at {self.server}: {_short_reason(exc)}") from None
+        try:
+            if response.status != 200:
+                raise self._error(response.status, _decode(response.read()), "WATCH", path, what)
+            pending = b""
+            try:
+                for chunk in response.stream(64 * 1024, decode_content=True):
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            yield line
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raise ClusterConnectionError(f"the watch on {self.server} was interrupted: {_short_reason(exc)}") from None
+            if pending.strip():
+                yield pending
+        finally:
+            # a watch stopped midway leaves unread data: the connection is closed, never reused with it
+            response.close()
+            response.release_conn()
 
     def _backoff(self, attempt: int, retry_after: str | None) -> None:
         delay = min(8.0, 0.2 * (2 ** (attempt - 1)))

@@ -30,6 +30,8 @@ RULES = [
     {"apiGroups": [""], "resources": ["configmaps", "services"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
     {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]},
     {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update", "delete"]},
+    # the sync records itself as Events on the inventory ConfigMap (best effort: without this right it only warns)
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]
 
 

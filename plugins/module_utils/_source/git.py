@@ -177,6 +177,17 @@ class GitSource(SubmodulesMixin):
             memory[key] = resolved
         return resolved
 
+    def remote_refs(self) -> dict[str, str]:
+        """The remote's refs (ref -> object), from one ls-remote; nothing is fetched."""
+        with self._locked():
+            return self._ls_remote(self._mirror())
+
+    @staticmethod
+    def commit_in(revision: str, refs: dict[str, str]) -> str | None:
+        """The commit a branch, tag or HEAD revision names in refs (from remote_refs); None for anything else."""
+        match = GitSource._match_ref(revision.strip() or "HEAD", refs)
+        return match[1] if match else None
+
     def _resolve_locked(self) -> ResolvedRevision:
         """The resolution itself, under the mirror lock; a corrupt mirror is rebuilt once."""
         try:

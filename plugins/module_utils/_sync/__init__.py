@@ -40,6 +40,7 @@ from typing import Any, Iterable
 from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import OUT_OF_SYNC, SYNCED
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, PolicyError, SpecError, SyncError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._events import SyncEvents
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health import counts_for_application, worst
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
@@ -47,6 +48,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import RunOwnership
 from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import POST_SYNC, PRE_SYNC, SYNC, SYNC_FAIL
 from ansible_collections.gitops.kubernetes.plugins.module_utils._record import LeaseLost, SyncLease, now_iso
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.client import SyncClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.namespaces import (
@@ -253,8 +255,16 @@ def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], name
             return result
         with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout) as lease:
             prepared = _recheck(client, prepare, prepared)
-            return _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease,
-                            digest, attempt, labels)
+            events = SyncEvents(client, name, prepared.diff.namespace, revision, dict(settings.initiator or {}))
+            events.started()
+            try:
+                result = _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease,
+                                  digest, attempt, labels)
+            except SyncFailure as failure:
+                _tell(events, prepared, failure.result, failure.message)
+                raise
+            _tell(events, prepared, result, None)
+            return result
     except SyncFailure:
         raise
     except GitopsError as exc:
@@ -268,6 +278,17 @@ def _parent_lacks(prepared: _Prepared, labels: dict[str, str] | None) -> bool:
         return False
     current = ((inventory.parent or {}).get("metadata") or {}).get("labels") or {}
     return any(current.get(key) != value for key, value in labels.items())
+def _tell(events: SyncEvents, prepared: _Prepared, result: SyncResult, failure: str | None) -> None:
+    """The sync's Events: what it updated and pruned, and how it ended (secrets scrubbed as in the history)."""
+    updated = [str(e.ref) for e in prepared.resources if e.action in (CREATED, CONFIGURED, REPLACED) and e.result == SUCCEEDED]
+    pruned = [str(e.ref) for e in prepared.prune if e.action == PRUNED and e.result == SUCCEEDED]
+    events.resources(updated, pruned)
+    if failure is not None:
+        entries = prepared.resources + prepared.prune
+        failure = scrub_text(failure, secret_values([e.manifest for e in entries] + [e.live for e in entries]
+                                                    + [manifest for manifest, dummy, dummy_obj in prepared.hooks]))
+    events.completed(failure)
+    result.warnings.extend(events.warnings)
 
 
 def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
