@@ -81,8 +81,9 @@ def history_entry(
     message: str = "",
     counts: dict[str, int] | None = None,
     initiator: dict[str, str] | None = None,
+    rollback_of: int | None = None,
 ) -> dict[str, Any]:
-    """One sync as the parent records it."""
+    """One sync as the parent records it; rollback_of: the id of the entry a rollback synced again."""
     entry: dict[str, Any] = {
         "revision": revision,
         "started_at": started_at,
@@ -90,6 +91,8 @@ def history_entry(
         "result": result,
         "counts": dict(counts or {}),
     }
+    if rollback_of is not None:
+        entry["rollback_of"] = int(rollback_of)
     if message:
         entry["message"] = message[:1000]
     for key, value in (initiator or {}).items():
@@ -121,10 +124,12 @@ def write_parent(
     history: list[dict[str, Any]],
     source: str | None = None,
     previous_namespaces: Iterable[str] = (),
+    owner: str | None = None,
+    finalizer: str | None = None,
 ) -> dict[str, Any]:
     """Server-side apply the application's ApplySet parent with this inventory and history (see build_parent)."""
     manifest = build_parent(app_name, namespace, members, revision=revision, history=history, source=source,
-                            previous_namespaces=previous_namespaces)
+                            previous_namespaces=previous_namespaces, owner=owner, finalizer=finalizer)
     try:
         return client.apply(_configmaps(client), manifest, force_conflicts=True)
     except KubeApiError as exc:

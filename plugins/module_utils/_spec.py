@@ -25,6 +25,17 @@ ARGOCD_API_VERSION = "argoproj.io/v1alpha1"
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_NAME = "in-cluster"
 PROPAGATION_POLICIES = ("foreground", "background", "orphan")
+# Argo CD's deletion finalizers: deleting the application deletes its resources (cascade), foreground by default
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+DELETION_FINALIZERS = {
+    RESOURCES_FINALIZER: "foreground",
+    f"{RESOURCES_FINALIZER}/foreground": "foreground",
+    f"{RESOURCES_FINALIZER}/background": "background",
+}
+_UNSUPPORTED_FINALIZERS = {
+    "pre-delete-finalizer.argocd.argoproj.io": "PreDelete hooks are not run when an application is deleted",
+    "post-delete-finalizer.argocd.argoproj.io": "PostDelete hooks are not run when an application is deleted",
+}
 RENDERERS = ("directory", "kustomize", "helm")
 
 # metadata.name rules (RFC 1123 subdomain): the name becomes an object name (inventory parent)
@@ -144,6 +155,29 @@ class Application:
     destination: Destination = field(default_factory=Destination)
     sync_policy: SyncPolicy = field(default_factory=SyncPolicy)
     ignore_differences: list[IgnoreDifference] = field(default_factory=list)
+    # Argo CD's resources finalizer (one of DELETION_FINALIZERS): deleting the application deletes its resources
+    finalizer: str | None = None
+
+
+def deletion_cascade(finalizer: str | None) -> str:
+    """How deleting an application with this finalizer treats its resources: foreground, background or orphan."""
+    return DELETION_FINALIZERS.get(finalizer or "", "orphan")
+
+
+def _finalizer(reader: "_Reader", key: str) -> str | None:
+    """The application's deletion finalizer from a finalizers list; any other finalizer is refused by name."""
+    found = None
+    for value in reader.texts(key):
+        if value in DELETION_FINALIZERS:
+            if found is not None and found != value:
+                reader.fail(f"{found!r} and {value!r} contradict each other: give one deletion finalizer", key)
+            found = value
+            continue
+        base = value.split("/", 1)[0]
+        reason = _UNSUPPORTED_FINALIZERS.get(base) or \
+            f"only Argo CD's deletion finalizers are understood ({', '.join(sorted(DELETION_FINALIZERS))})"
+        reader.fail(f"{value!r} is not supported: {reason}", key)
+    return found
 
 
 def credential_values(raw: Any) -> list[str]:
@@ -276,7 +310,7 @@ class _Reader:
 def _parse_ours(raw: dict[str, Any]) -> Application:
     app_name = raw.get("name") if isinstance(raw.get("name"), str) else None
     top = _Reader(raw, "", app_name)
-    top.only(("name", "source", "destination", "sync_policy", "ignore_differences"))
+    top.only(("name", "source", "destination", "sync_policy", "ignore_differences", "finalizers"))
     name = _check_name(top, top.text("name", required=True), "name")
     if not top.has("source"):
         top.fail("is required", "source")
@@ -358,6 +392,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
         destination=Destination(namespace=_check_namespace(destination, destination.text("namespace"), "namespace")),
         sync_policy=sync_policy,
         ignore_differences=ignores,
+        finalizer=_finalizer(top, "finalizers"),
     )
 
 
@@ -482,6 +517,7 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
         destination=Destination(namespace=_check_namespace(destination, destination.text("namespace"), "namespace")),
         sync_policy=sync_policy,
         ignore_differences=ignores,
+        finalizer=_finalizer(meta, "finalizers"),
     )
 
 

@@ -369,7 +369,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     GENERATOR_ARGUMENT_SPEC,
     SYNC_POLICY_SPEC,
@@ -382,15 +382,24 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     run_ownership,
     scrub_result,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import LABEL_VALUE
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._rollback import find_entry, rollback_targets
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import APPLICATION_ARGUMENT_SPEC, PROPAGATION_POLICIES
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._delete import (
+        DeletionResult,
+        DeletionSettings,
+        delete_application,
+        deletion_targets,
+    )
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import read_inventory
     from ansible_collections.gitops.kubernetes.plugins.module_utils._record import initiator_from_env
     from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
         SyncClient,
@@ -420,6 +429,11 @@ def argument_spec() -> dict[str, Any]:
         "initiator": {"type": "dict", "options": {"job_id": {"type": "str"}, "user": {"type": "str"}}},
         "parallelism": {"type": "int"},
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "cascade": {"type": "str", "choices": ["foreground", "background", "orphan", "finalizer"], "default": "foreground"},
+        "confirm": {"type": "bool", "default": False},
+        "owner": {"type": "str"},
+        "rollback": {"type": "raw"},
     }
     spec.update(kube_connection_argument_spec())
     spec.update(POLICY_ARGUMENT_SPEC)
@@ -428,9 +442,84 @@ def argument_spec() -> dict[str, Any]:
     return spec
 
 
+def check_lifecycle_params(params: dict[str, Any]) -> None:
+    """Refuse option combinations that mean nothing, before any Git or cluster work."""
+    owner = params["owner"]
+    if owner is not None and owner != "" and not LABEL_VALUE.match(owner):
+        raise SpecError(f"owner {owner!r} must be a valid label value (letters, digits, '-', '_', '.', at most 63 characters)")
+    if params["state"] == "absent":
+        if params["generators"] or params["only"] or params["skip"]:
+            raise SpecError("state=absent takes the applications to delete by application, applications or name; "
+                            "generators, only and skip are not accepted with it")
+        if params["rollback"] not in (None, "", {}):
+            raise SpecError("rollback syncs an application; it cannot be combined with state=absent")
+    elif params["name"] is not None and params["manifests"] is None and params["application"] is None \
+            and params["applications"] is None and not params["generators"]:
+        raise SpecError("name without manifests: give the manifests to sync (or state=absent to delete the application)")
+
+
+def delete_module(module: AnsibleModule) -> dict[str, Any]:
+    """state=absent: delete every named application and build the result."""
+    params = module.params
+    started = time.monotonic()
+    if params["applications"] is not None:
+        raws = params["applications"]
+    elif params["application"] is not None:
+        raws = [params["application"]]
+    else:
+        raws = [{"name": params["name"], "destination": params["destination"] or {}}]
+    targets = deletion_targets(raws)
+    settings = DeletionSettings(cascade=params["cascade"], confirm=params["confirm"], check_mode=module.check_mode,
+                                wait_timeout=float(params["wait_timeout"]))
+    with SyncClient.from_params(params) as client:
+        outcomes = run_each(targets, lambda target: delete_application(client, target, settings))  # type: ignore[arg-type]
+        stats = client.stats.to_dict()
+        stats["requests"] = stats.pop("total")
+        stats.update(writes=client.writes, writes_by_verb=dict(client.writes_by_verb),
+                     seconds=round(time.monotonic() - started, 3))
+    entries = []
+    for target, outcome in zip(targets, outcomes):
+        if isinstance(outcome, DeletionResult):
+            entries.append(outcome.to_result())
+            continue
+        partial = getattr(outcome, "result", None)
+        entry = partial.to_result() if partial is not None else {"name": target.name, "state": "absent"}
+        entry.update({"error": str(outcome), **outcome.to_result()})
+        entries.append(entry)
+    result: dict[str, Any] = {"changed": any(e.get("changed") for e in entries), "stats": stats}
+    if params["applications"] is None:
+        result.update(entries[0])
+    else:
+        result["applications"] = entries
+    failed = [entry["name"] for entry in entries if "error" in entry]
+    if failed:
+        result["failed_applications"] = failed
+    return result
+
+
+def apply_rollbacks(client: Any, params: dict[str, Any], inputs: list[ApplicationInput]) -> dict[int, int]:
+    """Point each application the rollback option names at the commit of its history entry; {id(input): entry id}."""
+    targets = rollback_targets(params["rollback"], [one.name for one in inputs])
+    chosen: dict[int, int] = {}
+    for one in inputs:
+        if one.name not in targets:
+            continue
+        if one.app is None:
+            raise SpecError("rendered manifests cannot be rolled back (there is no source to render again): give the "
+                            "manifests of that revision, or an application spec", application=one.name)
+        inventory = read_inventory(client, one.name, one.namespace or client.default_namespace)
+        entry = find_entry(inventory.history, targets[one.name], one.name)
+        one.app.source.revision = str(entry["revision"])
+        chosen[id(one)] = int(entry["id"])
+    return chosen
+
+
 def run_module(module: AnsibleModule) -> dict[str, Any]:
     """Sync every requested application and build the result."""
     params = module.params
+    check_lifecycle_params(params)
+    if params["state"] == "absent":
+        return delete_module(module)
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
     inputs = inputs_from_params(params, cache_dir)
@@ -439,9 +528,11 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         check_mode=module.check_mode, force_conflicts=params["force_conflicts"], wait=params["wait"],
         wait_timeout=float(params["wait_timeout"]), hooks=params["hooks"],
         prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator,
+        owner=params["owner"], confirm=params["confirm"],
     )
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        rollbacks = apply_rollbacks(client, params, inputs)
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
         # every application is rendered before any is synced, so objects Git moved between two of them pass over
         states = run_each(inputs, lambda one: one.desired(client))
@@ -455,7 +546,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             return sync_application(client, state.name, state.objects, namespace=state.namespace,
                                     policy=one.sync_policy, ignore_differences=state.ignore_differences,
                                     revision=state.revision, settings=settings, reads=shared.reads,
-                                    verdicts=shared.verdicts, source=state.source, ownership=ownership)
+                                    verdicts=shared.verdicts, source=state.source, ownership=ownership,
+                                    finalizer=one.finalizer, rollback_of=rollbacks.get(id(one)))
 
         outcomes = run_each(inputs, sync)
         stats = shared.finish(client, started, writes=client.writes, writes_by_verb=dict(client.writes_by_verb))
@@ -471,6 +563,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     entries = []
     for one, outcome, synced in zip(inputs, outcomes, results):
         entry = synced.to_result(with_diff) if synced is not None else {"name": one.name, "sync_status": "Unknown"}
+        if id(one) in rollbacks:
+            entry["rollback_of"] = rollbacks[id(one)]
         if not isinstance(outcome, SyncResult):
             entry.update({"error": str(outcome), **outcome.to_result()})
         entries.append(entry)
@@ -504,7 +598,7 @@ def main() -> None:
     module = GitopsModule(
         argument_spec=argument_spec(),
         mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators")],
-        required_one_of=[("application", "manifests", "applications", "generators")],
+        required_one_of=[("application", "manifests", "applications", "generators", "name")],
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )
@@ -515,8 +609,9 @@ def main() -> None:
         module.fail_json(msg=str(exc), changed=False, invocation=invocation, **exc.to_result())
     if result.get("failed_applications"):
         failed = result["failed_applications"]
+        verb = "delete" if module.params["state"] == "absent" else "sync"
         message = result.get("error") if len(failed) == 1 and "error" in result else \
-            "could not sync application(s): " + ", ".join(failed)
+            f"could not {verb} application(s): " + ", ".join(failed)
         module.fail_json(msg=message, invocation=invocation, **{k: v for k, v in result.items() if k != "msg"})
     module.exit_json(invocation=invocation, **result)
 

@@ -41,12 +41,13 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DryRunVerdicts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, SyncError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health import assess, worst
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import Inventory, read_inventory
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import RunOwnership
 from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import POST_SYNC, PRE_SYNC, SYNC, SYNC_FAIL
-from ansible_collections.gitops.kubernetes.plugins.module_utils._record import LeaseLost, SyncLease, now_iso
+from ansible_collections.gitops.kubernetes.plugins.module_utils._record import LeaseLost, SyncLease, now_iso, write_parent
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.client import SyncClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.namespaces import _ensure_namespace, _validate_in_new_namespaces
@@ -134,6 +135,8 @@ def sync_application(
     verdicts: DryRunVerdicts | None = None,
     source: str | None = None,
     ownership: RunOwnership | None = None,
+    finalizer: str | None = None,
+    rollback_of: int | None = None,
 ) -> SyncResult:
     """Sync one application (or, in check mode, say what a sync would do).
 
@@ -141,9 +144,12 @@ def sync_application(
     comparison; `verdicts` reuses Synced dry-runs and records what is
     applied. `source` identifies where the application comes from (recorded
     on its inventory; see _inventory); `ownership` names the applications
-    synced in the same run and what each wants (see _ownership). Raises GitopsError (nothing written) when the application cannot
-    be compared or planned, and SyncFailure (with the partial result) when the
-    sync started and failed.
+    synced in the same run and what each wants (see _ownership). `finalizer`
+    is the application's Argo CD deletion finalizer, recorded on its inventory
+    (see _delete); `rollback_of` the history id a rollback syncs again,
+    recorded in the new history entry. Raises GitopsError (nothing written)
+    when the application cannot be compared or planned, and SyncFailure (with
+    the partial result) when the sync started and failed.
     """
     settings = settings or SyncSettings()
     policy = policy or SyncPolicy()
@@ -166,29 +172,58 @@ def sync_application(
             created = _ensure_namespace(client, prepared, policy, settings, result)
             if not settings.check_mode:
                 _validate_in_new_namespaces(client, prepared, created, settings)
+        marks = _parent_marks(prepared, settings, finalizer)
+        if marks is not None and not (work or run_hooks):
+            # only what the inventory records about the application changed (its owner or finalizer)
+            result.changed = True
+            if not settings.check_mode:
+                with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout):
+                    _record_marks(client, name, read_inventory(client, name, prepared.diff.namespace), marks)
         if settings.check_mode or not (work or run_hooks):
             for entry in prepared.resources + prepared.prune + hook_tasks:
                 if entry.action in WRITE_ACTIONS or entry.action == HANDED_OVER or entry.hook is not None:
                     entry.result = PLANNED if settings.check_mode else entry.result
                 elif entry.action == UNCHANGED:
                     entry.result = SUCCEEDED
-            result.changed = work or bool(hook_tasks) or result.namespace_created
+            result.changed = result.changed or work or bool(hook_tasks) or result.namespace_created
             result.sync_status = prepared.diff.sync_status
             _finish(result, prepared, started, hook_tasks)
             return result
         with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout) as lease:
             prepared = _recheck(client, prepare, prepared)
-            return _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease)
+            return _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease,
+                            finalizer, rollback_of)
     except SyncFailure:
         raise
     except GitopsError as exc:
         raise exc.with_application(name)
 
 
+def _parent_marks(prepared: _Prepared, settings: SyncSettings, finalizer: str | None) -> tuple[str | None, str | None] | None:
+    """(owner, finalizer) to record on an existing inventory whose marks differ from them; None when they match."""
+    inventory = prepared.diff.inventory
+    if inventory is None or not inventory.exists:
+        return None
+    owner = settings.owner if settings.owner is not None else inventory.owner
+    if (owner or None, finalizer or None) == (inventory.owner, inventory.finalizer):
+        return None
+    return owner, finalizer
+
+
+def _record_marks(client: KubeClient, name: str, inventory: Inventory, marks: tuple[str | None, str | None]) -> None:
+    """Rewrite the inventory (read again under the Lease) with new marks; members and history unchanged."""
+    if not inventory.exists:
+        return
+    write_parent(client, name, inventory.namespace, inventory.members, revision=inventory.revision,
+                 history=inventory.history, source=inventory.source, previous_namespaces=inventory.previous_namespaces,
+                 owner=marks[0], finalizer=marks[1])
+
+
 def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
              result: SyncResult, started: float, verdicts: DryRunVerdicts | None = None,
-             source: str | None = None, lease: SyncLease | None = None) -> SyncResult:
-    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease)
+             source: str | None = None, lease: SyncLease | None = None, finalizer: str | None = None,
+             rollback_of: int | None = None) -> SyncResult:
+    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease, finalizer, rollback_of)
     result.changed = True
     try:
         run.guard("the inventory")

@@ -47,6 +47,10 @@ class SyncSettings:
     prune_propagation_policy: str | None = None  # overrides the application's sync_policy
     poll_interval: float = 0.5
     initiator: dict[str, str] = field(default_factory=dict)
+    # the set of applications (the role's gitops_owner) the synced applications are recorded as managed by;
+    # None keeps what the inventory records
+    owner: str | None = None
+    confirm: bool = False  # confirms what Argo CD asks a human for (Delete=confirm when an application is deleted)
 
 
 class SyncFailure(SyncError):

@@ -58,8 +58,11 @@ class _Run:
 
     def __init__(self, client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy,
                  settings: SyncSettings, result: SyncResult, verdicts: DryRunVerdicts | None = None,
-                 source: str | None = None, lease: SyncLease | None = None) -> None:
+                 source: str | None = None, lease: SyncLease | None = None, finalizer: str | None = None,
+                 rollback_of: int | None = None) -> None:
         self.client = client
+        self.finalizer = finalizer
+        self.rollback_of = rollback_of
         self.lease = lease
         self.verdicts = verdicts
         self.name = name
@@ -363,9 +366,10 @@ class _Run:
 
     def _write(self, members: set[ObjectRef], revision: str | None, history: list[dict[str, Any]],
                previous_namespaces: Iterable[str]) -> None:
+        owner = self.settings.owner if self.settings.owner is not None else (self.inventory.owner if self.inventory else None)
         write_parent(self.client, self.name, self.namespace, members, revision=revision, history=history,
                      source=self.source or (self.inventory.source if self.inventory else None),
-                     previous_namespaces=previous_namespaces)
+                     previous_namespaces=previous_namespaces, owner=owner, finalizer=self.finalizer)
 
     def pre_record(self) -> None:
         members = self.members(final=False)
@@ -373,6 +377,7 @@ class _Run:
         inventory = self.inventory
         if inventory is not None and inventory.exists and members <= inventory.members \
                 and set(previous) <= set(inventory.previous_namespaces):
+            # the marks (owner, finalizer) are written with the record at the end
             return
         self._write(members | (inventory.members if inventory else set()), inventory.revision if inventory else None,
                     self._history(), set(previous) | set(inventory.previous_namespaces if inventory else []))
@@ -385,7 +390,7 @@ class _Run:
         entry = history_entry(
             revision=self.result.revision, started_at=self.result.started_at, finished_at=now_iso(), result=outcome,
             message=scrub_text(message, secrets), counts={k: v for k, v in self.result.counts.items() if v},
-            initiator=self.settings.initiator,
+            initiator=self.settings.initiator, rollback_of=self.rollback_of,
         )
         revision = self.result.revision if outcome == SUCCEEDED else (self.inventory.revision if self.inventory else None)
         left_behind = [inv.namespace for inv in self.prepared.diff.previous
@@ -402,7 +407,8 @@ class _Run:
             return
         if remaining:
             write_parent(self.client, self.name, inventory.namespace, remaining, revision=inventory.revision,
-                         history=inventory.history, source=inventory.source)
+                         history=inventory.history, source=inventory.source, owner=inventory.owner,
+                         finalizer=inventory.finalizer)
             return
         try:
             delete_parent(self.client, self.name, inventory.namespace, ((inventory.parent or {}).get("metadata") or {}).get("uid"))
