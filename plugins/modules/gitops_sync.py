@@ -68,6 +68,22 @@ description:
   - Check mode is the drift report. It stops after the plan and reports, per object, what a real run would do;
     C(changed) means a real run would change something.
   - Secret values never appear in results, diffs or messages.
+  - "Deleting an application (O(state=absent)), as Argo CD deletes an Application: with a cascade (O(cascade)) its
+    inventory's objects are deleted highest C(argocd.argoproj.io/sync-wave) first (read from the live objects),
+    inside a wave in reverse kind order, each wave gone before the next starts (V(foreground): with its dependents;
+    V(background): the objects themselves, their dependents are collected later), bounded by O(wait_timeout); then
+    the inventory and with it the sync history. Only objects that still carry the application's part-of label are
+    touched. Left in place, no longer labelled as the application's (so any application may take them over; Argo CD
+    leaves its own label, which nothing else reads): objects annotated C(argocd.argoproj.io/sync-options:
+    Delete=false) or C(helm.sh/resource-policy: keep), CustomResourceDefinitions (Argo CD never deletes them with
+    an application), and every object without a cascade (V(orphan)). An object annotated C(Delete=confirm) needs
+    O(confirm); without it nothing at all is deleted. A deletion that stops keeps the inventory, so running it again
+    resumes. PreDelete and PostDelete hooks are not run (an Argo CD Application with their finalizers is refused)."
+  - "Rollback (O(rollback)), as C(argocd app rollback): the application is synced at exactly the commit a
+    successful entry of its sync history recorded, and the new entry says which (C(rollback_of)). Argo CD refuses a
+    rollback while automated sync is on, since its controller would move forward again at once; here nothing runs
+    between two Ansible runs, so the rollback holds until the next sync without it, which syncs the spec's target
+    revision again. Pin the revision in the spec to stay at the rolled-back commit."
 extends_documentation_fragment:
   - gitops.kubernetes._application
   - gitops.kubernetes._kube_connection
@@ -93,7 +109,9 @@ options:
       - Requires O(name). Mutually exclusive with O(application) and O(applications).
     type: raw
   name:
-    description: Name of the application the O(manifests) belong to; it names the inventory and the Lease.
+    description:
+      - Name of the application the O(manifests) belong to; it names the inventory and the Lease.
+      - With O(state=absent), the application to delete (no O(manifests) needed).
     type: str
   destination:
     description: Where the O(manifests) go.
@@ -191,6 +209,47 @@ options:
   parallelism:
     description: How many API requests run at the same time. Defaults to the number of CPUs plus 4, at most 32.
     type: int
+  state:
+    description:
+      - V(present) syncs the applications. V(absent) deletes them (see the description), each named by O(name) and
+        O(destination), by O(application), or by the entries of O(applications) (specs, or C(name) and
+        C(destination.namespace)). Nothing is rendered for a deletion; what is deleted is the inventory.
+    type: str
+    choices: [present, absent]
+    default: present
+  cascade:
+    description:
+      - With O(state=absent), what happens to the application's objects. V(foreground) (C(argocd app delete)'s
+        default) and V(background) delete them with that propagation policy; V(orphan) leaves them in place (Argo CD's
+        deletion without the resources finalizer) and deletes only the inventory.
+      - "V(finalizer) does what the application's Argo CD finalizer says, the one of its spec when O(application) or
+        O(applications) give specs, else the one its last sync recorded on its inventory:
+        C(resources-finalizer.argocd.argoproj.io) (or C(/foreground)) is V(foreground),
+        C(resources-finalizer.argocd.argoproj.io/background) is V(background), none is V(orphan)."
+    type: str
+    choices: [foreground, background, orphan, finalizer]
+    default: foreground
+  confirm:
+    description:
+      - Confirms what Argo CD asks a human to confirm, here deleting objects annotated
+        C(argocd.argoproj.io/sync-options) C(Delete=confirm) with the application (O(state=absent)).
+    type: bool
+    default: false
+  owner:
+    description:
+      - The set of applications the synced applications belong to (a label value), recorded on their inventories
+        (label C(gitops.kubernetes/owner)) so that one removed from the set can be found and deleted (the role's
+        C(gitops_owner)). Unset, what the inventory records is kept.
+      - The application's Argo CD finalizer (C(metadata.finalizers) of an Argo CD Application, C(finalizers) of our
+        spec) is recorded with it, so a deletion after the application left the list knows its cascade.
+    type: str
+  rollback:
+    description:
+      - Sync again what an entry of the sync history recorded (see M(gitops.kubernetes.gitops_info)), named by its id
+        (an integer) or by its revision (a commit, at least 7 characters; the latest entry with it). For one
+        application a single value; for O(applications) a mapping of application name to id or revision.
+      - Only successful entries, and only application specs (rendered manifests have no source to render again).
+    type: raw
 notes:
   - Transient API errors (429, 5xx, dropped connections) are retried up to four times with backoff; any other
     error fails the application with a message naming the object.
@@ -222,6 +281,19 @@ EXAMPLES = r"""
       job_id: "{{ awx_job_id | default(omit) }}"
       user: "{{ awx_user_name | default(omit) }}"
   register: sync
+
+- name: Delete an application and its resources, highest sync wave first (argocd app delete)
+  gitops.kubernetes.gitops_sync:
+    state: absent
+    name: guestbook
+    destination:
+      namespace: guestbook
+    cascade: foreground
+
+- name: Roll back to the sync recorded with history id 3 (argocd app rollback guestbook 3)
+  gitops.kubernetes.gitops_sync:
+    application: "{{ guestbook }}"
+    rollback: 3
 
 - name: Drift report (what a sync would do), with the diff
   gitops.kubernetes.gitops_sync:
@@ -272,7 +344,8 @@ health_status:
   type: str
   sample: Healthy
 counts:
-  description: Objects per action, hooks run and failures.
+  description: Objects per action, hooks run and failures (with O(state=absent), deleted, orphaned, kept, gone and
+    failed).
   returned: always
   type: dict
   sample: {created: 3, configured: 1, replaced: 0, pruned: 1, prune_skipped: 0, handed_over: 0, unchanged: 12, hooks: 2,
@@ -301,7 +374,8 @@ resources:
     action:
       description: V(created), V(configured), V(replaced), V(pruned), V(prune skipped), V(unchanged), V(hook run), or
         V(handed over) (no longer in this application and wanted by another one, which takes it over without it
-        being deleted).
+        being deleted). With O(state=absent), V(deleted), V(orphaned) (left in place, no longer the application's),
+        V(kept) (not the application's any more, untouched) or V(gone) (already absent).
       type: str
     result:
       description: V(Succeeded), V(Failed), V(NotRun) (the sync stopped before it) or V(Planned) (check mode).
@@ -349,6 +423,22 @@ duration:
 namespace_created:
   description: Whether the destination namespace was (or in check mode would be) created.
   returned: when it was
+  type: bool
+rollback_of:
+  description: The history id a rollback synced again (also recorded in the new history entry).
+  returned: when O(rollback) named this application
+  type: int
+state:
+  description: V(absent) for a deletion.
+  returned: with O(state=absent)
+  type: str
+cascade:
+  description: The cascade a deletion used (V(foreground), V(background) or V(orphan)).
+  returned: with O(state=absent)
+  type: str
+inventory_found:
+  description: Whether the application had an inventory to delete (false, nothing was done).
+  returned: with O(state=absent)
   type: bool
 applications:
   description: One entry per application (keys as above), with C(error) when that application failed.
