@@ -128,6 +128,22 @@ def test_foreground_deletion_waits_for_dependents_and_background_does_not(namesp
     assert not kubectl.exists("configmap", "fg-owner", "-n", namespace)
 
 
+def test_a_new_owner_alone_rewrites_the_inventory_without_a_history_entry(namespace, kubectl, ansible_playbook):
+    objects = [config_map("settings")]
+    run = ansible_playbook(tasks(
+        manifests_task("gitops_sync", "first", objects, namespace, app="lc-owner"),
+        manifests_task("gitops_sync", "owned", objects, namespace, app="lc-owner", owner="lc-team"),
+        manifests_task("gitops_sync", "again", objects, namespace, app="lc-owner", owner="lc-team"),
+        manifests_task("gitops_sync", "unset", objects, namespace, app="lc-owner"),
+    ))
+    assert run["first"]["changed"] and run["owned"]["changed"]
+    assert not run["again"]["changed"] and run["again"]["stats"]["writes"] == 0
+    assert not run["unset"]["changed"], "without owner, the recorded owner stays"
+    parent = kubectl.get("configmap", parent_name("lc-owner"), "-n", namespace)
+    assert parent["metadata"]["labels"][OWNER_LABEL] == "lc-team"
+    assert len(json.loads(parent["data"]["inventory"])["history"]) == 1
+
+
 # ---------------------------------------------------------------- rollback
 
 
