@@ -62,6 +62,10 @@ options:
         (all default V(false)) and C(prune_propagation_policy) (C(foreground), C(background) or C(orphan))."
       - "C(ignore_differences): a list of C(group), C(kind) (required), C(name), C(namespace) and at least one of
         C(json_pointers), C(jq_path_expressions), C(managed_fields_managers)."
+      - "C(finalizers): Argo CD's deletion finalizer, C(resources-finalizer.argocd.argoproj.io) (or its
+        C(/foreground) or C(/background) form): deleting the application (C(state=absent) of
+        M(gitops.kubernetes.gitops_sync) with C(cascade=finalizer), or the role's C(gitops_owner)) deletes its
+        resources; recorded on the inventory at every sync. Any other finalizer is refused."
       - "B(An Argo CD Application manifest) (C(apiVersion: argoproj.io/v1alpha1), C(kind: Application)), mapped
         to the spec above: C(metadata.name); C(spec.source) C(repoURL), C(targetRevision), C(path), C(directory)
         (C(recurse), C(include), C(exclude)), C(kustomize) (C(images), C(namePrefix), C(nameSuffix), C(namespace),
@@ -74,8 +78,10 @@ options:
       - "C(spec.destination.server) and C(spec.destination.name) are accepted only when they name the in-cluster
         default (C(https://kubernetes.default.svc), C(in-cluster)): the cluster comes from the inventory. C(spec.project)
         must be C(default). C(spec.sources), C(spec.source.chart), C(spec.source.plugin), Jsonnet,
-        C(syncPolicy.retry) and every other field are refused with an error naming them. Other C(metadata) fields and
-        C(status) do not change what is deployed and are ignored."
+        C(syncPolicy.retry) and every other field are refused with an error naming them. C(metadata.finalizers) means
+        what C(finalizers) above means (Argo CD's C(pre-delete-finalizer) and C(post-delete-finalizer) are refused:
+        those hooks are not run). Other C(metadata) fields and C(status) do not change what is deployed and are
+        ignored."
     type: dict
     required: true
   cache_dir:
