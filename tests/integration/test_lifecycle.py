@@ -173,8 +173,8 @@ def _settings(mode: str) -> dict[str, str]:
         """}
 
 
-def test_rollback_syncs_the_commit_of_a_history_entry_and_records_it_as_a_rollback(namespace, kubectl, git_repo,
-                                                                                    ansible_playbook):
+def test_rollback_syncs_the_commit_of_a_history_entry_and_records_it_as_a_rollback(
+        namespace, kubectl, git_repo, ansible_playbook):
     repo = git_repo()
     blue = repo.commit(_settings("blue"), "blue")
     first = ansible_playbook(tasks(_app_task("blue", repo, namespace, "lc-roll")))
@@ -182,8 +182,8 @@ def test_rollback_syncs_the_commit_of_a_history_entry_and_records_it_as_a_rollba
     run = ansible_playbook(tasks(
         _app_task("green", repo, namespace, "lc-roll"),
         _app_task("by_id", repo, namespace, "lc-roll", rollback=1),
-        {"name": "info", "gitops.kubernetes.gitops_info": {"kubeconfig": "{{ gitops_test_kubeconfig }}", "names": ["lc-roll"],
-                                                         "namespaces": [namespace]}, "register": "info"},
+        {"name": "info", "register": "info", "gitops.kubernetes.gitops_info": {
+            "kubeconfig": "{{ gitops_test_kubeconfig }}", "names": ["lc-roll"], "namespaces": [namespace]}},
         _app_task("unknown", repo, namespace, "lc-roll", rollback=99),
     ))
     assert not first["blue"].get("failed"), first["blue"].get("msg")
@@ -197,11 +197,13 @@ def test_rollback_syncs_the_commit_of_a_history_entry_and_records_it_as_a_rollba
     assert run["info"]["applications"][0]["revision"] == blue
     assert run["unknown"]["failed"] and "history id 99" in run["unknown"]["msg"] and "lc-roll" in run["unknown"]["msg"]
     # by revision (an abbreviated commit), then the next run without rollback syncs the target revision again
-    again = ansible_playbook(tasks(_app_task("by_revision", repo, namespace, "lc-roll", rollback=green[:10]),
-                                  _app_task("forward", repo, namespace, "lc-roll", rollback=blue[:8]),
-                                  _app_task("head", repo, namespace, "lc-roll")))
+    again = ansible_playbook(tasks(
+        _app_task("by_revision", repo, namespace, "lc-roll", rollback=green[:10]),
+        _app_task("forward", repo, namespace, "lc-roll", rollback=blue[:8]),  # the latest entry with it: 3
+        _app_task("head", repo, namespace, "lc-roll"),
+    ))
     assert again["by_revision"]["rollback_of"] == 2 and again["by_revision"]["revision"] == green
-    assert again["forward"]["rollback_of"] in (1, 3) and again["forward"]["revision"] == blue
+    assert again["forward"]["rollback_of"] == 3 and again["forward"]["revision"] == blue
     assert again["head"]["revision"] == green and "rollback_of" not in again["head"]
     assert kubectl.get("configmap", "settings", "-n", namespace)["data"] == {"mode": "green"}
 
