@@ -17,7 +17,9 @@ objects annotated ``argocd.argoproj.io/sync-options: Delete=false``,
 ``helm.sh/resource-policy: keep``, and CustomResourceDefinitions (deleting
 one deletes every custom resource of its kind). ``Delete=confirm`` objects
 need the run's confirmation; without it nothing at all is deleted (Argo CD
-holds the whole deletion until it is confirmed).
+holds the whole deletion until it is confirmed). Hook Jobs and Pods that
+earlier syncs left (labelled ``gitops.kubernetes/hook-of``) go with a
+cascade, as Argo CD deletes them; hook objects of other kinds stay.
 
 An object left in place loses this application's part-of label (and a
 claim on it): Argo CD leaves its tracking label, which nothing else reads,
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, SpecError, SyncError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._hooks import HOOK_OF_LABEL
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import (
     PART_OF_LABEL,
     Inventory,
@@ -56,6 +59,8 @@ ORPHAN = "orphan"
 FINALIZER = "finalizer"  # as the application's Argo CD finalizer says (from its spec, else recorded at its last sync)
 CASCADES = (FOREGROUND, BACKGROUND, ORPHAN, FINALIZER)
 HELM_RESOURCE_POLICY = "helm.sh/resource-policy"
+# the kinds of hook objects a deletion looks for (what hooks are in practice); hooks of other kinds stay
+HOOK_KINDS = (("batch", "Job"), ("", "Pod"))
 
 # what happens to one object of a deleted application
 DELETED = "deleted"
@@ -128,6 +133,7 @@ class DeletedObject:
     action: str = GONE
     result: str = NOT_RUN
     message: str = ""
+    hook: bool = False  # a hook object an earlier sync left (found by its hook-of label, not in the inventory)
 
     @property
     def uid(self) -> str | None:
@@ -210,6 +216,12 @@ def decide(entry: DeletedObject, cascade: str) -> None:
     if live is None:
         entry.action, entry.message = GONE, "already gone"
         return
+    if entry.hook:
+        hook_of = (((live.get("metadata") or {}).get("labels") or {}).get(HOOK_OF_LABEL)) or ""
+        entry.wave = live_wave(live)
+        entry.action, entry.message = (DELETED, "a hook left by an earlier sync") if hook_of == entry.set_id and \
+            cascade in (FOREGROUND, BACKGROUND) else (KEPT, "not deleted: not a hook of this application")
+        return
     if owner_of(live) != entry.set_id:
         entry.action = KEPT
         entry.message = ("not deleted: it now belongs to ApplySet " + owner_of(live)) if owner_of(live) else \
@@ -285,7 +297,27 @@ class _Deletion:
             decide(entry, self.cascade)
 
         self.client.map(fetch, entries)
+        if self.cascade in (FOREGROUND, BACKGROUND):
+            entries += self.hooks(inventories, entries)
         return entries
+
+    def hooks(self, inventories: list[Inventory], members: list[DeletedObject]) -> list[DeletedObject]:
+        """Hook Jobs and Pods that earlier syncs left (BeforeHookCreation keeps the last run), by their hook-of label
+        in the application's namespaces: Argo CD deletes them with the application."""
+        discovery = self.client.discovery()
+        namespaces = sorted({inv.namespace for inv in inventories} | {e.ref.namespace for e in members if e.ref.namespace})
+        jobs = [(resource, namespace, inventory.set_id) for group, kind in HOOK_KINDS
+                for resource in [discovery.preferred(group, kind)] if resource is not None
+                for namespace in namespaces for inventory in inventories]
+        found = self.client.map(lambda job: (job, self.client.list_objects(
+            job[0], job[1], label_selector=f"{HOOK_OF_LABEL}={job[2]}")), jobs)
+        hooks = []
+        for (resource, _namespace, set_id), items in found:
+            for item in items:
+                entry = DeletedObject(ObjectRef.from_manifest(item), set_id, live=item, resource=resource, hook=True)
+                decide(entry, self.cascade)
+                hooks.append(entry)
+        return hooks
 
     def _guard(self, before: str) -> None:
         if self.lease is not None:

@@ -77,8 +77,10 @@ description:
     leaves its own label, which nothing else reads): objects annotated C(argocd.argoproj.io/sync-options:
     Delete=false) or C(helm.sh/resource-policy: keep), CustomResourceDefinitions (Argo CD never deletes them with
     an application), and every object without a cascade (V(orphan)). An object annotated C(Delete=confirm) needs
-    O(confirm); without it nothing at all is deleted. A deletion that stops keeps the inventory, so running it again
-    resumes. PreDelete and PostDelete hooks are not run (an Argo CD Application with their finalizers is refused)."
+    O(confirm); without it nothing at all is deleted. With a cascade, the hook Jobs and Pods earlier syncs left
+    (labelled C(gitops.kubernetes/hook-of)) are deleted too; hook objects of other kinds stay. A deletion that stops
+    keeps the inventory, so running it again resumes. PreDelete and PostDelete hooks are not run (an Argo CD
+    Application with their finalizers is refused)."
   - "Rollback (O(rollback)), as C(argocd app rollback): the application is synced at exactly the commit a
     successful entry of its sync history recorded, and the new entry says which (C(rollback_of)). Argo CD refuses a
     rollback while automated sync is on, since its controller would move forward again at once; here nothing runs

@@ -128,6 +128,24 @@ def test_foreground_deletion_waits_for_dependents_and_background_does_not(namesp
     assert not kubectl.exists("configmap", "fg-owner", "-n", namespace)
 
 
+def test_a_cascade_deletes_the_hook_jobs_and_pods_earlier_syncs_left(namespace, kubectl, ansible_playbook):
+    hook_job = {"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": "migrate", "annotations": {"argocd.argoproj.io/hook": "PreSync"}},
+                "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}}}
+    run = ansible_playbook(tasks(manifests_task("gitops_sync", "synced", [hook_job, config_map("settings")], namespace,
+                                                app="lc-hooks"),
+                                 delete_task("orphaned", namespace, "lc-hooks", cascade="orphan")))
+    assert not run["synced"].get("failed"), run["synced"].get("msg")
+    assert kubectl.exists("job", "migrate", "-n", namespace), "without a cascade the hook's last run stays"
+    run = ansible_playbook(tasks(manifests_task("gitops_sync", "again", [hook_job, config_map("settings")], namespace,
+                                                app="lc-hooks", hooks="always"),
+                                 delete_task("deleted", namespace, "lc-hooks")))
+    assert not run["deleted"].get("failed"), run["deleted"].get("msg")
+    assert {(r["kind"], r["name"], r["action"]) for r in run["deleted"]["resources"]} == {
+        ("Job", "migrate", "deleted"), ("ConfigMap", "settings", "deleted")}
+    assert not kubectl.exists("job", "migrate", "-n", namespace)
+
+
 def test_a_new_owner_alone_rewrites_the_inventory_without_a_history_entry(namespace, kubectl, ansible_playbook):
     objects = [config_map("settings")]
     run = ansible_playbook(tasks(

@@ -73,6 +73,18 @@ def test_decide_what_a_deletion_does_to_each_inventory_member(entry: DeletedObje
     assert entry.action == action and says in entry.message
 
 
+def test_a_hook_left_by_a_sync_is_deleted_only_with_a_cascade_and_only_if_it_is_this_applications() -> None:
+    def hook(hook_of: str) -> DeletedObject:
+        return DeletedObject(ObjectRef("batch", "Job", "prod", "migrate"), SET_ID, hook=True,
+                             live={"metadata": {"name": "migrate", "labels": {"gitops.kubernetes/hook-of": hook_of}}})
+
+    for cascade, owner, action in (("foreground", SET_ID, DELETED), ("background", SET_ID, DELETED),
+                                   ("orphan", SET_ID, KEPT), ("foreground", "applyset-other-v1", KEPT)):
+        entry = hook(owner)
+        decide(entry, cascade)
+        assert entry.action == action, (cascade, owner)
+
+
 def test_only_objects_to_delete_with_delete_confirm_need_confirmation() -> None:
     entries = [member(name="a", options="Delete=confirm"), member(name="b"), member(name="c", options="Delete=confirm")]
     for entry in entries:
