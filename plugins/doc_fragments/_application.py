@@ -102,6 +102,10 @@ options:
         it changes nothing deployed."
       - "C(ignore_differences): a list of C(group), C(kind) (required), C(name), C(namespace) and at least one of
         C(json_pointers), C(jq_path_expressions), C(managed_fields_managers)."
+      - "C(finalizers): Argo CD's deletion finalizer, C(resources-finalizer.argocd.argoproj.io) (or its
+        C(/foreground) or C(/background) form): deleting the application (C(state=absent) of
+        M(gitops.kubernetes.gitops_sync) with C(cascade=finalizer), or the role's C(gitops_owner)) deletes its
+        resources; recorded on the inventory at every sync. Any other finalizer is refused."
       - "B(An Argo CD Application manifest) (C(apiVersion: argoproj.io/v1alpha1), C(kind: Application)), mapped
         to the spec above: C(metadata.name); C(spec.source) C(repoURL), C(targetRevision), C(path), C(directory)
         (C(recurse), C(include), C(exclude)), C(kustomize) (C(images), C(namePrefix), C(nameSuffix), C(namespace),
@@ -119,9 +123,10 @@ options:
         (every object is server-side applied, and only objects out of sync are - applying one already in sync
         would change nothing, so V(false) means the same); C(spec.ignoreDifferences)."
       - "C(spec.sources), C(spec.source.plugin), Jsonnet, C(ServerSideApply=false), C(ClientSideApplyMigration),
-        C(retry.refresh) and every other field are refused with an error naming them and saying why. Other
-        C(metadata) fields and
-        C(status) do not change what is deployed and are ignored."
+        C(retry.refresh) and every other field are refused with an error naming them and saying why.
+        C(metadata.finalizers) means what C(finalizers) above means (Argo CD's C(pre-delete-finalizer) and
+        C(post-delete-finalizer) are refused: those hooks are not run). Other C(metadata) fields and C(status) do
+        not change what is deployed and are ignored."
     type: dict
     required: true
   cache_dir:

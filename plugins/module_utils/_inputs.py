@@ -240,6 +240,11 @@ class ApplicationInput:
         return f"{normalize_repo_url(strip_url_credentials(self.app.source.repo_url.strip()))}#{path}"
 
     @property
+    def finalizer(self) -> str | None:
+        """The application's Argo CD deletion finalizer (recorded on its inventory); rendered manifests have none."""
+        return self.app.finalizer if self.app is not None else None
+
+    @property
     def namespace(self) -> str | None:
         """The destination namespace the input names (None: the connection's default namespace)."""
         if self.app is None:

@@ -28,7 +28,14 @@ application still finds what it left behind:
   source claiming the parent is a clash, not a takeover;
 - ``data["inventory"]`` may list ``previous_namespaces``: parents the
   application left behind when its destination changed and that still hold
-  members it did not prune.
+  members it did not prune;
+- label ``gitops.kubernetes/owner`` names the set of applications (a role
+  run's ``gitops_owner``) that manages it, so an application removed from
+  that set is found in the cluster and deleted;
+- annotation ``gitops.kubernetes/finalizer`` records the Argo CD deletion
+  finalizer the application carried at its last sync (foreground or
+  background cascade), since the application is gone from the list when it
+  is deleted.
 
 Beyond the KEP, ``data["inventory"]`` holds the exact member list (group,
 kind, namespace, name) and the recent sync history as JSON, so prune never
@@ -62,6 +69,8 @@ TOOLING_ANNOTATION = "applyset.kubernetes.io/tooling"
 GROUP_KINDS_ANNOTATION = "applyset.kubernetes.io/contains-group-kinds"
 NAMESPACES_ANNOTATION = "applyset.kubernetes.io/additional-namespaces"
 APPLICATION_LABEL = "gitops.kubernetes/application"
+OWNER_LABEL = "gitops.kubernetes/owner"
+FINALIZER_ANNOTATION = "gitops.kubernetes/finalizer"
 SOURCE_ANNOTATION = "gitops.kubernetes/source"
 LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 INVENTORY_KEY = "inventory"
@@ -122,6 +131,8 @@ class Inventory:
     previous_namespaces: list[str] = field(default_factory=list)
     # the last sync attempted: what was synced (digest of revision and spec) and how it ended, whatever the history keeps
     last_sync: dict[str, Any] | None = None
+    owner: str | None = None  # the set of applications (gitops_owner) that manages it, if recorded
+    finalizer: str | None = None  # the Argo CD deletion finalizer recorded at the last sync, if any
 
     @property
     def exists(self) -> bool:
@@ -178,7 +189,8 @@ def parse_parent(parent: dict[str, Any], app_name: str, namespace: str) -> Inven
             application=app_name,
         )
     annotations = (parent.get("metadata") or {}).get("annotations") or {}
-    inventory = Inventory(app_name, namespace, set_id, parent=parent, source=annotations.get(SOURCE_ANNOTATION) or None)
+    inventory = Inventory(app_name, namespace, set_id, parent=parent, source=annotations.get(SOURCE_ANNOTATION) or None,
+                          owner=labels.get(OWNER_LABEL) or None, finalizer=annotations.get(FINALIZER_ANNOTATION) or None)
     raw = (parent.get("data") or {}).get(INVENTORY_KEY)
     if raw is None:
         return inventory
@@ -292,6 +304,8 @@ def build_parent(
     previous_namespaces: Iterable[str] = (),
     last_sync: dict[str, Any] | None = None,
     labels: dict[str, str] | None = None,
+    owner: str | None = None,
+    finalizer: str | None = None,
 ) -> dict[str, Any]:
     """The parent ConfigMap manifest recording members (for gitops_sync to apply).
 
@@ -300,6 +314,7 @@ def build_parent(
     source: where the application comes from (recorded so another application of the same name is recognised);
     previous_namespaces: namespaces whose parents of this application still hold members;
     last_sync: the last sync attempted (digest, revision, result), kept even when the history keeps nothing.
+    owner: the set of applications managing it (label); finalizer: its Argo CD deletion finalizer (annotation).
     """
     refs = sorted(set(members))
     set_id = application_applyset_id(app_name, namespace)
@@ -322,13 +337,18 @@ def build_parent(
     }
     if source:
         annotations[SOURCE_ANNOTATION] = source
+    if finalizer:
+        annotations[FINALIZER_ANNOTATION] = finalizer
+    parent_labels = {**(labels or {}), ID_LABEL: set_id, APPLICATION_LABEL: application_label_value(app_name)}
+    if owner:
+        parent_labels[OWNER_LABEL] = owner
     return {
         "apiVersion": "v1",
         "kind": PARENT_KIND,
         "metadata": {
             "name": parent_name(app_name),
             "namespace": namespace,
-            "labels": {**(labels or {}), ID_LABEL: set_id, APPLICATION_LABEL: application_label_value(app_name)},
+            "labels": parent_labels,
             "annotations": annotations,
         },
         "data": {INVENTORY_KEY: json.dumps(document, sort_keys=True, separators=(",", ":"))},

@@ -82,8 +82,10 @@ def history_entry(
     counts: dict[str, int] | None = None,
     initiator: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
+    rollback_of: int | None = None,
 ) -> dict[str, Any]:
-    """One sync as the parent records it (extra: the attempt number, the digest of what was synced, ...)."""
+    """One sync as the parent records it (extra: the attempt number, the digest of what was synced, ...;
+    rollback_of: the id of the entry a rollback synced again)."""
     entry: dict[str, Any] = {
         "revision": revision,
         "started_at": started_at,
@@ -91,6 +93,8 @@ def history_entry(
         "result": result,
         "counts": dict(counts or {}),
     }
+    if rollback_of is not None:
+        entry["rollback_of"] = int(rollback_of)
     if message:
         entry["message"] = message[:1000]
     for key, value in (initiator or {}).items():
@@ -125,10 +129,13 @@ def write_parent(
     previous_namespaces: Iterable[str] = (),
     last_sync: dict[str, Any] | None = None,
     labels: dict[str, str] | None = None,
+    owner: str | None = None,
+    finalizer: str | None = None,
 ) -> dict[str, Any]:
     """Server-side apply the application's ApplySet parent with this inventory and history (see build_parent)."""
     manifest = build_parent(app_name, namespace, members, revision=revision, history=history, source=source,
-                            previous_namespaces=previous_namespaces, last_sync=last_sync, labels=labels)
+                            previous_namespaces=previous_namespaces, last_sync=last_sync, labels=labels,
+                            owner=owner, finalizer=finalizer)
     try:
         return client.apply(_configmaps(client), manifest, force_conflicts=True)
     except KubeApiError as exc:

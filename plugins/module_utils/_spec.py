@@ -38,6 +38,17 @@ RETRY_DURATION = 5.0
 RETRY_FACTOR = 2
 RETRY_MAX_DURATION = 180.0
 HISTORY_LIMIT = 10
+# Argo CD's deletion finalizers: deleting the application deletes its resources (cascade), foreground by default
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+DELETION_FINALIZERS = {
+    RESOURCES_FINALIZER: "foreground",
+    f"{RESOURCES_FINALIZER}/foreground": "foreground",
+    f"{RESOURCES_FINALIZER}/background": "background",
+}
+_UNSUPPORTED_FINALIZERS = {
+    "pre-delete-finalizer.argocd.argoproj.io": "PreDelete hooks are not run when an application is deleted",
+    "post-delete-finalizer.argocd.argoproj.io": "PostDelete hooks are not run when an application is deleted",
+}
 RENDERERS = ("directory", "kustomize", "helm")
 
 # metadata.name rules (RFC 1123 subdomain): the name becomes an object name (inventory parent)
@@ -220,6 +231,29 @@ class Application:
     ignore_differences: list[IgnoreDifference] = field(default_factory=list)
     # Argo CD's spec.info: name/value pairs shown with the application, never used to deploy
     info: list[dict[str, str]] = field(default_factory=list)
+    # Argo CD's resources finalizer (one of DELETION_FINALIZERS): deleting the application deletes its resources
+    finalizer: str | None = None
+
+
+def deletion_cascade(finalizer: str | None) -> str:
+    """How deleting an application with this finalizer treats its resources: foreground, background or orphan."""
+    return DELETION_FINALIZERS.get(finalizer or "", "orphan")
+
+
+def _finalizer(reader: "_Reader", key: str) -> str | None:
+    """The application's deletion finalizer from a finalizers list; any other finalizer is refused by name."""
+    found = None
+    for value in reader.texts(key):
+        if value in DELETION_FINALIZERS:
+            if found is not None and found != value:
+                reader.fail(f"{found!r} and {value!r} contradict each other: give one deletion finalizer", key)
+            found = value
+            continue
+        base = value.split("/", 1)[0]
+        reason = _UNSUPPORTED_FINALIZERS.get(base) or \
+            f"only Argo CD's deletion finalizers are understood ({', '.join(sorted(DELETION_FINALIZERS))})"
+        reader.fail(f"{value!r} is not supported: {reason}", key)
+    return found
 
 
 def credential_values(raw: Any) -> list[str]:
@@ -352,7 +386,8 @@ class _Reader:
 def _parse_ours(raw: dict[str, Any]) -> Application:
     app_name = raw.get("name") if isinstance(raw.get("name"), str) else None
     top = _Reader(raw, "", app_name)
-    top.only(("name", "project", "source", "destination", "sync_policy", "ignore_differences", "revision_history_limit", "info"))
+    top.only(("name", "project", "source", "destination", "sync_policy", "ignore_differences", "revision_history_limit", "info",
+              "finalizers"))
     name = _check_name(top, top.text("name", required=True), "name")
     if not top.has("source"):
         top.fail("is required", "source")
@@ -451,6 +486,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
         sync_policy=sync_policy,
         ignore_differences=ignores,
         info=_info(top, "info"),
+        finalizer=_finalizer(top, "finalizers"),
     )
 
 
@@ -567,6 +603,7 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
         sync_policy=sync_policy,
         ignore_differences=ignores,
         info=_info(spec, "info"),
+        finalizer=_finalizer(meta, "finalizers"),
     )
 
 

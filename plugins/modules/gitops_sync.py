@@ -113,6 +113,24 @@ description:
     C(CreateNamespace=true) with C(managedNamespaceMetadata) labels and annotates the destination namespace;
     C(ServerSideApply=false) is refused (every object is server-side applied)."
   - Secret values never appear in results, diffs or messages.
+  - "Deleting an application (O(state=absent)), as Argo CD deletes an Application: with a cascade (O(cascade)) its
+    inventory's objects are deleted highest C(argocd.argoproj.io/sync-wave) first (read from the live objects),
+    inside a wave in reverse kind order, each wave gone before the next starts (V(foreground): with its dependents;
+    V(background): the objects themselves, their dependents are collected later), bounded by O(wait_timeout); then
+    the inventory and with it the sync history. Only objects that still carry the application's part-of label are
+    touched. Left in place, no longer labelled as the application's (so any application may take them over; Argo CD
+    leaves its own label, which nothing else reads): objects annotated C(argocd.argoproj.io/sync-options:
+    Delete=false) or C(helm.sh/resource-policy: keep), CustomResourceDefinitions (Argo CD never deletes them with
+    an application), and every object without a cascade (V(orphan)). An object annotated C(Delete=confirm) needs
+    O(confirm); without it nothing at all is deleted. With a cascade, the hook Jobs and Pods earlier syncs left
+    (labelled C(gitops.kubernetes/hook-of)) are deleted too; hook objects of other kinds stay. A deletion that stops
+    keeps the inventory, so running it again resumes. PreDelete and PostDelete hooks are not run (an Argo CD
+    Application with their finalizers is refused)."
+  - "Rollback (O(rollback)), as C(argocd app rollback): the application is synced at exactly the commit a
+    successful entry of its sync history recorded, and the new entry says which (C(rollback_of)). Argo CD refuses a
+    rollback while automated sync is on, since its controller would move forward again at once; here nothing runs
+    between two Ansible runs, so the rollback holds until the next sync without it, which syncs the spec's target
+    revision again. Pin the revision in the spec to stay at the rolled-back commit."
 extends_documentation_fragment:
   - gitops.kubernetes._application
   - gitops.kubernetes._repositories
@@ -141,7 +159,9 @@ options:
       - Requires O(name). Mutually exclusive with O(application) and O(applications).
     type: raw
   name:
-    description: Name of the application the O(manifests) belong to; it names the inventory and the Lease.
+    description:
+      - Name of the application the O(manifests) belong to; it names the inventory and the Lease.
+      - With O(state=absent), the application to delete (no O(manifests) needed).
     type: str
   destination:
     description: Where the O(manifests) go.
@@ -278,11 +298,48 @@ options:
     default: false
   confirm:
     description:
-      - Names of applications whose objects marked C(Prune=confirm) (the object's C(argocd.argoproj.io/sync-options)
-        annotation, or the application's sync options) may be pruned in this run, as Argo CD's "Confirm Pruning".
+      - Names of applications whose objects may be deleted where Argo CD asks a human to confirm it, in this run -
+        objects marked C(Prune=confirm) (the object's C(argocd.argoproj.io/sync-options) annotation, or the
+        application's sync options) are pruned, as Argo CD's "Confirm Pruning", and objects marked C(Delete=confirm)
+        are deleted with the application (O(state=absent)).
     type: list
     elements: str
     default: []
+  state:
+    description:
+      - V(present) syncs the applications. V(absent) deletes them (see the description), each named by O(name) and
+        O(destination), by O(application), or by the entries of O(applications) (specs, or C(name) and
+        C(destination.namespace)). Nothing is rendered for a deletion; what is deleted is the inventory.
+    type: str
+    choices: [present, absent]
+    default: present
+  cascade:
+    description:
+      - With O(state=absent), what happens to the application's objects. V(foreground) (C(argocd app delete)'s
+        default) and V(background) delete them with that propagation policy; V(orphan) leaves them in place (Argo CD's
+        deletion without the resources finalizer) and deletes only the inventory.
+      - "V(finalizer) does what the application's Argo CD finalizer says, the one of its spec when O(application) or
+        O(applications) give specs, else the one its last sync recorded on its inventory:
+        C(resources-finalizer.argocd.argoproj.io) (or C(/foreground)) is V(foreground),
+        C(resources-finalizer.argocd.argoproj.io/background) is V(background), none is V(orphan)."
+    type: str
+    choices: [foreground, background, orphan, finalizer]
+    default: foreground
+  owner:
+    description:
+      - The set of applications the synced applications belong to (a label value), recorded on their inventories
+        (label C(gitops.kubernetes/owner)) so that one removed from the set can be found and deleted (the role's
+        C(gitops_owner)). Unset, what the inventory records is kept.
+      - The application's Argo CD finalizer (C(metadata.finalizers) of an Argo CD Application, C(finalizers) of our
+        spec) is recorded with it, so a deletion after the application left the list knows its cascade.
+    type: str
+  rollback:
+    description:
+      - Sync again what an entry of the sync history recorded (see M(gitops.kubernetes.gitops_info)), named by its id
+        (an integer) or by its revision (a commit, at least 7 characters; the latest entry with it). For one
+        application a single value; for O(applications) a mapping of application name to id or revision.
+      - Only successful entries, and only application specs (rendered manifests have no source to render again).
+    type: raw
 notes:
   - Transient API errors (429, 5xx, dropped connections) are retried up to four times with backoff; any other
     error fails the application with a message naming the object.
@@ -314,6 +371,19 @@ EXAMPLES = r"""
       job_id: "{{ awx_job_id | default(omit) }}"
       user: "{{ awx_user_name | default(omit) }}"
   register: sync
+
+- name: Delete an application and its resources, highest sync wave first (argocd app delete)
+  gitops.kubernetes.gitops_sync:
+    state: absent
+    name: guestbook
+    destination:
+      namespace: guestbook
+    cascade: foreground
+
+- name: Roll back to the sync recorded with history id 3 (argocd app rollback guestbook 3)
+  gitops.kubernetes.gitops_sync:
+    application: "{{ guestbook }}"
+    rollback: 3
 
 - name: Drift report (what a sync would do), with the diff
   gitops.kubernetes.gitops_sync:
@@ -364,7 +434,8 @@ health_status:
   type: str
   sample: Healthy
 counts:
-  description: Objects per action, hooks run and failures.
+  description: Objects per action, hooks run and failures (with O(state=absent), deleted, orphaned, kept, gone and
+    failed).
   returned: always
   type: dict
   sample: {created: 3, configured: 1, replaced: 0, pruned: 1, prune_skipped: 0, handed_over: 0, unchanged: 12, hooks: 2,
@@ -393,7 +464,8 @@ resources:
     action:
       description: V(created), V(configured), V(replaced), V(pruned), V(prune skipped), V(unchanged), V(hook run), or
         V(handed over) (no longer in this application and wanted by another one, which takes it over without it
-        being deleted).
+        being deleted). With O(state=absent), V(deleted), V(orphaned) (left in place, no longer the application's),
+        V(kept) (not the application's any more, untouched) or V(gone) (already absent).
       type: str
     result:
       description: V(Succeeded), V(Failed), V(NotRun) (the sync stopped before it) or V(Planned) (check mode).
@@ -453,6 +525,22 @@ attempts:
   returned: when the application's sync policy retries
   type: list
   elements: dict
+rollback_of:
+  description: The history id a rollback synced again (also recorded in the new history entry).
+  returned: when O(rollback) named this application
+  type: int
+state:
+  description: V(absent) for a deletion.
+  returned: with O(state=absent)
+  type: str
+cascade:
+  description: The cascade a deletion used (V(foreground), V(background) or V(orphan)).
+  returned: with O(state=absent)
+  type: str
+inventory_found:
+  description: Whether the application had an inventory to delete (false, nothing was done).
+  returned: with O(state=absent)
+  type: bool
 info:
   description: The application's C(info) (Argo CD's C(spec.info)), C(name) and C(value) pairs.
   returned: when the application has some
@@ -518,7 +606,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import CLUSTER_ARGUMENT_SPEC, cluster_name
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
-from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     GENERATOR_ARGUMENT_SPEC,
     SYNC_POLICY_SPEC,
@@ -533,11 +621,13 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     run_ownership,
     scrub_result,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import LABEL_VALUE
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import PROJECTS_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._rollback import find_entry, rollback_targets
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import REPOSITORIES_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
@@ -551,6 +641,13 @@ try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.disappeared import find_disappeared, remove_disappeared
     from ansible_collections.gitops.kubernetes.plugins.module_utils._orphans import find_orphans
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._delete import (
+        DeletionResult,
+        DeletionSettings,
+        delete_application,
+        deletion_targets,
+    )
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import read_inventory
     from ansible_collections.gitops.kubernetes.plugins.module_utils._record import initiator_from_env
     from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import (
         SyncClient,
@@ -582,6 +679,10 @@ def argument_spec() -> dict[str, Any]:
         "manual_sync": {"type": "bool", "default": False},
         "confirm": {"type": "list", "elements": "str", "default": []},
         "cache_dir": APPLICATION_ARGUMENT_SPEC["cache_dir"],
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "cascade": {"type": "str", "choices": ["foreground", "background", "orphan", "finalizer"], "default": "foreground"},
+        "owner": {"type": "str"},
+        "rollback": {"type": "raw"},
     }
     spec.update(kube_connection_argument_spec())
     spec.update(REPOSITORIES_ARGUMENT_SPEC)
@@ -594,9 +695,86 @@ def argument_spec() -> dict[str, Any]:
     return spec
 
 
+def check_lifecycle_params(params: dict[str, Any]) -> None:
+    """Refuse option combinations that mean nothing, before any Git or cluster work."""
+    owner = params["owner"]
+    if owner is not None and owner != "" and not LABEL_VALUE.match(owner):
+        raise SpecError(f"owner {owner!r} must be a valid label value (letters, digits, '-', '_', '.', at most 63 characters)")
+    if params["state"] == "absent":
+        if params["generators"] or params["only"] or params["skip"]:
+            raise SpecError("state=absent takes the applications to delete by application, applications or name; "
+                            "generators, only and skip are not accepted with it")
+        if params["rollback"] not in (None, "", {}):
+            raise SpecError("rollback syncs an application; it cannot be combined with state=absent")
+    elif params["name"] is not None and params["manifests"] is None and params["application"] is None \
+            and params["applications"] is None and not params["generators"]:
+        raise SpecError("name without manifests: give the manifests to sync (or state=absent to delete the application)")
+
+
+def delete_module(module: AnsibleModule) -> dict[str, Any]:
+    """state=absent: delete every named application and build the result."""
+    params = module.params
+    started = time.monotonic()
+    if params["applications"] is not None:
+        raws = params["applications"]
+    elif params["application"] is not None:
+        raws = [params["application"]]
+    else:
+        raws = [{"name": params["name"], "destination": params["destination"] or {}}]
+    targets = deletion_targets(raws)
+    settings = DeletionSettings(cascade=params["cascade"], check_mode=module.check_mode,
+                                wait_timeout=float(params["wait_timeout"]))
+    confirmed = set(params["confirm"] or [])
+    with SyncClient.from_params(params) as client:
+        outcomes = run_each(targets, lambda target: delete_application(  # type: ignore[arg-type]
+            client, target, replace(settings, confirm=target.name in confirmed)))
+        stats = client.stats.to_dict()
+        stats["requests"] = stats.pop("total")
+        stats.update(writes=client.writes, writes_by_verb=dict(client.writes_by_verb),
+                     seconds=round(time.monotonic() - started, 3))
+    entries = []
+    for target, outcome in zip(targets, outcomes):
+        if isinstance(outcome, DeletionResult):
+            entries.append(outcome.to_result())
+            continue
+        partial = getattr(outcome, "result", None)
+        entry = partial.to_result() if partial is not None else {"name": target.name, "state": "absent"}
+        entry.update({"error": str(outcome), **outcome.to_result()})
+        entries.append(entry)
+    result: dict[str, Any] = {"changed": any(e.get("changed") for e in entries), "stats": stats}
+    if params["applications"] is None:
+        result.update(entries[0])
+    else:
+        result["applications"] = entries
+    failed = [entry["name"] for entry in entries if "error" in entry]
+    if failed:
+        result["failed_applications"] = failed
+    return result
+
+
+def apply_rollbacks(client: Any, params: dict[str, Any], inputs: list[ApplicationInput]) -> dict[int, int]:
+    """Point each application the rollback option names at the commit of its history entry; {id(input): entry id}."""
+    targets = rollback_targets(params["rollback"], [one.name for one in inputs])
+    chosen: dict[int, int] = {}
+    for one in inputs:
+        if one.name not in targets:
+            continue
+        if one.app is None:
+            raise SpecError("rendered manifests cannot be rolled back (there is no source to render again): give the "
+                            "manifests of that revision, or an application spec", application=one.name)
+        inventory = read_inventory(client, one.name, one.namespace or client.default_namespace)
+        entry = find_entry(inventory.history, targets[one.name], one.name)
+        one.app.source.revision = str(entry["revision"])
+        chosen[id(one)] = int(entry["id"])
+    return chosen
+
+
 def run_module(module: AnsibleModule) -> dict[str, Any]:
     """Sync every requested application and build the result."""
     params = module.params
+    check_lifecycle_params(params)
+    if params["state"] == "absent":
+        return delete_module(module)
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
     applicationsets: dict[str, dict[str, Any]] = {}
@@ -608,7 +786,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         check_mode=module.check_mode, force_conflicts=params["force_conflicts"], wait=params["wait"],
         wait_timeout=float(params["wait_timeout"]), hooks=params["hooks"],
         prune_propagation_policy=params["prune_propagation_policy"], initiator=initiator, customizations=customizations,
-        manual_sync=params["manual_sync"],
+        manual_sync=params["manual_sync"], owner=params["owner"],
     )
     confirmed = set(params["confirm"] or [])
     # one resolution per repository revision for the whole batch of applications
@@ -616,6 +794,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     manual = params["manual_sync"] or bool(params.get("only"))
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
         inputs, elsewhere = for_this_cluster(params, client, inputs)
+        rollbacks = apply_rollbacks(client, params, inputs)
         # every application is rendered before any is synced, so objects Git moved between two of them pass over;
         # the Applications they render (app of apps) join the run
         inputs, states = with_children(params, cache_dir, inputs, client, applicationsets)
@@ -637,7 +816,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                                                        check_mode=settings.check_mode or blocked),
                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source,
                                       ownership=ownership, digest=state.digest, info=one.info,
-                                      labels=one.parent_labels)
+                                      labels=one.parent_labels, finalizer=one.finalizer,
+                                      rollback_of=rollbacks.get(id(one)))
             if not window.allowed:
                 synced.sync_blocked_by = window.to_result()
             if blocked:
@@ -675,6 +855,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         entry = synced.to_result(with_diff) if synced is not None else {"name": one.name, "sync_status": "Unknown"}
         if one.parent:
             entry["parent"] = one.parent
+        if id(one) in rollbacks:
+            entry["rollback_of"] = rollbacks[id(one)]
         if not isinstance(outcome, SyncResult):
             entry.update({"error": str(outcome), **outcome.to_result()})
         entries.append(entry)
@@ -710,7 +892,8 @@ def main() -> None:
         argument_spec=argument_spec(),
         mutually_exclusive=[("application", "manifests", "applications"), ("application", "manifests", "generators"),
                             ("application", "manifests", "applicationsets"), ("application", "manifests", "applicationset_files")],
-        required_one_of=[("application", "manifests", "applications", "generators", "applicationsets", "applicationset_files")],
+        required_one_of=[("application", "manifests", "applications", "generators", "applicationsets", "applicationset_files",
+                          "name")],
         required_by={"manifests": "name"},
         supports_check_mode=True,
     )
@@ -721,8 +904,9 @@ def main() -> None:
         module.fail_json(msg=str(exc), changed=False, invocation=invocation, **exc.to_result())
     if result.get("failed_applications"):
         failed = result["failed_applications"]
+        verb = "delete" if module.params["state"] == "absent" else "sync"
         message = result.get("error") if len(failed) == 1 and "error" in result else \
-            "could not sync application(s): " + ", ".join(failed)
+            f"could not {verb} application(s): " + ", ".join(failed)
         module.fail_json(msg=message, invocation=invocation, **{k: v for k, v in result.items() if k != "msg"})
     module.exit_json(invocation=invocation, **result)
 

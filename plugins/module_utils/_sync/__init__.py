@@ -42,12 +42,13 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, PolicyError, SpecError, SyncError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._events import SyncEvents
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health import counts_for_application, worst
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import Inventory, read_inventory
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import RunOwnership
 from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import POST_SYNC, PRE_SYNC, SYNC, SYNC_FAIL
-from ansible_collections.gitops.kubernetes.plugins.module_utils._record import LeaseLost, SyncLease, now_iso
+from ansible_collections.gitops.kubernetes.plugins.module_utils._record import LeaseLost, SyncLease, now_iso, write_parent
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.client import SyncClient
@@ -145,6 +146,8 @@ def sync_application(
     digest: str | None = None,
     info: Iterable[dict[str, str]] = (),
     labels: dict[str, str] | None = None,
+    finalizer: str | None = None,
+    rollback_of: int | None = None,
 ) -> SyncResult:
     """Sync one application (or, in check mode, say what a sync would do).
 
@@ -157,7 +160,9 @@ def sync_application(
     only when it differs from the last sync's (see _sync.policy). A failed
     attempt is retried as policy.retry says (each attempt in result.attempts
     and the history). `labels` are recorded on the inventory parent (the
-    ApplicationSet that generated it). Raises GitopsError (nothing written)
+    ApplicationSet that generated it), so is `finalizer`, the application's
+    Argo CD deletion finalizer (see _delete); `rollback_of` is the history id
+    a rollback syncs again, recorded in the new history entry. Raises GitopsError (nothing written)
     when the application cannot be compared or planned, and SyncFailure (with
     the partial result) when the sync started and failed.
     """
@@ -174,7 +179,7 @@ def sync_application(
             result = _sync_once(client, name, objects, namespace, policy, list(ignore_differences), revision, settings,
                                 reads, verdicts, source, ownership, digest, attempt=number if retry else 0,
                                 # a retry continues the sync the run decided on; the decision is made once
-                                decide_first=number == 1, labels=labels)
+                                decide_first=number == 1, labels=labels, finalizer=finalizer, rollback_of=rollback_of)
         except (SpecError, PolicyError):
             raise
         except GitopsError as exc:
@@ -213,7 +218,8 @@ def _retry_end(retry: Any, retries: int) -> str:
 def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], namespace: str | None, policy: SyncPolicy,
                ignore_differences: list[Any], revision: str | None, settings: SyncSettings, reads: LiveReads | None,
                verdicts: DryRunVerdicts | None, source: str | None, ownership: RunOwnership | None, digest: str | None,
-               attempt: int, decide_first: bool, labels: dict[str, str] | None = None) -> SyncResult:
+               attempt: int, decide_first: bool, labels: dict[str, str] | None = None, finalizer: str | None = None,
+               rollback_of: int | None = None) -> SyncResult:
     started = time.monotonic()
     started_at = now_iso()
     try:
@@ -242,14 +248,21 @@ def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], name
             created = _ensure_namespace(client, prepared, policy, settings, result)
             if not settings.check_mode:
                 _validate_in_new_namespaces(client, prepared, created, settings)
+        marks = _parent_marks(prepared, settings, finalizer)
+        if marks is not None and not (work or run_hooks):
+            # only what the inventory records about the application changed (its owner or finalizer)
+            result.changed = True
+            if not settings.check_mode:
+                with SyncLease(client, name, prepared.diff.namespace, wait_timeout=settings.wait_timeout):
+                    _record_marks(client, name, read_inventory(client, name, prepared.diff.namespace), marks, labels)
         if report_only or not (work or run_hooks):
             for entry in prepared.resources + prepared.prune + hook_tasks:
                 if entry.action in WRITE_ACTIONS or entry.action == HANDED_OVER or entry.hook is not None:
                     entry.result = PLANNED if report_only else entry.result
                 elif entry.action == UNCHANGED:
                     entry.result = SUCCEEDED
-            # a skipped application changed nothing; in check mode, changed is the drift
-            result.changed = settings.check_mode and (work or bool(hook_tasks) or result.namespace_created)
+            # a skipped application changed nothing (but its recorded marks); in check mode, changed is the drift
+            result.changed = result.changed or (settings.check_mode and (work or bool(hook_tasks) or result.namespace_created))
             result.sync_status = prepared.diff.sync_status
             _finish(result, prepared, started, hook_tasks, settings)
             return result
@@ -259,7 +272,7 @@ def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], name
             events.started()
             try:
                 result = _execute(client, name, prepared, policy, settings, result, started, verdicts, source, lease,
-                                  digest, attempt, labels)
+                                  digest, attempt, labels, finalizer, rollback_of)
             except SyncFailure as failure:
                 _tell(events, prepared, failure.result, failure.message)
                 raise
@@ -278,6 +291,8 @@ def _parent_lacks(prepared: _Prepared, labels: dict[str, str] | None) -> bool:
         return False
     current = ((inventory.parent or {}).get("metadata") or {}).get("labels") or {}
     return any(current.get(key) != value for key, value in labels.items())
+
+
 def _tell(events: SyncEvents, prepared: _Prepared, result: SyncResult, failure: str | None) -> None:
     """The sync's Events: what it updated and pruned, and how it ended (secrets scrubbed as in the history)."""
     updated = [str(e.ref) for e in prepared.resources if e.action in (CREATED, CONFIGURED, REPLACED) and e.result == SUCCEEDED]
@@ -289,13 +304,34 @@ def _tell(events: SyncEvents, prepared: _Prepared, result: SyncResult, failure: 
                                                     + [manifest for manifest, dummy, dummy_obj in prepared.hooks]))
     events.completed(failure)
     result.warnings.extend(events.warnings)
+def _parent_marks(prepared: _Prepared, settings: SyncSettings, finalizer: str | None) -> tuple[str | None, str | None] | None:
+    """(owner, finalizer) to record on an existing inventory whose marks differ from them; None when they match."""
+    inventory = prepared.diff.inventory
+    if inventory is None or not inventory.exists:
+        return None
+    owner = settings.owner if settings.owner is not None else inventory.owner
+    if (owner or None, finalizer or None) == (inventory.owner, inventory.finalizer):
+        return None
+    return owner, finalizer
+
+
+def _record_marks(client: KubeClient, name: str, inventory: Inventory, marks: tuple[str | None, str | None],
+                  labels: dict[str, str] | None = None) -> None:
+    """Rewrite the inventory (read again under the Lease) with new marks; members and history unchanged."""
+    if not inventory.exists:
+        return
+    write_parent(client, name, inventory.namespace, inventory.members, revision=inventory.revision,
+                 history=inventory.history, source=inventory.source, previous_namespaces=inventory.previous_namespaces,
+                 owner=marks[0], finalizer=marks[1], last_sync=inventory.last_sync, labels=labels)
 
 
 def _execute(client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy, settings: SyncSettings,
              result: SyncResult, started: float, verdicts: DryRunVerdicts | None = None,
              source: str | None = None, lease: SyncLease | None = None, digest: str | None = None,
-             attempt: int = 0, labels: dict[str, str] | None = None) -> SyncResult:
-    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease, digest, attempt, labels)
+             attempt: int = 0, labels: dict[str, str] | None = None, finalizer: str | None = None,
+             rollback_of: int | None = None) -> SyncResult:
+    run = _Run(client, name, prepared, policy, settings, result, verdicts, source, lease, digest, attempt, labels,
+               finalizer, rollback_of)
     result.changed = True
     try:
         run.guard("the inventory")

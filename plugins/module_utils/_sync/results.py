@@ -52,8 +52,11 @@ class SyncSettings:
     customizations: ResourceCustomizations = field(default_factory=ResourceCustomizations)
     # pressing Sync: also a manual application, and an automated one without self-heal whose Git did not change
     manual_sync: bool = False
-    # Prune=confirm (and Delete=confirm) objects of this application may be deleted in this run
+    # Prune=confirm objects of this application may be pruned in this run (the module's confirm names it)
     confirmed: bool = False
+    # the set of applications (the role's gitops_owner) the synced applications are recorded as managed by;
+    # None keeps what the inventory records
+    owner: str | None = None
 
     def assess(self, obj: dict[str, Any] | None) -> Health:
         """Health of a live object with this run's checks (users' Lua scripts over the built-in ones)."""

@@ -59,11 +59,14 @@ class _Run:
     def __init__(self, client: KubeClient, name: str, prepared: _Prepared, policy: SyncPolicy,
                  settings: SyncSettings, result: SyncResult, verdicts: DryRunVerdicts | None = None,
                  source: str | None = None, lease: SyncLease | None = None, digest: str | None = None,
-                 attempt: int = 0, labels: dict[str, str] | None = None) -> None:
+                 attempt: int = 0, labels: dict[str, str] | None = None, finalizer: str | None = None,
+                 rollback_of: int | None = None) -> None:
         self.client = client
         self.digest = digest  # of the revision and spec synced (see _sync.policy); recorded as the last sync
         self.attempt = attempt  # 1, 2, ... when the sync policy retries; 0 without retries
         self.labels = labels  # more labels of the inventory parent (the generating ApplicationSet)
+        self.finalizer = finalizer  # the application's Argo CD deletion finalizer, recorded on the inventory
+        self.rollback_of = rollback_of  # the history id a rollback syncs again
         self.lease = lease
         self.verdicts = verdicts
         self.name = name
@@ -396,9 +399,11 @@ class _Run:
 
     def _write(self, members: set[ObjectRef], revision: str | None, history: list[dict[str, Any]],
                previous_namespaces: Iterable[str], last_sync: dict[str, Any] | None = None) -> None:
+        owner = self.settings.owner if self.settings.owner is not None else (self.inventory.owner if self.inventory else None)
         write_parent(self.client, self.name, self.namespace, members, revision=revision, history=history,
                      source=self.source or (self.inventory.source if self.inventory else None),
-                     previous_namespaces=previous_namespaces, last_sync=last_sync or self._last_sync(), labels=self.labels)
+                     previous_namespaces=previous_namespaces, last_sync=last_sync or self._last_sync(), labels=self.labels,
+                     owner=owner, finalizer=self.finalizer)
 
     def _last_sync(self) -> dict[str, Any] | None:
         if self.inventory is not None and self.inventory.last_sync:
@@ -411,6 +416,7 @@ class _Run:
         inventory = self.inventory
         if inventory is not None and inventory.exists and members <= inventory.members \
                 and set(previous) <= set(inventory.previous_namespaces):
+            # the marks (owner, finalizer) are written with the record at the end
             return
         self._write(members | (inventory.members if inventory else set()), inventory.revision if inventory else None,
                     self._history(), set(previous) | set(inventory.previous_namespaces if inventory else []))
@@ -424,6 +430,7 @@ class _Run:
             revision=self.result.revision, started_at=self.result.started_at, finished_at=now_iso(), result=outcome,
             message=scrub_text(message, secrets), counts={k: v for k, v in self.result.counts.items() if v},
             initiator=self.settings.initiator, extra={"attempt": self.attempt or None, "digest": self.digest},
+            rollback_of=self.rollback_of,
         )
         revision = self.result.revision if outcome == SUCCEEDED else (self.inventory.revision if self.inventory else None)
         left_behind = [inv.namespace for inv in self.prepared.diff.previous
@@ -443,7 +450,8 @@ class _Run:
             return
         if remaining:
             write_parent(self.client, self.name, inventory.namespace, remaining, revision=inventory.revision,
-                         history=inventory.history, source=inventory.source)
+                         history=inventory.history, source=inventory.source, owner=inventory.owner,
+                         finalizer=inventory.finalizer)
             return
         try:
             delete_parent(self.client, self.name, inventory.namespace, ((inventory.parent or {}).get("metadata") or {}).get("uid"))
