@@ -388,6 +388,7 @@ class ApplicationDiff:
     inventory: Inventory | None = None
     # parents of this application in namespaces it was moved away from, still holding members
     previous: list[Inventory] = field(default_factory=list)
+    revisions: list[str] = field(default_factory=list)  # every source's, for a multi-source application
 
     @property
     def set_ids(self) -> set[str]:
@@ -400,7 +401,7 @@ class ApplicationDiff:
 
     def to_result(self, with_diff: bool = False) -> dict[str, Any]:
         """The module's view of this application."""
-        return {
+        result = {
             "name": self.name,
             "revision": self.revision,
             "namespace": self.namespace,
@@ -409,6 +410,9 @@ class ApplicationDiff:
             "sync_status": self.sync_status,
             "out_of_sync": self.out_of_sync,
         }
+        if self.revisions:
+            result["revisions"] = list(self.revisions)
+        return result
 
     def ansible_diffs(self) -> list[dict[str, str]]:
         """Ansible `diff` entries for the drifted objects only."""

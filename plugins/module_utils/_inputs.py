@@ -125,6 +125,8 @@ class DesiredState:
     ignore_differences: list[Any] = field(default_factory=list)
     revision: str | None = None
     source: str | None = None  # where it comes from (ApplicationInput.source), recorded on its inventory
+    # a multi-source application's revision of every source, in order (revision is the first one's)
+    revisions: list[str] = field(default_factory=list)
 
 
 class ApplicationInput:
@@ -179,7 +181,8 @@ class ApplicationInput:
                                 self.raw.get("revision"))
         repo_check = None
         if self.guard is not None:
-            self.guard.check_repo(self.name, self.app.source.repo_url)
+            for source in self.app.sources:
+                self.guard.check_repo(self.name, source.repo_url)
             repo_check = functools.partial(self.guard.check_repo, self.name)  # submodules are no way around the policy
         rendered = render_application(self.app, self.cache_dir, repo_check)
         self.objects = rendered.objects
@@ -187,7 +190,7 @@ class ApplicationInput:
         if self.guard is not None:
             self.guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client)
         return DesiredState(self.name, rendered.objects, namespace, self.app.ignore_differences, rendered.revision,
-                            self.source)
+                            self.source, rendered.revisions if self.app.multi_source else [])
 
 
 def inputs_from_params(params: dict[str, Any], cache_dir: str) -> list[ApplicationInput]:

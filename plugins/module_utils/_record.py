@@ -81,8 +81,9 @@ def history_entry(
     message: str = "",
     counts: dict[str, int] | None = None,
     initiator: dict[str, str] | None = None,
+    revisions: list[str] | None = None,
 ) -> dict[str, Any]:
-    """One sync as the parent records it."""
+    """One sync as the parent records it (`revisions`: every source's, for a multi-source application)."""
     entry: dict[str, Any] = {
         "revision": revision,
         "started_at": started_at,
@@ -90,6 +91,8 @@ def history_entry(
         "result": result,
         "counts": dict(counts or {}),
     }
+    if revisions:
+        entry["revisions"] = list(revisions)
     if message:
         entry["message"] = message[:1000]
     for key, value in (initiator or {}).items():

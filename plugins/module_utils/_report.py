@@ -109,6 +109,7 @@ class ApplicationReport:
     objects: list[ObjectReport] = field(default_factory=list)
     error: str = ""
     duration: float = 0.0
+    revisions: list[str] = field(default_factory=list)  # every source's, for a multi-source application
 
     @property
     def status(self) -> str:
@@ -164,6 +165,8 @@ class ApplicationReport:
             "drifted": [obj.to_dict() for obj in self.drifted_objects],
             "objects": len(self.objects),
         }
+        if self.revisions:
+            entry["revisions"] = list(self.revisions)
         if self.error:
             entry["error"] = self.error
         return entry
@@ -353,6 +356,7 @@ def _application(cluster: str, raw: dict[str, Any], secrets: list[str]) -> Appli
         health_status=_text(raw.get("health_status")) or (UNKNOWN if error else "Healthy"),
         changed=bool(raw.get("changed")), counts=_counts(raw, objects), objects=objects,
         error=scrub_text(error, secrets), duration=float(raw.get("duration") or 0.0),
+        revisions=[_text(item) for item in raw.get("revisions") or [] if _text(item)],
     )
 
 

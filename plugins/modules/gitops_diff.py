@@ -364,9 +364,11 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
 
         def compare(one: ApplicationInput) -> ApplicationDiff:
             state = one.desired(client)
-            return compare_application(client, state.name, state.objects, namespace=state.namespace,
+            diff = compare_application(client, state.name, state.objects, namespace=state.namespace,
                                        ignore_differences=state.ignore_differences, revision=state.revision,
                                        reads=shared.reads, verdicts=shared.verdicts, source=state.source)
+            diff.revisions = state.revisions
+            return diff
 
         outcomes = run_each(inputs, compare)
         stats = shared.finish(client, started)

@@ -292,6 +292,8 @@ def main() -> None:
 
     result.update(
         revision=rendered.revision,
+        revisions=rendered.revisions,
+        source_revisions=[source.to_dict() for source in rendered.sources],
         commit=rendered.commit.to_dict(),
         renderer=rendered.renderer,
         cache_hit=rendered.cache_hit,

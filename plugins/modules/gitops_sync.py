@@ -455,7 +455,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             return sync_application(client, state.name, state.objects, namespace=state.namespace,
                                     policy=one.sync_policy, ignore_differences=state.ignore_differences,
                                     revision=state.revision, settings=settings, reads=shared.reads,
-                                    verdicts=shared.verdicts, source=state.source, ownership=ownership)
+                                    verdicts=shared.verdicts, source=state.source, ownership=ownership,
+                                    revisions=state.revisions)
 
         outcomes = run_each(inputs, sync)
         stats = shared.finish(client, started, writes=client.writes, writes_by_verb=dict(client.writes_by_verb))

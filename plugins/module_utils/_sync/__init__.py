@@ -134,6 +134,7 @@ def sync_application(
     verdicts: DryRunVerdicts | None = None,
     source: str | None = None,
     ownership: RunOwnership | None = None,
+    revisions: list[str] | None = None,
 ) -> SyncResult:
     """Sync one application (or, in check mode, say what a sync would do).
 
@@ -141,7 +142,8 @@ def sync_application(
     comparison; `verdicts` reuses Synced dry-runs and records what is
     applied. `source` identifies where the application comes from (recorded
     on its inventory; see _inventory); `ownership` names the applications
-    synced in the same run and what each wants (see _ownership). Raises GitopsError (nothing written) when the application cannot
+    synced in the same run and what each wants (see _ownership); `revisions` every source's revision
+    of a multi-source application (recorded with `revision`, the first). Raises GitopsError (nothing written) when the application cannot
     be compared or planned, and SyncFailure (with the partial result) when the
     sync started and failed.
     """
@@ -155,7 +157,8 @@ def sync_application(
         prepared = prepare(client, reads)
         if not settings.force_conflicts:
             _refuse_conflicts(client, name, prepared)
-        result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
+        result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at,
+                            revisions=list(revisions or []))
         work = any(e.action in WRITE_ACTIONS or e.action == HANDED_OVER for e in prepared.resources + prepared.prune) \
             or _leaves_previous_parents(prepared)
         run_hooks = work or settings.hooks == HOOKS_ALWAYS

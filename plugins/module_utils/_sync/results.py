@@ -138,6 +138,7 @@ class SyncResult:
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     namespace_created: bool = False
+    revisions: list[str] = field(default_factory=list)  # every source's, for a multi-source application
 
     @property
     def counts(self) -> dict[str, int]:
@@ -170,6 +171,8 @@ class SyncResult:
         }
         if self.namespace_created:
             result["namespace_created"] = True
+        if self.revisions:
+            result["revisions"] = list(self.revisions)
         if self.message:
             result["message"] = self.message
         return result

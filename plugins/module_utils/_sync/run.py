@@ -385,7 +385,7 @@ class _Run:
         entry = history_entry(
             revision=self.result.revision, started_at=self.result.started_at, finished_at=now_iso(), result=outcome,
             message=scrub_text(message, secrets), counts={k: v for k, v in self.result.counts.items() if v},
-            initiator=self.settings.initiator,
+            initiator=self.settings.initiator, revisions=self.result.revisions,
         )
         revision = self.result.revision if outcome == SUCCEEDED else (self.inventory.revision if self.inventory else None)
         left_behind = [inv.namespace for inv in self.prepared.diff.previous
