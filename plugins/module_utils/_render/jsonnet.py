@@ -14,7 +14,6 @@ repository (no absolute paths, no `..` or symlink out of the checkout).
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -61,7 +60,12 @@ def render_jsonnet_file(ctx: RenderContext, relative: str, options: JsonnetOptio
         output = _gojsonnet.evaluate_file(str(ctx.app_dir / relative), import_callback=importer, max_stack=MAX_STACK,
                                           **variables)
     except RuntimeError as err:
-        raise importer.failure or _evaluation_error(ctx, str(err), file) from None
+        failure = _evaluation_error(ctx, str(err), file)
+        if importer.failure is not None:
+            # go-jsonnet garbles an importer's message but knows where the import is: our words, its place
+            failure = JsonnetImportError(importer.failure.message, file=failure.file, line=failure.line,
+                                         column=failure.column)
+        raise failure from None
     return _objects(output, file)
 
 
@@ -78,7 +82,7 @@ class _Importer:
         try:
             return self._find(importing_dir, imported)
         except RenderError as err:
-            self.failure = self.failure or err  # go-jsonnet garbles a callback's message: keep ours
+            self.failure = self.failure or err
             raise RuntimeError(err.message) from None
 
     def _find(self, importing_dir: str, imported: str) -> tuple[str, bytes]:
@@ -88,8 +92,7 @@ class _Importer:
                                      file=importer_file)
         for base in [Path(importing_dir), *reversed(self.search)]:
             candidate = base / imported
-            if not os.path.lexists(candidate):
-                continue
+            # refused whether or not such a file exists: the answer must not tell what lies outside
             target = candidate.resolve()
             if not is_within(self.ctx.root, target):
                 raise JsonnetImportError(f"import {imported!r} resolves outside the repository", file=importer_file)
