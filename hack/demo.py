@@ -77,12 +77,17 @@ def main() -> int:
     kubeconfig = state.kubeconfig
     print(f"API server {state.server}; kubeconfig {kubeconfig}")
 
-    step("Creating the example Git repository from examples/repo (guestbook: YAML, podinfo: kustomize, hello: Helm)")
+    step("Creating the example Git repository from examples/repo (guestbook: YAML, podinfo: kustomize, hello: Helm, "
+         "hello-multi: Helm with values from another path)")
     repo = make_example_repository()
     print(f"{repo} at commit {git(repo, 'rev-parse', '--short', 'HEAD')}")
 
     step("Sync: ansible-playbook gitops.kubernetes.sync creates everything and waits until it is healthy")
     ansible_playbook("sync", kubeconfig, repo)
+
+    step("Multi-source: hello-multi renders charts/hello with values from envs/demo, lent by a `ref: values` source")
+    print("hello-multi message:", kubectl(kubeconfig, "get", "deployment", "-n", "hello-multi", "-o",
+                                          "jsonpath={.items[0].spec.template.spec.containers[0].env[0].value}"))
 
     step("Someone edits the cluster by hand: kubectl scale deployment guestbook-ui --replicas=5")
     print(kubectl(kubeconfig, "scale", "deployment/guestbook-ui", "-n", "guestbook", "--replicas=5"))
