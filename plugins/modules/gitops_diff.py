@@ -200,6 +200,11 @@ revision:
   returned: when O(application) or O(manifests) is given
   type: str
   sample: 9f1c2d3e4b5a69788796a5b4c3d2e1f001122334
+revisions:
+  description: For an application with several C(sources), the commit of every source, in the order of the sources.
+  returned: for a multi-source application
+  type: list
+  elements: str
 sync_status:
   description:
     - V(Synced) when nothing drifted, V(OutOfSync) when any object is OutOfSync, Missing or Extraneous,

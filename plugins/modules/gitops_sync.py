@@ -258,6 +258,13 @@ revision:
   description: The revision synced (the commit of O(application), or O(revision)).
   returned: when O(application) or O(manifests) is given
   type: str
+revisions:
+  description:
+    - For an application with several C(sources), the commit of every source, in the order of the sources
+      (RV(revision) is the first). Also recorded in the sync history of the inventory.
+  returned: for a multi-source application
+  type: list
+  elements: str
 sync_status:
   description:
     - After a sync, V(Synced), or V(OutOfSync) when objects no longer desired were kept (prune off, C(Prune=false))
