@@ -38,17 +38,6 @@ APPLICATION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 
 
 @dataclass
-class DirectoryOptions:
-    """Plain manifests: which files of the directory are read."""
-
-    recurse: bool = False
-    # Argo CD glob semantics: '*' also matches '/', braces give alternatives
-    include: str = "*.{yaml,yml,json,jsonnet}"
-    exclude: str = ""
-    jsonnet: JsonnetOptions = field(default_factory=lambda: JsonnetOptions())
-
-
-@dataclass
 class JsonnetVariable:
     """A top-level argument or external variable: a string, or Jsonnet code when code is true."""
 
@@ -64,6 +53,17 @@ class JsonnetOptions:
     tlas: list[JsonnetVariable] = field(default_factory=list)
     ext_vars: list[JsonnetVariable] = field(default_factory=list)
     libs: list[str] = field(default_factory=list)  # import search paths, repository-relative
+
+
+@dataclass
+class DirectoryOptions:
+    """Plain manifests: which files of the directory are read."""
+
+    recurse: bool = False
+    # Argo CD glob semantics: '*' also matches '/', braces give alternatives
+    include: str = "*.{yaml,yml,json,jsonnet}"
+    exclude: str = ""
+    jsonnet: JsonnetOptions = field(default_factory=JsonnetOptions)
 
 
 @dataclass
@@ -366,6 +366,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
     name = _check_name(top, top.text("name", required=True), "name")
     if top.has("source") and top.has("sources"):
         top.fail("give either source or sources, not both", "sources")
+    sources: list[SourceSpec] = []
     if top.has("sources"):
         sources = [_parse_our_source(item, many=True) for item in top.items("sources")]
     elif top.has("source"):
@@ -513,6 +514,7 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
     if spec.has("source") and spec.has("sources") and spec.raw["sources"] != []:
         # Argo CD would ignore source; a field silently ignored is worse than a refusal
         spec.fail("give either source or sources, not both", "sources")
+    sources: list[SourceSpec] = []
     if spec.has("sources") and spec.raw["sources"] != []:
         sources = [_parse_argo_source(item, many=True) for item in spec.items("sources")]
     elif spec.has("source"):

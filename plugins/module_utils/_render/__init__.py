@@ -23,7 +23,10 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import G
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.cache import RenderCache, render_cache_key
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext
-from ansible_collections.gitops.kubernetes.plugins.module_utils._render.directory import list_manifest_files, render_directory
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.directory import (
+    list_manifest_files,
+    render_directory,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.helm import render_helm
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.kustomize import KUSTOMIZATION_FILES, render_kustomize
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.manifests import HAS_YAML, YAML_IMPORT_ERROR, dump_yaml, load_manifests
@@ -41,7 +44,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import s
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application, DirectoryOptions, SourceSpec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import manifest_loader
 
-__all__ = ["CommitInfo", "HAS_YAML", "RenderResult", "SourceRender", "combine_sources", "YAML_IMPORT_ERROR", "render_application", "detect_renderer", "dump_yaml",
+__all__ = ["CommitInfo", "HAS_YAML", "RenderResult", "SourceRender", "combine_sources", "YAML_IMPORT_ERROR", "render_application",
+           "detect_renderer", "dump_yaml",
            "load_manifests", "manifest_loader"]
 
 _RENDERERS = {"directory": render_directory, "kustomize": render_kustomize, "helm": render_helm}
@@ -135,7 +139,7 @@ def render_application(app: Application, cache_dir: str | None = None, repo_chec
                     rendered.append(_render_git_source(work))
                 except GitopsError as err:
                     raise _in_source(err, app, work.index) from None
-        objects = combine_sources(rendered, app)
+        objects = combine_sources(rendered)
         first = rendered[0]
         renderer = next((one.renderer for one in rendered if one.renderer), "")
         return RenderResult(objects=objects, revision=first.revision, commit=first.commit, renderer=renderer,
@@ -205,7 +209,7 @@ def _render_git_source(work: _SourceWork) -> SourceRender:
             app_dir = work.git.application_dir(root, sha)
             renderer = detect_renderer(app_dir, source.renderer)
             context = RenderContext(root=root.resolve(), app_dir=app_dir, rel_path=source.path, app=app,
-                                     secrets=work.git.secrets, source=source, revision=sha, ref_root=work.refs.root)
+                                    secrets=work.git.secrets, source=source, revision=sha, ref_root=work.refs.root)
             objects = _RENDERERS[renderer](context)
     check_duplicates(objects)
     if work.cache:
@@ -235,7 +239,7 @@ def _render_directory_alone(work: _SourceWork) -> list[DesiredObject] | None:
             if any(name.lower().endswith(".jsonnet") for name in list_manifest_files(app_dir, source.directory or DirectoryOptions())):
                 return None
             context = RenderContext(root=root.resolve(), app_dir=app_dir, rel_path=source.path, app=work.app,
-                                     secrets=work.git.secrets, source=source, revision=sha, ref_root=work.refs.root)
+                                    secrets=work.git.secrets, source=source, revision=sha, ref_root=work.refs.root)
             return render_directory(context)
     except (PathEscapeError, RemoteUnreachableError, UnknownRevisionError):
         raise
@@ -243,7 +247,7 @@ def _render_directory_alone(work: _SourceWork) -> list[DesiredObject] | None:
         return None
 
 
-def combine_sources(rendered: list[SourceRender], app: Application) -> list[DesiredObject]:
+def combine_sources(rendered: list[SourceRender]) -> list[DesiredObject]:
     """The objects of every source, in source order; one object from two sources is an error naming both."""
     seen: dict[tuple[str, str, str, str], tuple[SourceRender, DesiredObject]] = {}
     objects: list[DesiredObject] = []

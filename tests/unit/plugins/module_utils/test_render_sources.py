@@ -15,7 +15,13 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.jsonnet import render_jsonnet_file
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.kustomize import _edit_commands
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import CommitInfo
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import JsonnetOptions, JsonnetVariable, KustomizeOptions, KustomizeReplica, parse_application
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    JsonnetOptions,
+    JsonnetVariable,
+    KustomizeOptions,
+    KustomizeReplica,
+    parse_application,
+)
 
 COMMIT = CommitInfo("1" * 40, "a", "2025-01-01T00:00:00Z", "s")
 
@@ -30,16 +36,14 @@ def rendered(index: int, label: str, *objects: DesiredObject) -> SourceRender:
 
 
 def test_objects_of_every_source_form_one_application_in_source_order():
-    app = parse_application({"name": "a", "source": {"repo_url": "file:///r"}})
-    objects = combine_sources([rendered(0, "source 1", cm("a", "x.yaml")), rendered(1, "source 2", cm("b", "y.yaml"))], app)
+    objects = combine_sources([rendered(0, "source 1", cm("a", "x.yaml")), rendered(1, "source 2", cm("b", "y.yaml"))])
     assert [obj.ref.name for obj in objects] == ["a", "b"]
 
 
 def test_one_object_from_two_sources_names_both_sources_and_files():
-    app = parse_application({"name": "a", "source": {"repo_url": "file:///r"}})
     with pytest.raises(RenderError) as caught:
         combine_sources([rendered(0, "source 1", cm("twice", "one/cm.yaml")),
-                         rendered(1, "source 2 (ref values)", cm("twice", "two/cm.yaml"))], app)
+                         rendered(1, "source 2 (ref values)", cm("twice", "two/cm.yaml"))])
     message = str(caught.value)
     assert "ConfigMap twice is produced by two sources of the application" in message
     assert "source 1 (https://example.org/0.git, one/cm.yaml:1)" in message
@@ -99,7 +103,9 @@ def test_jsonnet_variables_see_argo_cds_build_environment(tmp_path):
     options = JsonnetOptions(tlas=[JsonnetVariable("t", "$ARGOCD_APP_NAME-$ARGOCD_APP_REVISION_SHORT")],
                              ext_vars=[JsonnetVariable("e", "$ARGOCD_APP_SOURCE_REPO_URL@$ARGOCD_APP_NAMESPACE"),
                                        JsonnetVariable("c", "[1, 2]", code=True)])
-    (obj,) = render_jsonnet_file(jsonnet_context(tmp_path), "main.jsonnet", options)
+    objects = render_jsonnet_file(jsonnet_context(tmp_path), "main.jsonnet", options)
+    assert len(objects) == 1
+    obj = objects[0]
     assert obj.manifest["metadata"]["name"] == "web-abcdef1"
     # the repository URL without its credentials
     assert obj.manifest["data"] == {"e": "https://example.org/r.git@ns", "c": "[1, 2]"}
@@ -110,11 +116,9 @@ def test_jsonnet_imports_search_next_to_the_file_then_libs_last_first(tmp_path):
     write(tmp_path, {"app/main.jsonnet": "{apiVersion: 'v1', kind: 'ConfigMap', metadata: {name: (import 'n.libsonnet')}}",
                      "one/n.libsonnet": "'one'", "two/n.libsonnet": "'two'"})
     ctx = jsonnet_context(tmp_path)
-    (obj,) = render_jsonnet_file(ctx, "main.jsonnet", JsonnetOptions(libs=["one", "two"]))
-    assert obj.manifest["metadata"]["name"] == "two"
+    assert [o.ref.name for o in render_jsonnet_file(ctx, "main.jsonnet", JsonnetOptions(libs=["one", "two"]))] == ["two"]
     (tmp_path / "app" / "n.libsonnet").write_text("'here'")
-    (obj,) = render_jsonnet_file(ctx, "main.jsonnet", JsonnetOptions(libs=["one", "two"]))
-    assert obj.manifest["metadata"]["name"] == "here"
+    assert [o.ref.name for o in render_jsonnet_file(ctx, "main.jsonnet", JsonnetOptions(libs=["one", "two"]))] == ["here"]
 
 
 @pytest.mark.parametrize("source, expected", [
