@@ -178,6 +178,24 @@ def test_bad_multi_source_input_fails_naming_the_application_and_source_and_writ
     assert "sources-extra" not in names and "sources-bad-config" in names
 
 
+def test_the_policy_vets_the_repository_of_every_source_before_anything_is_fetched(
+        kubectl, namespace, ansible_playbook, git_repo, tmp_path):
+    charts, values = git_repo("charts"), git_repo("values")
+    charts.commit(CHART_FILES, "chart")
+    values.commit(VALUES_FILES, "values")
+    app = argo_app("sources-policy", namespace, [
+        {"repoURL": charts.url, "targetRevision": "main", "path": "charts/web",
+         "helm": {"valueFiles": ["$values/envs/prod/values.yaml"]}},
+        {"repoURL": values.url, "targetRevision": "main", "ref": "values"}])
+    result = run(ansible_playbook, tmp_path, [
+        module_task("gitops_sync", "refused", app, policy={"allowed_repos": [charts.url]})])
+    refused = result["refused"]
+    assert refused["failed"] and refused["msg"].startswith(
+        f"application 'sources-policy': policy: repository {values.url} is not allowed"), refused["msg"]
+    assert [item["metadata"]["name"] for item in kubectl.get("configmap", "-n", namespace)["items"]] == ["kube-root-ca.crt"]
+    assert not (tmp_path / "cache" / "render").exists()
+
+
 # -- Helm options ---------------------------------------------------------------------------------------
 
 
