@@ -336,6 +336,34 @@ def test_kustomize_options_argo_cd_documents_are_applied(ansible_playbook, git_r
     assert remote["failed"] and "allow_remote_bases" in remote["msg"] and remote["file"] == "remote-chart/kustomization.yaml"
 
 
+def test_helm_and_kustomize_options_sync_and_then_show_no_drift(kubectl, namespace, ansible_playbook, git_repo, tmp_path):
+    repo = git_repo("mixed")
+    repo.commit({**CHART_FILES, **TEST_HOOK, **KUSTOMIZE_FILES, "charts/web/motd.txt": "hello from a file"}, "mixed")
+    app = argo_app("sources-options", namespace, [
+        {"repoURL": repo.url, "targetRevision": "main", "path": "charts/web",
+         "helm": {"skipTests": True, "namespace": "reported-ns", "fileParameters": [{"name": "motd", "path": "motd.txt"}],
+                  "valuesObject": {"replicas": 2}}},
+        {"repoURL": repo.url, "targetRevision": "main", "path": "overlays/prod",
+         "kustomize": {"replicas": [{"name": "web", "count": 3}], "components": ["../../components/probe"],
+                       "patches": [{"path": "env-patch.yaml"}], "commonLabels": {"tier": "front"},
+                       "labelWithoutSelector": True}},
+    ])
+    result = run(ansible_playbook, tmp_path, [
+        module_task("gitops_sync", "sync", app),
+        module_task("gitops_diff", "after", app),
+        module_task("gitops_sync", "again", app),
+    ])
+    assert result["sync"]["failed"] is False, result["sync"]
+    config = kubectl.get("configmap", "sources-options-config", "-n", namespace)["data"]
+    assert (config["motd"], config["namespace"], config["replicas"]) == ("hello from a file", "reported-ns", "2")
+    assert not kubectl.exists("pod", "sources-options-smoke", "-n", namespace)  # skipTests
+    deployment = kubectl.get("deployment", "web", "-n", namespace)
+    assert deployment["spec"]["replicas"] == 3 and deployment["metadata"]["annotations"]["probe"] == "on"
+    assert deployment["metadata"]["labels"]["tier"] == "front"
+    assert result["after"]["sync_status"] == "Synced" and result["after"]["changed"] is False
+    assert result["again"]["changed"] is False
+
+
 # -- Jsonnet --------------------------------------------------------------------------------------------
 
 JSONNET_FILES = {
@@ -374,6 +402,7 @@ def test_jsonnet_with_tlas_ext_vars_and_libs_renders_and_syncs(kubectl, namespac
     result = run(ansible_playbook, tmp_path, [
         render_task("render", app),
         module_task("gitops_sync", "sync", app),
+        module_task("gitops_diff", "after", app),
         module_task("gitops_sync", "again", app),
     ])
     render = result["render"]
@@ -386,7 +415,7 @@ def test_jsonnet_with_tlas_ext_vars_and_libs_renders_and_syncs(kubectl, namespac
     assert files["sources-prod"] == "jsonnet/app/main.jsonnet" and files["sources-single"] == "jsonnet/app/one.jsonnet"
     assert result["sync"]["failed"] is False, result["sync"]
     assert kubectl.get("configmap", "sources-prod", "-n", namespace)["data"]["tier"] == "web"
-    assert result["again"]["changed"] is False
+    assert result["after"]["sync_status"] == "Synced" and result["again"]["changed"] is False
 
 
 def test_jsonnet_errors_name_file_and_line_and_imports_stay_in_the_repository(ansible_playbook, git_repo, tmp_path):
