@@ -17,7 +17,7 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, RenderError, SourceError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
@@ -89,11 +89,6 @@ class RenderResult:
         return [source.revision for source in self.sources]
 
 
-# one source's own renderer, called by render_application for each source that renders; a kind of
-# source other than Git (a chart repository) plugs in here with the same inputs and a SourceRender out
-SourceRenderer = Callable[["_SourceWork"], SourceRender]
-
-
 @dataclass
 class _SourceWork:
     app: Application
@@ -141,9 +136,10 @@ def render_application(app: Application, cache_dir: str | None = None, repo_chec
                     raise _in_source(err, app, work.index) from None
         objects = combine_sources(rendered)
         first = rendered[0]
-        renderer = next((one.renderer for one in rendered if one.renderer), "")
-        return RenderResult(objects=objects, revision=first.revision, commit=first.commit, renderer=renderer,
-                            cache_hit=all(one.cache_hit for one in rendered if one.renderer), sources=rendered)
+        rendering = [one for one in rendered if one.renderer]
+        return RenderResult(objects=objects, revision=first.revision, commit=first.commit,
+                            renderer=rendering[0].renderer if rendering else "",
+                            cache_hit=bool(rendering) and all(one.cache_hit for one in rendering), sources=rendered)
     except GitopsError as err:
         raise err.with_application(app.name)
 
@@ -182,7 +178,11 @@ class _RefCheckouts:
 
 
 def _render_git_source(work: _SourceWork) -> SourceRender:
-    """One Git source: from the render cache, or rendered from a checkout of its commit."""
+    """One Git source: from the render cache, or rendered from a checkout of its commit.
+
+    render_application calls one such function per source and combines what they return; a source of another
+    kind (a chart from a repository) gets a function of its own returning a SourceRender with its revision.
+    """
     app, source, sha = work.app, work.source, work.resolved.sha
     result = SourceRender(index=work.index, label=source.label(work.index),
                           repo_url=strip_url_credentials(source.repo_url.strip()), path=source.path, revision=sha,
