@@ -14,6 +14,7 @@ repository (no absolute paths, no `..` or symlink out of the checkout).
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from pathlib import Path
 from typing import Any
@@ -55,25 +56,29 @@ def render_jsonnet_file(ctx: RenderContext, relative: str, options: JsonnetOptio
         "ext_vars": {v.name: envsubst(v.value, env) for v in options.ext_vars if not v.code},
         "ext_codes": {v.name: envsubst(v.value, env) for v in options.ext_vars if v.code},
     }
-    importer = _Importer(ctx, options)
+    importer = _Importer(ctx, options, file)
     try:
         output = _gojsonnet.evaluate_file(str(ctx.app_dir / relative), import_callback=importer, max_stack=MAX_STACK,
                                           **variables)
-    except RuntimeError as err:
-        failure = _evaluation_error(ctx, str(err), file)
+    except (RuntimeError, UnicodeDecodeError) as err:
+        # the binding copies an import callback's message with a wrong length: after a refused import its
+        # message holds stray bytes (sometimes not even UTF-8), so only its location is used, with our words
         if importer.failure is not None:
-            # go-jsonnet garbles an importer's message but knows where the import is: our words, its place
-            failure = JsonnetImportError(importer.failure.message, file=failure.file, line=failure.line,
-                                         column=failure.column)
-        raise failure from None
+            located = _evaluation_error(ctx, str(err), file) if isinstance(err, RuntimeError) else importer.failure
+            raise JsonnetImportError(importer.failure.message, file=located.file, line=located.line,
+                                     column=located.column) from None
+        if isinstance(err, UnicodeDecodeError):
+            raise RenderError("Jsonnet evaluation failed (go-jsonnet's message is not UTF-8)", file=file) from None
+        raise _evaluation_error(ctx, str(err), file) from None
     return _objects(output, file)
 
 
 class _Importer:
     """go-jsonnet's FileImporter search order, confined to the checkout."""
 
-    def __init__(self, ctx: RenderContext, options: JsonnetOptions) -> None:
+    def __init__(self, ctx: RenderContext, options: JsonnetOptions, evaluated: str) -> None:
         self.ctx = ctx
+        self.evaluated = evaluated  # the repository path of the file evaluated
         # JPaths: the application directory, then the libs; go-jsonnet tries the last one first
         self.search = [ctx.app_dir] + [ctx.root / normalize_repo_path(lib, what="jsonnet library path") for lib in options.libs]
         self.failure: RenderError | None = None
@@ -86,7 +91,10 @@ class _Importer:
             raise RuntimeError(err.message) from None
 
     def _find(self, importing_dir: str, imported: str) -> tuple[str, bytes]:
-        importer_file = self._relative(Path(importing_dir)) or self.ctx.rel_path
+        importer_dir = self._relative(Path(importing_dir))
+        # go-jsonnet names only the importing directory: the evaluated file when it is its directory
+        same_dir = importer_dir == (posixpath.dirname(self.evaluated) or ".")
+        importer_file = self.evaluated if same_dir else (importer_dir or self.ctx.rel_path)
         if imported.startswith("/") or "\\" in imported:
             raise JsonnetImportError(f"import {imported!r} is an absolute path; imports must stay inside the repository",
                                      file=importer_file)

@@ -148,3 +148,21 @@ def test_a_context_renders_the_source_it_is_given(tmp_path):
     ctx = RenderContext(root=tmp_path, app_dir=tmp_path, rel_path="x", app=app, secrets=[], source=app.sources[1])
     assert ctx.spec is app.sources[1]
     assert dataclasses.replace(ctx, source=None).spec is app.source
+
+
+def test_a_refused_import_is_reported_in_our_words_when_go_jsonnets_message_is_not_utf8(tmp_path, monkeypatch):
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._render import jsonnet
+
+    def evaluate(filename, import_callback, **_options):
+        try:
+            import_callback(str(Path(filename).parent) + "/", "/etc/passwd")  # refused, as go-jsonnet would ask
+        except RuntimeError:
+            # what the binding makes of the callback's message at times: stray bytes that are not UTF-8
+            raise UnicodeDecodeError("utf-8", b"\x80", 0, 1, "invalid start byte") from None
+
+    monkeypatch.setattr(jsonnet._gojsonnet, "evaluate_file", evaluate)  # pylint: disable=protected-access
+    write(tmp_path, {"app/main.jsonnet": "importstr '/etc/passwd'"})
+    with pytest.raises(RenderError) as caught:
+        render_jsonnet_file(jsonnet_context(tmp_path), "main.jsonnet", JsonnetOptions())
+    assert caught.value.message == "import '/etc/passwd' is an absolute path; imports must stay inside the repository"
+    assert caught.value.file == "app/main.jsonnet"
