@@ -29,7 +29,7 @@ except ImportError:  # reported when a directory holds .jsonnet files
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text
-from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, envsubst
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, envsubst, line_of
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.manifests import load_manifests
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import is_within
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import JsonnetOptions, normalize_repo_path
@@ -64,7 +64,9 @@ def render_jsonnet_file(ctx: RenderContext, relative: str, options: JsonnetOptio
         # the binding copies an import callback's message with a wrong length: after a refused import its
         # message holds stray bytes (sometimes not even UTF-8), so only its location is used, with our words
         if importer.failure is not None:
-            located = _evaluation_error(ctx, str(err), file) if isinstance(err, RuntimeError) else importer.failure
+            located = importer.failure
+            if located.line is None and isinstance(err, RuntimeError):
+                located = _evaluation_error(ctx, str(err), file)
             raise JsonnetImportError(importer.failure.message, file=located.file, line=located.line,
                                      column=located.column) from None
         if isinstance(err, UnicodeDecodeError):
@@ -87,6 +89,8 @@ class _Importer:
         try:
             return self._find(importing_dir, imported)
         except RenderError as err:
+            if err.file == self.evaluated:
+                err.line = line_of(self.ctx.root / self.evaluated, imported)  # the import statement's line
             self.failure = self.failure or err
             raise RuntimeError(err.message) from None
 
