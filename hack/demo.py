@@ -106,7 +106,8 @@ def main() -> int:
     kubeconfig = state.kubeconfig
     print(f"API server {state.server}; kubeconfig {kubeconfig}")
 
-    step("Creating the example Git repository from examples/repo (guestbook: YAML, podinfo: kustomize, hello: Helm)")
+    step("Creating the example Git repository from examples/repo (guestbook: YAML, podinfo: kustomize, hello: Helm, "
+         "hello-multi: Helm with values from another path)")
     repo = make_example_repository()
     print(f"{repo} at commit {git(repo, 'rev-parse', '--short', 'HEAD')}")
 
@@ -137,6 +138,10 @@ def run_loop(kubeconfig: str, repo: Path, extra_vars: Path) -> None:
         inventory = json.loads(kubectl(kubeconfig, "get", f"configmap/applyset-{name}", "-n", namespace,
                                        "-o", "jsonpath={.data.inventory}"))
         print(f"{name}: chart revision {inventory['revision']}")
+
+    step("Multi-source: hello-multi renders charts/hello with values from envs/demo, lent by a `ref: values` source")
+    print("hello-multi message:", kubectl(kubeconfig, "get", "deployment", "-n", "hello-multi", "-o",
+                                          "jsonpath={.items[0].spec.template.spec.containers[0].env[0].value}"))
 
     step("Someone edits the cluster by hand: kubectl scale deployment guestbook-ui --replicas=5")
     print(kubectl(kubeconfig, "scale", "deployment/guestbook-ui", "-n", "guestbook", "--replicas=5"))

@@ -50,18 +50,42 @@ options:
         fetched fails the render, naming C(Chart.yaml)."
       - "C(source.path) (default C(.)): the directory inside the repository. It must stay inside the repository:
         absolute paths, C(..) that leaves it and symlinks that point outside the checkout are refused."
-      - "C(source.directory): C(recurse) (default V(false)), C(include) (default C(*.{yaml,yml,json})) and
+      - "C(source.directory): C(recurse) (default V(false)), C(include) (default C(*.{yaml,yml,json,jsonnet})) and
         C(exclude) (default empty) globs, matched against the path relative to C(source.path) with Argo CD's
-        semantics (C(*) also matches C(/), C({a,b}) alternatives). Only C(.yaml), C(.yml) and C(.json) files
-        are read; Jsonnet files are refused."
+        semantics (C(*) also matches C(/), C({a,b}) alternatives). C(.yaml), C(.yml) and C(.json) files are read,
+        C(.jsonnet) files evaluated with go-jsonnet (the C(gojsonnet) Python package) to an object or an array of
+        objects (Lists expanded); C(.libsonnet) files are only imported."
+      - "C(source.directory.jsonnet): C(tlas) and C(ext_vars) (lists of C(name), C(value) and C(code); with
+        C(code=true) the value is Jsonnet code, else a string; Argo CD's build environment such as
+        C($ARGOCD_APP_NAME), C($ARGOCD_APP_NAMESPACE), C($ARGOCD_APP_REVISION) is substituted into the values) and
+        C(libs) (import search paths relative to the repository root). Imports are searched next to the importing
+        file, then in the libs (the last first) and the application path, and may not leave the repository.
+        An evaluation error names the file and line."
       - "C(source.kustomize): C(images) (as C(kustomize edit set image) takes them), C(name_prefix),
-        C(name_suffix), C(namespace), C(common_labels), C(common_annotations); applied to a private copy of the
-        checkout, never to the repository or the cache."
+        C(name_suffix), C(namespace), C(common_labels), C(common_annotations), C(force_common_labels) and
+        C(force_common_annotations) (without them a label or annotation the kustomization itself sets is an error, as
+        C(kustomize edit add) says), C(label_without_selector) (labels that do not touch selectors), C(replicas)
+        (a list of C(name), C(count)), C(components) (paths relative to the kustomization) and C(patches) (a list of
+        C(path) or C(patch) with an optional C(target) and C(options), appended to the kustomization's own). They are
+        applied as Argo CD applies them, to a private copy of the checkout, never to the repository or the cache.
+        A kustomization's own C(helmCharts) are inflated with the helm binary (C(--enable-helm)); a chart pulled from
+        a C(repo) needs C(source.allow_remote_bases)."
       - "C(source.helm): C(release_name) (default: the application name), C(value_files) (relative to the chart,
-        inside the repository), C(values) (a dictionary, or a YAML string as in Argo CD), C(parameters) (a list of
-        C(name), C(value), C(force_string), passed as C(--set) or C(--set-string)), C(skip_crds) (default
-        V(false): CRDs from the chart's C(crds/) are rendered), C(kube_version), C(api_versions), C(pass_credentials)
-        (default V(false): a chart archive on another host than its repository gets no credentials)."
+        inside the repository, or C($ref/path) in the checkout of the source named C(ref)), C(values) (a dictionary,
+        or a YAML string as in Argo CD), C(parameters) (a list of C(name), C(value), C(force_string), passed as
+        C(--set) or C(--set-string)), C(file_parameters) (a list of C(name), C(path): the file's content becomes the
+        value, as C(--set-file)), C(ignore_missing_value_files) (default V(false): a missing value file is an error),
+        C(namespace) (what the chart sees as C(.Release.Namespace); default the destination namespace),
+        C(version) (only C(v3)), C(skip_crds) (default V(false): CRDs from the chart's C(crds/) are rendered),
+        C(skip_tests) (leave out the chart's test hooks), C(skip_schema_validation), C(kube_version),
+        C(api_versions), C(pass_credentials) (default V(false): a chart archive on another host than its repository
+        gets no credentials)."
+      - "C(sources) instead of C(source): a list of sources (the keys above, plus C(ref) and C(name)) whose objects
+        form one application, as Argo CD's C(spec.sources). Each is resolved, rendered and cached on its own. A
+        source with C(ref) lends its checkout to the other sources' C(helm.value_files) and C(helm.file_parameters)
+        as C($ref/path); without a C(path) it renders nothing itself. A C($name) that names no C(ref) source, and
+        one object produced by two sources, are errors naming the application and the sources. C(revision) in the
+        results is the first source's revision, C(revisions) every source's."
       - "The renderer is detected from C(source.path): a C(kustomization.yaml), C(kustomization.yml) or
         C(Kustomization) file means kustomize, a C(Chart.yaml) means Helm, anything else a directory of plain
         manifests. Giving exactly one of C(source.directory), C(source.kustomize), C(source.helm) (even empty,
@@ -107,10 +131,14 @@ options:
         M(gitops.kubernetes.gitops_sync) with C(cascade=finalizer), or the role's C(gitops_owner)) deletes its
         resources; recorded on the inventory at every sync. Any other finalizer is refused."
       - "B(An Argo CD Application manifest) (C(apiVersion: argoproj.io/v1alpha1), C(kind: Application)), mapped
-        to the spec above: C(metadata.name); C(spec.source) C(repoURL), C(targetRevision), C(path), C(directory)
-        (C(recurse), C(include), C(exclude)), C(kustomize) (C(images), C(namePrefix), C(nameSuffix), C(namespace),
-        C(commonLabels), C(commonAnnotations)), C(chart) (see C(source.chart)), C(helm) (C(releaseName), C(valueFiles),
-        C(values), C(valuesObject), C(parameters), C(skipCrds), C(kubeVersion), C(apiVersions), C(passCredentials));
+        to the spec above: C(metadata.name); C(spec.source) or C(spec.sources) (each with C(repoURL),
+        C(targetRevision), C(path), C(chart) (see C(source.chart)), and in C(spec.sources) C(ref) and C(name)),
+        C(directory) (C(recurse), C(include), C(exclude), C(jsonnet) with C(tlas), C(extVars), C(libs)), C(kustomize)
+        (C(images), C(namePrefix), C(nameSuffix), C(namespace), C(commonLabels), C(commonAnnotations),
+        C(forceCommonLabels), C(forceCommonAnnotations), C(labelWithoutSelector), C(replicas), C(components),
+        C(patches)), C(helm) (C(releaseName), C(valueFiles), C(values), C(valuesObject), C(parameters),
+        C(fileParameters), C(ignoreMissingValueFiles), C(namespace), C(version), C(skipCrds), C(skipTests),
+        C(skipSchemaValidation), C(kubeVersion), C(apiVersions), C(passCredentials));
         C(spec.destination) (C(namespace); C(server) or C(name) pick the inventory cluster, see the C(cluster) option);
         C(spec.project) (an AppProject of the C(projects) option, or C(default));
         C(spec.syncPolicy.automated) (C(prune), C(allowEmpty), C(selfHeal), C(enabled)): without C(automated), or
@@ -122,7 +150,7 @@ options:
         C(Prune) (V(true), V(false), V(confirm)), C(Delete), C(ServerSideApply=true) and C(ApplyOutOfSyncOnly)
         (every object is server-side applied, and only objects out of sync are - applying one already in sync
         would change nothing, so V(false) means the same); C(spec.ignoreDifferences)."
-      - "C(spec.sources), C(spec.source.plugin), Jsonnet, C(ServerSideApply=false), C(ClientSideApplyMigration),
+      - "C(spec.source.plugin), C(helm.version=v2), C(ServerSideApply=false), C(ClientSideApplyMigration),
         C(retry.refresh) and every other field are refused with an error naming them and saying why.
         C(metadata.finalizers) means what C(finalizers) above means (Argo CD's C(pre-delete-finalizer) and
         C(post-delete-finalizer) are refused: those hooks are not run). Other C(metadata) fields and C(status) do
@@ -141,4 +169,5 @@ requirements:
   - GitPython >= 3.1.40
   - git (the command)
   - helm 3 for Helm charts, kustomize 5 for kustomizations (on E(PATH))
+  - gojsonnet (Python, the Go implementation of Jsonnet) for C(.jsonnet) files
 """

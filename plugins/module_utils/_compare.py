@@ -449,6 +449,7 @@ class ApplicationDiff:
     previous: list[Inventory] = field(default_factory=list)
     # what the user should know that is no error (objects of kinds resource.exclusions leaves out)
     warnings: list[str] = field(default_factory=list)
+    revisions: list[str] = field(default_factory=list)  # every source's, for a multi-source application
 
     @property
     def set_ids(self) -> set[str]:
@@ -461,7 +462,7 @@ class ApplicationDiff:
 
     def to_result(self, with_diff: bool = False) -> dict[str, Any]:
         """The module's view of this application."""
-        return {
+        result = {
             "name": self.name,
             "revision": self.revision,
             "namespace": self.namespace,
@@ -471,6 +472,9 @@ class ApplicationDiff:
             "out_of_sync": self.out_of_sync,
             **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
+        if self.revisions:
+            result["revisions"] = list(self.revisions)
+        return result
 
     def ansible_diffs(self) -> list[dict[str, str]]:
         """Ansible `diff` entries for the drifted objects only."""

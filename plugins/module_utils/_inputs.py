@@ -151,8 +151,9 @@ def desired_digest(revision: str | None, what: Any) -> str:
 def _spec_identity(app: Application) -> dict[str, Any]:
     """The parts of a spec that decide what is deployed: not credentials, not how or when the sync runs."""
     spec = dataclasses.asdict(app)
-    for key in ("username", "password", "ssh_private_key_file", "ssh_known_hosts_file", "ssh_strict_host_key_checking"):
-        spec["source"].pop(key, None)
+    for source in [spec["source"], *spec.get("more_sources", [])]:
+        for key in ("username", "password", "ssh_private_key_file", "ssh_known_hosts_file", "ssh_strict_host_key_checking"):
+            source.pop(key, None)
     for key in ("automated", "self_heal", "retry", "history_limit"):
         spec["sync_policy"].pop(key, None)
     spec.pop("info", None)
@@ -170,6 +171,8 @@ class DesiredState:
     revision: str | None = None
     source: str | None = None  # where it comes from (ApplicationInput.source), recorded on its inventory
     digest: str | None = None  # desired_digest: the last sync records it; no self-heal compares with it
+    # a multi-source application's revision of every source, in order (revision is the first one's)
+    revisions: list[str] = field(default_factory=list)
 
 
 class ApplicationInput:
@@ -272,7 +275,8 @@ class ApplicationInput:
                                     "manifests": [obj.manifest for obj in self.objects], "namespace": namespace,
                                     "sync_policy": dataclasses.asdict(self.sync_policy)}))
         for guard in self.guards:
-            guard.check_repo(self.name, self.app.source.repo_url)
+            for source in self.app.sources:
+                guard.check_repo(self.name, source.repo_url)
         guards = self.guards
 
         def repo_check(url: str, context: str = "") -> None:  # submodules are no way around the rules
@@ -284,7 +288,9 @@ class ApplicationInput:
         for guard in self.guards:
             guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client, self.cluster)
         return DesiredState(self.name, rendered.objects, namespace, self.app.ignore_differences, rendered.revision,
-                            self.source, desired_digest(rendered.revision, _spec_identity(self.app)))
+                            self.source, digest=desired_digest(" ".join(rendered.revisions) or rendered.revision,
+                                                              _spec_identity(self.app)),
+                            revisions=rendered.revisions if self.app.multi_source else [])
 
     @property
     def info(self) -> list[dict[str, str]]:

@@ -83,9 +83,11 @@ def history_entry(
     initiator: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
     rollback_of: int | None = None,
+    revisions: list[str] | None = None,
 ) -> dict[str, Any]:
     """One sync as the parent records it (extra: the attempt number, the digest of what was synced, ...;
-    rollback_of: the id of the entry a rollback synced again)."""
+    rollback_of: the id of the entry a rollback synced again; revisions: every source's, for a multi-source
+    application)."""
     entry: dict[str, Any] = {
         "revision": revision,
         "started_at": started_at,
@@ -95,6 +97,8 @@ def history_entry(
     }
     if rollback_of is not None:
         entry["rollback_of"] = int(rollback_of)
+    if revisions:
+        entry["revisions"] = list(revisions)
     if message:
         entry["message"] = message[:1000]
     for key, value in (initiator or {}).items():

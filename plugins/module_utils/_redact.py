@@ -186,7 +186,10 @@ def mask_helm_values(application: Any) -> Any:
         return application
     masked = copy.deepcopy(application)
     spec = masked.get("spec") if isinstance(masked.get("spec"), dict) else {}
-    for source in (masked.get("source"), spec.get("source")):
+    candidates = [masked.get("source"), spec.get("source")]
+    for many in (masked.get("sources"), spec.get("sources")):
+        candidates += many if isinstance(many, list) else []
+    for source in candidates:
         helm = source.get("helm") if isinstance(source, dict) else None
         if not isinstance(helm, dict):
             continue

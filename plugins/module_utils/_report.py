@@ -129,6 +129,7 @@ class ApplicationReport:
     def label(self) -> str:
         """cluster/name, with the parent of an app of apps child: 'prod/root -> web'."""
         return f"{self.cluster}/{self.parent} -> {self.name}" if self.parent else f"{self.cluster}/{self.name}"
+    revisions: list[str] = field(default_factory=list)  # every source's, for a multi-source application
 
     @property
     def status(self) -> str:
@@ -190,6 +191,8 @@ class ApplicationReport:
             "drifted": [obj.to_dict() for obj in self.drifted_objects],
             "objects": len(self.objects),
         }
+        if self.revisions:
+            entry["revisions"] = list(self.revisions)
         if self.error:
             entry["error"] = self.error
         if self.skipped:
@@ -415,6 +418,7 @@ def _application(cluster: str, raw: dict[str, Any], secrets: list[str]) -> Appli
         skipped=_skipped(raw) or _text(raw.get("skipped")), skipped_by_window=bool(_skipped(raw)), orphaned=_orphaned(raw),
         attempts=len(raw["attempts"]) if isinstance(raw.get("attempts"), list) else 0,
         parent=_text(raw.get("parent")),
+        revisions=[_text(item) for item in raw.get("revisions") or [] if _text(item)],
     )
 
 

@@ -63,13 +63,32 @@ APPLICATION_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 
 
 @dataclass
+class JsonnetVariable:
+    """A top-level argument or external variable: a string, or Jsonnet code when code is true."""
+
+    name: str
+    value: str
+    code: bool = False
+
+
+@dataclass
+class JsonnetOptions:
+    """How the directory's .jsonnet files are evaluated (Argo CD's directory.jsonnet)."""
+
+    tlas: list[JsonnetVariable] = field(default_factory=list)
+    ext_vars: list[JsonnetVariable] = field(default_factory=list)
+    libs: list[str] = field(default_factory=list)  # import search paths, repository-relative
+
+
+@dataclass
 class DirectoryOptions:
     """Plain manifests: which files of the directory are read."""
 
     recurse: bool = False
     # Argo CD glob semantics: '*' also matches '/', braces give alternatives
-    include: str = "*.{yaml,yml,json}"
+    include: str = "*.{yaml,yml,json,jsonnet}"
     exclude: str = ""
+    jsonnet: JsonnetOptions = field(default_factory=JsonnetOptions)
 
 
 @dataclass
@@ -82,6 +101,19 @@ class KustomizeOptions:
     namespace: str = ""
     common_labels: dict[str, str] = field(default_factory=dict)
     common_annotations: dict[str, str] = field(default_factory=dict)
+    # without force, a label or annotation the kustomization already sets is an error (kustomize edit add)
+    force_common_labels: bool = False
+    force_common_annotations: bool = False
+    label_without_selector: bool = False  # common_labels go to labels (no selectors), not commonLabels
+    replicas: list[KustomizeReplica] = field(default_factory=list)
+    patches: list[dict[str, Any]] = field(default_factory=list)  # appended to the kustomization's patches
+    components: list[str] = field(default_factory=list)  # relative to the kustomization
+
+
+@dataclass
+class KustomizeReplica:
+    name: str
+    count: int
 
 
 @dataclass
@@ -94,18 +126,46 @@ class HelmParameter:
 
 
 @dataclass
+class HelmFileParameter:
+    """One `--set-file`: the content of a repository file (or `$ref/...`) becomes the value of name."""
+
+    name: str
+    path: str
+
+
+@dataclass
 class HelmOptions:
     """Arguments of `helm template`."""
 
     release_name: str = ""
+    # relative to the chart, or `$ref/path` in the checkout of the source named ref
     value_files: list[str] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
     parameters: list[HelmParameter] = field(default_factory=list)
+    file_parameters: list[HelmFileParameter] = field(default_factory=list)
+    ignore_missing_value_files: bool = False
+    namespace: str = ""  # helm's --namespace; the destination namespace when empty
     skip_crds: bool = False
+    skip_tests: bool = False
+    skip_schema_validation: bool = False
     kube_version: str = ""
     api_versions: list[str] = field(default_factory=list)
     # send the chart repository's credentials to a chart archive on another host too (Helm's --pass-credentials)
     pass_credentials: bool = False
+
+    def referenced_sources(self) -> list[str]:
+        """The ref names ($name/...) the value files and file parameters use, in order of first use."""
+        names: list[str] = []
+        for path in [*self.value_files, *(parameter.path for parameter in self.file_parameters)]:
+            name = ref_name_of(path)
+            if name and name not in names:
+                names.append(name)
+        return names
+
+
+def ref_name_of(path: str) -> str:
+    """'$values/a/b.yaml' -> 'values'; '' for a path in the source's own repository."""
+    return path.split("/", 1)[0][1:] if path.startswith("$") else ""
 
 
 @dataclass
@@ -130,6 +190,16 @@ class SourceSpec:
     username: str = ""
     password: str = ""
     allow_remote_bases: bool = False
+    # multi-source: ref lends this source's checkout to the others as $ref/...; a ref source without a
+    # path only lends (renders nothing), as in Argo CD
+    ref: str = ""
+    ref_only: bool = False
+    name: str = ""  # a label for messages (Argo CD's source name)
+
+    def label(self, index: int) -> str:
+        """How messages name this source: its position, and its name or ref when it has one."""
+        given = self.name or (f"ref {self.ref}" if self.ref else "")
+        return f"source {index + 1}" + (f" ({given})" if given else "")
 
     @property
     def renderer(self) -> str | None:
@@ -222,6 +292,9 @@ class IgnoreDifference:
 
 @dataclass
 class Application:
+    """One application. `source` is the first (primary) of `sources`: its revision and identity are the
+    application's, as with a single source; every source renders and the objects form one application."""
+
     name: str
     source: SourceSpec
     # the AppProject whose rules, sync windows and orphaned resources settings apply
@@ -254,6 +327,16 @@ def _finalizer(reader: "_Reader", key: str) -> str | None:
             f"only Argo CD's deletion finalizers are understood ({', '.join(sorted(DELETION_FINALIZERS))})"
         reader.fail(f"{value!r} is not supported: {reason}", key)
     return found
+    # the sources after the first (spec.sources[1:]); a field of its own so dataclasses.replace(app, source=...) works
+    more_sources: list[SourceSpec] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[SourceSpec]:
+        return [self.source, *self.more_sources]
+
+    @property
+    def multi_source(self) -> bool:
+        return len(self.sources) > 1
 
 
 def credential_values(raw: Any) -> list[str]:
@@ -266,7 +349,10 @@ def credential_values(raw: Any) -> list[str]:
         return []
     spec = raw.get("spec") if isinstance(raw.get("spec"), dict) else {}
     found = []
-    for source in (raw.get("source"), spec.get("source")):
+    candidates = [raw.get("source"), spec.get("source")]
+    for many in (raw.get("sources"), spec.get("sources")):
+        candidates += many if isinstance(many, list) else []
+    for source in candidates:
         if not isinstance(source, dict):
             continue
         for key in ("password",):
@@ -386,64 +472,19 @@ class _Reader:
 def _parse_ours(raw: dict[str, Any]) -> Application:
     app_name = raw.get("name") if isinstance(raw.get("name"), str) else None
     top = _Reader(raw, "", app_name)
-    top.only(("name", "project", "source", "destination", "sync_policy", "ignore_differences", "revision_history_limit", "info",
-              "finalizers"))
+    top.only(("name", "project", "source", "sources", "destination", "sync_policy", "ignore_differences",
+              "revision_history_limit", "info", "finalizers"))
     name = _check_name(top, top.text("name", required=True), "name")
-    if not top.has("source"):
-        top.fail("is required", "source")
-
-    source = top.child("source")
-    source.only((
-        "repo_url", "revision", "path", "chart", "directory", "kustomize", "helm",
-        "ssh_private_key_file", "ssh_known_hosts_file", "ssh_strict_host_key_checking",
-        "username", "password", "allow_remote_bases",
-    ))
-    spec = SourceSpec(
-        repo_url=source.text("repo_url", required=True),
-        revision=source.text("revision", "HEAD") or "HEAD",
-        path=source.text("path", ".") or ".",
-        chart=source.text("chart"),
-        ssh_private_key_file=source.text("ssh_private_key_file"),
-        ssh_known_hosts_file=source.text("ssh_known_hosts_file"),
-        ssh_strict_host_key_checking=source.flag("ssh_strict_host_key_checking", True),
-        username=source.text("username"),
-        password=source.text("password"),
-        allow_remote_bases=source.flag("allow_remote_bases"),
-    )
-    if source.has("directory"):
-        directory = source.child("directory")
-        directory.only(("recurse", "include", "exclude"))
-        spec.directory = DirectoryOptions(
-            recurse=directory.flag("recurse"),
-            include=directory.text("include", DirectoryOptions.include),
-            exclude=directory.text("exclude"),
-        )
-    if source.has("kustomize"):
-        kustomize = source.child("kustomize")
-        kustomize.only(("images", "name_prefix", "name_suffix", "namespace", "common_labels", "common_annotations"))
-        spec.kustomize = KustomizeOptions(
-            images=kustomize.texts("images"),
-            name_prefix=kustomize.text("name_prefix"),
-            name_suffix=kustomize.text("name_suffix"),
-            namespace=kustomize.text("namespace"),
-            common_labels=kustomize.text_map("common_labels"),
-            common_annotations=kustomize.text_map("common_annotations"),
-        )
-    if source.has("helm"):
-        helm = source.child("helm")
-        helm.only(("release_name", "value_files", "values", "parameters", "skip_crds", "kube_version", "api_versions",
-                   "pass_credentials"))
-        spec.helm = HelmOptions(
-            release_name=helm.text("release_name"),
-            value_files=helm.texts("value_files"),
-            values=_helm_values(helm, "values"),
-            parameters=_helm_parameters(helm, "parameters", "force_string"),
-            skip_crds=helm.flag("skip_crds"),
-            kube_version=helm.text("kube_version"),
-            api_versions=helm.texts("api_versions"),
-            pass_credentials=helm.flag("pass_credentials"),
-        )
-    _check_source(source, spec)
+    if top.has("source") and top.has("sources"):
+        top.fail("give either source or sources, not both", "sources")
+    sources: list[SourceSpec] = []
+    if top.has("sources"):
+        sources = [_parse_our_source(item, many=True) for item in top.items("sources")]
+    elif top.has("source"):
+        sources = [_parse_our_source(top.child("source"), many=False)]
+    else:
+        top.fail("is required (or sources, a list of them)", "source")
+    _check_sources(top, sources, "sources")
 
     destination = top.child("destination")
     destination.only(("namespace", "server", "name"))
@@ -481,7 +522,8 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
     return Application(
         name=name,
         project=_project(top),
-        source=spec,
+        source=sources[0],
+        more_sources=sources[1:],
         destination=_destination(destination),
         sync_policy=sync_policy,
         ignore_differences=ignores,
@@ -490,13 +532,85 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
     )
 
 
+def _parse_our_source(source: _Reader, many: bool) -> SourceSpec:
+    """One entry of source / sources in our spec (ref and name only in sources)."""
+    source.only((
+        "repo_url", "revision", "path", "chart", "directory", "kustomize", "helm",
+        "ssh_private_key_file", "ssh_known_hosts_file", "ssh_strict_host_key_checking",
+        "username", "password", "allow_remote_bases", *(("ref", "name") if many else ()),
+    ), hint={} if many else {"ref": "a ref lends a source's files to the others: only meaningful in sources"})
+    spec = SourceSpec(
+        repo_url=source.text("repo_url", required=True),
+        revision=source.text("revision", "HEAD") or "HEAD",
+        path=source.text("path", ".") or ".",
+        chart=source.text("chart"),
+        ssh_private_key_file=source.text("ssh_private_key_file"),
+        ssh_known_hosts_file=source.text("ssh_known_hosts_file"),
+        ssh_strict_host_key_checking=source.flag("ssh_strict_host_key_checking", True),
+        username=source.text("username"),
+        password=source.text("password"),
+        allow_remote_bases=source.flag("allow_remote_bases"),
+        ref=source.text("ref"),
+        name=source.text("name"),
+    )
+    spec.ref_only = bool(spec.ref) and not source.text("path")
+    if source.has("directory"):
+        directory = source.child("directory")
+        directory.only(("recurse", "include", "exclude", "jsonnet"))
+        spec.directory = DirectoryOptions(
+            recurse=directory.flag("recurse"),
+            include=directory.text("include", DirectoryOptions.include),
+            exclude=directory.text("exclude"),
+            jsonnet=_jsonnet_options(directory.child("jsonnet"), "ext_vars"),
+        )
+    if source.has("kustomize"):
+        kustomize = source.child("kustomize")
+        kustomize.only(("images", "name_prefix", "name_suffix", "namespace", "common_labels", "common_annotations",
+                        "force_common_labels", "force_common_annotations", "label_without_selector", "replicas",
+                        "patches", "components"))
+        spec.kustomize = KustomizeOptions(
+            images=kustomize.texts("images"),
+            name_prefix=kustomize.text("name_prefix"),
+            name_suffix=kustomize.text("name_suffix"),
+            namespace=kustomize.text("namespace"),
+            common_labels=kustomize.text_map("common_labels"),
+            common_annotations=kustomize.text_map("common_annotations"),
+            force_common_labels=kustomize.flag("force_common_labels"),
+            force_common_annotations=kustomize.flag("force_common_annotations"),
+            label_without_selector=kustomize.flag("label_without_selector"),
+            replicas=_kustomize_replicas(kustomize),
+            patches=_kustomize_patches(kustomize),
+            components=kustomize.texts("components"),
+        )
+    if source.has("helm"):
+        helm = source.child("helm")
+        helm.only(("release_name", "value_files", "values", "parameters", "file_parameters", "ignore_missing_value_files",
+                   "namespace", "skip_crds", "skip_tests", "skip_schema_validation", "version", "kube_version",
+                   "api_versions", "pass_credentials"))
+        _check_helm_version(helm)
+        spec.helm = HelmOptions(
+            release_name=helm.text("release_name"),
+            value_files=helm.texts("value_files"),
+            values=_helm_values(helm, "values"),
+            parameters=_helm_parameters(helm, "parameters", "force_string"),
+            file_parameters=_helm_file_parameters(helm, "file_parameters"),
+            ignore_missing_value_files=helm.flag("ignore_missing_value_files"),
+            namespace=_check_namespace(helm, helm.text("namespace"), "namespace"),
+            skip_crds=helm.flag("skip_crds"),
+            skip_tests=helm.flag("skip_tests"),
+            skip_schema_validation=helm.flag("skip_schema_validation"),
+            kube_version=helm.text("kube_version"),
+            api_versions=helm.texts("api_versions"),
+        )
+    _check_source(source, spec)
+    return spec
+
+
 # -- Argo CD Application manifests ---------------------------------------------------------------------------
 
 _ARGO_UNSUPPORTED_HINTS = {
-    "sources": "multiple sources are not supported; use one application per source",
     "source.plugin": "config management plugins are not supported",
-    "source.ref": "source references are only meaningful with spec.sources, which is not supported",
-    "source.directory.jsonnet": "Jsonnet is not supported",
+    "source.ref": "source references are only meaningful in spec.sources",
     "operation": "an Application's operation field (a pending sync request) is not supported",
 }
 
@@ -514,64 +628,19 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
     name = _check_name(meta, meta.text("name", required=True), "name")
 
     spec = top.child("spec")
-    spec.only(("source", "destination", "project", "syncPolicy", "ignoreDifferences", "info", "revisionHistoryLimit"),
+    spec.only(("source", "sources", "destination", "project", "syncPolicy", "ignoreDifferences", "info", "revisionHistoryLimit"),
               hint=_ARGO_UNSUPPORTED_HINTS)
-    if not spec.has("source"):
-        spec.fail("is required (spec.sources with several sources is not supported)", "source")
-
-    source = spec.child("source")
-    source.only(("repoURL", "targetRevision", "path", "chart", "directory", "kustomize", "helm"),
-                hint={key.split(".", 1)[1]: hint for key, hint in _ARGO_UNSUPPORTED_HINTS.items()
-                      if key.startswith("source.") and key.count(".") == 1})
-    result = SourceSpec(
-        repo_url=source.text("repoURL", required=True),
-        revision=source.text("targetRevision", "HEAD") or "HEAD",
-        path=source.text("path", ".") or ".",
-        chart=source.text("chart"),
-    )
-    if source.has("directory"):
-        directory = source.child("directory")
-        # exported Applications carry empty sections (jsonnet: {}); they change nothing and pass
-        directory.only(("recurse", "include", "exclude"), hint={"jsonnet": _ARGO_UNSUPPORTED_HINTS["source.directory.jsonnet"]},
-                       when_empty=("jsonnet",))
-        result.directory = DirectoryOptions(
-            recurse=directory.flag("recurse"),
-            # Argo CD's empty include means "every manifest file", which our default spells out
-            include=directory.text("include") or DirectoryOptions.include,
-            exclude=directory.text("exclude"),
-        )
-    if source.has("kustomize"):
-        kustomize = source.child("kustomize")
-        kustomize.only(("images", "namePrefix", "nameSuffix", "namespace", "commonLabels", "commonAnnotations"),
-                       when_empty=("forceCommonLabels", "forceCommonAnnotations", "commonAnnotationsEnvsubst",
-                                   "replicas", "patches", "components", "labelWithoutSelector", "version"))
-        result.kustomize = KustomizeOptions(
-            images=kustomize.texts("images"),
-            name_prefix=kustomize.text("namePrefix"),
-            name_suffix=kustomize.text("nameSuffix"),
-            namespace=kustomize.text("namespace"),
-            common_labels=kustomize.text_map("commonLabels"),
-            common_annotations=kustomize.text_map("commonAnnotations"),
-        )
-    if source.has("helm"):
-        helm = source.child("helm")
-        helm.only(("releaseName", "valueFiles", "values", "valuesObject", "parameters", "skipCrds", "kubeVersion",
-                   "apiVersions", "passCredentials"),
-                  when_empty=("fileParameters", "ignoreMissingValueFiles", "version", "namespace",
-                              "skipTests", "skipSchemaValidation"))
-        if helm.has("values") and helm.has("valuesObject"):
-            helm.fail("give either values or valuesObject, not both", "valuesObject")
-        result.helm = HelmOptions(
-            release_name=helm.text("releaseName"),
-            value_files=helm.texts("valueFiles"),
-            values=_helm_values(helm, "valuesObject" if helm.has("valuesObject") else "values"),
-            parameters=_helm_parameters(helm, "parameters", "forceString"),
-            skip_crds=helm.flag("skipCrds"),
-            kube_version=helm.text("kubeVersion"),
-            api_versions=helm.texts("apiVersions"),
-            pass_credentials=helm.flag("passCredentials"),
-        )
-    _check_source(source, result)
+    if spec.has("source") and spec.has("sources") and spec.raw["sources"] != []:
+        # Argo CD would ignore source; a field silently ignored is worse than a refusal
+        spec.fail("give either source or sources, not both", "sources")
+    sources: list[SourceSpec] = []
+    if spec.has("sources") and spec.raw["sources"] != []:
+        sources = [_parse_argo_source(item, many=True) for item in spec.items("sources")]
+    elif spec.has("source"):
+        sources = [_parse_argo_source(spec.child("source"), many=False)]
+    else:
+        spec.fail("is required (or spec.sources)", "source")
+    _check_sources(spec, sources, "sources")
 
     destination = spec.child("destination")
     destination.only(("server", "name", "namespace"))
@@ -598,13 +667,86 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
     return Application(
         name=name,
         project=_project(spec),
-        source=result,
+        source=sources[0],
+        more_sources=sources[1:],
         destination=_destination(destination),
         sync_policy=sync_policy,
         ignore_differences=ignores,
         info=_info(spec, "info"),
         finalizer=_finalizer(meta, "finalizers"),
     )
+
+
+def _parse_argo_source(source: _Reader, many: bool) -> SourceSpec:
+    """One entry of spec.source / spec.sources of an Argo CD Application."""
+    source.only(("repoURL", "targetRevision", "path", "chart", "directory", "kustomize", "helm",
+                 *(("ref", "name") if many else ())),
+                hint={key.split(".", 1)[1]: hint for key, hint in _ARGO_UNSUPPORTED_HINTS.items()
+                      if key.startswith("source.") and key.count(".") == 1 and not (many and key == "source.ref")})
+    result = SourceSpec(
+        repo_url=source.text("repoURL", required=True),
+        revision=source.text("targetRevision", "HEAD") or "HEAD",
+        path=source.text("path", ".") or ".",
+        chart=source.text("chart"),
+        ref=source.text("ref"),
+        name=source.text("name"),
+    )
+    result.ref_only = bool(result.ref) and not source.text("path")
+    if source.has("directory"):
+        directory = source.child("directory")
+        directory.only(("recurse", "include", "exclude", "jsonnet"))
+        result.directory = DirectoryOptions(
+            recurse=directory.flag("recurse"),
+            # Argo CD's empty include means "every manifest file", which our default spells out
+            include=directory.text("include") or DirectoryOptions.include,
+            exclude=directory.text("exclude"),
+            jsonnet=_jsonnet_options(directory.child("jsonnet"), "extVars"),
+        )
+    if source.has("kustomize"):
+        kustomize = source.child("kustomize")
+        kustomize.only(("images", "namePrefix", "nameSuffix", "namespace", "commonLabels", "commonAnnotations",
+                        "forceCommonLabels", "forceCommonAnnotations", "labelWithoutSelector", "replicas", "patches",
+                        "components"),
+                       when_empty=("commonAnnotationsEnvsubst", "version", "ignoreMissingComponents",
+                                   "labelIncludeTemplates", "apiVersions", "kubeVersion"))
+        result.kustomize = KustomizeOptions(
+            images=kustomize.texts("images"),
+            name_prefix=kustomize.text("namePrefix"),
+            name_suffix=kustomize.text("nameSuffix"),
+            namespace=kustomize.text("namespace"),
+            common_labels=kustomize.text_map("commonLabels"),
+            common_annotations=kustomize.text_map("commonAnnotations"),
+            force_common_labels=kustomize.flag("forceCommonLabels"),
+            force_common_annotations=kustomize.flag("forceCommonAnnotations"),
+            label_without_selector=kustomize.flag("labelWithoutSelector"),
+            replicas=_kustomize_replicas(kustomize),
+            patches=_kustomize_patches(kustomize),
+            components=kustomize.texts("components"),
+        )
+    if source.has("helm"):
+        helm = source.child("helm")
+        helm.only(("releaseName", "valueFiles", "values", "valuesObject", "parameters", "fileParameters",
+                   "ignoreMissingValueFiles", "namespace", "skipCrds", "skipTests", "skipSchemaValidation", "version",
+                   "kubeVersion", "apiVersions", "passCredentials"))
+        if helm.has("values") and helm.has("valuesObject"):
+            helm.fail("give either values or valuesObject, not both", "valuesObject")
+        _check_helm_version(helm)
+        result.helm = HelmOptions(
+            release_name=helm.text("releaseName"),
+            value_files=helm.texts("valueFiles"),
+            values=_helm_values(helm, "valuesObject" if helm.has("valuesObject") else "values"),
+            parameters=_helm_parameters(helm, "parameters", "forceString"),
+            file_parameters=_helm_file_parameters(helm, "fileParameters"),
+            ignore_missing_value_files=helm.flag("ignoreMissingValueFiles"),
+            namespace=_check_namespace(helm, helm.text("namespace"), "namespace"),
+            skip_crds=helm.flag("skipCrds"),
+            skip_tests=helm.flag("skipTests"),
+            skip_schema_validation=helm.flag("skipSchemaValidation"),
+            kube_version=helm.text("kubeVersion"),
+            api_versions=helm.texts("apiVersions"),
+        )
+    _check_source(source, result)
+    return result
 
 
 def _apply_sync_options(policy: _Reader, sync_policy: SyncPolicy) -> None:
@@ -712,6 +854,8 @@ def _check_chart_source(reader: _Reader, spec: SourceSpec) -> None:
     for key in ("ssh_private_key_file", "ssh_known_hosts_file", "allow_remote_bases"):
         if reader.has(key) and reader.raw[key] not in (False, ""):
             reader.fail("applies to Git repositories only, not to a chart repository", key)
+    if spec.ref:
+        reader.fail("a chart from a chart repository has no files to lend to other sources (as in Argo CD)", "ref")
     if not _CHART_NAME_RE.match(spec.chart) or ".." in spec.chart:
         reader.fail(f"{spec.chart!r} is not a chart name", "chart")
     if spec.revision in ("", "HEAD"):
@@ -728,6 +872,117 @@ def _check_chart_source(reader: _Reader, spec: SourceSpec) -> None:
         reader.fail(f"{url!r} is no chart repository: a chart comes from an http(s):// chart repository or an "
                     f"oci:// registry", url_key)
     spec.repo_url = url.rstrip("/")
+
+
+_REF_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _check_sources(reader: _Reader, sources: list[SourceSpec], key: str) -> None:
+    """Refs are unique, and every $name a source uses names a ref source (checked before any Git work)."""
+    refs: dict[str, int] = {}
+    for index, source in enumerate(sources):
+        if not source.ref:
+            continue
+        if not _REF_NAME.match(source.ref):
+            reader.fail(f"ref {source.ref!r} must be letters, digits, '_', '.' or '-' (used as ${source.ref}/...)",
+                        f"{key}[{index}].ref")
+        if source.ref in refs:
+            reader.fail(f"ref {source.ref!r} is given twice ({sources[refs[source.ref]].label(refs[source.ref])} "
+                        f"and {source.label(index)})", f"{key}[{index}].ref")
+        refs[source.ref] = index
+        if source.ref_only and source.renderer is not None:
+            reader.fail(f"a ref source without a path renders nothing, so its {source.renderer} options would be "
+                        f"ignored; give it a path or drop them", f"{key}[{index}].{source.renderer}")
+    for index, source in enumerate(sources):
+        for name in source.helm.referenced_sources() if source.helm else []:
+            if name not in refs:
+                known = ", ".join(f"${ref}" for ref in refs) or "no source has a ref"
+                reader.fail(f"${name} names no ref source (available: {known})", f"{key}[{index}].helm")
+
+
+def _jsonnet_options(reader: _Reader, ext_vars_key: str) -> JsonnetOptions:
+    reader.only(("tlas", ext_vars_key, "libs"))
+    options = JsonnetOptions(
+        tlas=[_jsonnet_variable(item) for item in reader.items("tlas")],
+        ext_vars=[_jsonnet_variable(item) for item in reader.items(ext_vars_key)],
+        libs=reader.texts("libs"),
+    )
+    for lib in options.libs:
+        try:
+            normalize_repo_path(lib, what="jsonnet library path")
+        except ValueError as err:
+            reader.fail(str(err), "libs")
+    return options
+
+
+def _jsonnet_variable(item: _Reader) -> JsonnetVariable:
+    item.only(("name", "value", "code"))
+    value = item.raw.get("value")
+    if isinstance(value, (dict, list)):
+        item.fail("must be a string (with code: true, Jsonnet code)", "value")
+    return JsonnetVariable(name=item.text("name", required=True),
+                           value="" if value is None else _scalar_text(value), code=item.flag("code"))
+
+
+def _kustomize_replicas(reader: _Reader) -> list[KustomizeReplica]:
+    replicas = []
+    for item in reader.items("replicas"):
+        item.only(("name", "count"))
+        count = item.raw.get("count")
+        # Argo CD takes an integer or a string holding one
+        if isinstance(count, bool) or not isinstance(count, (int, str)) or not str(count).strip().isdigit():
+            item.fail(f"must be a non-negative integer, got {count!r}", "count")
+        replicas.append(KustomizeReplica(name=item.text("name", required=True), count=int(str(count).strip())))
+    return replicas
+
+
+_PATCH_TARGET_KEYS = ("group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector")
+
+
+def _kustomize_patches(reader: _Reader) -> list[dict[str, Any]]:
+    """Patches as kustomize reads them in a kustomization (Argo CD appends them to its patches)."""
+    patches = []
+    for item in reader.items("patches"):
+        item.only(("path", "patch", "target", "options"))
+        patch: dict[str, Any] = {}
+        for key in ("path", "patch"):
+            if item.text(key):
+                patch[key] = item.text(key)
+        if not patch:
+            item.fail("needs path or patch")
+        if "path" in patch:
+            try:
+                normalize_repo_path(patch["path"], what="patch path")
+            except ValueError as err:
+                item.fail(str(err), "path")
+        if item.has("target"):
+            target = item.child("target")
+            target.only(_PATCH_TARGET_KEYS)
+            patch["target"] = {key: target.text(key) for key in _PATCH_TARGET_KEYS if target.text(key)}
+        if item.has("options"):
+            options = item.child("options")
+            options.only(("allowNameChange", "allowKindChange"))
+            patch["options"] = {key: options.flag(key) for key in options.raw}
+        patches.append(patch)
+    return patches
+
+
+def _check_helm_version(helm: _Reader) -> None:
+    version = helm.text("version")
+    if version and version != "v3":
+        helm.fail(f"{version!r} is not supported: templates are rendered with Helm 3 (v3)"
+                  + ("; Helm 2 is not supported" if version == "v2" else ""), "version")
+
+
+def _helm_file_parameters(reader: _Reader, key: str) -> list[HelmFileParameter]:
+    parameters = []
+    for item in reader.items(key):
+        item.only(("name", "path"))
+        parameter = HelmFileParameter(name=item.text("name", required=True), path=item.text("path", required=True))
+        if "://" in parameter.path:
+            item.fail(f"{parameter.path!r}: file parameters must come from the repository, URLs are not fetched", "path")
+        parameters.append(parameter)
+    return parameters
 
 
 def normalize_repo_path(path: str, what: str = "path") -> str:

@@ -203,6 +203,11 @@ revision:
   returned: when O(application) or O(manifests) is given
   type: str
   sample: 9f1c2d3e4b5a69788796a5b4c3d2e1f001122334
+revisions:
+  description: For an application with several C(sources), the commit of every source, in the order of the sources.
+  returned: for a multi-source application
+  type: list
+  elements: str
 sync_status:
   description:
     - V(Synced) when nothing drifted, V(OutOfSync) when any object is OutOfSync, Missing or Extraneous,
@@ -395,10 +400,12 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             state = state_of[id(one)]
             if not isinstance(state, DesiredState):
                 raise state
-            return compare_application(client, state.name, state.objects, namespace=state.namespace,
+            diff = compare_application(client, state.name, state.objects, namespace=state.namespace,
                                        ignore_differences=state.ignore_differences, revision=state.revision,
                                        reads=shared.reads, verdicts=shared.verdicts, source=state.source,
                                        customizations=customizations)
+            diff.revisions = state.revisions
+            return diff
 
         outcomes = run_each(inputs, compare)
         stats = shared.finish(client, started)

@@ -12,7 +12,8 @@ author:
   - gitops.kubernetes maintainers (@gitops-kubernetes)
 description:
   - Resolves the application's Git revision to a commit, checks that commit out from a cached mirror and renders
-    it with the renderer the path calls for (plain manifests, kustomize or Helm), the way Argo CD would.
+    it with the renderer the path calls for (plain manifests, Jsonnet, kustomize or Helm), the way Argo CD would;
+    an application with several C(sources) has each rendered and their objects combined.
   - Returns the objects in a deterministic order together with the commit and, for each object, the
     repository-relative file it came from. Never talks to a cluster.
   - Rendering the same commit, path and options again is served from the render cache.
@@ -131,11 +132,44 @@ application:
   sample: guestbook
 revision:
   description:
-    - The commit the objects were rendered from (a full SHA).
+    - The commit the objects were rendered from (a full SHA); for several C(sources), the first one's.
     - For a chart from a chart repository or an OCI registry, C(<version>@sha256:<archive digest>).
   returned: success
   type: str
   sample: 53e28ff20cc530b9ada2173fbbd64d48338583ba
+revisions:
+  description: The commit of every source, in the order of the sources (one for a single source).
+  returned: success
+  type: list
+  elements: str
+source_revisions:
+  description: What each source contributed.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    repo_url:
+      description: The repository, without credentials.
+      type: str
+    path:
+      description: The path inside it.
+      type: str
+    revision:
+      description: The commit.
+      type: str
+    renderer:
+      description: The renderer used; empty for a C(ref) source without a path, which only lends its files.
+      type: str
+    objects:
+      description: How many objects the source rendered.
+      type: int
+    cache_hit:
+      description: Whether they came from the render cache.
+      type: bool
+    ref:
+      description: The source's C(ref), if it has one.
+      type: str
+      returned: when the source has a ref
 commit:
   description:
     - The commit's author, author date and subject.
@@ -160,7 +194,7 @@ commit:
       type: str
       sample: Raise guestbook replicas to 3
 renderer:
-  description: The renderer used.
+  description: The renderer used (for several C(sources), the first rendering source's; RV(source_revisions) has each).
   returned: success
   type: str
   choices: [directory, kustomize, helm]
@@ -322,6 +356,8 @@ def main() -> None:
 
     result.update(
         revision=rendered.revision,
+        revisions=rendered.revisions,
+        source_revisions=[source.to_dict() for source in rendered.sources],
         commit=rendered.commit.to_dict(),
         renderer=rendered.renderer,
         cache_hit=rendered.cache_hit,

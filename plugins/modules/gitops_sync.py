@@ -420,6 +420,13 @@ revision:
   description: The revision synced (the commit of O(application), or O(revision)).
   returned: when O(application) or O(manifests) is given
   type: str
+revisions:
+  description:
+    - For an application with several C(sources), the commit of every source, in the order of the sources
+      (RV(revision) is the first). Also recorded in the sync history of the inventory.
+  returned: for a multi-source application
+  type: list
+  elements: str
 sync_status:
   description:
     - After a sync, V(Synced), or V(OutOfSync) when objects no longer desired were kept (prune off, C(Prune=false))
@@ -817,7 +824,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source,
                                       ownership=ownership, digest=state.digest, info=one.info,
                                       labels=one.parent_labels, finalizer=one.finalizer,
-                                      rollback_of=rollbacks.get(id(one)))
+                                      rollback_of=rollbacks.get(id(one)), revisions=state.revisions)
             if not window.allowed:
                 synced.sync_blocked_by = window.to_result()
             if blocked:

@@ -14,16 +14,19 @@ from pathlib import Path
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import tool_stamp
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import Submodule
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import strip_url_credentials
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application, SourceSpec
 
 # bump when the cached payload or anything a renderer does changes shape
 # (2: checkouts hold submodules, so renders cached without them are stale)
 CACHE_FORMAT = 2
 
 
-def render_cache_key(app: Application, sha: str) -> str:
-    """Digest of everything a render depends on: commit, path, render options, tool binaries."""
-    source = app.source
+def render_cache_key(app: Application, sha: str, source: SourceSpec | None = None,
+                     ref_revisions: dict[str, str] | None = None) -> str:
+    """Digest of everything a render of one source depends on: commit, path, render options, tool binaries,
+    and the commits of the ref sources whose files it reads ($ref/... value files)."""
+    source = source or app.source
     material = {
         "format": CACHE_FORMAT,
         "commit": sha,
@@ -37,6 +40,11 @@ def render_cache_key(app: Application, sha: str) -> str:
         "namespace": app.destination.namespace,
         "tools": {name: tool_stamp(name) for name in ("helm", "kustomize")},
     }
+    if ref_revisions:
+        material["refs"] = ref_revisions
+    if source.directory and (source.directory.jsonnet.tlas or source.directory.jsonnet.ext_vars):
+        # Jsonnet variables may name Argo CD's build environment ($ARGOCD_APP_SOURCE_REPO_URL, ...)
+        material["source"] = [strip_url_credentials(source.repo_url), source.revision]
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -21,7 +21,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.helm import render_helm
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.chart import ChartArchive, fetch_chart
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import RepositoryCredential
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application, SourceSpec
 
 MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 
@@ -33,9 +33,14 @@ class ChartSource:
     app: Application
     cache_dir: str
     credentials: list[RepositoryCredential]
+    source: SourceSpec | None = None  # the application's chart source (default: its first)
+
+    @property
+    def spec(self) -> SourceSpec:
+        return self.source or self.app.source
 
     def fetch(self) -> ChartArchive:
-        source = self.app.source
+        source = self.spec
         try:
             return fetch_chart(source.repo_url, source.chart, source.revision, self.credentials, self.cache_dir,
                                pass_credentials=bool(source.helm and source.helm.pass_credentials))
@@ -50,7 +55,7 @@ class ChartSource:
             root = Path(temp).resolve()
             chart_dir = unpack_chart(archive, root)
             context = RenderContext(root=chart_dir, app_dir=chart_dir, rel_path=".", app=self.app, secrets=secrets,
-                                    cache_dir=self.cache_dir, repositories=self.credentials)
+                                    source=self.spec, cache_dir=self.cache_dir, repositories=self.credentials)
             try:
                 objects = render_helm(context)
             except RenderError as err:

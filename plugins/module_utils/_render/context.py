@@ -11,12 +11,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import RepositoryCredential
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application, SourceSpec
 
 RENDER_TIMEOUT = 300.0  # seconds for one kustomize or helm run
 INSTALL_HINTS = {
@@ -35,6 +35,42 @@ class RenderContext:
     cache_dir: str = ""  # where built chart dependencies are kept ("": not kept)
     # credentials for the chart repositories and registries chart dependencies come from
     repositories: list[RepositoryCredential] = field(default_factory=list)
+    source: SourceSpec | None = None  # the source being rendered (default: the application's first)
+    revision: str = ""  # the commit rendered, for Argo CD's build environment
+    # ref name -> the checkout of that ref source (checked out on first use: only a render that misses the cache needs it)
+    ref_root: Callable[[str], Path] | None = None
+
+    def __post_init__(self) -> None:
+        if self.source is None:
+            self.source = self.app.source
+
+    @property
+    def spec(self) -> SourceSpec:
+        """The source being rendered (typed: never None after construction)."""
+        assert self.source is not None
+        return self.source
+
+    def checkout_of(self, name: str) -> Path:
+        """The resolved checkout root of the ref source `name` (for $name/... paths)."""
+        if self.ref_root is None:
+            raise RenderError(f"${name} names no ref source", file=self.rel_path)
+        return self.ref_root(name)
+
+    def build_env(self) -> dict[str, str]:
+        """Argo CD's build environment (ARGOCD_APP_*), which it substitutes into Jsonnet variables."""
+        from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import strip_url_credentials
+
+        return {
+            "ARGOCD_APP_NAME": self.app.name,
+            "ARGOCD_APP_NAMESPACE": self.app.destination.namespace,
+            "ARGOCD_APP_PROJECT_NAME": "default",
+            "ARGOCD_APP_REVISION": self.revision,
+            "ARGOCD_APP_REVISION_SHORT": self.revision[:7],
+            "ARGOCD_APP_REVISION_SHORT_8": self.revision[:8],
+            "ARGOCD_APP_SOURCE_REPO_URL": strip_url_credentials(self.spec.repo_url),
+            "ARGOCD_APP_SOURCE_PATH": self.spec.path,
+            "ARGOCD_APP_SOURCE_TARGET_REVISION": self.spec.revision,
+        }
 
     def repo_relative(self, relative_to_app: str) -> str:
         return posixpath.normpath(posixpath.join(self.rel_path, relative_to_app))
@@ -42,6 +78,47 @@ class RenderContext:
     def repo_relative_path(self, path: Path) -> str:
         return path.resolve().relative_to(self.root).as_posix()
 
+
+_SHELL_SPECIAL = set("*#$@!?-0123456789")
+
+
+def envsubst(text: str, env: dict[str, str]) -> str:
+    """Go's os.Expand as Argo CD's Env.Envsubst calls it: $NAME and ${NAME} from env, unknown names empty,
+    $$ is $, a $ followed by no name stays, bad ${ syntax is eaten."""
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        if text[index] != "$" or index + 1 >= len(text):
+            out.append(text[index])
+            index += 1
+            continue
+        rest = text[index + 1:]
+        name, width = _shell_name(rest)
+        if name == "" and width > 0:
+            pass  # invalid syntax: eaten, as Go does
+        elif name == "":
+            out.append("$")
+        else:
+            out.append("$" if name == "$" else env.get(name, ""))
+        index += 1 + width
+    return "".join(out)
+
+
+def _shell_name(rest: str) -> tuple[str, int]:
+    """Go's getShellName: the name after a $ and how many characters it takes."""
+    if rest[0] == "{":
+        if len(rest) > 2 and rest[1] in _SHELL_SPECIAL and rest[2] == "}":
+            return rest[1], 3
+        close = rest.find("}", 1)
+        if close == 1:
+            return "", 2
+        return (rest[1:close], close + 1) if close > 0 else ("", 1)
+    if rest[0] in _SHELL_SPECIAL:
+        return rest[0], 1
+    width = 0
+    while width < len(rest) and (rest[width].isascii() and (rest[width].isalnum() or rest[width] == "_")):
+        width += 1
+    return rest[:width], width
 
 
 def find_binary(name: str) -> str:

@@ -11,10 +11,12 @@ from pathlib import Path
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.jsonnet import render_jsonnet_file
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.manifests import load_manifests, read_text
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import DirectoryOptions
 
-MANIFEST_EXTENSIONS = (".yaml", ".yml", ".json")
+# Argo CD's manifest files; a .libsonnet is only ever imported
+MANIFEST_EXTENSIONS = (".yaml", ".yml", ".json", ".jsonnet")
 
 
 def glob_to_regex(pattern: str) -> re.Pattern[str]:
@@ -80,9 +82,6 @@ def list_manifest_files(app_dir: Path, options: DirectoryOptions) -> list[str]:
                 continue
             if include and not include.match(relative):
                 continue
-            if lowered.endswith((".jsonnet", ".libsonnet")):
-                raise RenderError("Jsonnet files are not supported; exclude them with directory.exclude",
-                                  file=relative)
             if lowered.endswith(MANIFEST_EXTENSIONS):
                 selected.append(relative)
     return sorted(selected)
@@ -90,9 +89,12 @@ def list_manifest_files(app_dir: Path, options: DirectoryOptions) -> list[str]:
 
 
 def render_directory(ctx: RenderContext) -> list[DesiredObject]:
-    options = ctx.app.source.directory or DirectoryOptions()
+    options = ctx.spec.directory or DirectoryOptions()
     objects: list[DesiredObject] = []
     for relative in list_manifest_files(ctx.app_dir, options):
+        if relative.lower().endswith(".jsonnet"):
+            objects.extend(render_jsonnet_file(ctx, relative, options.jsonnet))
+            continue
         file = ctx.repo_relative(relative)
         text = read_text(ctx.app_dir / relative, file)
         objects.extend(load_manifests(text, file, is_json=relative.lower().endswith(".json")))

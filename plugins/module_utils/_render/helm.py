@@ -20,7 +20,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._render.dependen
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary, isolated_env, private_file, run_tool
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.manifests import iter_yaml_documents, load_manifests, read_text
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import resolve_in_checkout
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import HelmOptions
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import HelmOptions, ref_name_of
 from ansible_collections.gitops.kubernetes.plugins.module_utils._yaml import MAX_YAML_BYTES, YamlLimitError, load_one
 
 
@@ -53,7 +53,7 @@ def vendored_charts(chart_dir: Path) -> set[str]:
 
 
 def render_helm(ctx: RenderContext) -> list[DesiredObject]:
-    options = ctx.app.source.helm or HelmOptions()
+    options = ctx.spec.helm or HelmOptions()
     binary = find_binary("helm")
     if not (ctx.app_dir / "Chart.yaml").is_file():
         raise RenderError(f"no Chart.yaml in {ctx.rel_path!r}, but the spec asks for helm", file=ctx.rel_path)
@@ -62,11 +62,13 @@ def render_helm(ctx: RenderContext) -> list[DesiredObject]:
     with tempfile.TemporaryDirectory(prefix="gitops-helm-") as temp:
         home = Path(temp)
         argv = [binary, "template", options.release_name or ctx.app.name, str(ctx.app_dir)]
-        namespace = ctx.app.destination.namespace
+        # helm.namespace changes only what the chart sees as .Release.Namespace (Argo CD)
+        namespace = options.namespace or ctx.app.destination.namespace
         if namespace:
             argv += ["--namespace", namespace]
-        value_files = [_value_file(ctx, value_file) for value_file in options.value_files]
-        argv += [arg for path in value_files for arg in ("--values", str(path))]
+        value_files = [found for value_file in options.value_files
+                       for found in [_value_file(ctx, value_file, options.ignore_missing_value_files)] if found]
+        argv += [arg for path, dummy in value_files for arg in ("--values", str(path))]
         # values and parameters go in private files, never on the command line other users can read;
         # the temporary directory is 0700 and removed with everything in it
         if options.values:
@@ -74,8 +76,17 @@ def render_helm(ctx: RenderContext) -> list[DesiredObject]:
             argv += ["--values", private_file(home / "inline-values.yaml", json.dumps(options.values))]
         if options.parameters:
             argv += ["--values", private_file(home / "parameters.yaml", json.dumps(_parameter_values(ctx, options, value_files)))]
+        for parameter in options.file_parameters:
+            path = _value_file(ctx, parameter.path, False, what="file parameter")
+            assert path is not None
+            # helm reads the file: its content (which may be secret) never reaches the command line
+            argv += ["--set-file", f"{parameter.name}={_escape_set(str(path[0]))}"]
         if not options.skip_crds:
             argv.append("--include-crds")
+        if options.skip_tests:
+            argv.append("--skip-tests")
+        if options.skip_schema_validation:
+            argv.append("--skip-schema-validation")
         if options.kube_version:
             argv += ["--kube-version", options.kube_version]
         for api_version in options.api_versions:
@@ -95,23 +106,41 @@ def render_helm(ctx: RenderContext) -> list[DesiredObject]:
     return parse_helm_output(ctx, output)
 
 
-def _value_file(ctx: RenderContext, value_file: str) -> Path:
-    """A value file, relative to the chart, that must exist inside the repository."""
-    relative = ctx.repo_relative(value_file) if not value_file.startswith("/") else value_file
-    target = resolve_in_checkout(ctx.root, relative, "value file")
+def _value_file(ctx: RenderContext, value_file: str, ignore_missing: bool, what: str = "value file") -> tuple[Path, str] | None:
+    """(path, how messages name it) of a value file relative to the chart, or `$ref/path` in the checkout of
+    the ref source; it must stay inside that repository. None for a missing file when ignore_missing."""
+    name = ref_name_of(value_file)
+    if name:
+        root = ctx.checkout_of(name)
+        relative = value_file.split("/", 1)[1] if "/" in value_file else "."
+        shown = value_file
+    else:
+        root = ctx.root
+        relative = ctx.repo_relative(value_file) if not value_file.startswith("/") else value_file
+        shown = relative
+    target = resolve_in_checkout(root, relative, what)
     if not target.is_file():
-        raise RenderError(f"value file {value_file!r} does not exist in the repository", file=relative)
-    return target
+        if ignore_missing:
+            return None
+        where = f"in the repository of ${name}" if name else "in the repository"
+        raise RenderError(f"{what} {value_file!r} does not exist {where} (set ignoreMissingValueFiles / "
+                          f"ignore_missing_value_files to skip missing value files)" if what == "value file"
+                          else f"{what} {value_file!r} does not exist {where}", file=shown)
+    return target, shown
 
 
-def _parameter_values(ctx: RenderContext, options: HelmOptions, value_files: list[Path]) -> dict[str, Any]:
+def _escape_set(text: str) -> str:
+    """A --set-file path as helm's strvals reads it: commas and backslashes escaped."""
+    return text.replace("\\", "\\\\").replace(",", "\\,")
+
+
+def _parameter_values(ctx: RenderContext, options: HelmOptions, value_files: list[tuple[Path, str]]) -> dict[str, Any]:
     """The helm parameters as a values file given after the others, meaning what `--set` would mean."""
     base: dict[str, Any] = {}
     if any("[" in parameter.name for parameter in options.parameters):
         # a list index changes one element of a values file's list: the file's lists are needed
-        for path in value_files:
-            loaded = next(iter_yaml_documents(read_text(path, ctx.repo_relative_path(path)), ctx.repo_relative_path(path)),
-                          (1, {}))[1]
+        for path, shown in value_files:
+            loaded = next(iter_yaml_documents(read_text(path, shown), shown), (1, {}))[1]
             base = merge_values(base, loaded if isinstance(loaded, dict) else {})
         base = merge_values(base, options.values)
     parameters = [(parameter.name, parameter.value, parameter.force_string) for parameter in options.parameters]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ def find_kustomization(directory: Path) -> Path | None:
 
 
 def check_kustomization(ctx: RenderContext, directory: Path, allow_remote: bool,
-                        visited: set[Path] | None = None) -> None:
+                        visited: set[Path] | None = None, helm_charts: list[str] | None = None) -> None:
     """Walk the kustomizations reachable from directory: YAML errors with line/column, remote
     bases refused unless allowed, local references that leave the repository refused.
 
@@ -58,6 +59,15 @@ def check_kustomization(ctx: RenderContext, directory: Path, allow_remote: bool,
     content = documents[0][1]
     if not isinstance(content, dict):
         raise RenderError("a kustomization must be a mapping", file=file, line=documents[0][0])
+    for chart in content.get("helmCharts") or []:
+        if helm_charts is not None:
+            helm_charts.append(file)
+        if isinstance(chart, dict) and chart.get("repo") and not allow_remote:
+            # like a remote base: a chart pulled from a repository is not pinned by the commit
+            raise RenderError(f"helmCharts entry {chart.get('name')!r} is pulled from {strip_url_credentials(str(chart['repo']))}; "
+                              f"charts from repositories are not pinned by the commit and are refused unless the source "
+                              f"sets allow_remote_bases (or vendor the chart under the kustomization's charts/)",
+                              file=file, line=line_of(kustomization, str(chart.get("name") or "helmCharts")))
     for key in _KUSTOMIZE_REFERENCE_KEYS:
         entries = content.get(key) or []
         if not isinstance(entries, list):
@@ -79,24 +89,27 @@ def check_kustomization(ctx: RenderContext, directory: Path, allow_remote: bool,
                 raise PathEscapeError(f"{key} entry {entry!r} points outside the repository", file=file,
                                       line=line_of(kustomization, entry))
             if target.is_dir():
-                check_kustomization(ctx, target, allow_remote, visited)
+                check_kustomization(ctx, target, allow_remote, visited, helm_charts)
             elif key == "resources" and target.suffix.lower() in (".yaml", ".yml"):
                 resource_file = ctx.repo_relative_path(target)
                 list(iter_yaml_documents(read_text(target, resource_file), resource_file))
 
 
 def render_kustomize(ctx: RenderContext) -> list[DesiredObject]:
-    options = ctx.app.source.kustomize or KustomizeOptions()
+    options = ctx.spec.kustomize or KustomizeOptions()
     binary = find_binary("kustomize")
     kustomization = find_kustomization(ctx.app_dir)
     if kustomization is None:
         raise RenderError(f"no kustomization.yaml in {ctx.rel_path!r}, but the spec asks for kustomize",
                           file=ctx.rel_path)
-    check_kustomization(ctx, ctx.app_dir, ctx.app.source.allow_remote_bases)
-    # the checkout is this render's own copy, so the overrides are written into it (as Argo CD does)
+    helm_charts: list[str] = []
+    check_kustomization(ctx, ctx.app_dir, ctx.spec.allow_remote_bases, helm_charts=helm_charts)
+    # the checkout is this render's own copy, so the overrides are written into it (as Argo CD does, with
+    # the same `kustomize edit` commands where their checks matter: a label already set needs force)
     env = isolated_env()
-    if options.images:
-        run_tool(ctx, [binary, "edit", "set", "image", *options.images], cwd=ctx.app_dir, env=env)
+    for edit in _edit_commands(options):
+        run_tool(ctx, [binary, "edit", *edit], cwd=ctx.app_dir, env=env)
+    kustomization = find_kustomization(ctx.app_dir) or kustomization
     file = ctx.repo_relative_path(kustomization)
     content = next(iter_yaml_documents(read_text(kustomization, file), file), (1, {}))[1]
     if options.name_prefix:
@@ -105,10 +118,12 @@ def render_kustomize(ctx: RenderContext) -> list[DesiredObject]:
         content["nameSuffix"] = options.name_suffix
     if options.namespace:
         content["namespace"] = options.namespace
-    if options.common_labels:
-        content["commonLabels"] = {**(content.get("commonLabels") or {}), **options.common_labels}
-    if options.common_annotations:
-        content["commonAnnotations"] = {**(content.get("commonAnnotations") or {}), **options.common_annotations}
+    if options.patches:
+        # there is no `kustomize edit` for patches: Argo CD appends them to the kustomization's own
+        existing = content.get("patches") or []
+        if not isinstance(existing, list):
+            raise RenderError("patches must be a list to take the application's patches", file=file)
+        content["patches"] = [*existing, *options.patches]
     build_metadata = list(content.get("buildMetadata") or [])
     # origin annotations tell which file each object came from; removed again unless the repository asked for them
     added_origin = "originAnnotations" not in build_metadata
@@ -116,13 +131,38 @@ def render_kustomize(ctx: RenderContext) -> list[DesiredObject]:
         content["buildMetadata"] = [*build_metadata, "originAnnotations"]
     # JSON is YAML without YAML 1.1's surprises (go-yaml reads an unquoted y as a boolean)
     kustomization.write_text(json.dumps(content, indent=2))
-    output = run_tool(ctx, [binary, "build", "--load-restrictor", "LoadRestrictionsRootOnly", str(ctx.app_dir)],
-                       cwd=ctx.app_dir, env=env)
+    argv = [binary, "build", "--load-restrictor", "LoadRestrictionsRootOnly", str(ctx.app_dir)]
+    with tempfile.TemporaryDirectory(prefix="gitops-kustomize-helm-") as temp:
+        if helm_charts:
+            # a kustomization's helmCharts, inflated by our helm in private homes (kustomize's --enable-helm)
+            argv += ["--enable-helm", "--helm-command", find_binary("helm")]
+            env = {**env, "HELM_CACHE_HOME": f"{temp}/cache", "HELM_CONFIG_HOME": f"{temp}/config",
+                   "HELM_DATA_HOME": f"{temp}/data"}
+        output = run_tool(ctx, argv, cwd=ctx.app_dir, env=env)
     objects = []
     for obj in load_manifests(output, f"{ctx.rel_path} (kustomize build output)"):
         obj.source_file, obj.source_line = _kustomize_origin(ctx, obj.manifest, added_origin), None
         objects.append(obj)
     return objects
+
+
+def _edit_commands(options: KustomizeOptions) -> list[list[str]]:
+    """The `kustomize edit` arguments Argo CD runs for these options, in its order."""
+    commands: list[list[str]] = []
+    if options.images:
+        commands.append(["set", "image", *options.images])
+    if options.replicas:
+        commands.append(["set", "replicas", *(f"{replica.name}={replica.count}" for replica in options.replicas)])
+    if options.common_labels:
+        flags = ["--force"] * options.force_common_labels + ["--without-selector"] * options.label_without_selector
+        commands.append(["add", "label", *flags, *(f"{key}:{value}" for key, value in sorted(options.common_labels.items()))])
+    if options.common_annotations:
+        flags = ["--force"] * options.force_common_annotations
+        commands.append(["add", "annotation", *flags,
+                         *(f"{key}:{value}" for key, value in sorted(options.common_annotations.items()))])
+    if options.components:
+        commands.append(["add", "component", *options.components])
+    return commands
 
 
 def _kustomize_origin(ctx: RenderContext, manifest: dict[str, Any], remove: bool) -> str:

@@ -148,6 +148,7 @@ def sync_application(
     labels: dict[str, str] | None = None,
     finalizer: str | None = None,
     rollback_of: int | None = None,
+    revisions: list[str] | None = None,
 ) -> SyncResult:
     """Sync one application (or, in check mode, say what a sync would do).
 
@@ -162,7 +163,9 @@ def sync_application(
     and the history). `labels` are recorded on the inventory parent (the
     ApplicationSet that generated it), so is `finalizer`, the application's
     Argo CD deletion finalizer (see _delete); `rollback_of` is the history id
-    a rollback syncs again, recorded in the new history entry. Raises GitopsError (nothing written)
+    a rollback syncs again, recorded in the new history entry; `revisions`
+    every source's revision of a multi-source application (recorded with
+    `revision`, the first). Raises GitopsError (nothing written)
     when the application cannot be compared or planned, and SyncFailure (with
     the partial result) when the sync started and failed.
     """
@@ -179,7 +182,8 @@ def sync_application(
             result = _sync_once(client, name, objects, namespace, policy, list(ignore_differences), revision, settings,
                                 reads, verdicts, source, ownership, digest, attempt=number if retry else 0,
                                 # a retry continues the sync the run decided on; the decision is made once
-                                decide_first=number == 1, labels=labels, finalizer=finalizer, rollback_of=rollback_of)
+                                decide_first=number == 1, labels=labels, finalizer=finalizer, rollback_of=rollback_of,
+                                revisions=revisions)
         except (SpecError, PolicyError):
             raise
         except GitopsError as exc:
@@ -219,7 +223,7 @@ def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], name
                ignore_differences: list[Any], revision: str | None, settings: SyncSettings, reads: LiveReads | None,
                verdicts: DryRunVerdicts | None, source: str | None, ownership: RunOwnership | None, digest: str | None,
                attempt: int, decide_first: bool, labels: dict[str, str] | None = None, finalizer: str | None = None,
-               rollback_of: int | None = None) -> SyncResult:
+               rollback_of: int | None = None, revisions: list[str] | None = None) -> SyncResult:
     started = time.monotonic()
     started_at = now_iso()
     try:
@@ -230,7 +234,8 @@ def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], name
         prepared = prepare(client, reads)
         if not settings.force_conflicts:
             _refuse_conflicts(client, name, prepared)
-        result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at)
+        result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at,
+                            revisions=list(revisions or []))
         result.warnings += prepared.diff.warnings  # objects of kinds argocd-cm's resource.exclusions leave out
         work = any(e.action in WRITE_ACTIONS or e.action == HANDED_OVER for e in prepared.resources + prepared.prune) \
             or _leaves_previous_parents(prepared) or namespace_metadata_drift(client, prepared, policy) \

@@ -162,6 +162,7 @@ class SyncResult:
     # one entry per attempt when the sync policy retries (attempt, started_at, finished_at, result, message)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     info: list[dict[str, str]] = field(default_factory=list)
+    revisions: list[str] = field(default_factory=list)  # every source's, for a multi-source application
 
     @property
     def counts(self) -> dict[str, int]:
@@ -194,6 +195,8 @@ class SyncResult:
         }
         if self.namespace_created:
             result["namespace_created"] = True
+        if self.revisions:
+            result["revisions"] = list(self.revisions)
         if self.message:
             result["message"] = self.message
         if self.sync_skipped:

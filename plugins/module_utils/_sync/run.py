@@ -430,7 +430,7 @@ class _Run:
             revision=self.result.revision, started_at=self.result.started_at, finished_at=now_iso(), result=outcome,
             message=scrub_text(message, secrets), counts={k: v for k, v in self.result.counts.items() if v},
             initiator=self.settings.initiator, extra={"attempt": self.attempt or None, "digest": self.digest},
-            rollback_of=self.rollback_of,
+            rollback_of=self.rollback_of, revisions=self.result.revisions,
         )
         revision = self.result.revision if outcome == SUCCEEDED else (self.inventory.revision if self.inventory else None)
         left_behind = [inv.namespace for inv in self.prepared.diff.previous

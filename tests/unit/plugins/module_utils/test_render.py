@@ -132,10 +132,9 @@ def test_directory_file_selection(tmp_path):
     assert "README.md" not in list_manifest_files(tmp_path, DirectoryOptions(include=""))
 
 
-def test_jsonnet_is_refused(tmp_path):
-    write(tmp_path, {"main.jsonnet": "{}"})
-    with pytest.raises(RenderError, match="Jsonnet files are not supported"):
-        list_manifest_files(tmp_path, DirectoryOptions(include=""))
+def test_jsonnet_files_are_manifest_files_and_libsonnet_only_imported(tmp_path):
+    write(tmp_path, {"main.jsonnet": "{}", "lib.libsonnet": "{}", "cm.yaml": ""})
+    assert list_manifest_files(tmp_path, DirectoryOptions()) == ["cm.yaml", "main.jsonnet"]
 
 
 def test_renderer_detection(tmp_path):
@@ -279,10 +278,24 @@ def test_helm_chart_with_value_file_outside_repository(tmp_path):
     write(tmp_path, {"repo/chart/Chart.yaml": "name: c\n", "repo/chart/prod.yaml": "", "secret.yaml": ""})
     os.symlink(str(tmp_path / "secret.yaml"), tmp_path / "repo" / "chart" / "link.yaml")
     ctx = context(tmp_path / "repo", "chart")
-    assert _value_file(ctx, "prod.yaml") == (tmp_path / "repo" / "chart" / "prod.yaml").resolve()
+    assert _value_file(ctx, "prod.yaml", False)[0] == (tmp_path / "repo" / "chart" / "prod.yaml").resolve()
     with pytest.raises(PathEscapeError):
-        _value_file(ctx, "../../secret.yaml")
+        _value_file(ctx, "../../secret.yaml", False)
     with pytest.raises(PathEscapeError):
-        _value_file(ctx, "link.yaml")
+        _value_file(ctx, "link.yaml", False)
     with pytest.raises(RenderError, match="value file 'missing.yaml' does not exist"):
-        _value_file(ctx, "missing.yaml")
+        _value_file(ctx, "missing.yaml", False)
+    assert _value_file(ctx, "missing.yaml", True) is None  # ignoreMissingValueFiles
+
+
+def test_ref_value_file_comes_from_the_ref_checkout_and_stays_inside_it(tmp_path):
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._render.helm import _value_file
+
+    write(tmp_path, {"repo/chart/Chart.yaml": "name: c\n", "values/env/prod.yaml": "a: 1\n", "outside.yaml": ""})
+    ctx = dataclasses.replace(context(tmp_path / "repo", "chart"), ref_root=lambda name: (tmp_path / name).resolve())
+    assert _value_file(ctx, "$values/env/prod.yaml", False) == ((tmp_path / "values" / "env" / "prod.yaml").resolve(),
+                                                               "$values/env/prod.yaml")
+    with pytest.raises(PathEscapeError):
+        _value_file(ctx, "$values/../outside.yaml", False)
+    with pytest.raises(RenderError, match=r"'\$values/env/dev.yaml' does not exist in the repository of \$values"):
+        _value_file(ctx, "$values/env/dev.yaml", False)

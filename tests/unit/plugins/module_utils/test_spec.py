@@ -202,7 +202,7 @@ def test_argocd_directory_and_kustomize():
             kustomize.common_labels, kustomize.common_annotations) == (["a=b:1"], "x-", "-y", "n", {"a": "b"}, {"c": "d"})
     raw["spec"]["source"] = {"repoURL": "file:///r", "directory": {"recurse": True, "include": "", "exclude": "x/*"}}
     directory = parse_application(raw).source.directory
-    assert directory == DirectoryOptions(recurse=True, include="*.{yaml,yml,json}", exclude="x/*")
+    assert directory == DirectoryOptions(recurse=True, include="*.{yaml,yml,json,jsonnet}", exclude="x/*")
     assert parse_application(raw).source.revision == "HEAD"
 
 
@@ -215,10 +215,10 @@ def test_argocd_values_object():
 
 
 @pytest.mark.parametrize("mutate, expected", [
-    (lambda s: s.update(sources=[{}]), "spec.sources: multiple sources are not supported"),
+    (lambda s: s.update(sources=[{}]), "spec.sources: give either source or sources, not both"),
     (lambda s: s["source"].update(chart="redis"), "spec.source.path: does not apply to a chart from a chart repository"),
     (lambda s: s["source"].update(plugin={"name": "x"}), "spec.source.plugin: config management plugins"),
-    (lambda s: s["source"]["helm"].update(fileParameters=[{"name": "a", "path": "b"}]), "spec.source.helm.fileParameters: unknown key"),
+    (lambda s: s["source"]["helm"].update(version="v2"), "spec.source.helm.version: 'v2' is not supported"),
     (lambda s: s["destination"].update(name="prod"), "spec.destination: give either server or name, not both"),
     (lambda s: s["syncPolicy"]["syncOptions"].append("ServerSideApply=false"),
      "ServerSideApply=false: every object is server-side applied; client-side apply"),
@@ -241,10 +241,8 @@ def test_empty_argocd_sections_that_change_nothing_pass():
     assert parse_application(raw).source.helm.release_name == "gb"
     raw["spec"]["source"] = {"repoURL": "file:///r", "directory": {"recurse": True, "jsonnet": {"tlas": [], "libs": []}}}
     assert parse_application(raw).source.directory.recurse is True
-    raw["spec"]["source"]["directory"]["jsonnet"] = {"libs": ["vendor"]}
-    assert "spec.source.directory.jsonnet: Jsonnet is not supported" in str(spec_error(raw))
-    raw["spec"]["source"] = {"repoURL": "file:///r", "helm": {"ignoreMissingValueFiles": True}}
-    assert "spec.source.helm.ignoreMissingValueFiles: unknown key" in str(spec_error(raw))
+    raw["spec"]["source"] = {"repoURL": "file:///r", "kustomize": {"commonAnnotationsEnvsubst": True}}
+    assert "spec.source.kustomize.commonAnnotationsEnvsubst: unknown key" in str(spec_error(raw))
 
 
 def test_argocd_destination_name_in_cluster_is_accepted():
