@@ -306,6 +306,16 @@ class Application:
     info: list[dict[str, str]] = field(default_factory=list)
     # Argo CD's resources finalizer (one of DELETION_FINALIZERS): deleting the application deletes its resources
     finalizer: str | None = None
+    # the sources after the first (spec.sources[1:]); a field of its own so dataclasses.replace(app, source=...) works
+    more_sources: list[SourceSpec] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[SourceSpec]:
+        return [self.source, *self.more_sources]
+
+    @property
+    def multi_source(self) -> bool:
+        return len(self.sources) > 1
 
 
 def deletion_cascade(finalizer: str | None) -> str:
@@ -327,16 +337,6 @@ def _finalizer(reader: "_Reader", key: str) -> str | None:
             f"only Argo CD's deletion finalizers are understood ({', '.join(sorted(DELETION_FINALIZERS))})"
         reader.fail(f"{value!r} is not supported: {reason}", key)
     return found
-    # the sources after the first (spec.sources[1:]); a field of its own so dataclasses.replace(app, source=...) works
-    more_sources: list[SourceSpec] = field(default_factory=list)
-
-    @property
-    def sources(self) -> list[SourceSpec]:
-        return [self.source, *self.more_sources]
-
-    @property
-    def multi_source(self) -> bool:
-        return len(self.sources) > 1
 
 
 def credential_values(raw: Any) -> list[str]:
@@ -599,6 +599,7 @@ def _parse_our_source(source: _Reader, many: bool) -> SourceSpec:
             skip_crds=helm.flag("skip_crds"),
             skip_tests=helm.flag("skip_tests"),
             skip_schema_validation=helm.flag("skip_schema_validation"),
+            pass_credentials=helm.flag("pass_credentials"),
             kube_version=helm.text("kube_version"),
             api_versions=helm.texts("api_versions"),
         )
@@ -742,6 +743,7 @@ def _parse_argo_source(source: _Reader, many: bool) -> SourceSpec:
             skip_crds=helm.flag("skipCrds"),
             skip_tests=helm.flag("skipTests"),
             skip_schema_validation=helm.flag("skipSchemaValidation"),
+            pass_credentials=helm.flag("passCredentials"),
             kube_version=helm.text("kubeVersion"),
             api_versions=helm.texts("apiVersions"),
         )

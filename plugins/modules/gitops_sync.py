@@ -44,8 +44,10 @@ description:
     v1 annotations and v2 conditions, APIService, CronJob, PodDisruptionBudget, Argo CD Application and Workflow)
     and CustomResourceDefinition (Established); any other kind from the evidence controllers write (observed
     generation, conditions such as Ready, Available, Crossplane's Synced, Stalled and Reconciling, failure fields,
-    status.phase / state words, replica counts), and V(Healthy) with a message saying no health information was
-    found when nothing says anything (Argo CD gives such a kind no health and never waits for it). A wave waits
+    status.phase / state words, replica counts). A custom resource without any status is V(Progressing) in the
+    first 30 seconds after its creation (its controller has not written one yet) and then V(Healthy), so a
+    wave never waits longer for a kind whose controller writes no status. Otherwise V(Healthy) with a message saying
+    no health information was found when nothing says anything (Argo CD gives such a kind no health). A wave waits
     while an object is V(Progressing), V(Missing) or V(Unknown) and fails at once on V(Degraded).
     C(argocd.argoproj.io/ignore-healthcheck=true) leaves an object out of RV(health_status)."
   - "Hook objects are labelled C(gitops.kubernetes/hook-of) with the application's ApplySet id. A named hook

@@ -6,18 +6,30 @@ Argo CD gives such an object no health at all, so it never holds a wave
 back. Here the evidence is read the way most controllers write it, the first
 that says something deciding:
 
-1. spec.paused / status.paused: Suspended;
+0. no status at all: a custom resource (metadata.generation set, group not built in) created less than
+   NO_STATUS_GRACE seconds ago is Progressing, its controller has not written a status yet; after that, or for
+   any other object, Healthy with "no health information found" (see _no_status for why);
+1. paused (spec.paused or a paused strategy under spec, status.paused, status.controllerPause), spec.suspend:
+   Suspended;
 2. the observed generation (of the status, or of its conditions) behind metadata.generation: Progressing;
 3. conditions, including those of Gateway API parents, ancestors and listeners: failure types
    (Failed, Error, Invalid, Stalled, Degraded, ...) True and Synced False are Degraded; any other
    condition False is Degraded when its reason or severity says failure; a False Ready / Available /
    Accepted / ... is otherwise Progressing; Reconciling or in-progress types True are Progressing; Ready-like True is Healthy;
-   an empty conditions list is Progressing (the controller has not judged yet);
-4. failureMessage / errorMessage, healthy (true/false), health (green, yellow, red, or {status});
+   an empty conditions list is Progressing (the controller has not judged yet); types are matched by their words
+   (CatalogSourcesUnhealthy, InstallPlanFailed, HasErrors, InvalidSpec, ACK.Terminal True are failures;
+   ControlPlaneReady, PodsHealthy are Ready-like), a reason ending in Paused (RolloutPaused) is Suspended,
+   conditions under a child object (conditionedStatus) or a list of them (ingress[]) count too;
+4. failureMessage, errorMessage and other err* / failure* fields, healthy (true/false), health (green, yellow,
+   red, or {status}) and the health of each entry of aggregatedStatus[];
 5. words of status.phase, .state, .status and other *Status / *State fields (failed, error ->
    Degraded; pending, creating, updating, in progress -> Progressing; running, ready, active,
-   succeeded, bound -> Healthy; paused, suspended -> Suspended);
-6. replica counts: fewer ready (or available) than desired is Progressing.
+   succeeded, bound -> Healthy; paused, suspended -> Suspended), also per reporter in status.statuses.<name>
+   (Gloo), and the first word of a sentence ("Provisioning MinIO ..."); a kind that runs to completion (*Job,
+   *Run, *Backup, *Restore, *Task, *Migration, Experiment) is Progressing while "running";
+6. replica counts: fewer ready (or available, updated) than desired, or old replicas left, is Progressing;
+   this also holds back a Healthy verdict of the conditions or fields (Available True while a rollout
+   still replaces pods), as does a phase that says the work goes on (health green, phase ApplyingChanges).
 
 Where nothing says anything, the object is Healthy, as Argo CD treats a kind
 without a check, and the message says that no health information was found.
@@ -26,6 +38,8 @@ without a check, and the message says that no health information was found.
 from __future__ import annotations
 
 import re
+import time
+from datetime import datetime
 from typing import Any, Iterable
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.model import (
@@ -60,19 +74,32 @@ PHASE_WORDS = {
     UNKNOWN: frozenset({"unknown"}),
     MISSING: frozenset({"notfound"}),
 }
-# condition types that report a failure when True
+# condition types that report a failure when True (besides those whose words say so, see _failure_type)
 FAILURE_TYPES = frozenset({"failed", "failure", "error", "erroroccurred", "invalid", "orphan", "specerror",
                            "submissionerror", "stalled", "degraded", "reconcileerror", "unhealthy", "notready",
                            "partiallyready", "configerror", "fatal"})
 # condition types that report work still going on when True
 PROGRESS_TYPES = frozenset({"reconciling", "inprogress", "progressing_", "pending", "deploying", "updating", "scaling"})
-# condition types that report health when True and trouble when False
+# condition types that report health when True and trouble when False; also any type ending so (ControlPlaneReady)
 READY_TYPES = ("ready", "available", "healthy", "succeeded", "complete", "completed", "established", "programmed",
-               "accepted", "resolvedrefs", "synced", "valid", "active", "reconciled", "running")
+               "accepted", "resolvedrefs", "synced", "valid", "active", "reconciled")
+READY_SUFFIXES = ("ready", "available", "healthy", "synced", "established", "programmed", "reconciled")
 # a False ready-like condition with such a reason is a failure, not a wait
 FAILURE_WORDS = ("fail", "error", "invalid", "backoff", "denied", "forbidden", "notfound", "unauthorized", "refused",
-                 "conflict", "unsupported", "notallowed", "rejected", "timeout", "exceeded")
-_NOT_WORD = re.compile(r"[\s_\-]")
+                 "conflict", "unsupported", "notallowed", "rejected", "timeout", "exceeded", "unhealthy", "unreachable",
+                 "missing", "terminal")
+# kinds that run to completion: "running" is work going on, not health
+RUN_TO_COMPLETION = re.compile(r"(Job|Run|Backup|Restore|Task|Migration|Experiment)$")
+# Kubernetes' own API groups: their kinds without a status (ConfigMap, Role, ...) never get one
+BUILT_IN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling", "extensions", "networking.k8s.io",
+                             "rbac.authorization.k8s.io", "storage.k8s.io", "admissionregistration.k8s.io",
+                             "apiextensions.k8s.io", "apiregistration.k8s.io", "scheduling.k8s.io",
+                             "coordination.k8s.io", "node.k8s.io", "discovery.k8s.io", "certificates.k8s.io",
+                             "flowcontrol.apiserver.k8s.io", "events.k8s.io", "resource.k8s.io",
+                             "internal.apiserver.k8s.io", "storagemigration.k8s.io"})
+# how long a new custom resource without any status is waited for (see _no_status)
+NO_STATUS_GRACE = 30
+_NOT_WORD = re.compile(r"[\s_\-.]")
 
 
 def _word(value: Any) -> str:
@@ -88,21 +115,51 @@ def _with(prefix: str, item: dict[str, Any]) -> str:
     return f"{prefix}: {text}" if text else prefix
 
 
+def _state(item: dict[str, Any]) -> str:
+    """A condition's status; a YAML boolean (true) is read as the string the API defines ("True")."""
+    state = item.get("status")
+    if isinstance(state, bool):
+        return "True" if state else "False"
+    return str(state) if state is not None else ""
+
+
+def _conditions_in(value: Any) -> list[dict[str, Any]] | None:
+    if isinstance(value, dict) and isinstance(value.get("conditions"), list):
+        return [c for c in value["conditions"] if isinstance(c, dict)]
+    return None
+
+
 def _all_conditions(status: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """status.conditions and those nested per parent, ancestor or listener (Gateway API); None when there are none."""
-    found: list[dict[str, Any]] | None = None
-    if isinstance(status.get("conditions"), list):
-        found = [c for c in status["conditions"] if isinstance(c, dict)]
-    for key in ("parents", "ancestors", "listeners"):
-        for holder in status.get(key) or []:
-            if isinstance(holder, dict) and isinstance(holder.get("conditions"), list):
-                found = (found or []) + [c for c in holder["conditions"] if isinstance(c, dict)]
+    """status.conditions and those one level down: in a child object (conditionedStatus) or per entry of a list
+    (Gateway API parents, ancestors, listeners; Route ingress[]); None when there are none."""
+    found = _conditions_in(status)
+    for key, value in status.items():
+        holders = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
+        for holder in holders:
+            nested = _conditions_in(holder)
+            if nested is not None and key != "conditions":
+                found = (found or []) + nested
     return found
+
+
+def _failure_type(kind: str) -> bool:
+    return kind in FAILURE_TYPES or any(word in kind for word in ("error", "failed", "failure", "unhealthy")) \
+        or kind.startswith("invalid") or kind.endswith(("terminal", "degraded"))
+
+
+def _ready_type(kind: str) -> bool:
+    # NotReady, PodsUnavailable, CatalogSourcesUnhealthy end like a ready type but say the opposite
+    return kind in READY_TYPES or (kind.endswith(READY_SUFFIXES) and not _failure_type(kind)
+                                   and not re.search(r"(not|un)(" + "|".join(READY_SUFFIXES) + ")$", kind))
 
 
 def _failed(item: dict[str, Any]) -> bool:
     reason = _word(item.get("reason") or "")
-    return any(word in reason for word in FAILURE_WORDS) or str(item.get("severity") or "").lower() == "error"
+    if any(word in reason for word in FAILURE_WORDS) or reason.startswith("err") \
+            or str(item.get("severity") or "").lower() == "error":
+        return True
+    # no reason: a message that starts by saying failure ("Failed to ...", "Error: ...")
+    return not reason and str(item.get("message") or "").lower().startswith(("fail", "error"))
 
 
 def _by_conditions(status: dict[str, Any], generation: int) -> Health | None:
@@ -118,24 +175,30 @@ def _by_conditions(status: dict[str, Any], generation: int) -> Health | None:
     ready: list[dict[str, Any]] = []
     waiting: Health | None = None
     for item in conditions:
-        kind, state = _word(item.get("type") or ""), item.get("status")
-        if state == "True" and kind in FAILURE_TYPES:
+        kind, state = _word(item.get("type") or ""), _state(item)
+        if state == "True" and _failure_type(kind):
             return Health(DEGRADED, _with(f"{item.get('type')} is True", item))
+        reason = _word(item.get("reason") or "")
+        # Paused True; or not ready, synced, progressing because paused (RolloutPaused, Crossplane's ReconcilePaused)
+        if (state == "True" and kind in ("paused", "suspended")) \
+                or (state != "True" and reason.endswith("paused") and not reason.endswith("unpaused")):
+            return Health(SUSPENDED, _with(f"{item.get('type')} is {state}", item))
         if kind == "synced" and state == "False":
-            if _word(item.get("reason") or "") == "reconcilepaused":  # Crossplane's pause annotation
-                return Health(SUSPENDED, _with("Synced is False", item))
             return Health(DEGRADED, _with("Synced is False", item))
         # a positive condition (any type but the failure ones) False for a reason that says failure
-        if state == "False" and kind not in FAILURE_TYPES and _failed(item):
+        if state == "False" and not _failure_type(kind) and _failed(item):
             return Health(DEGRADED, _with(f"{item.get('type')} is False", item))
-        if kind in READY_TYPES:
+        if _ready_type(kind):
             ready.append(item)
-        elif state == "True" and (kind in PROGRESS_TYPES or kind.startswith("inprogress")) and waiting is None:
+        elif state == "True" and (kind in PROGRESS_TYPES or kind.startswith("inprogress") or kind.endswith("pending")) \
+                and waiting is None:
             waiting = Health(PROGRESSING, _with(f"{item.get('type')} is True", item))
-    not_ready = [c for c in ready if c.get("status") != "True"]
+    # a Ready condition sums up the others (a CronJobAvailable False does not matter to a Ready Integration)
+    ready = [c for c in ready if _word(c.get("type") or "") == "ready"] or ready
+    not_ready = [c for c in ready if _state(c) != "True"]
     if not_ready:
         item = not_ready[0]
-        return Health(PROGRESSING, _with(f"{item.get('type')} is {item.get('status') or 'not reported'}", item))
+        return Health(PROGRESSING, _with(f"{item.get('type')} is {_state(item) or 'not reported'}", item))
     if waiting is not None:
         return waiting
     if ready:
@@ -148,6 +211,9 @@ def _by_fields(status: dict[str, Any]) -> Health | None:
     for key in ("failureMessage", "errorMessage", "failureReason"):
         if status.get(key):
             return Health(DEGRADED, f"status.{key}: {status[key]}")
+    for key, value in status.items():  # errMsg, errorDescription, ...
+        if isinstance(value, str) and value and key.lower().startswith(("err", "failure")):
+            return Health(DEGRADED, f"status.{key}: {value}")
     error = status.get("error")
     if isinstance(error, dict) and error.get("message") or isinstance(error, str) and error:
         return Health(DEGRADED, f"status.error: {error.get('message') if isinstance(error, dict) else error}")
@@ -163,11 +229,17 @@ def _by_fields(status: dict[str, Any]) -> Health | None:
         color = {"green": HEALTHY, "yellow": PROGRESSING, "red": DEGRADED}.get(health.lower())
         if color:
             return Health(color, f"status.health is {health}")
+    # per target (Karmada's aggregatedStatus): the worst reported health that is not Healthy
+    for entry in status.get("aggregatedStatus") or []:
+        if isinstance(entry, dict) and _word(entry.get("health") or "") == "unhealthy":
+            where = entry.get("clusterName") or entry.get("name") or "a target"
+            return Health(DEGRADED, f"status.aggregatedStatus: {entry['health']} on {where}")
     return None
 
 
 def _word_fields(status: dict[str, Any], prefix: str = "", depth: int = 0) -> Iterable[tuple[str, str]]:
-    """(path, word) of phase / state / status and *Status / *State fields, then one level into nested objects."""
+    """(path, word) of phase / state / status and *Status / *State fields, then one level into nested objects
+    (and into each reporter of a `statuses` map)."""
     for key in ("phase", "state", "status"):
         if isinstance(status.get(key), str) and status[key]:
             yield prefix + key, status[key]
@@ -177,17 +249,32 @@ def _word_fields(status: dict[str, Any], prefix: str = "", depth: int = 0) -> It
             yield prefix + key, value
     if depth == 0:
         for key, value in status.items():
-            if isinstance(value, dict) and key not in ("conditions", "health"):
+            if key == "statuses" and isinstance(value, dict):
+                for name, reporter in value.items():
+                    if isinstance(reporter, dict):
+                        yield from _word_fields(reporter, f"{prefix}statuses.{name}.", 1)
+            elif isinstance(value, dict) and key not in ("conditions", "health"):
                 yield from _word_fields(value, f"{prefix}{key}.", 1)
 
 
-def _by_words(status: dict[str, Any]) -> Health | None:
+def _verdict_of(value: str) -> str | None:
+    """The status a phase/state word says; a sentence by its first word ("Provisioning MinIO ...")."""
+    for candidate in (_word(value), _word(value.split()[0].rstrip(",:;")) if " " in value.strip() else ""):
+        for verdict, words in PHASE_WORDS.items():
+            if candidate and candidate in words:
+                return verdict
+    return None
+
+
+def _by_words(obj: dict[str, Any], status: dict[str, Any]) -> Health | None:
     message = str(status.get("message") or status.get("reason") or "")
     for key, value in _word_fields(status):
-        word = _word(value)
-        for verdict, words in PHASE_WORDS.items():
-            if word in words:
-                return Health(verdict, f"status.{key} is {value}" + (f": {message}" if message else ""))
+        verdict = _verdict_of(value)
+        if verdict is None:
+            continue
+        if verdict == HEALTHY and _word(value) == "running" and RUN_TO_COMPLETION.search(str(obj.get("kind") or "")):
+            verdict = PROGRESSING  # a run still running has not succeeded yet
+        return Health(verdict, f"status.{key} is {value}" + (f": {message}" if message else ""))
     return None
 
 
@@ -195,27 +282,88 @@ def _by_replicas(obj: dict[str, Any], status: dict[str, Any]) -> Health | None:
     desired = spec_of(obj).get("replicas", status.get("replicas"))
     if not isinstance(desired, int):
         return None
-    for key in ("readyReplicas", "availableReplicas", "updatedReplicas"):
+    for key in ("readyReplicas", "availableReplicas", "updatedReplicas", "updatedReadyReplicas"):
         if key in status and integer(status[key]) < desired:
             return Health(PROGRESSING, f"Waiting for replicas: {integer(status[key])} of {desired} {key[:-8]}")
+    if "updatedReplicas" in status and integer(status.get("replicas")) > integer(status["updatedReplicas"]):
+        return Health(PROGRESSING, f"Waiting for {integer(status.get('replicas')) - integer(status['updatedReplicas'])} "
+                                   "old replicas to be replaced")
     return None
 
 
-def generic(obj: dict[str, Any]) -> Health:
-    """The judgment for a kind with neither a built-in check nor a Lua script."""
+def _paused(obj: dict[str, Any]) -> bool:
+    """spec.paused, or a paused update strategy up to two levels down (updateStrategy.rollingUpdate.paused)."""
+    spec, status = spec_of(obj), status_of(obj)
+    if status.get("paused") is True or status.get("controllerPause") is True:
+        return True
+    levels = [spec]
+    for _ in range(2):
+        levels = [v for level in levels for k, v in level.items() if isinstance(v, dict) and k != "template"]
+        if any(level.get("paused") is True for level in levels):
+            return True
+    return spec.get("paused") is True
+
+
+def _created_seconds_ago(obj: dict[str, Any], now: float) -> float | None:
+    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return now - datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _no_status(obj: dict[str, Any], now: float | None) -> Health:
+    """An object without any status.
+
+    Right after it is created, a custom resource has no status: its controller has not seen it yet, and
+    judging it Healthy would let a wave move on before, say, a Certificate is even looked at. Argo CD's
+    scripts say Progressing here, and Argo CD waits on that forever. But many custom resources never get a
+    status (ServiceMonitor, Istio's VirtualService, Traefik's Middleware: their controllers only read
+    them), and waiting on them would fail every first sync after wait_timeout. So a custom resource
+    (metadata.generation is set, its group is not one of Kubernetes' own) without a status is Progressing
+    only in its first NO_STATUS_GRACE seconds: a wave waits at most that long for a controller that never
+    writes one. Objects of Kubernetes' own kinds without a status (ConfigMap, Role) are Healthy at once.
+    """
     kind = obj.get("kind") or "object"
-    if spec_of(obj).get("paused") is True or status_of(obj).get("paused") is True:
+    group = (obj.get("apiVersion") or "").rpartition("/")[0]
+    if "generation" in (obj.get("metadata") or {}) and group not in BUILT_IN_GROUPS:
+        age = _created_seconds_ago(obj, time.time() if now is None else now)
+        if age is not None and age < NO_STATUS_GRACE:
+            return Health(PROGRESSING, f"Waiting for the controller to write the {kind}'s status (judged Healthy if "
+                                       f"none comes within {NO_STATUS_GRACE}s of its creation)")
+    return Health(HEALTHY, f"no health information found: the {kind} has no status")
+
+
+def generic(obj: dict[str, Any], now: float | None = None) -> Health:
+    """The judgment for a kind with neither a built-in check nor a Lua script (`now`: epoch seconds, for tests)."""
+    kind = obj.get("kind") or "object"
+    if _paused(obj):
         return Health(SUSPENDED, f"the {kind} is paused")
+    if spec_of(obj).get("suspend") is True:
+        return Health(SUSPENDED, f"the {kind} is suspended")
     status = obj.get("status")
     if not isinstance(status, dict) or not status:
-        return Health(HEALTHY, f"no health information found: the {kind} has no status")
+        return _no_status(obj, now)
     generation = integer((obj.get("metadata") or {}).get("generation"))
     observed = status.get("observedGeneration")
     # some controllers write a hash here: only a number says which generation was seen
     if isinstance(observed, int) or (isinstance(observed, str) and observed.isdigit()):
         if integer(observed) < generation:
             return Health(PROGRESSING, f"Waiting for the controller to observe generation {generation} (observed {integer(observed)})")
-    verdict = _by_conditions(status, generation) or _by_fields(status) or _by_words(status) or _by_replicas(obj, status)
+    verdict = _by_conditions(status, generation)
+    fields = _by_fields(status)
+    words = _by_words(obj, status)
+    if verdict is None:
+        verdict = fields
+    # Healthy only when no other evidence says otherwise (Ready True or health green while the phase says
+    # Provisioning: still at work); a phase that says Failed outweighs a condition still waiting
+    if words is not None and (verdict is None or (verdict.status == HEALTHY and words.status != HEALTHY)
+                              or (verdict.status == PROGRESSING and words.status == DEGRADED)):
+        verdict = words
+    if verdict is None or verdict.status == HEALTHY:
+        verdict = _by_replicas(obj, status) or verdict
     if verdict is not None:
         return verdict
     return Health(HEALTHY, f"no health information found: the {kind}'s status has no condition, phase or state "

@@ -154,9 +154,9 @@ def test_git_sources_take_matching_git_credentials_only_when_their_spec_has_none
     entries = parse_repositories([{"url": "https://git.example.org/team", "username": "ci", "password": "tok", "type": "git"},
                                   {"url": "https://git.example.org", "username": "chart", "password": "x", "type": "helm"}])
     app = parse_application({"name": "a", "source": {"repo_url": "https://git.example.org/team/apps.git"}})
-    assert (with_git_credentials(app, entries).source.username, with_git_credentials(app, entries).source.password) == ("ci", "tok")
+    assert (with_git_credentials(app.source, entries).username, with_git_credentials(app.source, entries).password) == ("ci", "tok")
     own = parse_application({"name": "a", "source": {"repo_url": "https://git.example.org/team/apps.git", "username": "me",
                                                      "password": "mine"}})
-    assert with_git_credentials(own, entries).source.password == "mine"
+    assert with_git_credentials(own.source, entries).password == "mine"
     other = parse_application({"name": "a", "source": {"repo_url": "https://git.example.org/other.git"}})
-    assert with_git_credentials(other, entries).source.password == ""  # a helm entry never serves Git
+    assert with_git_credentials(other.source, entries).password == ""  # a helm entry never serves Git

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health import (
     hook_finished,
     worst,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health.generic import NO_STATUS_GRACE, generic
 
 
 def deployment(generation: int = 2, observed: int = 2, desired: int = 3, **status: Any) -> dict[str, Any]:
@@ -377,3 +379,127 @@ def test_ignore_healthcheck_annotation_leaves_an_object_out_of_its_applications_
     assert not counts_for_application(annotated)
     assert counts_for_application({"metadata": {"annotations": {"argocd.argoproj.io/ignore-healthcheck": "false"}}})
     assert counts_for_application(None)
+
+
+# ---------------------------------------------------------------- generic judgment: rules of issue 16's follow-up
+
+NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+
+def created(seconds_ago: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW - seconds_ago))
+
+
+def test_new_custom_resource_without_status_is_progressing_only_within_the_grace_period():
+    obj = custom(None)
+    obj["metadata"]["creationTimestamp"] = created(2)
+    assert generic(obj, now=NOW).status == PROGRESSING
+    assert "Waiting for the controller to write the Widget's status" in generic(obj, now=NOW).message
+    obj["metadata"]["creationTimestamp"] = created(NO_STATUS_GRACE + 1)
+    assert generic(obj, now=NOW) == Health(HEALTHY, "no health information found: the Widget has no status")
+
+
+def test_object_without_status_of_a_built_in_kind_or_without_generation_is_healthy_at_once():
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"generation": 1, "creationTimestamp": created(1)}}
+    assert generic(role, now=NOW).status == HEALTHY
+    no_generation = {"apiVersion": "example.io/v1", "kind": "Widget", "metadata": {"creationTimestamp": created(1)}}
+    assert generic(no_generation, now=NOW).status == HEALTHY
+
+
+@pytest.mark.parametrize(
+    "spec, status",
+    [
+        ({"updateStrategy": {"paused": True}}, {"replicas": 2}),
+        ({"updateStrategy": {"rollingUpdate": {"paused": True}}}, {"replicas": 3}),
+        ({"suspend": True}, {"conditions": [cond("Ready", "True")]}),
+        ({}, {"controllerPause": True, "replicas": 5, "updatedReplicas": 1}),
+    ],
+)
+def test_paused_strategy_suspend_and_controller_pause_are_suspended(spec: dict[str, Any], status: dict[str, Any]):
+    obj = custom(status)
+    obj["spec"] = spec
+    assert generic(obj).status == SUSPENDED
+
+
+@pytest.mark.parametrize(
+    "conditions, status, words",
+    [
+        # failure types by their words, True
+        ([cond("CatalogSourcesUnhealthy", "True")], DEGRADED, "CatalogSourcesUnhealthy is True"),
+        ([cond("InstallPlanFailed", "True", message="install failed")], DEGRADED, "install failed"),
+        ([cond("HasErrors", "True", message="pod crashing"), cond("Ready", "False")], DEGRADED, "pod crashing"),
+        ([cond("InvalidSpec", "True", message="bad strategy"), cond("Available", "True")], DEGRADED, "bad strategy"),
+        ([cond("ACK.Terminal", "True", message="already exists")], DEGRADED, "already exists"),
+        # the same types False say nothing wrong; Installed is not Stalled
+        ([cond("CatalogSourcesUnhealthy", "False"), cond("Installed", "True"), cond("Healthy", "True")], HEALTHY, "Healthy is True"),
+        # Ready-like by suffix
+        ([cond("ControlPlaneReady", "True"), cond("InfrastructureReady", "False", "Provisioning")], PROGRESSING, "InfrastructureReady"),
+        ([cond("PodsHealthy", "True")], HEALTHY, "PodsHealthy is True"),
+        ([cond("PodsUnavailable", "False")], HEALTHY, "no health information found"),
+        # a Ready condition sums up the others
+        ([cond("Ready", "True"), cond("CronJobAvailable", "False", "NotUsed")], HEALTHY, "Ready is True"),
+        # a boolean status (YAML true) as the string the API defines
+        ([{"type": "Ready", "status": True}], HEALTHY, "Ready is True"),
+        # paused reasons
+        ([cond("Progressing", "Unknown", "RolloutPaused", "Rollout is paused")], SUSPENDED, "Rollout is paused"),
+        ([cond("PipelinePausingOrPaused", "False", "Unpaused"), cond("Ready", "True")], HEALTHY, "Ready is True"),
+        # pending types True
+        ([cond("InstallPlanPending", "True", "Installing")], PROGRESSING, "InstallPlanPending is True"),
+        # failure reasons of a False ready-like condition: Err*, unhealthy, unreachable, missing; a reason-less "Failed to ..."
+        ([cond("Ready", "False", "ErrRegisterACMEAccount", "acme: 404")], DEGRADED, "acme: 404"),
+        ([cond("Healthy", "False", "UnhealthyPackageRevision")], DEGRADED, "UnhealthyPackageRevision"),
+        ([cond("Available", "False", "MissingWatchedSecrets")], DEGRADED, "MissingWatchedSecrets"),
+        ([cond("Ready", "False", message="Failed to synchronize with the API")], DEGRADED, "Failed to synchronize"),
+        ([cond("Ready", "False", message="Waiting for more replicas")], PROGRESSING, "Waiting for more replicas"),
+        # a Running condition is not health
+        ([cond("Running", "True", "Running")], HEALTHY, "no health information found"),
+    ],
+)
+def test_generic_conditions_by_their_words(conditions: list[dict[str, Any]], status: str, words: str):
+    health = generic(custom({"conditions": conditions}))
+    assert health.status == status and words in health.message, health
+
+
+def test_conditions_one_level_down_count():
+    route = custom({"ingress": [{"host": "a.example", "conditions": [cond("Admitted", "True"), cond("Ready", "False", "Pending")]}]})
+    assert generic(route).status == PROGRESSING
+    nested = custom({"conditionedStatus": {"conditions": [cond("Ready", "False", "Creating"), cond("Synced", "True")]}})
+    assert generic(nested) == Health(PROGRESSING, "Ready is False: Creating")
+
+
+@pytest.mark.parametrize(
+    "obj, status, words",
+    [
+        # per reporter (Gloo's statuses map)
+        (custom({"statuses": {"gloo-system": {"state": "Rejected", "reason": "bad route"}}}), DEGRADED, "statuses.gloo-system.state is Rejected"),
+        (custom({"statuses": {"gloo-system": {"state": "Accepted"}}}), HEALTHY, "Accepted"),
+        # the first word of a sentence
+        (custom({"currentState": "Provisioning MinIO Cluster IP Service"}), PROGRESSING, "Provisioning MinIO"),
+        (custom({"status": "ERROR, the secret was not found"}), DEGRADED, "ERROR, the secret"),
+        (custom({"currentState": "Another tenant exists"}), HEALTHY, "no health information found"),
+        # err* / failure* fields
+        (custom({"errMsg": "dial tcp: no such host"}), DEGRADED, "status.errMsg: dial tcp"),
+        (custom({"errorDescription": "role limit reached"}), DEGRADED, "role limit reached"),
+        # per target health
+        (custom({"aggregatedStatus": [{"clusterName": "member1", "health": "Unhealthy"}]}), DEGRADED, "Unhealthy on member1"),
+        (custom({"aggregatedStatus": [{"clusterName": "member1", "health": "Unknown"}]}), HEALTHY, "no health information found"),
+        # a phase saying the work goes on outweighs health green or Ready True; a failed phase outweighs a wait
+        (custom({"health": "green", "phase": "ApplyingChanges"}), PROGRESSING, "ApplyingChanges"),
+        (custom({"phase": "Provisioning", "conditions": [cond("Ready", "True")]}), PROGRESSING, "Provisioning"),
+        (custom({"phase": "Failed", "conditions": [cond("ChildHealthy", "Unknown")]}), DEGRADED, "status.phase is Failed"),
+        # replica counts hold back a Healthy condition
+        ({**custom({"replicas": 4, "updatedReplicas": 3, "availableReplicas": 4, "conditions": [cond("Available", "True")]}),
+          "spec": {"replicas": 3}}, PROGRESSING, "1 old replicas to be replaced"),
+        (custom({"replicas": 3, "updatedReplicas": 2, "conditions": [cond("Available", "True")]}), PROGRESSING, "2 of 3 updated"),
+    ],
+)
+def test_generic_fields_words_and_their_weight(obj: dict[str, Any], status: str, words: str):
+    health = generic(obj)
+    assert health.status == status and words in health.message, health
+
+
+@pytest.mark.parametrize("kind, status", [("AnalysisRun", PROGRESSING), ("BroadcastJob", PROGRESSING), ("Database", HEALTHY)])
+def test_running_is_progressing_for_kinds_that_run_to_completion(kind: str, status: str):
+    obj = custom({"phase": "Running"})
+    obj["kind"] = kind
+    assert generic(obj).status == status

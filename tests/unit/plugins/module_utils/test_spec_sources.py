@@ -92,7 +92,6 @@ def test_argo_helm_options_are_translated():
     ({"namespace": "Bad_NS"}, "helm.namespace: 'Bad_NS' is not a valid namespace name"),
     ({"fileParameters": [{"name": "a", "path": "https://example.org/a"}]}, "file parameters must come from the repository"),
     ({"fileParameters": [{"name": "a"}]}, "fileParameters[0].path: is required"),
-    ({"passCredentials": True}, "helm.passCredentials: unknown key"),
 ])
 def test_bad_helm_options_are_named(helm, expected):
     assert expected in spec_error(argo([{"repoURL": CHARTS, "helm": helm}]))
