@@ -74,7 +74,7 @@ def main() -> None:
         for form, go in (("goTemplate", True), ("fasttemplate", False)):
             manifest = applicationset(f"file://{remote}", go)
             times = []
-            for _ in range(args.reps + 1):  # the first run clones the mirror
+            for dummy in range(args.reps + 1):  # the first run clones the mirror
                 started = time.perf_counter()
                 result = generate_applications([], [], [], [], cache_dir=cache, applicationsets=[manifest])
                 times.append(time.perf_counter() - started)

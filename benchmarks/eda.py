@@ -92,7 +92,7 @@ def cpu_and_rss(pid: int) -> tuple[float, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--apps", type=int, default=100)
     parser.add_argument("--objects", type=int, default=10)
     parser.add_argument("--trials", type=int, default=20)

@@ -74,8 +74,8 @@ def cost(count: int) -> None:
     objects = custom_objects(count)
     run_health_script(SCRIPT, "bench", objects[0])  # compile once, as a run does
     checks = HealthChecks({"bench.gitops.test/Widget": HealthScript(SCRIPT, "bench")})
-    lua_ms = min(per_object(checks.assess, objects) for _ in range(3))
-    generic_ms = min(per_object(BUILT_IN.assess, objects) for _ in range(3))
+    lua_ms = min(per_object(checks.assess, objects) for dummy in range(3))
+    generic_ms = min(per_object(BUILT_IN.assess, objects) for dummy in range(3))
     print(f"HEALTH lua {lua_ms:.3f} ms/object, generic {generic_ms:.3f} ms/object, over {count} objects "
           f"(target: Lua under 1 ms)")
 
@@ -91,7 +91,7 @@ def gitops_engine_cases(checkout: Path) -> list[tuple[Path, str]]:
 def parity(checkout: Path) -> None:
     engine = gitops_engine_cases(checkout)
     same = [p.name for p, status in engine if BUILT_IN.assess(load_object(str(p))).status == status]
-    missed = sorted({p.name for p, _ in engine} - set(same))
+    missed = sorted({p.name for p, dummy in engine} - set(same))
     print(f"PARITY built-in kinds: {len(same)}/{len(engine)} of gitops-engine's test objects"
           + (f"; differ: {', '.join(missed)}" if missed else ""))
     # Argo CD's harness calls a kind's check directly (no "Pending deletion" rule first): so does this

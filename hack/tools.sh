@@ -42,8 +42,9 @@ declare -A rename=([go.etcd.io/etcd/server/v3]=etcd [sigs.k8s.io/kustomize/kusto
 
 for set in kube etcd kwok helm kustomize gotemplate registry; do
   # gotemplate is this project's own source (ApplicationSet goTemplate evaluator): its code is part of the key
-  sources=$([ "$set" = gotemplate ] && echo "$here/tools/$set/main.go" || true)
-  key=$(cat "$here/tools/$set/go.mod" "$here/tools/$set/go.sum" $sources <(echo "$go_version ${ldflags[$set]}") | sha256sum | cut -c1-16)
+  sources=()
+  if [ "$set" = gotemplate ]; then sources=("$here/tools/$set/main.go"); fi
+  key=$(cat "$here/tools/$set/go.mod" "$here/tools/$set/go.sum" "${sources[@]}" <(echo "$go_version ${ldflags[$set]}") | sha256sum | cut -c1-16)
   out="$cache/tools/$set-$key"
   if [ ! -f "$out/.complete" ]; then
     echo "tools.sh: building $set (first run only; cached in $out)" >&2

@@ -108,11 +108,11 @@ options:
         when the desired state changed since the last sync attempted (a new commit, or a change of the spec), so a
         live edit is reported and kept until then. Our spec keeps automated with self-heal as its default, which is
         what it always did; Argo CD manifests follow Argo CD (see below)."
-      - "C(sync_policy.retry): C(limit) (retries after the first attempt; V(0) none, V(-1) until O(wait_timeout)
+      - "C(sync_policy.retry): C(limit) (retries after the first attempt; V(0) none, V(-1) until C(wait_timeout)
         is used up), C(backoff) with C(duration) (default V(5s)), C(factor) (default V(2)) and C(max_duration)
         (default V(3m)) - a number of seconds or a duration such as V(30s), V(3m), V(1h30m). A failed attempt is
         attempted again after C(duration * factor^n) seconds (at most C(max_duration)); retrying stops at the
-        limit or when the next attempt would start more than O(wait_timeout) seconds after the first. Invalid values
+        limit or when the next attempt would start more than C(wait_timeout) seconds after the first. Invalid values
         fail before anything is written."
       - "C(revision_history_limit) (default V(10)): how many syncs the application's inventory keeps in its history."
       - "C(sync_policy.managed_namespace_metadata): C(labels) and C(annotations) of the destination namespace

@@ -25,7 +25,7 @@ options:
       - "Scripts run in a sandbox: the base functions, C(string), C(table), C(math), C(os.time) / C(os.date) /
         C(os.clock); no C(io), C(os.execute), C(require), C(load*), C(dofile), C(debug) or coroutines, so no file,
         process or network access. Each call is bounded (10 million instructions or 1 second, 32 MiB); a script that
-        fails or runs too long gives the health V(Unknown) with the error, which a wave waits on until O(wait_timeout).
+        fails or runs too long gives the health V(Unknown) with the error, which a wave waits on until C(wait_timeout).
         A script that does not compile fails the task before any work."
       - "C(resource.customizations.ignoreDifferences.<group>_<Kind>) and C(.all): system-level ignore rules
         (C(jsonPointers), C(jqPathExpressions), C(managedFieldsManagers)), added to every application's own."

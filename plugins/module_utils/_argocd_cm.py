@@ -269,7 +269,7 @@ def _ignore_rule(key: str, raw: Any, origin: str) -> dict[str, Any]:
     unknown = set(value) - {"jsonPointers", "jqPathExpressions", "managedFieldsManagers"}
     if unknown:
         raise SpecError(f"resource_customizations: {origin} has unknown keys: {', '.join(sorted(unknown))}")
-    group, _, kind = key.rpartition("/")
+    group, dummy, kind = key.rpartition("/")
     rule = {"group": group, "kind": kind,
             "json_pointers": _texts(value.get("jsonPointers"), origin),
             "jq_path_expressions": _texts(value.get("jqPathExpressions"), origin),

@@ -324,7 +324,8 @@ class _Deletion:
             self.lease.check(before)
 
     def _delete_one(self, entry: DeletedObject) -> None:
-        assert entry.resource is not None
+        if entry.resource is None:  # objects without a served resource are never chosen for deletion
+            return
         propagation = "Background" if self.cascade == BACKGROUND else "Foreground"
         try:
             self.client.delete(entry.resource, entry.ref.namespace or None, entry.ref.name, propagation_policy=propagation,
@@ -337,7 +338,8 @@ class _Deletion:
             entry.result, entry.message = FAILED, f"could not be deleted: {exc.message}"
 
     def _still_there(self, entry: DeletedObject) -> bool:
-        assert entry.resource is not None
+        if entry.resource is None:
+            return False
         live = self.client.get(entry.resource, entry.ref.namespace or None, entry.ref.name)
         return live is not None and (live.get("metadata") or {}).get("uid") == entry.uid
 
@@ -360,7 +362,8 @@ class _Deletion:
             delay = min(POLL_MAX, delay * 1.5)
 
     def _orphan(self, entry: DeletedObject) -> None:
-        assert entry.resource is not None and entry.live is not None
+        if entry.resource is None or entry.live is None:
+            return
         metadata = entry.live.get("metadata") or {}
         patch: dict[str, Any] = {"metadata": {"resourceVersion": metadata.get("resourceVersion"),
                                               "labels": {PART_OF_LABEL: None}}}

@@ -288,8 +288,8 @@ class ApplicationInput:
         for guard in self.guards:
             guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client, self.cluster)
         return DesiredState(self.name, rendered.objects, namespace, self.app.ignore_differences, rendered.revision,
-                            self.source, digest=desired_digest(" ".join(rendered.revisions) or rendered.revision,
-                                                              _spec_identity(self.app)),
+                            self.source,
+                            digest=desired_digest(" ".join(rendered.revisions) or rendered.revision, _spec_identity(self.app)),
                             revisions=rendered.revisions if self.app.multi_source else [])
 
     @property

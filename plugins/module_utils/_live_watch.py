@@ -322,4 +322,3 @@ class LiveMonitor:
             streams = self._parent_streams + list(self._streams.values())
             return {"streams": len(streams), "relists": sum(s.relists for s in streams),
                     "reconnects": sum(s.reconnects for s in streams), "api_requests": self.client.stats.to_dict()}
-

@@ -87,7 +87,7 @@ class CronSchedule:
 def _is_star(spec: str) -> bool:
     """robfig/cron's star bit: a part '*' or '?' without a step above 1."""
     for part in spec.split(","):
-        base, _, step = part.partition("/")
+        base, dummy, step = part.partition("/")
         if base in ("*", "?") and (not step or step == "1"):
             return True
     return False
@@ -109,7 +109,7 @@ def _parse_field(spec: str, what: str, low: int, high: int, names: dict[str, int
         return value
 
     for part in spec.split(","):
-        base, _, step_text = part.partition("/")
+        base, dummy, step_text = part.partition("/")
         step = 1
         if step_text:
             if not step_text.isdigit() or int(step_text) == 0:
@@ -118,7 +118,7 @@ def _parse_field(spec: str, what: str, low: int, high: int, names: dict[str, int
         if base in ("*", "?"):
             start, end = low, high
         elif "-" in base:
-            first, _, last = base.partition("-")
+            first, dummy, last = base.partition("-")
             start, end = number(first), number(last)
             if start > end:
                 raise WindowError(f"schedule {text!r}: range {base!r} of the {what} runs backwards")

@@ -29,7 +29,7 @@ description:
     application that would render one of its ancestors is a cycle and fails, as does a child already listed in the
     run. Children are synced on the parent's cluster: a child whose destination is another inventory cluster fails
     the parent. C(AppProject) manifests among them are refused. Children an application stops rendering are not
-    deleted by this version. RV(applications[].parent) gives the tree."
+    deleted by this version. the C(parent) of each entry of RV(applications) gives the tree."
   - "Hooks: objects annotated C(argocd.argoproj.io/hook) (V(PreSync), V(Sync), V(PostSync), V(SyncFail), V(Skip))
     with C(argocd.argoproj.io/hook-delete-policy) (V(BeforeHookCreation) by default, V(HookSucceeded),
     V(HookFailed)), C(metadata.generateName) allowed. Helm hooks are mapped as Argo CD maps them: C(pre-install),
@@ -821,8 +821,11 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             synced = sync_application(client, state.name, state.objects, namespace=state.namespace,
                                       policy=one.sync_policy, ignore_differences=state.ignore_differences,
                                       revision=state.revision,
+                                      # an app of apps child is listed by its parent's render, not by the owner's
+                                      # list: recorded as the owner's, it would be deleted as removed from that list
                                       settings=replace(settings, confirmed=one.name in confirmed,
-                                                       check_mode=settings.check_mode or blocked),
+                                                       check_mode=settings.check_mode or blocked,
+                                                       owner=None if one.parent else settings.owner),
                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source,
                                       ownership=ownership, digest=state.digest, info=one.info,
                                       labels=one.parent_labels, finalizer=one.finalizer,

@@ -166,7 +166,9 @@ def test_app_of_apps_of_two_levels_is_synced_end_to_end_through_the_role(run_rol
                          "template": {"metadata": {"name": "appsets-svc-{{svc}}"},
                                       "spec": {"project": "default", "source": {"repoURL": repo.url, "targetRevision": "main",
                                                                                 "path": "services/{{svc}}"},
-                                               "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace}}}}}
+                                               "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+                                               # without automated an Application is manual: a scheduled run only reports it
+                                               "syncPolicy": {"automated": {}}}}}}
     repo.commit({
         "root/team.yaml": argo_application("appsets-team", repo.url, "team", namespace),
         "root/own.yaml": configmap("root-own"),
@@ -195,6 +197,13 @@ def test_app_of_apps_of_two_levels_is_synced_end_to_end_through_the_role(run_rol
     assert any(line.startswith("prod/appsets-team -> appsets-web: Synced") for line in run.summary())
     again = run_role("gitops.kubernetes.sync", {"prod": {"gitops_applications": [root]}})
     assert again.rc == 0 and again.recap("prod")["changed"] == 0, again.stdout[-3000:]
+    # with an owner the role deletes the applications it recorded and no longer lists; children are listed by
+    # their parent's render, so they are never taken for removed ones
+    owned = {"prod": {"gitops_applications": [root], "gitops_owner": "appsets-platform"}}
+    assert run_role("gitops.kubernetes.sync", owned).rc == 0
+    owned_again = run_role("gitops.kubernetes.sync", owned)
+    assert owned_again.rc == 0 and owned_again.recap("prod")["changed"] == 0, owned_again.stdout[-3000:]
+    assert kubectl.exists("configmap/web-config", "-n", namespace)
 
 
 def test_app_of_apps_cycle_is_refused_and_nothing_of_its_parent_is_applied(ansible_playbook, git_repo, kubectl, namespace):

@@ -161,7 +161,7 @@ def test_bad_chart_sources_fail_naming_application_and_source_and_change_nothing
     }
     run = ansible_playbook(tasks(
         module_task("gitops_sync", "first", good, credentials(servers), tmp_path / "cache"),
-        *[module_task("gitops_sync", name, app, repositories, tmp_path / "cache") for name, (app, repositories, _) in cases.items()],
+        *[module_task("gitops_sync", name, app, repositories, tmp_path / "cache") for name, (app, repositories, dummy) in cases.items()],
     ))
     assert not run["first"].get("failed"), run["first"].get("msg")
     for name, (app, dummy, expected) in cases.items():

@@ -274,7 +274,7 @@ def test_prunes_run_in_their_wave_unless_prune_last(run_role, git_repo, kubectl,
         first = run_role(SYNC, {"prod": {"gitops_applications": apps}})
         assert first.rc == 0, first.stdout[-3000:]
         # the old object leaves Git; wave 1 then fails (its kind is served by nobody)
-        broken = f"""
+        broken = """
             apiVersion: missing.policy.example/v1
             kind: Nowhere
             metadata:

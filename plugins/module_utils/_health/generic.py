@@ -297,7 +297,7 @@ def _paused(obj: dict[str, Any]) -> bool:
     if status.get("paused") is True or status.get("controllerPause") is True:
         return True
     levels = [spec]
-    for _ in range(2):
+    for dummy in range(2):
         levels = [v for level in levels for k, v in level.items() if isinstance(v, dict) and k != "template"]
         if any(level.get("paused") is True for level in levels):
             return True

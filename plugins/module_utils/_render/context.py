@@ -47,7 +47,8 @@ class RenderContext:
     @property
     def spec(self) -> SourceSpec:
         """The source being rendered (typed: never None after construction)."""
-        assert self.source is not None
+        if self.source is None:  # set by __post_init__; only a caller resetting it gets here
+            raise RenderError("no source to render", file=self.rel_path)
         return self.source
 
     def checkout_of(self, name: str) -> Path:
@@ -141,7 +142,7 @@ def tool_stamp(name: str) -> str:
 
 
 def run_tool(ctx: RenderContext, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
-              hidden: Iterable[str] = ()) -> str:
+             hidden: Iterable[str] = ()) -> str:
     """The tool's stdout; a RenderError with its stderr, without credentials or the `hidden` values, if it fails."""
     name = Path(argv[0]).name
     try:

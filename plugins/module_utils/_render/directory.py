@@ -87,7 +87,6 @@ def list_manifest_files(app_dir: Path, options: DirectoryOptions) -> list[str]:
     return sorted(selected)
 
 
-
 def render_directory(ctx: RenderContext) -> list[DesiredObject]:
     options = ctx.spec.directory or DirectoryOptions()
     objects: list[DesiredObject] = []

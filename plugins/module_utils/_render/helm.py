@@ -10,7 +10,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
+try:
+    import yaml
+except ImportError:  # the modules report the missing library with missing_required_lib()
+    yaml = None  # type: ignore[assignment]
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._helm_set import HelmSetError, merge_values, parameters_file_values
@@ -78,7 +81,8 @@ def render_helm(ctx: RenderContext) -> list[DesiredObject]:
             argv += ["--values", private_file(home / "parameters.yaml", json.dumps(_parameter_values(ctx, options, value_files)))]
         for parameter in options.file_parameters:
             path = _value_file(ctx, parameter.path, False, what="file parameter")
-            assert path is not None
+            if path is None:  # a file parameter must exist: _value_file raises rather than answer None for it
+                raise RenderError(f"file parameter {parameter.path!r} does not exist", file=ctx.rel_path)
             # helm reads the file: its content (which may be secret) never reaches the command line
             argv += ["--set-file", f"{parameter.name}={_escape_set(str(path[0]))}"]
         if not options.skip_crds:

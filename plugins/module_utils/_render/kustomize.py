@@ -11,7 +11,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
+try:
+    import yaml
+except ImportError:  # the modules report the missing library with missing_required_lib()
+    yaml = None  # type: ignore[assignment]
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject

@@ -42,7 +42,7 @@ REPOSITORIES_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
             "type": {"type": "str", "choices": ["", *KINDS], "default": ""},
             # an Argo CD repository Secret instead of the keys above; its password is registered by
             # repository_secret_values() (no_log here would hide its URL in every message too)
-            "secret": {"type": "dict"},
+            "secret": {"type": "dict", "no_log": True},
         },
     },
 }

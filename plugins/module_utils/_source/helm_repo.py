@@ -14,7 +14,10 @@ import threading
 from typing import Any
 from urllib.parse import urljoin
 
-import yaml
+try:
+    import yaml
+except ImportError:  # the modules report the missing library with missing_required_lib()
+    yaml = None  # type: ignore[assignment]
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SourceError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.chart import (

@@ -309,6 +309,8 @@ def _tell(events: SyncEvents, prepared: _Prepared, result: SyncResult, failure: 
                                                     + [manifest for manifest, dummy, dummy_obj in prepared.hooks]))
     events.completed(failure)
     result.warnings.extend(events.warnings)
+
+
 def _parent_marks(prepared: _Prepared, settings: SyncSettings, finalizer: str | None) -> tuple[str | None, str | None] | None:
     """(owner, finalizer) to record on an existing inventory whose marks differ from them; None when they match."""
     inventory = prepared.diff.inventory

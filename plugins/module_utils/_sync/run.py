@@ -16,7 +16,15 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory impor
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource, KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
 from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership import hand_over
-from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import BEFORE_HOOK_CREATION, HOOK_FAILED, HOOK_SUCCEEDED, SYNC, SYNC_FAIL, WaveStep, kind_rank
+from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import (
+    BEFORE_HOOK_CREATION,
+    HOOK_FAILED,
+    HOOK_SUCCEEDED,
+    SYNC,
+    SYNC_FAIL,
+    WaveStep,
+    kind_rank,
+)
 from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
     SyncLease,
     append_history,

@@ -51,25 +51,25 @@ def test_two_levels_of_children_join_the_run_and_leave_their_parents_objects():
 
 
 def test_a_cycle_fails_the_application_that_closes_it_and_applies_nothing_of_it():
-    inputs, states, _ = run({"root": [child("team-a")], "team-a": [child("root"), CONFIGMAP]}, ["root"])
+    inputs, states, dummy = run({"root": [child("team-a")], "team-a": [child("root"), CONFIGMAP]}, ["root"])
     assert [one.name for one in inputs] == ["root", "team-a"]
     assert isinstance(states[1], GitopsError)
     assert "app of apps cycle: root -> team-a -> root" in str(states[1])
 
 
 def test_a_child_already_in_the_run_is_refused():
-    _, states, _ = run({"root": [child("other")]}, ["root", "other"])
+    dummy_inputs, states, dummy = run({"root": [child("other")]}, ["root", "other"])
     assert isinstance(states[0], GitopsError) and "'other' is already an application of this run" in str(states[0])
 
 
 def test_depth_is_bounded():
     renders = {f"level{i}": [child(f"level{i + 1}")] for i in range(10)}
-    inputs, states, _ = run(renders, ["level0"])
+    inputs, states, dummy = run(renders, ["level0"])
     assert len(inputs) == 6
     assert isinstance(states[5], GitopsError) and "deeper than 5 levels" in str(states[5])
 
 
 def test_an_app_project_among_the_children_is_refused_by_name():
     project = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "team"}}
-    _, states, _ = run({"root": [project]}, ["root"])
+    dummy_inputs, states, dummy = run({"root": [project]}, ["root"])
     assert isinstance(states[0], GitopsError) and "AppProject 'team'" in str(states[0])

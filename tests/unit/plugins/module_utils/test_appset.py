@@ -149,8 +149,8 @@ def test_list_generator_elements_yaml_and_go_template():
 
 @needs_go
 def test_clusters_generator_selects_inventory_clusters_by_labels_and_routes_to_each():
-    manifest = appset([{"clusters": {"selector": {"matchExpressions": [{"key": "env", "operator": "In",
-                                                                          "values": ["staging", "production"]}]},
+    expression = {"key": "env", "operator": "In", "values": ["staging", "production"]}
+    manifest = appset([{"clusters": {"selector": {"matchExpressions": [expression]},
                                      "values": {"revision": "{{ .metadata.labels.env }}-branch"}}}],
                       template("{{ .name }}-guestbook", server="{{ .server }}", ), go=True)
     manifest["spec"]["template"]["spec"]["source"]["targetRevision"] = "{{ .values.revision }}"
@@ -262,8 +262,9 @@ def test_generated_names_that_collide_are_an_error_naming_both_sources():
     ({"generators": [{"list": {"elements": []}}], "strategy": {"type": "RollingSync"}}, "spec.strategy is not supported"),
     ({"generators": [{"list": {"elements": []}}], "syncPolicy": {"applicationsSync": "create-only"}}, "create-only is not supported"),
     ({"generators": [{"list": {"elements": []}}], "goTemplateOptions": ["missingkey=oops"]}, "is not a Go template option"),
-    ({"generators": [{"matrix": {"generators": [{"list": {"elements": [], "template": {"metadata": {"name": "x"}}}},
-                                                 {"list": {"elements": []}}]}}]}, "inside a matrix or merge child"),
+    ({"generators": [{"matrix": {"generators": [
+        {"list": {"elements": [], "template": {"metadata": {"name": "x"}}}},
+        {"list": {"elements": []}}]}}]}, "inside a matrix or merge child"),
 ])
 def test_unsupported_applicationset_fields_are_refused_by_name(spec: dict, message: str):
     manifest = {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "s"},

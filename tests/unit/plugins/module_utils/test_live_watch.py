@@ -61,8 +61,8 @@ def item(name: str, value: str, our_time: str = "2026-01-01T00:00:00Z", set_id: 
 def monitor(monkeypatch):
     monkeypatch.setattr(_live_watch.WatchStream, "start", lambda self: self)  # no threads: events are fed by hand
     clock = Clock()
-    live = LiveMonitor(Client(), "prod", [App("shop")], Timing(coalesce=1, coalesce_max=5, backoff=2, factor=3, backoff_max=300,
-                                                              backoff_reset=300), clock=clock)  # type: ignore[arg-type]
+    timing = Timing(coalesce=1, coalesce_max=5, backoff=2, factor=3, backoff_max=300, backoff_reset=300)
+    live = LiveMonitor(Client(), "prod", [App("shop")], timing, clock=clock)  # type: ignore[arg-type]
     members = [ObjectRef("", "ConfigMap", "shop", f"item-{i}") for i in range(10)]
     live._on_parent_event(RELISTED, {"items": [build_parent("shop", "shop", members)]})
     set_id = live._apps["shop"].set_id

@@ -39,7 +39,7 @@ def write(root: Path, files: dict[str, str]) -> None:
 def context(root: Path, rel_path: str = ".", **source) -> RenderContext:
     app = parse_application({"name": "demo", "source": {"repo_url": "file:///r", "path": rel_path, **source}})
     return RenderContext(root=root.resolve(), app_dir=(root / rel_path).resolve(), rel_path=app.source.path,
-                          app=app, secrets=[])
+                         app=app, secrets=[])
 
 
 # -- YAML ------------------------------------------------------------------------------------------------
@@ -293,8 +293,8 @@ def test_ref_value_file_comes_from_the_ref_checkout_and_stays_inside_it(tmp_path
 
     write(tmp_path, {"repo/chart/Chart.yaml": "name: c\n", "values/env/prod.yaml": "a: 1\n", "outside.yaml": ""})
     ctx = dataclasses.replace(context(tmp_path / "repo", "chart"), ref_root=lambda name: (tmp_path / name).resolve())
-    assert _value_file(ctx, "$values/env/prod.yaml", False) == ((tmp_path / "values" / "env" / "prod.yaml").resolve(),
-                                                               "$values/env/prod.yaml")
+    expected = ((tmp_path / "values" / "env" / "prod.yaml").resolve(), "$values/env/prod.yaml")
+    assert _value_file(ctx, "$values/env/prod.yaml", False) == expected
     with pytest.raises(PathEscapeError):
         _value_file(ctx, "$values/../outside.yaml", False)
     with pytest.raises(RenderError, match=r"'\$values/env/dev.yaml' does not exist in the repository of \$values"):

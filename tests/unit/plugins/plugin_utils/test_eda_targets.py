@@ -20,8 +20,8 @@ def test_clusters_connections_and_applications_come_from_the_inventory_with_grou
         "gitops_applications": [ARGO, {"name": "plain", "source": {"repo_url": "{{ repo }}"}},
                                 {**ARGO, "metadata": {"name": "manual"}, "spec": {**ARGO["spec"], "syncPolicy": {}}}],
         "gitops_skip": ["plain"]}))
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"clusters": {"hosts": {"prod": {"gitops_kubeconfig": "/etc/kube/prod",
-                                                                                          "gitops_context": "admin"}}}}))
+    hosts = {"prod": {"gitops_kubeconfig": "/etc/kube/prod", "gitops_context": "admin"}}
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump({"clusters": {"hosts": hosts}}))
     [target] = load_targets([str(tmp_path / "hosts.yml")])
     assert target.host == "prod" and target.connection == {"kubeconfig": "/etc/kube/prod", "context": "admin"}
     found = {(a.name, a.namespace, a.automated, a.self_heal, a.spec.source.repo_url) for a in target.applications}
