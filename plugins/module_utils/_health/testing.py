@@ -28,20 +28,21 @@ except ImportError:  # the modules report the missing library with missing_requi
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.lua import run_health_script
 
 
-class _JsonLikeLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
-    """YAML as the API server would give it in JSON: timestamps stay strings (scripts compare them as text)."""
-
-
-_JsonLikeLoader.yaml_implicit_resolvers = {
-    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+def _json_like_loader() -> type:
+    """A SafeLoader reading YAML as the API server would give it in JSON: timestamps stay strings (scripts
+    compare them as text). Built on first use: yaml may be missing where this module is only imported."""
+    loader = type("JsonLikeLoader", (yaml.SafeLoader,), {})
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return loader
 
 
 def load_object(path: str) -> dict:
     """The first object of a YAML file (test inputs may hold several documents, as Argo CD's do)."""
     with open(path, encoding="utf-8") as handle:
-        for document in yaml.load_all(handle, Loader=_JsonLikeLoader):  # nosec B506 - a SafeLoader subclass
+        for document in yaml.load_all(handle, Loader=_json_like_loader()):  # nosec B506 - a SafeLoader subclass
             if document:
                 return document
     raise ValueError(f"{path} holds no object")
@@ -97,30 +98,29 @@ def script_dirs(root: str) -> list[str]:
     return found
 
 
-def main(argv: list[str]) -> int:  # pylint: disable=ansible-bad-function  # a command-line runner, not a module
+def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python -m ansible_collections.gitops.kubernetes.plugins.module_utils._health.testing DIR...",
-              file=sys.stderr)
+        sys.stderr.write("usage: python -m ansible_collections.gitops.kubernetes.plugins.module_utils._health.testing DIR...\n")
         return 2
     failed = 0
     for root in argv:
         directories = script_dirs(root)
         if not directories:
-            print(f"{root}: no health.lua with a health_test.yaml", file=sys.stderr)
+            sys.stderr.write(f"{root}: no health.lua with a health_test.yaml\n")
             failed += 1
         for directory in directories:
             try:
                 failures = run_health_tests(directory)
             except (OSError, ValueError, yaml.YAMLError) as exc:
-                print(f"ERROR {directory}: {exc}")
+                sys.stdout.write(f"ERROR {directory}: {exc}\n")
                 failed += 1
                 continue
             for failure in failures:
-                print(f"FAIL {failure}")
-            print(f"{'ok' if not failures else 'FAILED'} {directory}")
+                sys.stdout.write(f"FAIL {failure}\n")
+            sys.stdout.write(f"{'ok' if not failures else 'FAILED'} {directory}\n")
             failed += bool(failures)
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))  # pylint: disable=ansible-bad-function
+    raise SystemExit(main(sys.argv[1:]))

@@ -32,10 +32,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._source.transpor
 
 MAX_INDEX_BYTES = 256 * 1024 * 1024  # large public repositories publish indexes of tens of MiB
 
-try:
-    _Loader: Any = yaml.CSafeLoader  # the index of a large repository is slow to parse in pure Python
-except AttributeError:
-    _Loader = yaml.SafeLoader
+# the index of a large repository is slow to parse in pure Python: libyaml's loader when there is one
+_Loader: Any = getattr(yaml, "CSafeLoader", None) or getattr(yaml, "SafeLoader", None)
 
 # repository URL -> its parsed index, for the life of the process (one module run)
 _indexes: dict[str, dict[str, Any]] = {}
