@@ -53,7 +53,8 @@ lint: venv collection-link
 sanity: venv system-deps
 	@hack/sanity.sh
 
-unit: venv collection-link
+# the tools first: the ApplicationSet Go template vectors run against the gitops-gotemplate helper
+unit: venv tools collection-link
 	$(PYTHON) -m pytest tests/unit -q -n $(PYTEST_WORKERS)
 
 integration: venv tools system-deps collection-link
