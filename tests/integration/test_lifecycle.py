@@ -94,7 +94,7 @@ def test_delete_confirm_deletes_nothing_until_confirmed(namespace, kubectl, ansi
         and "precious" in run["unconfirmed"]["msg"] and "lc-confirm" in run["unconfirmed"]["msg"]
     for name in ("precious", "plain", parent_name("lc-confirm")):
         assert kubectl.exists("configmap", name, "-n", namespace)
-    confirmed = ansible_playbook(tasks(delete_task("confirmed", namespace, "lc-confirm", confirm=True)))
+    confirmed = ansible_playbook(tasks(delete_task("confirmed", namespace, "lc-confirm", confirm=["lc-confirm"])))
     assert not confirmed["confirmed"].get("failed"), confirmed["confirmed"].get("msg")
     for name in ("precious", "plain", parent_name("lc-confirm")):
         assert not kubectl.exists("configmap", name, "-n", namespace)
