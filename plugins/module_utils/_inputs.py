@@ -185,6 +185,7 @@ class ApplicationInput:
         self.cache_dir = cache_dir
         self.repositories = repositories or []  # credentials matched to repository URLs by prefix
         self.guard = guard  # the task's policy, checked before any cluster work
+        self.projects = projects or {}  # the task's AppProjects by name
         self.objects: list[DesiredObject] = []
         # the generating ApplicationSet, recorded on the inventory parent (finds applications it stops generating)
         self.parent_labels = parent_labels(raw)
@@ -387,20 +388,20 @@ def with_children(params: dict[str, Any], cache_dir: str, inputs: list[Applicati
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.app_of_apps import Family, expand
     from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
 
-    guard = Policy.from_params(params.get("policy"))
-    # children answer to the same projects and use the same repository credentials as their parents
-    projects = parse_projects(params.get("projects"))
-    repositories = parse_repositories(params.get("repositories"))
     clusters = parse_clusters(params.get("clusters"))
     cluster = cluster_name(params)
 
     def render(batch: list[ApplicationInput]) -> list[Any]:
         return run_each(batch, lambda one: one.desired(client))
 
+    # children answer to the task's policy and projects and use its repository credentials, as their parents do
+    # (a child exists only if some input rendered it)
+    run = inputs[0] if inputs else None
+
     def make_input(raw: dict[str, Any]) -> ApplicationInput:
         name = ((raw.get("metadata") or {}).get("name")) if isinstance(raw, dict) else None
-        return ApplicationInput(bind_destination(raw, clusters, cluster, f"Application {name}"), cache_dir, guard,
-                                projects, repositories)
+        return ApplicationInput(bind_destination(raw, clusters, cluster, f"Application {name}"), cache_dir,
+                                run.guard if run else None, run.projects if run else None, run.repositories if run else None)
 
     def generate(manifests: list[dict[str, Any]]) -> Any:
         return generate_applications([], [], [], [], cache_dir=cache_dir, applicationsets=manifests,

@@ -128,6 +128,7 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     sources = inventory_sources(args.get("inventory"))
     targets = await asyncio.to_thread(load_targets, sources, str(args.get("hosts") or "clusters"))
     timing = _timing(args)
+    give_up_after = float(args.get("give_up_after", GIVE_UP_AFTER))
     monitors: list[LiveMonitor] = []
     try:
         for target in targets:
@@ -135,11 +136,16 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
                 continue
             client = KubeClient.from_params({**target.connection, "cache_dir": target.cache_dir})
             monitor = LiveMonitor(client, target.host, target.applications, timing, log=LOGGER.warning,
-                                  give_up_after=float(args.get("give_up_after", GIVE_UP_AFTER)))
+                                  give_up_after=give_up_after)
             await asyncio.to_thread(monitor.start)
             monitors.append(monitor)
+        # the first lists are bounded like every watch: a cluster that never answers stops the source
+        deadline = asyncio.get_running_loop().time() + give_up_after
         for monitor in monitors:
             while not monitor.ready and not monitor.failures:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(f"gitops.kubernetes.live_changes: the watches of {monitor.cluster} were not "
+                                       f"ready within {give_up_after:.0f}s")
                 await asyncio.sleep(TICK)
             LOGGER.info("watching %d applications of %s", len(monitor.applications), monitor.cluster)
         while True:
