@@ -29,12 +29,11 @@ Mirrored by plugins/doc_fragments/_policy.py; keep the two in step.
 from __future__ import annotations
 
 import fnmatch
-import functools
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import PolicyError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._glob import glob_match
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject, ObjectRef, split_api_version
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import strip_url_credentials
 from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import RepoUrlError, is_scp_like, normalize_repo_url
@@ -56,59 +55,6 @@ POLICY_ARGUMENT_SPEC: dict[str, Any] = {
 }
 MAX_REPORTED = 20
 CRD_GROUP = "apiextensions.k8s.io"
-
-
-def glob_match(pattern: str, value: str, separator: str = "") -> bool:
-    """Argo CD's glob (gobwas/glob): `*`/`?` stop at `separator` (when given), `**` does not, `[...]`, `{a,b}`."""
-    return _glob_regex(pattern, separator).fullmatch(value) is not None
-
-
-@functools.lru_cache(maxsize=1024)
-def _glob_regex(pattern: str, separator: str) -> re.Pattern[str]:
-    not_sep = f"[^{re.escape(separator)}]" if separator else "."
-    out: list[str] = []
-    depth = 0
-    index = 0
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\" and index + 1 < len(pattern):
-            out.append(re.escape(pattern[index + 1]))
-            index += 2
-            continue
-        if char == "*":
-            if pattern.startswith("**", index):
-                out.append(".*")
-                index += 2
-                continue
-            out.append(not_sep + "*")
-        elif char == "?":
-            out.append(not_sep)
-        elif char == "[":
-            close = pattern.find("]", index + 2)
-            if close < 0:
-                out.append(re.escape(char))
-            else:
-                body = pattern[index + 1:close]
-                negate = body[:1] in ("!", "^")
-                body = body[1:] if negate else body
-                out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
-                index = close
-        elif char == "{":
-            depth += 1
-            out.append("(?:")
-        elif char == "}" and depth:
-            depth -= 1
-            out.append(")")
-        elif char == "," and depth:
-            out.append("|")
-        else:
-            out.append(re.escape(char))
-        index += 1
-    out.append(")" * depth)
-    try:
-        return re.compile("".join(out), re.S)
-    except re.error:  # an unbalanced class: Argo CD's compile error matches nothing
-        return re.compile(r"(?!)")
 
 
 def is_deny_pattern(pattern: str) -> bool:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
 
-from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import glob_match
+from ansible_collections.gitops.kubernetes.plugins.module_utils._glob import glob_match
 
 ALLOW = "allow"
 DENY = "deny"

@@ -11,7 +11,7 @@ import yaml
 from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import HostCluster, same_server
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import PolicyError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
-from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import Cluster, glob_match
+from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import Cluster
 from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import default_project, parse_project, parse_projects
 from ansible_collections.gitops.kubernetes.plugins.module_utils._report import find_unmatched
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Destination
@@ -30,19 +30,6 @@ def obj(api_version: str, kind: str, name: str, namespace: str | None = None) ->
 
 def namespaced(api_version: str, kind: str) -> bool:
     return kind not in ("Namespace", "ClusterRole", "CustomResourceDefinition")
-
-
-@pytest.mark.parametrize("pattern, value, separator, matches", [
-    ("https://github.com/org/*", "https://github.com/org/app", "/", True),
-    ("https://github.com/org/*", "https://github.com/org/group/app", "/", False),  # '*' stops at '/'
-    ("https://github.com/org/**", "https://github.com/org/group/app", "/", True),
-    ("team-*", "team-a/b", "", True),  # without a separator '*' matches anything
-    ("team-{a,b}", "team-b", "", True),
-    ("team-[ab]", "team-c", "", False),
-    ("team-?", "team-a", "", True),
-])
-def test_globs_are_argo_cds(pattern, value, separator, matches):
-    assert glob_match(pattern, value, separator) is matches
 
 
 @pytest.mark.parametrize("repos, url, allowed", [

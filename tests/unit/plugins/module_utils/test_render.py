@@ -1,4 +1,4 @@
-"""Renderers' pure parts: YAML splitting, globs, detection, kustomize and chart checks, render cache."""
+"""Renderers' pure parts: YAML splitting, detection, kustomize and chart checks, render cache."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render import check_duplicates, detect_renderer, load_manifests
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.cache import RenderCache, render_cache_key
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary
-from ansible_collections.gitops.kubernetes.plugins.module_utils._render.directory import glob_to_regex, list_manifest_files
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.directory import list_manifest_files
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.dependencies import ensure_dependencies
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.helm import parse_helm_output, vendored_charts
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.kustomize import check_kustomization
@@ -93,31 +93,6 @@ def test_duplicates_name_both_places():
 
 
 # -- directory -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("pattern, path, matches", [
-    ("*.{yaml,yml,json}", "a.yaml", True),
-    ("*.{yaml,yml,json}", "sub/a.json", True),  # '*' crosses '/' as in Argo CD
-    ("*.{yaml,yml,json}", "a.txt", False),
-    ("sub/*", "sub/a.yaml", True),
-    ("sub/*", "other/a.yaml", False),
-    ("{config,secrets}/**", "secrets/x/y.yaml", True),
-    ("?.yaml", "a.yaml", True),
-    ("?.yaml", "ab.yaml", False),
-    ("[!a]*.yaml", "b.yaml", True),
-    ("[!a]*.yaml", "a.yaml", False),
-    ("[a-c].yaml", "b.yaml", True),
-    ("{a,{b,c}}.yaml", "c.yaml", True),
-    ("\\*.yaml", "*.yaml", True),
-    ("\\*.yaml", "a.yaml", False),
-])
-def test_argocd_globs(pattern, path, matches):
-    assert bool(glob_to_regex(pattern).match(path)) is matches
-
-
-def test_unbalanced_glob():
-    with pytest.raises(ValueError):
-        glob_to_regex("{a,b")
 
 
 def test_directory_file_selection(tmp_path):
