@@ -530,10 +530,10 @@ def to_markdown(report: RunReport) -> str:
 def to_junit(report: RunReport) -> str:
     """JUnit XML: a test suite per cluster, a test case per application."""
     suites = ET.Element("testsuites", name=report.title)
-    total = failures = errors = 0
+    total = failures = errors = skipped = 0
     for cluster in report.clusters:
         suite = ET.SubElement(suites, "testsuite", name=cluster.name, timestamp=report.generated_at)
-        suite_failures = suite_errors = 0
+        suite_failures = suite_errors = suite_skipped = 0
         if cluster.error:
             case = ET.SubElement(suite, "testcase", classname=cluster.name, name="(cluster)")
             ET.SubElement(case, "error", message=cluster.error, type="ClusterError").text = cluster.error
@@ -543,6 +543,10 @@ def to_junit(report: RunReport) -> str:
             if app.error:
                 ET.SubElement(case, "error", message=app.error, type="SyncError").text = app.error
                 suite_errors += 1
+            elif app.skipped and report.mode != DRIFT:
+                # not synced on purpose (manual, a sync window, a dependency): JUnit's skipped, not a failure
+                ET.SubElement(case, "skipped", message=app.skipped)
+                suite_skipped += 1
             elif not app.passed():
                 message = app.failure(report.mode)
                 body = "\n".join(f"{obj.ref}: {obj.action}{' - ' + obj.message if obj.message else ''}"
@@ -554,10 +558,13 @@ def to_junit(report: RunReport) -> str:
         suite.set("tests", str(tests))
         suite.set("failures", str(suite_failures))
         suite.set("errors", str(suite_errors))
+        suite.set("skipped", str(suite_skipped))
         total, failures, errors = total + tests, failures + suite_failures, errors + suite_errors
+        skipped += suite_skipped
     suites.set("tests", str(total))
     suites.set("failures", str(failures))
     suites.set("errors", str(errors))
+    suites.set("skipped", str(skipped))
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
@@ -590,6 +597,7 @@ pre.diff{background:#fff;border:1px solid var(--line);padding:8px;overflow:auto;
 pre.diff span{display:block}
 .add{background:#dafbe1}.del{background:#ffebe9}.hunk{color:var(--info)}
 .error{color:var(--bad)}
+.skipped{color:var(--muted)}
 """
 
 
@@ -637,6 +645,12 @@ def to_html(report: RunReport) -> str:
                "<th>Revision</th><th>Changes</th></tr></thead><tbody>")
     for app in report.applications:
         cell = [f'<span class="error">{esc(app.error)}</span>' if app.error else esc(app.changes(report.mode))]
+        if app.skipped and not app.error:
+            cell.append(f'<div class="skipped">{esc(app.skipped)}</div>')
+        if app.orphaned:
+            items = "".join(f"<li><code>{esc(o['kind'] + ('.' + o['group'] if o['group'] else ''))} "
+                            f"{esc(o['namespace'])}/{esc(o['name'])}</code></li>" for o in app.orphaned)
+            cell.append(f'<details class="orphaned"><summary>{len(app.orphaned)} orphaned resources</summary><ul>{items}</ul></details>')
         for obj in app.drifted_objects:
             label = f"<code>{esc(obj.ref)}</code> {esc(obj.action)}"
             if obj.message:

@@ -203,6 +203,41 @@ def test_junit_fails_an_unhealthy_application_in_sync():
     assert case.find("failure").get("message") == "health Degraded"
 
 
+def skipped_sync_report():
+    """A sync run where one application was not synced on purpose (manual) and one lists orphaned resources."""
+    result = {"applications": [
+        {"name": "manual", "sync_status": "OutOfSync", "health_status": "Healthy", "counts": counts(configured=1),
+         "skipped": "not synced: manual application (no automated sync policy); select it with gitops_only to sync it",
+         "resources": [resource("ConfigMap", "settings", "configured")]},
+        {"name": "web", "sync_status": "Synced", "health_status": "Healthy", "counts": counts(unchanged=1), "resources": [],
+         "orphaned_resources": [{"group": "", "kind": "ConfigMap", "namespace": "web", "name": "left-behind"}]},
+    ]}
+    return build_report([{"cluster": "c", "result": result}], SYNC, now=NOW)
+
+
+def test_junit_reports_an_application_not_synced_on_purpose_as_skipped_not_failed():
+    root = ET.fromstring(to_junit(skipped_sync_report()))
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("2", "0", "0", "1")
+    case = root.find(".//testcase[@name='manual']")
+    assert case.find("failure") is None
+    assert case.find("skipped").get("message").startswith("not synced: manual application")
+    assert root.find("testsuite").get("skipped") == "1"
+
+
+def test_junit_drift_run_still_fails_a_drifted_application_a_sync_would_skip():
+    report = build_report([{"cluster": "c", "result": {"applications": [
+        {"name": "manual", "sync_status": "OutOfSync", "counts": counts(configured=1), "skipped": "manual",
+         "resources": [resource("ConfigMap", "settings", "configured")]}]}}], DRIFT, now=NOW)
+    case = ET.fromstring(to_junit(report)).find(".//testcase")
+    assert case.find("skipped") is None and case.find("failure").get("type") == "OutOfSync"
+
+
+def test_html_shows_why_an_application_was_skipped_and_its_orphaned_resources():
+    page = to_html(skipped_sync_report())
+    assert '<div class="skipped">not synced: manual application' in page
+    assert "1 orphaned resources</summary>" in page and "<code>ConfigMap web/left-behind</code>" in page
+
+
 def test_markdown_table_row_per_application():
     text = to_markdown(drift_report())
     assert text.startswith("# Fleet: Drift report\n")
