@@ -71,7 +71,7 @@ PHASE_WORDS = {
                         "ok", "up", "done", "finished", "released", "created", "green", "stable", "initialized",
                         "valid", "reconciled", "provisioned", "uptodate", "inservice", "accepted"}),
     SUSPENDED: frozenset({"suspended", "paused", "stopped", "disabled", "hibernated", "hibernating", "halted"}),
-    UNKNOWN: frozenset({"unknown"}),
+    UNKNOWN: frozenset({"unknown", "inconclusive"}),
     MISSING: frozenset({"notfound"}),
 }
 # condition types that report a failure when True (besides those whose words say so, see _failure_type)
@@ -80,9 +80,16 @@ FAILURE_TYPES = frozenset({"failed", "failure", "error", "erroroccurred", "inval
                            "partiallyready", "configerror", "fatal"})
 # condition types that report work still going on when True
 PROGRESS_TYPES = frozenset({"reconciling", "inprogress", "progressing_", "pending", "deploying", "updating", "scaling"})
+# condition types whose False is the controller's verdict on the spec, which waiting does not change
+VERDICT_TYPES = frozenset({"valid", "validated", "specvalid", "configvalid"})
+# condition types that say a run has ended, well or not (its reason tells which)
+COMPLETION_TYPES = frozenset({"complete", "completed", "finished", "done"})
+# a Running condition True is a reconcile at work (the Operator SDK's Ansible and Helm operators), unless its
+# reason says the last one succeeded ("Successful": awaiting the next reconciliation)
+SUCCESS_REASONS = frozenset({"successful", "success", "succeeded", "completed", "complete", "reconciled", "ready"})
 # condition types that report health when True and trouble when False; also any type ending so (ControlPlaneReady)
 READY_TYPES = ("ready", "available", "healthy", "succeeded", "complete", "completed", "established", "programmed",
-               "accepted", "resolvedrefs", "synced", "valid", "active", "reconciled")
+               "accepted", "resolvedrefs", "synced", "valid", "active", "reconciled", "admitted", "successful")
 READY_SUFFIXES = ("ready", "available", "healthy", "synced", "established", "programmed", "reconciled")
 # a False ready-like condition with such a reason is a failure, not a wait
 FAILURE_WORDS = ("fail", "error", "invalid", "backoff", "denied", "forbidden", "notfound", "unauthorized", "refused",
@@ -100,6 +107,8 @@ BUILT_IN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling", "exte
 # how long a new custom resource without any status is waited for (see _no_status)
 NO_STATUS_GRACE = 30
 _NOT_WORD = re.compile(r"[\s_\-.]")
+# a reason that says the object was put to rest on purpose (RolloutPaused, Stopped, Hibernated), not Unpaused
+_SUSPENSION = re.compile(r"(?<!un)(?<!not)(paused|suspended|stopped|hibernated)$")
 
 
 def _word(value: Any) -> str:
@@ -158,8 +167,8 @@ def _failed(item: dict[str, Any]) -> bool:
     if any(word in reason for word in FAILURE_WORDS) or reason.startswith("err") \
             or str(item.get("severity") or "").lower() == "error":
         return True
-    # no reason: a message that starts by saying failure ("Failed to ...", "Error: ...")
-    return not reason and str(item.get("message") or "").lower().startswith(("fail", "error"))
+    # a message that starts by saying failure ("Failed to ...", "Error: ..."), whatever the reason (Migrating)
+    return str(item.get("message") or "").lstrip().lower().startswith(("fail", "error"))
 
 
 def _by_conditions(status: dict[str, Any], generation: int) -> Health | None:
@@ -180,18 +189,24 @@ def _by_conditions(status: dict[str, Any], generation: int) -> Health | None:
             return Health(DEGRADED, _with(f"{item.get('type')} is True", item))
         reason = _word(item.get("reason") or "")
         # Paused True; or not ready, synced, progressing because paused (RolloutPaused, Crossplane's ReconcilePaused)
-        if (state == "True" and kind in ("paused", "suspended")) \
-                or (state != "True" and reason.endswith("paused") and not reason.endswith("unpaused")):
+        if (state == "True" and kind in ("paused", "suspended")) or (state != "True" and _SUSPENSION.search(reason)):
             return Health(SUSPENDED, _with(f"{item.get('type')} is {state}", item))
         if kind == "synced" and state == "False":
             return Health(DEGRADED, _with("Synced is False", item))
+        # a verdict on the spec, not a wait: the controller found it invalid (Valid False) or turned it down
+        # (Gateway API's Accepted False; Pending is the one reason that means not looked at yet)
+        if state == "False" and (kind in VERDICT_TYPES or (kind == "accepted" and reason not in ("pending", "notreconciled"))):
+            return Health(DEGRADED, _with(f"{item.get('type')} is False", item))
+        # a run that completed, and says it failed (Complete True, reason Failed)
+        if state == "True" and kind in COMPLETION_TYPES and _failed(item):
+            return Health(DEGRADED, _with(f"{item.get('type')} is True", item))
         # a positive condition (any type but the failure ones) False for a reason that says failure
         if state == "False" and not _failure_type(kind) and _failed(item):
             return Health(DEGRADED, _with(f"{item.get('type')} is False", item))
         if _ready_type(kind):
             ready.append(item)
-        elif state == "True" and (kind in PROGRESS_TYPES or kind.startswith("inprogress") or kind.endswith("pending")) \
-                and waiting is None:
+        elif state == "True" and waiting is None and (kind in PROGRESS_TYPES or kind.startswith("inprogress") or kind.endswith("pending")
+                                                      or (kind == "running" and reason not in SUCCESS_REASONS)):
             waiting = Health(PROGRESSING, _with(f"{item.get('type')} is True", item))
     # a Ready condition sums up the others (a CronJobAvailable False does not matter to a Ready Integration)
     ready = [c for c in ready if _word(c.get("type") or "") == "ready"] or ready
@@ -278,13 +293,36 @@ def _by_words(obj: dict[str, Any], status: dict[str, Any]) -> Health | None:
     return None
 
 
+def _partition(spec: dict[str, Any]) -> int:
+    """The partition of an update strategy (updateStrategy.partition or .rollingUpdate.partition), 0 for none."""
+    strategy = spec.get("updateStrategy")
+    if not isinstance(strategy, dict):
+        return 0
+    rolling = strategy.get("rollingUpdate")
+    value = strategy.get("partition", rolling.get("partition") if isinstance(rolling, dict) else None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _by_replicas(obj: dict[str, Any], status: dict[str, Any]) -> Health | None:
-    desired = spec_of(obj).get("replicas", status.get("replicas"))
-    if not isinstance(desired, int):
+    spec = spec_of(obj)
+    desired = spec.get("replicas", status.get("replicas", status.get("desiredNumberScheduled")))
+    if not isinstance(desired, int) or isinstance(desired, bool):
         return None
-    for key in ("readyReplicas", "availableReplicas", "updatedReplicas", "updatedReadyReplicas"):
+    # a DaemonSet-like controller counts nodes: numberReady, numberAvailable, updatedNumberScheduled
+    counts = [(key, key[:-8]) for key in ("readyReplicas", "availableReplicas") if key in status] \
+        + [(key, key[6:].lower()) for key in ("numberReady", "numberAvailable") if key in status]
+    for key, what in counts:
+        if integer(status[key]) < desired:
+            return Health(PROGRESSING, f"Waiting for replicas: {integer(status[key])} of {desired} {what}")
+    updated_key = next((k for k in ("updatedReplicas", "updatedNumberScheduled") if k in status), None)
+    partition = _partition(spec)
+    if updated_key and 0 < partition and desired - partition <= integer(status[updated_key]) < desired:
+        # the update went as far as the partition lets it: it goes on when a person lowers the partition
+        return Health(SUSPENDED, f"the update is held at partition {partition}: {integer(status[updated_key])} of "
+                                 f"{desired} replicas updated, the rest wait for the partition to be lowered")
+    for key in ("updatedReplicas", "updatedReadyReplicas", "updatedNumberScheduled"):
         if key in status and integer(status[key]) < desired:
-            return Health(PROGRESSING, f"Waiting for replicas: {integer(status[key])} of {desired} {key[:-8]}")
+            return Health(PROGRESSING, f"Waiting for replicas: {integer(status[key])} of {desired} {key[:-8] if key.endswith('Replicas') else 'updated'}")
     if "updatedReplicas" in status and integer(status.get("replicas")) > integer(status["updatedReplicas"]):
         return Health(PROGRESSING, f"Waiting for {integer(status.get('replicas')) - integer(status['updatedReplicas'])} "
                                    "old replicas to be replaced")
@@ -350,7 +388,8 @@ def generic(obj: dict[str, Any], now: float | None = None) -> Health:
     observed = status.get("observedGeneration")
     # some controllers write a hash here: only a number says which generation was seen
     if isinstance(observed, int) or (isinstance(observed, str) and observed.isdigit()):
-        if integer(observed) < generation:
+        # without metadata.generation there is nothing to lag behind (Flux starts observedGeneration at -1)
+        if 0 < generation and integer(observed) < generation:
             return Health(PROGRESSING, f"Waiting for the controller to observe generation {generation} (observed {integer(observed)})")
     verdict = _by_conditions(status, generation)
     fields = _by_fields(status)
@@ -359,8 +398,9 @@ def generic(obj: dict[str, Any], now: float | None = None) -> Health:
         verdict = fields
     # Healthy only when no other evidence says otherwise (Ready True or health green while the phase says
     # Provisioning: still at work); a phase that says Failed outweighs a condition still waiting
+    # and a phase that says Stopped explains a Ready False (a stopped virtual machine is not waited for)
     if words is not None and (verdict is None or (verdict.status == HEALTHY and words.status != HEALTHY)
-                              or (verdict.status == PROGRESSING and words.status == DEGRADED)):
+                              or (verdict.status == PROGRESSING and words.status in (DEGRADED, SUSPENDED))):
         verdict = words
     if verdict is None or verdict.status == HEALTHY:
         verdict = _by_replicas(obj, status) or verdict
