@@ -59,7 +59,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health.model im
 PHASE_WORDS = {
     DEGRADED: frozenset({"failed", "failure", "error", "errored", "degraded", "crashloopbackoff", "unhealthy", "invalid",
                          "rejected", "lost", "configerror", "updatefailed", "createfailed", "syncfailed", "aborted",
-                         "terminatedwitherror", "warning", "canceled", "cancelled", "crashed", "unschedulable"}),
+                         "terminatedwitherror", "warning", "canceled", "cancelled", "crashed", "unschedulable",
+                         "noncompliant"}),
     PROGRESSING: frozenset({"pending", "provisioning", "creating", "progressing", "initializing", "initialising",
                             "updating", "deploying", "reconciling", "waiting", "starting", "inprogress", "scaling",
                             "scalingup", "scalingdown", "upgrading", "installing", "deleting", "terminating",
@@ -69,7 +70,7 @@ PHASE_WORDS = {
     HEALTHY: frozenset({"running", "ready", "active", "succeeded", "success", "successful", "bound", "available",
                         "healthy", "complete", "completed", "deployed", "established", "synced", "issued", "online",
                         "ok", "up", "done", "finished", "released", "created", "green", "stable", "initialized",
-                        "valid", "reconciled", "provisioned", "uptodate", "inservice", "accepted"}),
+                        "valid", "reconciled", "provisioned", "uptodate", "inservice", "accepted", "compliant"}),
     SUSPENDED: frozenset({"suspended", "paused", "stopped", "disabled", "hibernated", "hibernating", "halted"}),
     UNKNOWN: frozenset({"unknown", "inconclusive"}),
     MISSING: frozenset({"notfound"}),
@@ -138,17 +139,36 @@ def _conditions_in(value: Any) -> list[dict[str, Any]] | None:
     return None
 
 
-def _all_conditions(status: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """status.conditions and those one level down: in a child object (conditionedStatus) or per entry of a list
-    (Gateway API parents, ancestors, listeners; Route ingress[]); None when there are none."""
-    found = _conditions_in(status)
+def _all_conditions(status: dict[str, Any]) -> list[tuple[str, dict[str, Any]]] | None:
+    """(writer, condition) of status.conditions and of those one level down: in a child object (conditionedStatus)
+    or per entry of a list (Gateway API parents, ancestors, listeners; Route ingress[]), the writer being the
+    entry's controllerName ("" when not said); None when there are none."""
+    top = _conditions_in(status)
+    found = None if top is None else [("", c) for c in top]
     for key, value in status.items():
         holders = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
         for holder in holders:
             nested = _conditions_in(holder)
             if nested is not None and key != "conditions":
-                found = (found or []) + nested
+                writer = str(holder.get("controllerName") or "")
+                found = (found or []) + [(writer, c) for c in nested]
     return found
+
+
+def _current(written: list[tuple[str, dict[str, Any]]], generation: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The conditions that speak for this generation, and the first of an older one still waited for.
+
+    A condition of an older generation (its observedGeneration) is history when the same controller has written
+    one of this generation (a Gateway API parent no longer referenced); otherwise it has not caught up yet.
+    """
+    def stale(item: dict[str, Any]) -> bool:
+        return "observedGeneration" in item and 0 < integer(item.get("observedGeneration"), generation) < generation
+
+    # only a named writer (controllerName) is known to be one controller; conditions of status.conditions stay
+    # waited for one by one, as a controller may write them in separate updates
+    caught_up = {writer for writer, c in written if writer and integer(c.get("observedGeneration")) >= generation > 0}
+    behind = next((c for writer, c in written if stale(c) and writer not in caught_up), None)
+    return [c for writer, c in written if not stale(c)], behind
 
 
 def _failure_type(kind: str) -> bool:
@@ -172,15 +192,15 @@ def _failed(item: dict[str, Any]) -> bool:
 
 
 def _by_conditions(status: dict[str, Any], generation: int) -> Health | None:
-    conditions = _all_conditions(status)
-    if conditions is None:
+    written = _all_conditions(status)
+    if written is None:
         return None
-    if not conditions:
+    if not written:
         return Health(PROGRESSING, "Waiting for the controller to report conditions")
-    stale = [c for c in conditions if "observedGeneration" in c and 0 < integer(c.get("observedGeneration"), generation) < generation]
-    if stale:
+    conditions, behind = _current(written, generation)
+    if behind is not None:
         return Health(PROGRESSING, f"Waiting for the controller to observe generation {generation} (condition "
-                                   f"{stale[0].get('type')} is of generation {integer(stale[0].get('observedGeneration'))})")
+                                   f"{behind.get('type')} is of generation {integer(behind.get('observedGeneration'))})")
     ready: list[dict[str, Any]] = []
     waiting: Health | None = None
     for item in conditions:
@@ -195,7 +215,7 @@ def _by_conditions(status: dict[str, Any], generation: int) -> Health | None:
             return Health(DEGRADED, _with("Synced is False", item))
         # a verdict on the spec, not a wait: the controller found it invalid (Valid False) or turned it down
         # (Gateway API's Accepted False; Pending is the one reason that means not looked at yet)
-        if state == "False" and (kind in VERDICT_TYPES or (kind == "accepted" and reason not in ("pending", "notreconciled"))):
+        if state == "False" and (kind in VERDICT_TYPES or (kind in ("accepted", "admitted") and reason not in ("pending", "notreconciled"))):
             return Health(DEGRADED, _with(f"{item.get('type')} is False", item))
         # a run that completed, and says it failed (Complete True, reason Failed)
         if state == "True" and kind in COMPLETION_TYPES and _failed(item):
@@ -260,7 +280,7 @@ def _word_fields(status: dict[str, Any], prefix: str = "", depth: int = 0) -> It
             yield prefix + key, status[key]
     for key, value in status.items():
         if isinstance(value, str) and value and key not in ("phase", "state", "status") \
-                and (key.lower().endswith("status") or key.lower().endswith("state")) and key != "desiredState":
+                and key.lower().endswith(("status", "state", "compliant")) and key != "desiredState":
             yield prefix + key, value
     if depth == 0:
         for key, value in status.items():
@@ -290,6 +310,30 @@ def _by_words(obj: dict[str, Any], status: dict[str, Any]) -> Health | None:
         if verdict == HEALTHY and _word(value) == "running" and RUN_TO_COMPLETION.search(str(obj.get("kind") or "")):
             verdict = PROGRESSING  # a run still running has not succeeded yet
         return Health(verdict, f"status.{key} is {value}" + (f": {message}" if message else ""))
+    return None
+
+
+# (ready, desired) count pairs controllers write besides readyReplicas/replicas
+COUNT_PAIRS = (("ready", "size"), ("readyMembers", "members"), ("readyNodes", "nodes"), ("readyInstances", "instances"))
+_FRACTION = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def _by_counts(status: dict[str, Any], prefix: str = "", depth: int = 0) -> Health | None:
+    """Fewer ready than wanted, in the pairs of COUNT_PAIRS or an "N/M" string of a *Replicas or *Ready field,
+    in status or up to two levels down (a Percona replica set, a Cassandra rack): Progressing."""
+    for ready_key, size_key in COUNT_PAIRS:
+        ready, size = status.get(ready_key), status.get(size_key)
+        if isinstance(ready, int) and isinstance(size, int) and not isinstance(ready, bool) and ready < size:
+            return Health(PROGRESSING, f"Waiting for {prefix}{ready_key}: {ready} of {size}")
+    for key, value in status.items():
+        if isinstance(value, str) and key.lower().endswith(("replicas", "ready")):
+            fraction = _FRACTION.match(value)
+            if fraction and int(fraction.group(1)) < int(fraction.group(2)):
+                return Health(PROGRESSING, f"Waiting for {prefix}{key}: {value}")
+        elif isinstance(value, dict) and depth < 2 and key not in ("conditions", "health"):
+            found = _by_counts(value, f"{prefix}{key}.", depth + 1)
+            if found is not None:
+                return found
     return None
 
 
@@ -403,7 +447,7 @@ def generic(obj: dict[str, Any], now: float | None = None) -> Health:
                               or (verdict.status == PROGRESSING and words.status in (DEGRADED, SUSPENDED))):
         verdict = words
     if verdict is None or verdict.status == HEALTHY:
-        verdict = _by_replicas(obj, status) or verdict
+        verdict = _by_replicas(obj, status) or _by_counts(status) or verdict
     if verdict is not None:
         return verdict
     return Health(HEALTHY, f"no health information found: the {kind}'s status has no condition, phase or state "
