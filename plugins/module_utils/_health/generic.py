@@ -292,9 +292,27 @@ def _word_fields(status: dict[str, Any], prefix: str = "", depth: int = 0) -> It
                 yield from _word_fields(value, f"{prefix}{key}.", 1)
 
 
+_CAMEL_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def _candidates(value: str) -> Iterable[str]:
+    """The words a phase/state value may be known by: whole; a sentence or SNAKE_CASE by its first word
+    ("Provisioning MinIO ...", PENDING_RERUN); a CamelCase compound by its last one or two (ClusterReconciling,
+    CruiseControlTopicNotReady)."""
+    yield _word(value)
+    first = re.split(r"[\s_]+", value.strip(), maxsplit=1)
+    if len(first) > 1:
+        yield _word(first[0].rstrip(",:;"))
+    parts = _CAMEL_WORDS.findall(value) if " " not in value.strip() else []
+    if len(parts) > 2:
+        yield _word("".join(parts[-2:]))
+    if len(parts) > 1:
+        yield _word(parts[-1])
+
+
 def _verdict_of(value: str) -> str | None:
-    """The status a phase/state word says; a sentence by its first word ("Provisioning MinIO ...")."""
-    for candidate in (_word(value), _word(value.split()[0].rstrip(",:;")) if " " in value.strip() else ""):
+    """The status a phase/state word says (see _candidates for how a longer value is read)."""
+    for candidate in _candidates(value):
         for verdict, words in PHASE_WORDS.items():
             if candidate and candidate in words:
                 return verdict
@@ -303,14 +321,22 @@ def _verdict_of(value: str) -> str | None:
 
 def _by_words(obj: dict[str, Any], status: dict[str, Any]) -> Health | None:
     message = str(status.get("message") or status.get("reason") or "")
+    found: Health | None = None
     for key, value in _word_fields(status):
         verdict = _verdict_of(value)
         if verdict is None:
             continue
         if verdict == HEALTHY and _word(value) == "running" and RUN_TO_COMPLETION.search(str(obj.get("kind") or "")):
             verdict = PROGRESSING  # a run still running has not succeeded yet
-        return Health(verdict, f"status.{key} is {value}" + (f": {message}" if message else ""))
-    return None
+        if found is None:
+            found = Health(verdict, f"status.{key} is {value}" + (f": {message}" if message else ""))
+        elif verdict in (PROGRESSING, DEGRADED):
+            # a part still at work or failing outweighs a whole that says healthy (phase Bound, lastOperationStatus
+            # Progressing); it is named as well
+            return Health(verdict, f"{found.message}, but status.{key} is {value}")
+        if found.status != HEALTHY:
+            return found
+    return found
 
 
 # (ready, desired) count pairs controllers write besides readyReplicas/replicas
