@@ -295,6 +295,10 @@ def _word_fields(status: dict[str, Any], prefix: str = "", depth: int = 0) -> It
 _CAMEL_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
+# each word of PHASE_WORDS and what it says, for one lookup per candidate
+_VERDICT_OF_WORD = {word: verdict for verdict, words in PHASE_WORDS.items() for word in words}
+
+
 def _candidates(value: str) -> Iterable[str]:
     """The words a phase/state value may be known by: whole; a sentence or SNAKE_CASE by its first word
     ("Provisioning MinIO ...", PENDING_RERUN); a CamelCase compound by its last one or two (ClusterReconciling,
@@ -312,10 +316,10 @@ def _candidates(value: str) -> Iterable[str]:
 
 def _verdict_of(value: str) -> str | None:
     """The status a phase/state word says (see _candidates for how a longer value is read)."""
-    for candidate in _candidates(value):
-        for verdict, words in PHASE_WORDS.items():
-            if candidate and candidate in words:
-                return verdict
+    for candidate in _candidates(value):  # a generator: the compounds are split only when the whole is unknown
+        verdict = _VERDICT_OF_WORD.get(candidate)
+        if verdict is not None:
+            return verdict
     return None
 
 
