@@ -11,25 +11,37 @@ that says something deciding:
    any other object, Healthy with "no health information found" (see _no_status for why);
 1. paused (spec.paused or a paused strategy under spec, status.paused, status.controllerPause), spec.suspend:
    Suspended;
-2. the observed generation (of the status, or of its conditions) behind metadata.generation: Progressing;
+2. the observed generation (of the status, or of its conditions) behind metadata.generation (when the object has
+   one): Progressing; a Gateway API parent's conditions of an older generation are history once the same
+   controller (controllerName) has written conditions of this one;
 3. conditions, including those of Gateway API parents, ancestors and listeners: failure types
-   (Failed, Error, Invalid, Stalled, Degraded, ...) True and Synced False are Degraded; any other
-   condition False is Degraded when its reason or severity says failure; a False Ready / Available /
-   Accepted / ... is otherwise Progressing; Reconciling or in-progress types True are Progressing; Ready-like True is Healthy;
+   (Failed, Error, Invalid, Stalled, Degraded, ...) True and Synced False are Degraded; so are Valid False (a
+   verdict on the spec), Accepted / Admitted False for any reason but Pending, and a completion type (Complete,
+   Finished) True whose reason says it failed; any other condition False is Degraded when its reason or severity
+   says failure or its message starts by saying so ("Error: ...", "failed to ..."); a False Ready / Available /
+   Accepted / ... is otherwise Progressing; Reconciling or in-progress types True are Progressing, and so is a
+   Running True (the Operator SDK's reconcile at work) until its reason says Successful; Ready-like True is Healthy;
    an empty conditions list is Progressing (the controller has not judged yet); types are matched by their words
    (CatalogSourcesUnhealthy, InstallPlanFailed, HasErrors, InvalidSpec, ACK.Terminal True are failures;
-   ControlPlaneReady, PodsHealthy are Ready-like), a reason ending in Paused (RolloutPaused) is Suspended,
-   conditions under a child object (conditionedStatus) or a list of them (ingress[]) count too;
+   ControlPlaneReady, PodsHealthy are Ready-like), a reason ending in Paused, Suspended, Stopped or Hibernated
+   (RolloutPaused) is Suspended, conditions under a child object (conditionedStatus) or a list of them (ingress[])
+   count too;
 4. failureMessage, errorMessage and other err* / failure* fields, healthy (true/false), health (green, yellow,
    red, or {status}) and the health of each entry of aggregatedStatus[];
-5. words of status.phase, .state, .status and other *Status / *State fields (failed, error ->
-   Degraded; pending, creating, updating, in progress -> Progressing; running, ready, active,
-   succeeded, bound -> Healthy; paused, suspended -> Suspended), also per reporter in status.statuses.<name>
-   (Gloo), and the first word of a sentence ("Provisioning MinIO ..."); a kind that runs to completion (*Job,
-   *Run, *Backup, *Restore, *Task, *Migration, Experiment) is Progressing while "running";
-6. replica counts: fewer ready (or available, updated) than desired, or old replicas left, is Progressing;
-   this also holds back a Healthy verdict of the conditions or fields (Available True while a rollout
-   still replaces pods), as does a phase that says the work goes on (health green, phase ApplyingChanges).
+5. words of status.phase, .state, .status and other *Status / *State / *compliant fields (failed, error,
+   noncompliant -> Degraded; pending, creating, updating, in progress -> Progressing; running, ready, active,
+   succeeded, bound, compliant -> Healthy; paused, suspended, stopped -> Suspended; inconclusive -> Unknown), also
+   per reporter in status.statuses.<name> (Gloo), the first word of a sentence ("Provisioning MinIO ...") or of a
+   SNAKE_CASE value (PENDING_RERUN), the last word(s) of a CamelCase one (ClusterReconciling, TopicNotReady); a
+   field still at work or failing outweighs a healthy first one (phase Bound, lastOperationStatus Progressing); a
+   Stopped or Suspended word explains a Ready False; a kind that runs to completion (*Job, *Run, *Backup,
+   *Restore, *Task, *Migration, Experiment) is Progressing while "running";
+6. replica counts: fewer ready (or available, updated) than desired, DaemonSet-like node counts, ready / size and
+   readyMembers / members pairs up to two levels down, an "N/M" string of a *Replicas / *Ready field, or old
+   replicas left, is Progressing; an update that reached its updateStrategy partition is Suspended (the rest waits
+   for a person to lower the partition); this also holds back a Healthy verdict of the conditions or fields
+   (Available True while a rollout still replaces pods), as does a phase that says the work goes on (health
+   green, phase ApplyingChanges).
 
 Where nothing says anything, the object is Healthy, as Argo CD treats a kind
 without a check, and the message says that no health information was found.
@@ -66,7 +78,7 @@ PHASE_WORDS = {
                             "scalingup", "scalingdown", "upgrading", "installing", "deleting", "terminating",
                             "restarting", "applyingchanges", "migratingdata", "deployednotready", "running_update",
                             "promoting", "finalising", "finalizing", "new", "queued", "rollingupdate", "building",
-                            "processing", "syncing", "notready", "unavailable"}),
+                            "processing", "syncing", "notready", "unavailable", "expanding", "shrinking"}),
     HEALTHY: frozenset({"running", "ready", "active", "succeeded", "success", "successful", "bound", "available",
                         "healthy", "complete", "completed", "deployed", "established", "synced", "issued", "online",
                         "ok", "up", "done", "finished", "released", "created", "green", "stable", "initialized",

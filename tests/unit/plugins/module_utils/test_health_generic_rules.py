@@ -220,6 +220,7 @@ def test_compliance_words(status: dict[str, Any], expected: str):
         ({"state": "ClusterRunning"}, HEALTHY, "status.state is ClusterRunning"),
         ({"jobState": {"state": "PENDING_RETRY"}}, PROGRESSING, "status.jobState.state is PENDING_RETRY"),
         ({"phase": "QUEUE_FAILED"}, DEGRADED, "status.phase is QUEUE_FAILED"),
+        ({"updateStatus": "expanding"}, PROGRESSING, "status.updateStatus is expanding"),
         # a word that is none of these says nothing
         ({"state": "BrokerBlue"}, HEALTHY, "no health information found"),
     ],
