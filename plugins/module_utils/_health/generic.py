@@ -18,7 +18,8 @@ that says something deciding:
    (Failed, Error, Invalid, Stalled, Degraded, ...) True and Synced False are Degraded; so are Valid False (a
    verdict on the spec), Accepted / Admitted False for any reason but Pending, and a completion type (Complete,
    Finished) True whose reason says it failed; any other condition False is Degraded when its reason or severity
-   says failure or its message starts by saying so ("Error: ...", "failed to ..."); a False Ready / Available /
+   says failure or its message starts by saying so ("Error: ...", "failed to ...", unless the reason says the
+   work goes on: Progressing, Retrying); a False Ready / Available /
    Accepted / ... is otherwise Progressing; Reconciling or in-progress types True are Progressing, and so is a
    Running True (the Operator SDK's reconcile at work) until its reason says Successful; Ready-like True is Healthy;
    an empty conditions list is Progressing (the controller has not judged yet); types are matched by their words
@@ -78,7 +79,7 @@ PHASE_WORDS = {
                             "scalingup", "scalingdown", "upgrading", "installing", "deleting", "terminating",
                             "restarting", "applyingchanges", "migratingdata", "deployednotready", "running_update",
                             "promoting", "finalising", "finalizing", "new", "queued", "rollingupdate", "building",
-                            "processing", "syncing", "notready", "unavailable", "expanding", "shrinking"}),
+                            "processing", "syncing", "notready", "unavailable", "expanding", "shrinking", "retrying"}),
     HEALTHY: frozenset({"running", "ready", "active", "succeeded", "success", "successful", "bound", "available",
                         "healthy", "complete", "completed", "deployed", "established", "synced", "issued", "online",
                         "ok", "up", "done", "finished", "released", "created", "green", "stable", "initialized",
@@ -199,7 +200,10 @@ def _failed(item: dict[str, Any]) -> bool:
     if any(word in reason for word in FAILURE_WORDS) or reason.startswith("err") \
             or str(item.get("severity") or "").lower() == "error":
         return True
-    # a message that starts by saying failure ("Failed to ...", "Error: ..."), whatever the reason (Migrating)
+    # a message that starts by saying failure ("Failed to ...", "Error: ..."), unless the reason says the
+    # controller is still at it (Progressing, Retrying: a transient error it reports on its way)
+    if reason and _verdict_of(str(item.get("reason"))) in (PROGRESSING, SUSPENDED):
+        return False
     return str(item.get("message") or "").lstrip().lower().startswith(("fail", "error"))
 
 

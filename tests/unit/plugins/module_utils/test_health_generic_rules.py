@@ -66,6 +66,12 @@ def test_not_ready_with_a_message_that_only_mentions_an_error_later_is_waited_fo
     assert status == PROGRESSING and "retrying" in message
 
 
+@pytest.mark.parametrize("reason", ["Progressing", "Retrying", "ReconcileInProgress"])
+def test_a_failure_message_under_a_reason_that_says_work_goes_on_is_waited_for(reason: str):
+    status, message = judged(widget({"conditions": [cond("Ready", "False", reason, "failed to pull the chart, will retry")]}))
+    assert status == PROGRESSING and "failed to pull the chart" in message
+
+
 def test_inconclusive_phase_is_unknown():
     assert judged(widget({"phase": "Inconclusive"})) == (UNKNOWN, "status.phase is Inconclusive")
 
