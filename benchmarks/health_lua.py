@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Health: the cost of a Lua health script per object, and agreement with Argo CD on its own test objects.
 
-    python benchmarks/health_lua.py [--objects 1000] [--argocd ARGO_CD_CHECKOUT]
+    python benchmarks/health_lua.py [--objects 1000] [--argocd ARGO_CD_CHECKOUT [--misses]]
 
 Prints the Lua runtime's cost per object judged (the issue's target: under 1 ms) over N objects of
 a custom kind, against the same objects judged by the built-in generic check. With --argocd (a checkout
@@ -11,7 +11,10 @@ verdict equals Argo CD's on the objects of its health tests: gitops-engine's bui
 resource_customizations/*/*/health_test.yaml judged by Argo CD's own scripts through our Lua runtime
 (the resource_customizations_dir path), and by our checks without any script: as the objects are (their
 creation long past), and as a wave judges them right after applying them (a custom resource without a status
-is then in its first seconds, see generic.py's _no_status), with the misses counted by verdict pair.
+is then in its first seconds, see generic.py's _no_status), with the misses counted by verdict pair, and the
+agreement per custom resource kind (the mean over the kinds Argo CD ships a check for, each kind counting once).
+--misses lists each miss by verdict pair, with our message and Argo CD's, to find the rules worth adding.
+A path given to --argocd that holds no resource_customizations directory is said and skipped.
 """
 
 from __future__ import annotations
@@ -88,7 +91,10 @@ def gitops_engine_cases(checkout: Path) -> list[tuple[Path, str]]:
     return [(test.parent / path, status) for path, status in cases]
 
 
-def parity(checkout: Path) -> None:
+def parity(checkout: Path, list_misses: bool = False) -> None:
+    if not (checkout / "resource_customizations").is_dir():
+        print(f"PARITY skipped: {checkout} holds no resource_customizations directory (give a checkout of argoproj/argo-cd)")
+        return
     engine = gitops_engine_cases(checkout)
     same = [p.name for p, status in engine if BUILT_IN.assess(load_object(str(p))).status == status]
     missed = sorted({p.name for p, dummy in engine} - set(same))
@@ -99,6 +105,8 @@ def parity(checkout: Path) -> None:
     total = with_scripts = without_scripts = just_created = 0
     differ: list[str] = []
     misses: collections.Counter[tuple[str, str]] = collections.Counter()
+    listed: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
+    per_kind: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])  # kind -> [agree as a wave judges, cases]
     for directory in (Path(d) for d in script_dirs(str(checkout / "resource_customizations"))):
         for case in (yaml.safe_load((directory / "health_test.yaml").read_text()) or {}).get("tests") or []:
             path = directory / (case.get("inputPath") or case.get("inputpath"))
@@ -112,16 +120,22 @@ def parity(checkout: Path) -> None:
             else:
                 differ.append(f"{path.relative_to(checkout)}: {verdict.status} {verdict.message!r}, "
                               f"Argo CD says {expected['status']} {expected.get('message', '')!r}")
-            ours = BUILT_IN.check_for(group, kind)(obj).status
-            without_scripts += ours == expected["status"]
+            found = BUILT_IN.check_for(group, kind)(obj)
+            without_scripts += found.status == expected["status"]
             if not obj.get("status"):  # as the API server returns it just created (it sets both fields)
                 obj = copy.deepcopy(obj)
                 obj.setdefault("metadata", {})["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 obj["metadata"].setdefault("generation", 1)
-                ours = BUILT_IN.check_for(group, kind)(obj).status
+                found = BUILT_IN.check_for(group, kind)(obj)
+            ours = found.status
             just_created += ours == expected["status"]
+            per_kind[f"{group}/{kind}"][0] += ours == expected["status"]
+            per_kind[f"{group}/{kind}"][1] += 1
             if ours != expected["status"]:
                 misses[(ours, expected["status"])] += 1
+                listed[(ours, expected["status"])].append(
+                    f"{path.relative_to(checkout / 'resource_customizations')}: ours {found.message[:100]!r}, "
+                    f"Argo CD's {str(expected.get('message', ''))[:100]!r}")
     print(f"PARITY with resource_customizations_dir set to Argo CD's scripts: {with_scripts}/{total} cases "
           "(status and message)")
     for line in differ[:20]:
@@ -129,18 +143,28 @@ def parity(checkout: Path) -> None:
     print(f"PARITY no script configured (built-in and generic checks): {without_scripts}/{total} cases "
           f"({100 * without_scripts / max(1, total):.0f}%; the issue's target is 80%); judged as a wave judges "
           f"them right after applying them: {just_created}/{total} ({100 * just_created / max(1, total):.0f}%)")
+    mean = sum(agree / cases for agree, cases in per_kind.values()) / max(1, len(per_kind))
+    whole = sum(1 for agree, cases in per_kind.values() if agree == cases)
+    print(f"PARITY per custom resource kind, as a wave judges them: mean {100 * mean:.0f}% over {len(per_kind)} kinds; "
+          f"every case agrees for {whole} of them")
     print("  misses (ours -> Argo CD's), right after applying: "
           + ", ".join(f"{ours}->{theirs} {n}" for (ours, theirs), n in misses.most_common()))
+    if list_misses:
+        for (ours, theirs), n in misses.most_common():
+            print(f"MISSES {ours} -> {theirs} ({n}):")
+            for line in listed[(ours, theirs)]:
+                print(f"  {line}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=1000)
     parser.add_argument("--argocd", type=Path, help="a checkout of argoproj/argo-cd")
+    parser.add_argument("--misses", action="store_true", help="list each case where our verdict without a script differs")
     args = parser.parse_args()
     cost(args.objects)
     if args.argocd:
-        parity(args.argocd)
+        parity(args.argocd, args.misses)
 
 
 if __name__ == "__main__":

@@ -11,25 +11,38 @@ that says something deciding:
    any other object, Healthy with "no health information found" (see _no_status for why);
 1. paused (spec.paused or a paused strategy under spec, status.paused, status.controllerPause), spec.suspend:
    Suspended;
-2. the observed generation (of the status, or of its conditions) behind metadata.generation: Progressing;
+2. the observed generation (of the status, or of its conditions) behind metadata.generation (when the object has
+   one): Progressing; a Gateway API parent's conditions of an older generation are history once the same
+   controller (controllerName) has written conditions of this one;
 3. conditions, including those of Gateway API parents, ancestors and listeners: failure types
-   (Failed, Error, Invalid, Stalled, Degraded, ...) True and Synced False are Degraded; any other
-   condition False is Degraded when its reason or severity says failure; a False Ready / Available /
-   Accepted / ... is otherwise Progressing; Reconciling or in-progress types True are Progressing; Ready-like True is Healthy;
+   (Failed, Error, Invalid, Stalled, Degraded, ...) True and Synced False are Degraded; so are Valid False (a
+   verdict on the spec), Accepted / Admitted False for any reason but Pending, and a completion type (Complete,
+   Finished) True whose reason says it failed; any other condition False is Degraded when its reason or severity
+   says failure or its message starts by saying so ("Error: ...", "failed to ...", unless the reason says the
+   work goes on: Progressing, Retrying); a False Ready / Available /
+   Accepted / ... is otherwise Progressing; Reconciling or in-progress types True are Progressing, and so is a
+   Running True (the Operator SDK's reconcile at work) until its reason says Successful; Ready-like True is Healthy;
    an empty conditions list is Progressing (the controller has not judged yet); types are matched by their words
    (CatalogSourcesUnhealthy, InstallPlanFailed, HasErrors, InvalidSpec, ACK.Terminal True are failures;
-   ControlPlaneReady, PodsHealthy are Ready-like), a reason ending in Paused (RolloutPaused) is Suspended,
-   conditions under a child object (conditionedStatus) or a list of them (ingress[]) count too;
+   ControlPlaneReady, PodsHealthy are Ready-like), a reason ending in Paused, Suspended, Stopped or Hibernated
+   (RolloutPaused) is Suspended, conditions under a child object (conditionedStatus) or a list of them (ingress[])
+   count too;
 4. failureMessage, errorMessage and other err* / failure* fields, healthy (true/false), health (green, yellow,
    red, or {status}) and the health of each entry of aggregatedStatus[];
-5. words of status.phase, .state, .status and other *Status / *State fields (failed, error ->
-   Degraded; pending, creating, updating, in progress -> Progressing; running, ready, active,
-   succeeded, bound -> Healthy; paused, suspended -> Suspended), also per reporter in status.statuses.<name>
-   (Gloo), and the first word of a sentence ("Provisioning MinIO ..."); a kind that runs to completion (*Job,
-   *Run, *Backup, *Restore, *Task, *Migration, Experiment) is Progressing while "running";
-6. replica counts: fewer ready (or available, updated) than desired, or old replicas left, is Progressing;
-   this also holds back a Healthy verdict of the conditions or fields (Available True while a rollout
-   still replaces pods), as does a phase that says the work goes on (health green, phase ApplyingChanges).
+5. words of status.phase, .state, .status and other *Status / *State / *compliant fields (failed, error,
+   noncompliant -> Degraded; pending, creating, updating, in progress -> Progressing; running, ready, active,
+   succeeded, bound, compliant -> Healthy; paused, suspended, stopped -> Suspended; inconclusive -> Unknown), also
+   per reporter in status.statuses.<name> (Gloo), the first word of a sentence ("Provisioning MinIO ...") or of a
+   SNAKE_CASE value (PENDING_RERUN), the last word(s) of a CamelCase one (ClusterReconciling, TopicNotReady); a
+   field still at work or failing outweighs a healthy first one (phase Bound, lastOperationStatus Progressing); a
+   Stopped or Suspended word explains a Ready False; a kind that runs to completion (*Job, *Run, *Backup,
+   *Restore, *Task, *Migration, Experiment) is Progressing while "running";
+6. replica counts: fewer ready (or available, updated) than desired, DaemonSet-like node counts, ready / size and
+   readyMembers / members pairs up to two levels down, an "N/M" string of a *Replicas / *Ready field, or old
+   replicas left, is Progressing; an update that reached its updateStrategy partition is Suspended (the rest waits
+   for a person to lower the partition); this also holds back a Healthy verdict of the conditions or fields
+   (Available True while a rollout still replaces pods), as does a phase that says the work goes on (health
+   green, phase ApplyingChanges).
 
 Where nothing says anything, the object is Healthy, as Argo CD treats a kind
 without a check, and the message says that no health information was found.
@@ -59,19 +72,20 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health.model im
 PHASE_WORDS = {
     DEGRADED: frozenset({"failed", "failure", "error", "errored", "degraded", "crashloopbackoff", "unhealthy", "invalid",
                          "rejected", "lost", "configerror", "updatefailed", "createfailed", "syncfailed", "aborted",
-                         "terminatedwitherror", "warning", "canceled", "cancelled", "crashed", "unschedulable"}),
+                         "terminatedwitherror", "warning", "canceled", "cancelled", "crashed", "unschedulable",
+                         "noncompliant"}),
     PROGRESSING: frozenset({"pending", "provisioning", "creating", "progressing", "initializing", "initialising",
                             "updating", "deploying", "reconciling", "waiting", "starting", "inprogress", "scaling",
                             "scalingup", "scalingdown", "upgrading", "installing", "deleting", "terminating",
                             "restarting", "applyingchanges", "migratingdata", "deployednotready", "running_update",
                             "promoting", "finalising", "finalizing", "new", "queued", "rollingupdate", "building",
-                            "processing", "syncing", "notready", "unavailable"}),
+                            "processing", "syncing", "notready", "unavailable", "expanding", "shrinking", "retrying"}),
     HEALTHY: frozenset({"running", "ready", "active", "succeeded", "success", "successful", "bound", "available",
                         "healthy", "complete", "completed", "deployed", "established", "synced", "issued", "online",
                         "ok", "up", "done", "finished", "released", "created", "green", "stable", "initialized",
-                        "valid", "reconciled", "provisioned", "uptodate", "inservice", "accepted"}),
+                        "valid", "reconciled", "provisioned", "uptodate", "inservice", "accepted", "compliant"}),
     SUSPENDED: frozenset({"suspended", "paused", "stopped", "disabled", "hibernated", "hibernating", "halted"}),
-    UNKNOWN: frozenset({"unknown"}),
+    UNKNOWN: frozenset({"unknown", "inconclusive"}),
     MISSING: frozenset({"notfound"}),
 }
 # condition types that report a failure when True (besides those whose words say so, see _failure_type)
@@ -80,9 +94,16 @@ FAILURE_TYPES = frozenset({"failed", "failure", "error", "erroroccurred", "inval
                            "partiallyready", "configerror", "fatal"})
 # condition types that report work still going on when True
 PROGRESS_TYPES = frozenset({"reconciling", "inprogress", "progressing_", "pending", "deploying", "updating", "scaling"})
+# condition types whose False is the controller's verdict on the spec, which waiting does not change
+VERDICT_TYPES = frozenset({"valid", "validated", "specvalid", "configvalid"})
+# condition types that say a run has ended, well or not (its reason tells which)
+COMPLETION_TYPES = frozenset({"complete", "completed", "finished", "done"})
+# a Running condition True is a reconcile at work (the Operator SDK's Ansible and Helm operators), unless its
+# reason says the last one succeeded ("Successful": awaiting the next reconciliation)
+SUCCESS_REASONS = frozenset({"successful", "success", "succeeded", "completed", "complete", "reconciled", "ready"})
 # condition types that report health when True and trouble when False; also any type ending so (ControlPlaneReady)
 READY_TYPES = ("ready", "available", "healthy", "succeeded", "complete", "completed", "established", "programmed",
-               "accepted", "resolvedrefs", "synced", "valid", "active", "reconciled")
+               "accepted", "resolvedrefs", "synced", "valid", "active", "reconciled", "admitted", "successful")
 READY_SUFFIXES = ("ready", "available", "healthy", "synced", "established", "programmed", "reconciled")
 # a False ready-like condition with such a reason is a failure, not a wait
 FAILURE_WORDS = ("fail", "error", "invalid", "backoff", "denied", "forbidden", "notfound", "unauthorized", "refused",
@@ -100,6 +121,8 @@ BUILT_IN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling", "exte
 # how long a new custom resource without any status is waited for (see _no_status)
 NO_STATUS_GRACE = 30
 _NOT_WORD = re.compile(r"[\s_\-.]")
+# a reason that says the object was put to rest on purpose (RolloutPaused, Stopped, Hibernated), not Unpaused
+_SUSPENSION = re.compile(r"(?<!un)(?<!not)(paused|suspended|stopped|hibernated)$")
 
 
 def _word(value: Any) -> str:
@@ -129,17 +152,36 @@ def _conditions_in(value: Any) -> list[dict[str, Any]] | None:
     return None
 
 
-def _all_conditions(status: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """status.conditions and those one level down: in a child object (conditionedStatus) or per entry of a list
-    (Gateway API parents, ancestors, listeners; Route ingress[]); None when there are none."""
-    found = _conditions_in(status)
+def _all_conditions(status: dict[str, Any]) -> list[tuple[str, dict[str, Any]]] | None:
+    """(writer, condition) of status.conditions and of those one level down: in a child object (conditionedStatus)
+    or per entry of a list (Gateway API parents, ancestors, listeners; Route ingress[]), the writer being the
+    entry's controllerName ("" when not said); None when there are none."""
+    top = _conditions_in(status)
+    found = None if top is None else [("", c) for c in top]
     for key, value in status.items():
         holders = value if isinstance(value, list) else [value] if isinstance(value, dict) else []
         for holder in holders:
             nested = _conditions_in(holder)
             if nested is not None and key != "conditions":
-                found = (found or []) + nested
+                writer = str(holder.get("controllerName") or "")
+                found = (found or []) + [(writer, c) for c in nested]
     return found
+
+
+def _current(written: list[tuple[str, dict[str, Any]]], generation: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The conditions that speak for this generation, and the first of an older one still waited for.
+
+    A condition of an older generation (its observedGeneration) is history when the same controller has written
+    one of this generation (a Gateway API parent no longer referenced); otherwise it has not caught up yet.
+    """
+    def stale(item: dict[str, Any]) -> bool:
+        return "observedGeneration" in item and 0 < integer(item.get("observedGeneration"), generation) < generation
+
+    # only a named writer (controllerName) is known to be one controller; conditions of status.conditions stay
+    # waited for one by one, as a controller may write them in separate updates
+    caught_up = {writer for writer, c in written if writer and integer(c.get("observedGeneration")) >= generation > 0}
+    behind = next((c for writer, c in written if stale(c) and writer not in caught_up), None)
+    return [c for writer, c in written if not stale(c)], behind
 
 
 def _failure_type(kind: str) -> bool:
@@ -158,20 +200,23 @@ def _failed(item: dict[str, Any]) -> bool:
     if any(word in reason for word in FAILURE_WORDS) or reason.startswith("err") \
             or str(item.get("severity") or "").lower() == "error":
         return True
-    # no reason: a message that starts by saying failure ("Failed to ...", "Error: ...")
-    return not reason and str(item.get("message") or "").lower().startswith(("fail", "error"))
+    # a message that starts by saying failure ("Failed to ...", "Error: ..."), unless the reason says the
+    # controller is still at it (Progressing, Retrying: a transient error it reports on its way)
+    if reason and _verdict_of(str(item.get("reason"))) in (PROGRESSING, SUSPENDED):
+        return False
+    return str(item.get("message") or "").lstrip().lower().startswith(("fail", "error"))
 
 
 def _by_conditions(status: dict[str, Any], generation: int) -> Health | None:
-    conditions = _all_conditions(status)
-    if conditions is None:
+    written = _all_conditions(status)
+    if written is None:
         return None
-    if not conditions:
+    if not written:
         return Health(PROGRESSING, "Waiting for the controller to report conditions")
-    stale = [c for c in conditions if "observedGeneration" in c and 0 < integer(c.get("observedGeneration"), generation) < generation]
-    if stale:
+    conditions, behind = _current(written, generation)
+    if behind is not None:
         return Health(PROGRESSING, f"Waiting for the controller to observe generation {generation} (condition "
-                                   f"{stale[0].get('type')} is of generation {integer(stale[0].get('observedGeneration'))})")
+                                   f"{behind.get('type')} is of generation {integer(behind.get('observedGeneration'))})")
     ready: list[dict[str, Any]] = []
     waiting: Health | None = None
     for item in conditions:
@@ -180,18 +225,24 @@ def _by_conditions(status: dict[str, Any], generation: int) -> Health | None:
             return Health(DEGRADED, _with(f"{item.get('type')} is True", item))
         reason = _word(item.get("reason") or "")
         # Paused True; or not ready, synced, progressing because paused (RolloutPaused, Crossplane's ReconcilePaused)
-        if (state == "True" and kind in ("paused", "suspended")) \
-                or (state != "True" and reason.endswith("paused") and not reason.endswith("unpaused")):
+        if (state == "True" and kind in ("paused", "suspended")) or (state != "True" and _SUSPENSION.search(reason)):
             return Health(SUSPENDED, _with(f"{item.get('type')} is {state}", item))
         if kind == "synced" and state == "False":
             return Health(DEGRADED, _with("Synced is False", item))
+        # a verdict on the spec, not a wait: the controller found it invalid (Valid False) or turned it down
+        # (Gateway API's Accepted False; Pending is the one reason that means not looked at yet)
+        if state == "False" and (kind in VERDICT_TYPES or (kind in ("accepted", "admitted") and reason not in ("pending", "notreconciled"))):
+            return Health(DEGRADED, _with(f"{item.get('type')} is False", item))
+        # a run that completed, and says it failed (Complete True, reason Failed)
+        if state == "True" and kind in COMPLETION_TYPES and _failed(item):
+            return Health(DEGRADED, _with(f"{item.get('type')} is True", item))
         # a positive condition (any type but the failure ones) False for a reason that says failure
         if state == "False" and not _failure_type(kind) and _failed(item):
             return Health(DEGRADED, _with(f"{item.get('type')} is False", item))
         if _ready_type(kind):
             ready.append(item)
-        elif state == "True" and (kind in PROGRESS_TYPES or kind.startswith("inprogress") or kind.endswith("pending")) \
-                and waiting is None:
+        elif state == "True" and waiting is None and (kind in PROGRESS_TYPES or kind.startswith("inprogress") or kind.endswith("pending")
+                                                      or (kind == "running" and reason not in SUCCESS_REASONS)):
             waiting = Health(PROGRESSING, _with(f"{item.get('type')} is True", item))
     # a Ready condition sums up the others (a CronJobAvailable False does not matter to a Ready Integration)
     ready = [c for c in ready if _word(c.get("type") or "") == "ready"] or ready
@@ -245,7 +296,7 @@ def _word_fields(status: dict[str, Any], prefix: str = "", depth: int = 0) -> It
             yield prefix + key, status[key]
     for key, value in status.items():
         if isinstance(value, str) and value and key not in ("phase", "state", "status") \
-                and (key.lower().endswith("status") or key.lower().endswith("state")) and key != "desiredState":
+                and key.lower().endswith(("status", "state", "compliant")) and key != "desiredState":
             yield prefix + key, value
     if depth == 0:
         for key, value in status.items():
@@ -257,34 +308,111 @@ def _word_fields(status: dict[str, Any], prefix: str = "", depth: int = 0) -> It
                 yield from _word_fields(value, f"{prefix}{key}.", 1)
 
 
+_CAMEL_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+# each word of PHASE_WORDS and what it says, for one lookup per candidate
+_VERDICT_OF_WORD = {word: verdict for verdict, words in PHASE_WORDS.items() for word in words}
+
+
+def _candidates(value: str) -> Iterable[str]:
+    """The words a phase/state value may be known by: whole; a sentence or SNAKE_CASE by its first word
+    ("Provisioning MinIO ...", PENDING_RERUN); a CamelCase compound by its last one or two (ClusterReconciling,
+    CruiseControlTopicNotReady)."""
+    yield _word(value)
+    first = re.split(r"[\s_]+", value.strip(), maxsplit=1)
+    if len(first) > 1:
+        yield _word(first[0].rstrip(",:;"))
+    parts = _CAMEL_WORDS.findall(value) if " " not in value.strip() else []
+    if len(parts) > 2:
+        yield _word("".join(parts[-2:]))
+    if len(parts) > 1:
+        yield _word(parts[-1])
+
+
 def _verdict_of(value: str) -> str | None:
-    """The status a phase/state word says; a sentence by its first word ("Provisioning MinIO ...")."""
-    for candidate in (_word(value), _word(value.split()[0].rstrip(",:;")) if " " in value.strip() else ""):
-        for verdict, words in PHASE_WORDS.items():
-            if candidate and candidate in words:
-                return verdict
+    """The status a phase/state word says (see _candidates for how a longer value is read)."""
+    for candidate in _candidates(value):  # a generator: the compounds are split only when the whole is unknown
+        verdict = _VERDICT_OF_WORD.get(candidate)
+        if verdict is not None:
+            return verdict
     return None
 
 
 def _by_words(obj: dict[str, Any], status: dict[str, Any]) -> Health | None:
     message = str(status.get("message") or status.get("reason") or "")
+    found: Health | None = None
     for key, value in _word_fields(status):
         verdict = _verdict_of(value)
         if verdict is None:
             continue
         if verdict == HEALTHY and _word(value) == "running" and RUN_TO_COMPLETION.search(str(obj.get("kind") or "")):
             verdict = PROGRESSING  # a run still running has not succeeded yet
-        return Health(verdict, f"status.{key} is {value}" + (f": {message}" if message else ""))
+        if found is None:
+            found = Health(verdict, f"status.{key} is {value}" + (f": {message}" if message else ""))
+        elif verdict in (PROGRESSING, DEGRADED):
+            # a part still at work or failing outweighs a whole that says healthy (phase Bound, lastOperationStatus
+            # Progressing); it is named as well
+            return Health(verdict, f"{found.message}, but status.{key} is {value}")
+        if found.status != HEALTHY:
+            return found
+    return found
+
+
+# (ready, desired) count pairs controllers write besides readyReplicas/replicas
+COUNT_PAIRS = (("ready", "size"), ("readyMembers", "members"), ("readyNodes", "nodes"), ("readyInstances", "instances"))
+_FRACTION = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def _by_counts(status: dict[str, Any], prefix: str = "", depth: int = 0) -> Health | None:
+    """Fewer ready than wanted, in the pairs of COUNT_PAIRS or an "N/M" string of a *Replicas or *Ready field,
+    in status or up to two levels down (a Percona replica set, a Cassandra rack): Progressing."""
+    for ready_key, size_key in COUNT_PAIRS:
+        ready, size = status.get(ready_key), status.get(size_key)
+        if isinstance(ready, int) and isinstance(size, int) and not isinstance(ready, bool) and ready < size:
+            return Health(PROGRESSING, f"Waiting for {prefix}{ready_key}: {ready} of {size}")
+    for key, value in status.items():
+        if isinstance(value, str) and key.lower().endswith(("replicas", "ready")):
+            fraction = _FRACTION.match(value)
+            if fraction and int(fraction.group(1)) < int(fraction.group(2)):
+                return Health(PROGRESSING, f"Waiting for {prefix}{key}: {value}")
+        elif isinstance(value, dict) and depth < 2 and key not in ("conditions", "health"):
+            found = _by_counts(value, f"{prefix}{key}.", depth + 1)
+            if found is not None:
+                return found
     return None
 
 
+def _partition(spec: dict[str, Any]) -> int:
+    """The partition of an update strategy (updateStrategy.partition or .rollingUpdate.partition), 0 for none."""
+    strategy = spec.get("updateStrategy")
+    if not isinstance(strategy, dict):
+        return 0
+    rolling = strategy.get("rollingUpdate")
+    value = strategy.get("partition", rolling.get("partition") if isinstance(rolling, dict) else None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
 def _by_replicas(obj: dict[str, Any], status: dict[str, Any]) -> Health | None:
-    desired = spec_of(obj).get("replicas", status.get("replicas"))
-    if not isinstance(desired, int):
+    spec = spec_of(obj)
+    desired = spec.get("replicas", status.get("replicas", status.get("desiredNumberScheduled")))
+    if not isinstance(desired, int) or isinstance(desired, bool):
         return None
-    for key in ("readyReplicas", "availableReplicas", "updatedReplicas", "updatedReadyReplicas"):
+    # a DaemonSet-like controller counts nodes: numberReady, numberAvailable, updatedNumberScheduled
+    counts = [(key, key[:-8]) for key in ("readyReplicas", "availableReplicas") if key in status] \
+        + [(key, key[6:].lower()) for key in ("numberReady", "numberAvailable") if key in status]
+    for key, what in counts:
+        if integer(status[key]) < desired:
+            return Health(PROGRESSING, f"Waiting for replicas: {integer(status[key])} of {desired} {what}")
+    updated_key = next((k for k in ("updatedReplicas", "updatedNumberScheduled") if k in status), None)
+    partition = _partition(spec)
+    if updated_key and 0 < partition and desired - partition <= integer(status[updated_key]) < desired:
+        # the update went as far as the partition lets it: it goes on when a person lowers the partition
+        return Health(SUSPENDED, f"the update is held at partition {partition}: {integer(status[updated_key])} of "
+                                 f"{desired} replicas updated, the rest wait for the partition to be lowered")
+    for key in ("updatedReplicas", "updatedReadyReplicas", "updatedNumberScheduled"):
         if key in status and integer(status[key]) < desired:
-            return Health(PROGRESSING, f"Waiting for replicas: {integer(status[key])} of {desired} {key[:-8]}")
+            return Health(PROGRESSING, f"Waiting for replicas: {integer(status[key])} of {desired} {key[:-8] if key.endswith('Replicas') else 'updated'}")
     if "updatedReplicas" in status and integer(status.get("replicas")) > integer(status["updatedReplicas"]):
         return Health(PROGRESSING, f"Waiting for {integer(status.get('replicas')) - integer(status['updatedReplicas'])} "
                                    "old replicas to be replaced")
@@ -350,7 +478,8 @@ def generic(obj: dict[str, Any], now: float | None = None) -> Health:
     observed = status.get("observedGeneration")
     # some controllers write a hash here: only a number says which generation was seen
     if isinstance(observed, int) or (isinstance(observed, str) and observed.isdigit()):
-        if integer(observed) < generation:
+        # without metadata.generation there is nothing to lag behind (Flux starts observedGeneration at -1)
+        if 0 < generation and integer(observed) < generation:
             return Health(PROGRESSING, f"Waiting for the controller to observe generation {generation} (observed {integer(observed)})")
     verdict = _by_conditions(status, generation)
     fields = _by_fields(status)
@@ -359,11 +488,12 @@ def generic(obj: dict[str, Any], now: float | None = None) -> Health:
         verdict = fields
     # Healthy only when no other evidence says otherwise (Ready True or health green while the phase says
     # Provisioning: still at work); a phase that says Failed outweighs a condition still waiting
+    # and a phase that says Stopped explains a Ready False (a stopped virtual machine is not waited for)
     if words is not None and (verdict is None or (verdict.status == HEALTHY and words.status != HEALTHY)
-                              or (verdict.status == PROGRESSING and words.status == DEGRADED)):
+                              or (verdict.status == PROGRESSING and words.status in (DEGRADED, SUSPENDED))):
         verdict = words
     if verdict is None or verdict.status == HEALTHY:
-        verdict = _by_replicas(obj, status) or verdict
+        verdict = _by_replicas(obj, status) or _by_counts(status) or verdict
     if verdict is not None:
         return verdict
     return Health(HEALTHY, f"no health information found: the {kind}'s status has no condition, phase or state "

@@ -451,8 +451,8 @@ def test_paused_strategy_suspend_and_controller_pause_are_suspended(spec: dict[s
         ([cond("Available", "False", "MissingWatchedSecrets")], DEGRADED, "MissingWatchedSecrets"),
         ([cond("Ready", "False", message="Failed to synchronize with the API")], DEGRADED, "Failed to synchronize"),
         ([cond("Ready", "False", message="Waiting for more replicas")], PROGRESSING, "Waiting for more replicas"),
-        # a Running condition is not health
-        ([cond("Running", "True", "Running")], HEALTHY, "no health information found"),
+        # a Running condition is not health: once its reason says the run succeeded, it says nothing
+        ([cond("Running", "True", "Successful")], HEALTHY, "no health information found"),
     ],
 )
 def test_generic_conditions_by_their_words(conditions: list[dict[str, Any]], status: str, words: str):
