@@ -99,8 +99,10 @@ options:
       - "C(destination.namespace): the namespace for namespaced objects that do not name one (and Helm's
         C(--namespace)). The cluster itself comes from the Ansible inventory host (its kubeconfig and context),
         never from the application."
-      - "C(sync_policy): C(prune), C(allow_empty), C(create_namespace), C(prune_last), C(replace)
-        (all default V(false)) and C(prune_propagation_policy) (C(foreground), C(background) or C(orphan))."
+      - "C(sync_policy): C(prune), C(allow_empty), C(create_namespace), C(prune_last), C(replace), C(force)
+        (all default V(false)) and C(prune_propagation_policy) (C(foreground), C(background) or C(orphan)).
+        C(replace) and C(force) are Argo CD's C(Replace=true) and C(Force=true) for every object (see
+        M(gitops.kubernetes.gitops_sync))."
       - "C(sync_policy.automated) (default V(true)): V(false) makes a manual application - a run of
         M(gitops.kubernetes.gitops_sync) reports its drift (as check mode does) and writes nothing, unless
         O(gitops.kubernetes.gitops_sync#module:manual_sync) is set (the role sets it when C(gitops_only) selects

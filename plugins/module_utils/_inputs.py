@@ -81,6 +81,7 @@ SYNC_POLICY_SPEC: dict[str, dict[str, Any]] = {
     "create_namespace": {"type": "bool", "default": False},
     "prune_last": {"type": "bool", "default": False},
     "replace": {"type": "bool", "default": False},
+    "force": {"type": "bool", "default": False},
     "prune_propagation_policy": {"type": "str", "choices": list(PROPAGATION_POLICIES), "default": "foreground"},
     "automated": {"type": "bool", "default": True},
     "self_heal": {"type": "bool", "default": True},

@@ -194,7 +194,8 @@ class SyncOptions:
 
     prune: bool = True  # Prune=false (or Prune=confirm, which needs a human) keeps the object
     prune_confirm: bool = False
-    replace: bool = False  # delete and recreate when an immutable field changed
+    replace: bool = False  # Replace=true: written with a PUT of the whole manifest (kubectl replace), not applied
+    force: bool = False  # Force=true: deleted and recreated (with Replace) or when its change cannot be made in place
     server_side_apply: bool = True
     validate: bool = True
     prune_last: bool = False
@@ -234,7 +235,8 @@ def parse_sync_options(manifest: dict[str, Any]) -> SyncOptions:
     return SyncOptions(
         prune=prune == "true",
         prune_confirm=prune == "confirm",
-        replace=values.get("Replace") == "true" or values.get("Force") == "true",
+        replace=values.get("Replace") == "true",
+        force=values.get("Force") == "true",
         server_side_apply=values.get("ServerSideApply", "true") == "true",
         validate=values.get("Validate", "true") == "true",
         prune_last=values.get("PruneLast") == "true",

@@ -49,11 +49,11 @@ FAILED = "Failed"
 # health states that fail a JUnit test case; Progressing and Suspended are not failures
 UNHEALTHY = frozenset({"Degraded", "Missing", "Unknown"})
 # gitops_sync actions that write (or in check mode would write) an object
-WRITE_ACTIONS = ("created", "configured", "replaced", "pruned")
+WRITE_ACTIONS = ("created", "configured", "replaced", "recreated", "pruned")
 # gitops_diff statuses mapped to the action a sync would take
 DIFF_ACTIONS = {"Synced": "unchanged", "OutOfSync": "configured", "Missing": "created", "Extraneous": "pruned",
                 "Unknown": "unknown"}
-COUNT_KEYS = ("created", "configured", "replaced", "pruned", "prune_skipped", "handed_over", "unchanged", "hooks", "failed")
+COUNT_KEYS = ("created", "configured", "replaced", "recreated", "pruned", "prune_skipped", "handed_over", "unchanged", "hooks", "failed")
 
 
 def short_revision(revision: str) -> str:
@@ -159,7 +159,8 @@ class ApplicationReport:
         """What changed (sync) or would change (drift, or a sync a window skipped), e.g. '1 configured, 1 pruned'."""
         mode = DRIFT if self.skipped else mode
         counted = [(key.replace("_", " "), self.counts.get(key, 0))
-                   for key in ("created", "configured", "replaced", "pruned", "prune_skipped", "handed_over", "failed")]
+                   for key in ("created", "configured", "replaced", "recreated", "pruned", "prune_skipped", "handed_over",
+                               "failed")]
         parts = [f"{count} {what}" for what, count in counted if count]
         unknown = sum(1 for obj in self.objects if obj.action == "unknown")
         if unknown:

@@ -253,7 +253,10 @@ class SyncPolicy:
     allow_empty: bool = False
     create_namespace: bool = False
     prune_last: bool = False
+    # Replace=true: objects are written with a PUT of their whole manifest (kubectl replace) instead of applied
     replace: bool = False
+    # every object Force=true (Argo CD's sync with --force): recreated with replace, or when a change needs it
+    force: bool = False
     prune_propagation_policy: str = "foreground"
     # manual (False): scheduled runs only report drift; a sync needs the application selected by name
     automated: bool = True
@@ -489,7 +492,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
     destination = top.child("destination")
     destination.only(("namespace", "server", "name"))
     policy = top.child("sync_policy")
-    policy.only(("prune", "allow_empty", "create_namespace", "prune_last", "replace", "prune_propagation_policy",
+    policy.only(("prune", "allow_empty", "create_namespace", "prune_last", "replace", "force", "prune_propagation_policy",
                  "automated", "self_heal", "retry", "managed_namespace_metadata", "skip_dry_run_on_missing_resource",
                  "fail_on_shared_resource", "respect_ignore_differences", "validate", "object_prune", "object_delete"))
     # our spec always synced and reverted drift: automated with self-heal stays the default
@@ -500,6 +503,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
         create_namespace=policy.flag("create_namespace"),
         prune_last=policy.flag("prune_last"),
         replace=policy.flag("replace"),
+        force=policy.flag("force"),
         prune_propagation_policy=_propagation_policy(policy, policy.text("prune_propagation_policy", "foreground"),
                                                      "prune_propagation_policy"),
         automated=automated_on,
@@ -779,6 +783,10 @@ def _apply_sync_options(policy: _Reader, sync_policy: SyncPolicy) -> None:
         "ApplyOutOfSyncOnly": lambda key, value: _option_bool(policy, key, value) and None,
     }
     refused = {
+        # Argo CD reads Force only from an object's annotation or from the sync operation (argocd app sync --force)
+        "Force": "Argo CD does not read Force from the application's syncOptions: annotate the objects "
+                 "argocd.argoproj.io/sync-options: Force=true (or Force=true,Replace=true), or set our spec's "
+                 "sync_policy.force, the form of argocd app sync --force",
         "ClientSideApplyMigration": "ClientSideApplyMigration is not supported: fields of other managers are taken over "
                                     "by the forced server-side apply (force_conflicts)",
     }

@@ -56,11 +56,16 @@ description:
     unlabelled one, another application's, an ordinary resource), the sync fails before anything is written,
     naming the hook and the object's owner, and nothing is deleted. Hooks obey O(policy) like every other object."
   - "Per object C(argocd.argoproj.io/sync-options): C(Prune=false) (and C(Prune=confirm)) keeps the object when it
-    leaves Git; C(Replace=true) (or C(sync_policy.replace)) deletes and recreates an object whose change touches an
-    immutable field (without it such a change fails the sync before anything is applied, naming the field). An
-    immutable field is recognised from the API server's per-field causes, and the new version is validated (a
-    server-side dry-run create) before the live object is deleted, by its uid: an invalid new version fails the sync
-    before anything is applied, and the live object stays;
+    leaves Git; C(Replace=true) (or C(sync_policy.replace)) writes an object out of sync with a PUT of its whole
+    manifest (C(kubectl replace), action V(replaced)), so what another manager added and Git does not have is
+    dropped, and a change the PUT cannot make (an immutable field) fails the sync before anything is applied;
+    C(Force=true,Replace=true) deletes and recreates an object out of sync (action V(recreated));
+    C(Force=true) alone (or C(sync_policy.force)) applies, and deletes and recreates only an object whose change
+    touches an immutable field (without either such a change fails the sync before anything is applied, naming
+    the field). A CustomResourceDefinition or Namespace is updated with a PUT and never deleted. An
+    immutable field is recognised from the API server's per-field causes, a PUT is dry-run first, and the new
+    version is validated (a server-side dry-run create) before the live object is deleted, by its uid: an invalid
+    new version fails the sync before anything is applied, and the live object stays;
     C(ServerSideApply=true) is what the module always does (C(ServerSideApply=false) is refused); C(Validate=false)
     applies that object with C(fieldValidation=Ignore). An unknown option fails the task, naming the object."
   - "Inventory and prune: each application owns an ApplySet (KEP-3659) parent ConfigMap C(applyset-<name>) in its
@@ -198,7 +203,16 @@ options:
         type: bool
         default: false
       replace:
-        description: Delete and recreate every object whose change touches an immutable field.
+        description:
+          - Argo CD's C(Replace=true) for every object - an object out of sync is written with a PUT of its whole
+            manifest (C(kubectl replace)), dropping what Git does not have; an immutable change fails unless
+            C(force) is set too. A CustomResourceDefinition or Namespace is updated, never deleted.
+        type: bool
+        default: false
+      force:
+        description:
+          - Argo CD's C(Force=true) for every object (C(argocd app sync --force)) - with C(replace), an object out of
+            sync is deleted and recreated; alone, only an object whose change touches an immutable field is.
         type: bool
         default: false
       prune_propagation_policy:
@@ -447,8 +461,8 @@ counts:
     failed).
   returned: always
   type: dict
-  sample: {created: 3, configured: 1, replaced: 0, pruned: 1, prune_skipped: 0, handed_over: 0, unchanged: 12, hooks: 2,
-    failed: 0}
+  sample: {created: 3, configured: 1, replaced: 0, recreated: 0, pruned: 1, prune_skipped: 0, handed_over: 0, unchanged: 12,
+    hooks: 2, failed: 0}
 resources:
   description: One entry per object, in sync order (hooks in their phase), then prune candidates.
   returned: when O(application) or O(manifests) is given
@@ -471,7 +485,8 @@ resources:
       description: Name (the generated name of a C(generateName) hook).
       type: str
     action:
-      description: V(created), V(configured), V(replaced), V(pruned), V(prune skipped), V(unchanged), V(hook run), or
+      description: V(created), V(configured), V(replaced) (a PUT of the whole manifest, C(Replace=true)), V(recreated)
+        (deleted and created again, C(Force=true)), V(pruned), V(prune skipped), V(unchanged), V(hook run), or
         V(handed over) (no longer in this application and wanted by another one, which takes it over without it
         being deleted). With O(state=absent), V(deleted), V(orphaned) (left in place, no longer the application's),
         V(kept) (not the application's any more, untouched) or V(gone) (already absent).
@@ -492,7 +507,7 @@ resources:
       description: C(status) and C(message) of the object's health after the sync (live health in check mode).
       type: dict
     message:
-      description: Why an object failed, was replaced or was not pruned.
+      description: Why an object failed, was replaced or recreated, or was not pruned.
       type: str
       returned: when there is something to say
     source:

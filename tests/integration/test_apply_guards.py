@@ -1,6 +1,6 @@
 """gitops_sync never writes before it knows the write is valid and its own, against a real control plane.
 
-Replace=true validates the new version before deleting the live object; the
+Force=true,Replace=true validates the new version before deleting the live object; the
 Lease is judged by its renewals, not by process ids, and a sync that lost it
 stops before its next write; objects of a namespace that does not exist yet
 are validated before anything else is written. kubectl is the observer.
@@ -23,7 +23,7 @@ from test_gitops_sync import DEPLOYMENT, HOOK, SYNC_OPTIONS, configmap, job, par
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync import SyncClient, SyncFailure, SyncSettings, sync_application
 
-REPLACE = {SYNC_OPTIONS: "Replace=true"}
+REPLACE = {SYNC_OPTIONS: "Force=true,Replace=true"}
 
 
 def uid(kubectl: Any, what: str, namespace: str) -> str:
@@ -44,7 +44,7 @@ def test_replace_never_deletes_an_object_whose_new_version_is_invalid(kubectl, n
     # the name says "immutable"; the change (replicas -1) is simply invalid
     broken_web = copy.deepcopy(web)
     broken_web["spec"]["replicas"] = -1
-    run = ansible_playbook(tasks(sync_task("broken", [broken_job, broken_web], namespace, sync_policy={"replace": True})))
+    run = ansible_playbook(tasks(sync_task("broken", [broken_job, broken_web], namespace, sync_policy={"replace": True, "force": True})))
     broken = run["broken"]
     assert broken["failed"] is True
     assert "nothing was applied" in broken["msg"]
@@ -54,13 +54,13 @@ def test_replace_never_deletes_an_object_whose_new_version_is_invalid(kubectl, n
     assert uid(kubectl, "deployment/immutable-web", namespace) == web_uid
     assert kubectl.get("deployment/immutable-web", "-n", namespace)["spec"]["replicas"] == 2
 
-    # a real immutable change with Replace=true is still deleted and recreated
+    # a real immutable change with Force=true,Replace=true is still deleted and recreated
     new_image = with_annotations(job("migrate", image="busybox:1.37"), **REPLACE)
     run = ansible_playbook(tasks(sync_task("replaced", [new_image, web], namespace)))
     replaced = run["replaced"]
     assert run.rc == 0 and not replaced.get("failed"), replaced.get("msg")
     entry = resources_by_kind_name(replaced)["Job/migrate"]
-    assert entry["action"] == "replaced" and "spec.template" in entry["message"]
+    assert entry["action"] == "recreated" and "spec.template" in entry["message"]
     assert uid(kubectl, "job/migrate", namespace) != job_uid
     assert uid(kubectl, "deployment/immutable-web", namespace) == web_uid
 

@@ -468,16 +468,16 @@ def test_an_immutable_field_change_fails_clearly_and_applies_nothing_without_rep
     refused = run["refused"]
     assert refused["failed"] is True
     assert "nothing was applied" in refused["msg"] and "Job.batch" in refused["msg"] and "migrate" in refused["msg"]
-    assert "field is immutable" in refused["msg"] and "Replace=true" in refused["msg"]
+    assert "field is immutable" in refused["msg"] and "Force=true" in refused["msg"]
     # not half-applied: the ConfigMap change in the same sync was not written either
     assert kubectl.get("configmap/web-config", "-n", namespace)["data"] == {"mode": "blue"}
     assert kubectl.get("job/migrate", "-n", namespace)["metadata"]["uid"] == original["metadata"]["uid"]
 
-    replaceable = with_annotations(new_image, **{SYNC_OPTIONS: "Replace=true"})
+    replaceable = with_annotations(new_image, **{SYNC_OPTIONS: "Force=true"})
     run = ansible_playbook(tasks(sync_task("replaced", [replaceable, changed_config], namespace)))
     replaced = run["replaced"]
     assert run.rc == 0 and not replaced.get("failed"), replaced.get("msg")
-    assert by_name(replaced)["Job/migrate"]["action"] == "replaced"
+    assert by_name(replaced)["Job/migrate"]["action"] == "recreated"
     live = kubectl.get("job/migrate", "-n", namespace)
     assert live["metadata"]["uid"] != original["metadata"]["uid"]
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "busybox:1.37"

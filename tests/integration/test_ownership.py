@@ -175,7 +175,7 @@ def test_a_member_reached_under_another_api_group_is_not_pruned_as_a_second_obje
             "involvedObject": {"kind": "ConfigMap", "name": "x", "namespace": namespace},
             "reason": "Test", "message": "first", "type": "Normal"}
     events = {"apiVersion": "events.k8s.io/v1", "kind": "Event",
-              "metadata": {"name": "moved-group", "annotations": {"argocd.argoproj.io/sync-options": "Replace=true"}},
+              "metadata": {"name": "moved-group", "annotations": {"argocd.argoproj.io/sync-options": "Force=true"}},
               "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "example.org/test",
               "reportingInstance": "test", "action": "Test", "reason": "Test", "note": "second", "type": "Normal",
               "regarding": {"kind": "ConfigMap", "name": "x", "namespace": namespace}}

@@ -78,6 +78,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.results im
     PLANNED,
     PRUNE_SKIPPED,
     PRUNED,
+    RECREATED,
     REPLACED,
     SUCCEEDED,
     UNCHANGED,
@@ -103,6 +104,7 @@ __all__ = [
     "PROPAGATION",
     "PRUNE_SKIPPED",
     "PRUNED",
+    "RECREATED",
     "REPLACED",
     "SUCCEEDED",
     "UNCHANGED",
@@ -300,7 +302,8 @@ def _parent_lacks(prepared: _Prepared, labels: dict[str, str] | None) -> bool:
 
 def _tell(events: SyncEvents, prepared: _Prepared, result: SyncResult, failure: str | None) -> None:
     """The sync's Events: what it updated and pruned, and how it ended (secrets scrubbed as in the history)."""
-    updated = [str(e.ref) for e in prepared.resources if e.action in (CREATED, CONFIGURED, REPLACED) and e.result == SUCCEEDED]
+    updated = [str(e.ref) for e in prepared.resources if e.action in (CREATED, CONFIGURED, REPLACED, RECREATED)
+               and e.result == SUCCEEDED]
     pruned = [str(e.ref) for e in prepared.prune if e.action == PRUNED and e.result == SUCCEEDED]
     events.resources(updated, pruned)
     if failure is not None:

@@ -4,7 +4,7 @@
 
 Refused before anything is written: objects of another application (claimed
 for this one instead), immutable-field changes that may not or cannot be
-replaced, objects that cannot be compared, hooks that would replace what they
+recreated, PUTs (Replace=true) the API server would refuse, objects that cannot be compared, hooks that would replace what they
 do not own, and (without force_conflicts) fields another field manager owns.
 """
 
@@ -53,7 +53,6 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._plan import (
     parse_sync_options,
     sync_wave,
 )
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.results import (
     CONFIGURED,
@@ -62,10 +61,12 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.results im
     HOOK_RUN,
     PRUNE_SKIPPED,
     PRUNED,
+    RECREATED,
     REPLACED,
     UNCHANGED,
     ObjectResult,
 )
+from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.replace import decide_write, recreation_problem, replace_problem
 
 
 @dataclass
@@ -106,24 +107,6 @@ def _split_hooks(name: str, objects: Iterable[DesiredObject]) -> tuple[list[Desi
                 exc.file, exc.line = obj.source_file, obj.source_line
             raise exc.with_application(name)
     return resources, hooks
-
-
-def _replacement_problem(client: KubeClient, compared: ComparedObject) -> str:
-    """Why the new version cannot replace the live object ('' if it can), asked before anything is deleted.
-
-    A dry-run create with the real name: the API server defaults, validates
-    and admits the object before it looks for the name, so a valid object
-    answers 409 AlreadyExists and an invalid one 422 (a generated name would
-    fail objects whose name is checked, such as CustomResourceDefinitions).
-    """
-    try:
-        client.create(compared.resource, compared.desired or {}, dry_run=True)  # type: ignore[arg-type]
-    except KubeApiError as exc:
-        if exc.status == 409 and exc.reason == "AlreadyExists":
-            return ""
-        secrets = secret_values([compared.desired])
-        return scrub_text(f"its new version is invalid, so the live object was not deleted: {exc.message}", secrets)
-    return ""
 
 
 def _prepare(
@@ -191,19 +174,16 @@ def _prepare(
             # FailOnSharedResource: the sync fails, and nothing is claimed either
             if not ownership.in_run(owner) and claimant_of(compared.live) != set_id and not policy.fail_on_shared_resource:
                 to_claim.append(entry)
-        elif immutable:
-            replace_problem = _replacement_problem(client, compared) if options.replace or policy.replace else ""
-            if replace_problem:
-                problems.append(f"{compared.ref}{where}: {replace_problem}")
-            elif options.replace or policy.replace:
-                entry.action = REPLACED
-                entry.message = (f"an immutable field changed ({', '.join(compared.immutable_fields)}): "
-                                 "deleted and recreated (Replace=true)")
+        elif compared.status == OUT_OF_SYNC and compared.live is not None:
+            # Replace=true / Force=true decide how (and whether) an object out of sync is written
+            decision = decide_write(compared.ref, compared.immutable_fields if immutable else [], compared.message,
+                                    options, policy)
+            problem = decision.refusal or (recreation_problem(client, compared) if decision.action == RECREATED else "")
+            if problem:
+                problems.append(f"{compared.ref}{where}: {problem}")
             else:
-                problems.append(
-                    f"{compared.ref}{where}: {compared.message}. The change needs the object deleted and recreated: "
-                    "annotate it argocd.argoproj.io/sync-options: Replace=true, or set sync_policy.replace"
-                )
+                entry.action = decision.action
+                entry.message = decision.message or entry.message
         elif compared.status == SYNCED:
             entry.action = UNCHANGED
         elif compared.status == MISSING:
@@ -215,8 +195,13 @@ def _prepare(
             entry.message = "not validated: its kind is not served yet (SkipDryRunOnMissingResource); applied when it is"
         elif compared.status == UNKNOWN:
             problems.append(f"{compared.ref}{where}: {compared.message or 'cannot be compared'}")
-        if entry.action in (CONFIGURED, REPLACED) and policy.respect_ignore_differences and rules:
+        if entry.action in (CONFIGURED, REPLACED, RECREATED) and policy.respect_ignore_differences and rules:
             entry.manifest = keep_ignored_fields(rules, compared.ref, compared.desired or {}, compared.live or {})
+        if entry.action == REPLACED:
+            # the PUT is dry-run now: a field only the server fills in fails it before anything is written
+            problem = replace_problem(client, compared, entry.manifest or {})
+            if problem:
+                problems.append(f"{compared.ref}{where}: {problem}")
         if compared.status == EXTRANEOUS:
             _decide_prune(entry, compared, policy, set_id, ours, ownership, desired_count, confirmed)
             entry.wave = _live_wave(compared.live or {})

@@ -18,13 +18,14 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import i
 
 CREATED = "created"
 CONFIGURED = "configured"
-REPLACED = "replaced"
+REPLACED = "replaced"  # Replace=true: a PUT of the whole manifest (kubectl replace)
+RECREATED = "recreated"  # Force=true: deleted and created again (kubectl replace --force, kubectl apply --force)
 PRUNED = "pruned"
 PRUNE_SKIPPED = "prune skipped"
 HANDED_OVER = "handed over"  # no longer ours, not deleted: another application took it or claimed it
 UNCHANGED = "unchanged"
 HOOK_RUN = "hook run"
-WRITE_ACTIONS = frozenset({CREATED, CONFIGURED, REPLACED, PRUNED})
+WRITE_ACTIONS = frozenset({CREATED, CONFIGURED, REPLACED, RECREATED, PRUNED})
 
 SUCCEEDED = "Succeeded"
 FAILED = "Failed"
@@ -126,7 +127,7 @@ class ObjectResult:
         before = _masked(normalise(compared.live)) if compared is not None and compared.live else None
         after = _masked(normalise(self.manifest)) if self.manifest else None
         return {"before": to_yaml(before), "after": to_yaml(after),
-                "before_header": f"{self.ref} (live)", "after_header": f"{self.ref} (recreated)"}
+                "before_header": f"{self.ref} (live)", "after_header": f"{self.ref} ({self.action})"}
 
 
 def _masked(document: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +168,7 @@ class SyncResult:
     @property
     def counts(self) -> dict[str, int]:
         counts = {action.replace(" ", "_"): 0
-                  for action in (CREATED, CONFIGURED, REPLACED, PRUNED, PRUNE_SKIPPED, HANDED_OVER, UNCHANGED)}
+                  for action in (CREATED, CONFIGURED, REPLACED, RECREATED, PRUNED, PRUNE_SKIPPED, HANDED_OVER, UNCHANGED)}
         counts["hooks"] = 0
         counts["failed"] = 0
         for obj in self.resources:

@@ -1,6 +1,6 @@
 # Copyright (c) gitops.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The run: one sync of a prepared plan under the Lease: apply (or replace), hooks, waits, hand-over, prune, records."""
+"""The run: one sync of a prepared plan under the Lease: apply (or replace, or recreate), hooks, waits, hand-over, prune, records."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._record import (
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SyncPolicy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.prepare import _Prepared
+from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.replace import FORCE_HINT, put_body
 from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.results import (
     CONFIGURED,
     CREATED,
@@ -44,6 +45,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.results im
     NOT_RUN,
     PRUNE_SKIPPED,
     PRUNED,
+    RECREATED,
     REPLACED,
     SUCCEEDED,
     UNCHANGED,
@@ -129,7 +131,9 @@ class _Run:
                 # a kind not served when compared (SkipDryRunOnMissingResource) was taken for a namespaced one
                 (entry.manifest or {}).get("metadata", {}).pop("namespace", None)
                 entry.ref = ObjectRef(entry.ref.group, entry.ref.kind, "", entry.ref.name)
-            if entry.action == REPLACED:
+            if entry.action == RECREATED:
+                self._recreate(entry, resource)
+            elif entry.action == REPLACED:
                 self._replace(entry, resource)
             else:
                 entry.live = self.client.apply(resource, entry.manifest or {}, force_conflicts=self.settings.force_conflicts,
@@ -145,8 +149,7 @@ class _Run:
                 entry.message = (f"{exc.message}. Another field manager owns these fields; set force_conflicts: true "
                                  "to take them over")
             elif _is_immutable_error(exc):
-                entry.message = (f"{exc.message}. The change needs the object deleted and recreated: annotate it "
-                                 "argocd.argoproj.io/sync-options: Replace=true, or set sync_policy.replace")
+                entry.message = f"{exc.message}. The change needs the object deleted and recreated: {FORCE_HINT}"
             else:
                 entry.message = exc.message
         except SyncError as exc:
@@ -154,6 +157,24 @@ class _Run:
             entry.message = exc.message
 
     def _replace(self, entry: ObjectResult, resource: ApiResource) -> None:
+        """Replace=true: the whole manifest PUT over the live object (kubectl replace), so what Git does not have goes.
+
+        It is applied first: the apply's field ownership lets later compares see a field Git removes (a PUT alone
+        would leave the fields to an Update manager, which an apply dry-run does not remove). The PUT then carries
+        the applied resourceVersion, so a write by someone else in between fails it instead of being overwritten.
+        """
+        validate = self.policy.validate and entry.options.validate
+        applied = self.client.apply(resource, entry.manifest or {}, force_conflicts=True, validate=validate)
+        version = (applied.get("metadata") or {}).get("resourceVersion")
+        try:
+            entry.live = self.client.replace(resource, put_body(entry.manifest or {}, version))
+        except KubeApiError as exc:
+            if exc.status == 409:
+                raise SyncError(f"not replaced: {entry.ref} was changed by someone else while it was replaced (Git's "
+                                "fields are applied); the next sync replaces it", object_ref=str(entry.ref)) from None
+            raise
+
+    def _recreate(self, entry: ObjectResult, resource: ApiResource) -> None:
         # foreground: a replaced Job's pods (or a Deployment's ReplicaSets) go before the new object comes;
         # the uid: only the object that was compared (and whose replacement was validated) is deleted
         uid = ((entry.live or {}).get("metadata") or {}).get("uid")
@@ -169,7 +190,7 @@ class _Run:
                                        validate=self.policy.validate and entry.options.validate)
 
     def _apply_group(self, entries: list[ObjectResult]) -> None:
-        todo = [e for e in entries if e.action in (CREATED, CONFIGURED, REPLACED)]
+        todo = [e for e in entries if e.action in (CREATED, CONFIGURED, REPLACED, RECREATED)]
         if todo:
             self.guard(f"{todo[0].phase} wave {todo[0].wave} ({len(todo)} object(s) from {todo[0].ref})")
         for entry in entries:

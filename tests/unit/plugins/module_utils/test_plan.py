@@ -150,6 +150,12 @@ def test_sync_options():
     assert options.server_side_apply is True
     confirm = parse_sync_options(annotated("ConfigMap", "c", {"argocd.argoproj.io/sync-options": "Prune=confirm"}))
     assert confirm.prune is False and confirm.prune_confirm is True
+    # Replace and Force are two options, as in gitops-engine: Force alone is not a replace
+    assert options.force is False
+    force = parse_sync_options(annotated("Job", "j", {"argocd.argoproj.io/sync-options": "Force=true"}))
+    assert (force.force, force.replace) == (True, False)
+    both = parse_sync_options(annotated("Job", "j", {"argocd.argoproj.io/sync-options": "Force=true,Replace=true"}))
+    assert (both.force, both.replace) == (True, True)
     with pytest.raises(SpecError, match="option 'Prnue' is unknown"):
         parse_sync_options(annotated("ConfigMap", "c", {"argocd.argoproj.io/sync-options": "Prnue=false"}))
     with pytest.raises(SpecError, match="Replace=yes must be true or false"):

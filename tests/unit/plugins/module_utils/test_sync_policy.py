@@ -123,6 +123,13 @@ def test_history_keeps_the_last_limit_entries_numbered_on():
     assert append_history(history, {"revision": "x"}, 0) == []
 
 
+def test_our_spec_has_replace_and_force_as_two_policies():
+    policy = parse_application({**OURS, "sync_policy": {"replace": True}}).sync_policy
+    assert (policy.replace, policy.force) == (True, False)
+    policy = parse_application({**OURS, "sync_policy": {"force": True}}).sync_policy
+    assert (policy.replace, policy.force) == (False, True)
+
+
 def test_sync_options_map_to_the_policy():
     policy = argo({"syncOptions": [
         "CreateNamespace=true", "PruneLast=true", "Replace=true", "PrunePropagationPolicy=orphan", "ServerSideApply=true",
@@ -142,6 +149,7 @@ def test_sync_options_map_to_the_policy():
     ("Validate=maybe", "Validate=maybe must be true or false"),
     ("ClientSideApplyMigration=false", "ClientSideApplyMigration is not supported"),
     ("SkipSchemaValidation=true", "is not a sync option Argo CD documents"),
+    ("Force=true", "Argo CD does not read Force from the application's syncOptions"),
 ])
 def test_unsupported_or_malformed_sync_options_are_refused_by_name(option, words):
     assert words in argo_error({"syncOptions": [option]})
