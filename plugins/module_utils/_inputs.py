@@ -284,7 +284,9 @@ class ApplicationInput:
             for guard in guards:
                 guard.check_repo(self.name, url, context)
 
-        rendered = render_application(self.app, self.cache_dir, repo_check if guards else None, self.repositories)
+        # helm lookup, when the application asks for it, reads the cluster as the run does (the client's identity)
+        rendered = render_application(self.app, self.cache_dir, repo_check if guards else None, self.repositories,
+                                      lookup_connection=getattr(client, "connection", None))
         self.objects = rendered.objects
         for guard in self.guards:
             guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client, self.cluster)
