@@ -72,15 +72,17 @@ def lookup_kubeconfig(connection: ResolvedConnection, namespace: str) -> tuple[d
     elif cert_file:
         user["client-certificate"] = str(cert_file)
     if key_data:
-        user["client-key-data"] = _b64(key_data)
-        secrets += [key_data, user["client-key-data"]]  # type: ignore[list-item]
+        encoded_key = _b64(key_data)
+        user["client-key-data"] = encoded_key
+        secrets += [key_data, encoded_key]
     elif key_file:
         user["client-key"] = str(key_file)
     # the header the module sends itself (for an exec plugin, the token it produced for this run)
     authorization = connection.auth_headers().get("Authorization", "")
     if authorization.startswith("Bearer "):
-        user["token"] = authorization[len("Bearer "):]
-        secrets.append(user["token"])  # type: ignore[arg-type]
+        token = authorization[len("Bearer "):]
+        user["token"] = token
+        secrets.append(token)
     elif authorization.startswith("Basic "):
         username, dummy, password = base64.b64decode(authorization[len("Basic "):]).decode("utf-8").partition(":")
         user.update(username=username, password=password)
