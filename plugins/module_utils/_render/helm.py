@@ -61,12 +61,12 @@ def render_helm(ctx: RenderContext) -> list[DesiredObject]:
     binary = find_binary("helm")
     if not (ctx.app_dir / "Chart.yaml").is_file():
         raise RenderError(f"no Chart.yaml in {ctx.rel_path!r}, but the spec asks for helm", file=ctx.rel_path)
-    # dependencies not vendored under charts/ are fetched, as Argo CD's `helm dependency build` does
-    ensure_dependencies(ctx, ctx.app_dir, vendored_charts(ctx.app_dir))
     lookup = ctx.app.lookup_wanted(ctx.spec)
     if lookup and ctx.lookup_connection is None:
         raise RenderError("the application asks for helm lookup, which reads the destination cluster, but this render "
                           "has no cluster connection", file=ctx.rel_path)
+    # dependencies not vendored under charts/ are fetched, as Argo CD's `helm dependency build` does
+    ensure_dependencies(ctx, ctx.app_dir, vendored_charts(ctx.app_dir))
     with tempfile.TemporaryDirectory(prefix="gitops-helm-") as temp:
         home = Path(temp)
         argv = [binary, "template", options.release_name or ctx.app.name, str(ctx.app_dir)]

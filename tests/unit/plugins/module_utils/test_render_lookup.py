@@ -194,3 +194,13 @@ def test_unauthenticated_lookup_says_the_credentials_were_refused():
                                    'unable to get apiresource from unstructured: /v1, Kind=Secret: Unauthorized'), "kubeconfig /k")
     assert "refused the credentials of this run (kubeconfig /k)" in err.message
 
+
+
+def test_spec_identity_counts_lookup_switched_on_and_keeps_earlier_digests_while_it_is_off():
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import _spec_identity
+
+    off = _spec_identity(parse_application(app_spec()))
+    assert "lookup" not in off["source"]["helm"] and "helm_lookup" not in off
+    assert _spec_identity(parse_application(app_spec(lookup=True))) != off
+    assert _spec_identity(parse_application(argocd({"gitops.kubernetes/helm-lookup": "true"}))) != \
+        _spec_identity(parse_application(argocd({})))
