@@ -79,7 +79,16 @@ options:
         C(version) (only C(v3)), C(skip_crds) (default V(false): CRDs from the chart's C(crds/) are rendered),
         C(skip_tests) (leave out the chart's test hooks), C(skip_schema_validation), C(kube_version),
         C(api_versions), C(pass_credentials) (default V(false): a chart archive on another host than its repository
-        gets no credentials)."
+        gets no credentials), C(lookup) (default V(false): Helm's C(lookup) finds nothing, as in Helm's C(template)
+        and Argo CD; V(true): it reads live objects of the destination cluster with the run's own connection, see
+        below)."
+      - "Helm C(lookup): with C(helm.lookup) (or the Argo CD annotation below) the chart is rendered with
+        C(helm template --dry-run=server), so C(lookup) reads the cluster of the module's connection options with
+        that identity and nothing more (Helm gets a private kubeconfig file of mode C(0600) holding only that
+        connection, removed after the render; Helm's own E(HELM_KUBETOKEN)-like variables are not honoured);
+        everything else stays a client-side render. Such a render is never taken from or written to the render
+        cache, since live objects can change. A lookup the identity may not perform fails the render, naming the
+        object and the verb, so nothing is applied or pruned."
       - "C(sources) instead of C(source): a list of sources (the keys above, plus C(ref) and C(name)) whose objects
         form one application, as Argo CD's C(spec.sources). Each is resolved, rendered and cached on its own. A
         source with C(ref) lends its checkout to the other sources' C(helm.value_files) and C(helm.file_parameters)
@@ -155,8 +164,10 @@ options:
       - "C(spec.source.plugin), C(helm.version=v2), C(ServerSideApply=false), C(ClientSideApplyMigration),
         C(retry.refresh) and every other field are refused with an error naming them and saying why.
         C(metadata.finalizers) means what C(finalizers) above means (Argo CD's C(pre-delete-finalizer) and
-        C(post-delete-finalizer) are refused: those hooks are not run). Other C(metadata) fields and C(status) do
-        not change what is deployed and are ignored."
+        C(post-delete-finalizer) are refused: those hooks are not run). The annotation
+        C(gitops.kubernetes/helm-lookup) (V(\"true\") or V(\"false\")) turns Helm C(lookup) on for every Helm
+        source of the application (C(helm.lookup) above); on an application none of whose sources is a Helm chart it
+        is an error. Other C(metadata) fields and C(status) do not change what is deployed and are ignored."
     type: dict
     required: true
   cache_dir:

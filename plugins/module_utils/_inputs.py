@@ -155,6 +155,10 @@ def _spec_identity(app: Application) -> dict[str, Any]:
     for source in [spec["source"], *spec.get("more_sources", [])]:
         for key in ("username", "password", "ssh_private_key_file", "ssh_known_hosts_file", "ssh_strict_host_key_checking"):
             source.pop(key, None)
+        if source.get("helm") and not source["helm"].get("lookup"):
+            del source["helm"]["lookup"]  # off, as before it existed: the digests recorded by earlier syncs still match
+    if not spec.get("helm_lookup"):
+        spec.pop("helm_lookup", None)
     for key in ("automated", "self_heal", "retry", "history_limit"):
         spec["sync_policy"].pop(key, None)
     spec.pop("info", None)
@@ -285,7 +289,9 @@ class ApplicationInput:
             for guard in guards:
                 guard.check_repo(self.name, url, context)
 
-        rendered = render_application(self.app, self.cache_dir, repo_check if guards else None, self.repositories)
+        # helm lookup, when the application asks for it, reads the cluster as the run does (the client's identity)
+        rendered = render_application(self.app, self.cache_dir, repo_check if guards else None, self.repositories,
+                                      lookup_connection=getattr(client, "connection", None))
         self.objects = rendered.objects
         for guard in self.guards:
             guard.check_objects(self.name, rendered.objects, namespace or default_namespace, client, self.cluster)

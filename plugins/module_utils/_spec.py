@@ -50,6 +50,8 @@ _UNSUPPORTED_FINALIZERS = {
     "post-delete-finalizer.argocd.argoproj.io": "PostDelete hooks are not run when an application is deleted",
 }
 RENDERERS = ("directory", "kustomize", "helm")
+# on an Argo CD Application: "true" renders its Helm sources with lookup against the destination cluster
+HELM_LOOKUP_ANNOTATION = "gitops.kubernetes/helm-lookup"
 
 # metadata.name rules (RFC 1123 subdomain): the name becomes an object name (inventory parent)
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -152,6 +154,8 @@ class HelmOptions:
     api_versions: list[str] = field(default_factory=list)
     # send the chart repository's credentials to a chart archive on another host too (Helm's --pass-credentials)
     pass_credentials: bool = False
+    # Helm's lookup reads the destination cluster with the run's identity (--dry-run=server); off, it finds nothing
+    lookup: bool = False
 
     def referenced_sources(self) -> list[str]:
         """The ref names ($name/...) the value files and file parameters use, in order of first use."""
@@ -311,10 +315,16 @@ class Application:
     finalizer: str | None = None
     # the sources after the first (spec.sources[1:]); a field of its own so dataclasses.replace(app, source=...) works
     more_sources: list[SourceSpec] = field(default_factory=list)
+    # every Helm render of the application does lookup (the Argo CD annotation; our spec says it per source)
+    helm_lookup: bool = False
 
     @property
     def sources(self) -> list[SourceSpec]:
         return [self.source, *self.more_sources]
+
+    def lookup_wanted(self, source: SourceSpec) -> bool:
+        """Whether a Helm render of this source reads the cluster for lookup (helm.lookup or the annotation)."""
+        return self.helm_lookup or bool(source.helm and source.helm.lookup)
 
     @property
     def multi_source(self) -> bool:
@@ -590,7 +600,7 @@ def _parse_our_source(source: _Reader, many: bool) -> SourceSpec:
         helm = source.child("helm")
         helm.only(("release_name", "value_files", "values", "parameters", "file_parameters", "ignore_missing_value_files",
                    "namespace", "skip_crds", "skip_tests", "skip_schema_validation", "version", "kube_version",
-                   "api_versions", "pass_credentials"))
+                   "api_versions", "pass_credentials", "lookup"))
         _check_helm_version(helm)
         spec.helm = HelmOptions(
             release_name=helm.text("release_name"),
@@ -606,6 +616,7 @@ def _parse_our_source(source: _Reader, many: bool) -> SourceSpec:
             pass_credentials=helm.flag("pass_credentials"),
             kube_version=helm.text("kube_version"),
             api_versions=helm.texts("api_versions"),
+            lookup=helm.flag("lookup"),
         )
     _check_source(source, spec)
     return spec
@@ -679,7 +690,24 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
         ignore_differences=ignores,
         info=_info(spec, "info"),
         finalizer=_finalizer(meta, "finalizers"),
+        helm_lookup=_helm_lookup_annotation(meta, sources),
     )
+
+
+def _helm_lookup_annotation(meta: _Reader, sources: list[SourceSpec]) -> bool:
+    """The gitops.kubernetes/helm-lookup annotation: "true" or "false"; on an application that renders no Helm it
+    would change nothing, so it is refused there rather than ignored."""
+    annotations = meta.raw.get("annotations")
+    value = annotations.get(HELM_LOOKUP_ANNOTATION) if isinstance(annotations, dict) else None
+    if value is None:
+        return False
+    where = f"annotations[{HELM_LOOKUP_ANNOTATION!r}]"
+    if not isinstance(value, str) or value.lower() not in ("true", "false"):
+        meta.fail(f"must be \"true\" or \"false\", got {value!r}", where)
+    wanted = value.lower() == "true"
+    if wanted and all(source.ref_only or source.directory is not None or source.kustomize is not None for source in sources):
+        meta.fail("asks for Helm lookup, but no source of the application can be a Helm chart", where)
+    return wanted
 
 
 def _parse_argo_source(source: _Reader, many: bool) -> SourceSpec:

@@ -15,12 +15,14 @@ description:
     it with the renderer the path calls for (plain manifests, Jsonnet, kustomize or Helm), the way Argo CD would;
     an application with several C(sources) has each rendered and their objects combined.
   - Returns the objects in a deterministic order together with the commit and, for each object, the
-    repository-relative file it came from. Never talks to a cluster.
+    repository-relative file it came from. Never talks to a cluster, except to let Helm's C(lookup) read live
+    objects for an application that asks for it (see O(kubeconfig) and the notes).
   - Rendering the same commit, path and options again is served from the render cache.
   - Secret values are masked in the returned RV(manifests); use O(dest) to get the objects as files.
 extends_documentation_fragment:
   - gitops.kubernetes._application
   - gitops.kubernetes._repositories
+  - gitops.kubernetes._kube_connection
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -44,6 +46,13 @@ notes:
     and kustomizations, the C(helm) and C(kustomize) binaries.
   - Chart dependencies not vendored under C(charts/) are fetched from their chart repositories or OCI registries at
     render time, with the credentials of O(repositories).
+  - "Helm's C(lookup) finds nothing (Helm's and Argo CD's default) unless the application asks for it: C(helm.lookup: true)
+    on a source of this collection's spec, or the annotation C(gitops.kubernetes/helm-lookup: \"true\") on an Argo CD
+    Application. Its charts are then rendered with C(helm template --dry-run=server) against the cluster of the
+    connection options (O(kubeconfig), O(context), O(host), O(api_key), ...), read with that identity and nothing
+    more: Helm gets a private kubeconfig file (mode C(0600), removed after the render) holding only that connection.
+    Such renders are never cached. A lookup the identity may not perform fails the render, naming the object it
+    tried to read. The connection options are only used, and only needed, for such applications."
 seealso:
   - module: gitops.kubernetes.gitops_diff
   - name: Argo CD Application specification
@@ -277,6 +286,8 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import kube_connection_argument_spec
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kubeconfig import ConnectionSettings, resolve_connection
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import mask_helm_values, mask_secret
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render import (
@@ -332,7 +343,8 @@ def write_dest(dest: str, objects: list[DesiredObject], check_mode: bool) -> tup
 
 def main() -> None:
     module = GitopsModule(
-        argument_spec={**APPLICATION_ARGUMENT_SPEC, **REPOSITORIES_ARGUMENT_SPEC, "dest": {"type": "path"}},
+        argument_spec={**APPLICATION_ARGUMENT_SPEC, **REPOSITORIES_ARGUMENT_SPEC, **kube_connection_argument_spec(),
+                       "dest": {"type": "path"}},
         supports_check_mode=True,
     )
     # the spec is a free-form dict, so its secrets are registered by hand before anything can echo them
@@ -349,8 +361,12 @@ def main() -> None:
     try:
         app = parse_application(module.params["application"])
         result["application"] = app.name
+        # the cluster is only reached for helm lookup, and only when the application asks for it
+        wants_lookup = any(app.lookup_wanted(source) for source in app.sources)
+        connection = resolve_connection(ConnectionSettings.from_params(module.params)) if wants_lookup else None
         rendered = render_application(app, module.params["cache_dir"],
-                                      repositories=parse_repositories(module.params["repositories"]))
+                                      repositories=parse_repositories(module.params["repositories"]),
+                                      lookup_connection=connection)
     except GitopsError as err:
         module.fail_json(msg=str(err), invocation=invocation, **{**result, **err.to_result()})
 

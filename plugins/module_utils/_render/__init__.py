@@ -10,7 +10,9 @@ Every object keeps the repository-relative file it came from, so errors and
 reports can point at a line in Git.
 
 Results are cached on disk by (commit, path, render options, tool binaries):
-rendering the same commit again costs one JSON read and no checkout.
+rendering the same commit again costs one JSON read and no checkout. A Helm
+render with lookup is never cached: it depends on live objects, which no key
+can pin, and would put what it read from the cluster on disk.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, RenderError, SourceError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kubeconfig import ResolvedConnection
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.cache import RenderCache, render_cache_key
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.chart import ChartSource
@@ -103,10 +106,12 @@ class _SourceWork:
     refs: "_RefCheckouts"
     cache: RenderCache | None
     credentials: list[RepositoryCredential]  # for chart dependencies
+    lookup_connection: ResolvedConnection | None = None
 
 
 def render_application(app: Application, cache_dir: str | None = None, repo_check: RepoCheck | None = None,
-                       repositories: list[RepositoryCredential] | None = None) -> RenderResult:
+                       repositories: list[RepositoryCredential] | None = None,
+                       lookup_connection: ResolvedConnection | None = None) -> RenderResult:
     """Source and Render stages for one application, every source of it.
 
     Each source is resolved and rendered on its own (and cached on its own); a
@@ -116,7 +121,9 @@ def render_application(app: Application, cache_dir: str | None = None, repo_chec
     repo_check vets the URL of every submodule the render uses (the policy's
     allowed_repos), on a render from the cache as well. repositories are the
     credentials matched by URL prefix to chart repositories, OCI registries
-    and (when the spec gives none) Git repositories.
+    and (when the spec gives none) Git repositories. lookup_connection is the
+    run's cluster connection, which a Helm render reads live objects with when
+    the application asks for lookup (such a render is never cached).
     Raises SourceError or RenderError (with the application name attached), or what repo_check raises.
     """
     try:
@@ -134,9 +141,11 @@ def render_application(app: Application, cache_dir: str | None = None, repo_chec
                     resolved = git.resolve()
                 except GitopsError as err:
                     raise _in_source(err, app, index) from None
-                # remote kustomize bases are not pinned by the commit, so such renders are never reused
-                work = _SourceWork(app, index, source, git, resolved, refs,
-                                   RenderCache(cache_dir) if not source.allow_remote_bases else None, credentials)
+                # remote kustomize bases are not pinned by the commit, nor live objects a helm lookup reads:
+                # such renders are never reused
+                pure = not source.allow_remote_bases and not app.lookup_wanted(source)
+                work = _SourceWork(app, index, source, git, resolved, refs, RenderCache(cache_dir) if pure else None,
+                                   credentials, lookup_connection)
                 works[index] = work
                 if source.ref:
                     refs.works[source.ref] = work
@@ -144,9 +153,13 @@ def render_application(app: Application, cache_dir: str | None = None, repo_chec
             for index, source in enumerate(app.sources):
                 try:
                     rendered.append(_render_git_source(works[index]) if index in works
-                                    else _render_chart_source(app, index, source, cache_dir, credentials))
+                                    else _render_chart_source(app, index, source, cache_dir, credentials, lookup_connection))
                 except GitopsError as err:
                     raise _in_source(err, app, index) from None
+        if app.helm_lookup and not any(one.renderer == "helm" for one in rendered):
+            # the annotation would change nothing: say so rather than ignore it
+            raise RenderError("the application asks for helm lookup (annotation gitops.kubernetes/helm-lookup), "
+                              "but none of its sources is a Helm chart")
         objects = combine_sources(rendered)
         first = rendered[0]
         rendering = [one for one in rendered if one.renderer]
@@ -224,7 +237,7 @@ def _render_git_source(work: _SourceWork) -> SourceRender:
             context = RenderContext(root=root.resolve(), app_dir=app_dir, rel_path=source.path, app=app,
                                     secrets=[*work.git.secrets, *secrets(work.credentials)], source=source, revision=sha,
                                     ref_root=work.refs.root, cache_dir=work.git.cache_dir.as_posix(),
-                                    repositories=work.credentials)
+                                    repositories=work.credentials, lookup_connection=work.lookup_connection)
             objects = _RENDERERS[renderer](context)
     check_duplicates(objects)
     if work.cache:
@@ -234,28 +247,30 @@ def _render_git_source(work: _SourceWork) -> SourceRender:
 
 
 def _render_chart_source(app: Application, index: int, source: SourceSpec, cache_dir: str,
-                         credentials: list[RepositoryCredential]) -> SourceRender:
+                         credentials: list[RepositoryCredential], lookup_connection: ResolvedConnection | None = None) -> SourceRender:
     """A chart from a chart repository or an OCI registry; its revision is '<version>@sha256:<archive digest>'."""
     if source.username or source.password:
         # credentials in the spec (or its URL) serve this repository before any matched by prefix
         credentials = [RepositoryCredential(url=source.repo_url, username=source.username,
                                             password=source.password, exact=True), *credentials]
-    chart = ChartSource(app, cache_dir, credentials, source)
+    chart = ChartSource(app, cache_dir, credentials, source, lookup_connection)
     archive = chart.fetch()
     commit = CommitInfo(sha=archive.digest, author="", date="", subject=f"chart {archive.chart} {archive.version} from "
                         f"{archive.repo_url}")
     result = SourceRender(index=index, label=source.label(index), repo_url=archive.repo_url, path="",
                           revision=archive.revision, commit=commit, renderer="helm", objects=[])
-    cache = RenderCache(cache_dir)
+    # a render with helm lookup depends on live objects: never reused
+    cache = RenderCache(cache_dir) if not app.lookup_wanted(source) else None
     # the archive digest pins the chart's content as a commit SHA pins a repository's
     key = render_cache_key(app, f"{archive.repo_url} {archive.chart} {archive.revision}", source)
-    cached = cache.load(key)
+    cached = cache.load(key) if cache else None
     if cached is not None:
         result.objects, result.cache_hit = cached[1], True
         return result
     objects = chart.render(archive, [value for value in (*secrets(credentials), source.password) if value])
     check_duplicates(objects)
-    cache.store(key, "helm", objects)
+    if cache:
+        cache.store(key, "helm", objects)
     result.objects = objects
     return result
 

@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import tool_stamp
@@ -34,7 +35,7 @@ def render_cache_key(app: Application, sha: str, source: SourceSpec | None = Non
         "renderer": source.renderer,
         "directory": dataclasses.asdict(source.directory) if source.directory else None,
         "kustomize": dataclasses.asdict(source.kustomize) if source.kustomize else None,
-        "helm": dataclasses.asdict(source.helm) if source.helm else None,
+        "helm": _helm_material(source),
         # the application name is helm's default release name, the namespace its --namespace
         "name": app.name,
         "namespace": app.destination.namespace,
@@ -46,6 +47,16 @@ def render_cache_key(app: Application, sha: str, source: SourceSpec | None = Non
         # Jsonnet variables may name Argo CD's build environment ($ARGOCD_APP_SOURCE_REPO_URL, ...)
         material["source"] = [strip_url_credentials(source.repo_url), source.revision]
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _helm_material(source: SourceSpec) -> dict[str, Any] | None:
+    """The helm options a render depends on; lookup is left out, since a render with lookup is never cached
+    (and leaving it out keeps the keys of renders cached before it existed)."""
+    if not source.helm:
+        return None
+    material = dataclasses.asdict(source.helm)
+    material.pop("lookup", None)
+    return material
 
 
 class RenderCache:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError, SourceError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kubeconfig import ResolvedConnection
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.helm import render_helm
@@ -34,6 +35,7 @@ class ChartSource:
     cache_dir: str
     credentials: list[RepositoryCredential]
     source: SourceSpec | None = None  # the application's chart source (default: its first)
+    lookup_connection: ResolvedConnection | None = None  # for helm lookup, when the application asks for it
 
     @property
     def spec(self) -> SourceSpec:
@@ -55,7 +57,8 @@ class ChartSource:
             root = Path(temp).resolve()
             chart_dir = unpack_chart(archive, root)
             context = RenderContext(root=chart_dir, app_dir=chart_dir, rel_path=".", app=self.app, secrets=secrets,
-                                    source=self.spec, cache_dir=self.cache_dir, repositories=self.credentials)
+                                    source=self.spec, cache_dir=self.cache_dir, repositories=self.credentials,
+                                    lookup_connection=self.lookup_connection)
             try:
                 objects = render_helm(context)
             except RenderError as err:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import RenderError
+from ansible_collections.gitops.kubernetes.plugins.module_utils._kubeconfig import ResolvedConnection
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import RepositoryCredential
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application, SourceSpec
@@ -39,6 +40,8 @@ class RenderContext:
     revision: str = ""  # the commit rendered, for Argo CD's build environment
     # ref name -> the checkout of that ref source (checked out on first use: only a render that misses the cache needs it)
     ref_root: Callable[[str], Path] | None = None
+    # the run's cluster connection, lent to helm when the application asks for lookup (None: no cluster at hand)
+    lookup_connection: ResolvedConnection | None = None
 
     def __post_init__(self) -> None:
         if self.source is None:

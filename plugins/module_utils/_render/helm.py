@@ -21,6 +21,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scalar_forms, scalars
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.dependencies import ensure_dependencies
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.context import RenderContext, find_binary, isolated_env, private_file, run_tool
+from ansible_collections.gitops.kubernetes.plugins.module_utils._render.lookup import lookup_environment, lookup_error
 from ansible_collections.gitops.kubernetes.plugins.module_utils._render.manifests import iter_yaml_documents, load_manifests, read_text
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import resolve_in_checkout
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import HelmOptions, ref_name_of
@@ -60,6 +61,10 @@ def render_helm(ctx: RenderContext) -> list[DesiredObject]:
     binary = find_binary("helm")
     if not (ctx.app_dir / "Chart.yaml").is_file():
         raise RenderError(f"no Chart.yaml in {ctx.rel_path!r}, but the spec asks for helm", file=ctx.rel_path)
+    lookup = ctx.app.lookup_wanted(ctx.spec)
+    if lookup and ctx.lookup_connection is None:
+        raise RenderError("the application asks for helm lookup, which reads the destination cluster, but this render "
+                          "has no cluster connection", file=ctx.rel_path)
     # dependencies not vendored under charts/ are fetched, as Argo CD's `helm dependency build` does
     ensure_dependencies(ctx, ctx.app_dir, vendored_charts(ctx.app_dir))
     with tempfile.TemporaryDirectory(prefix="gitops-helm-") as temp:
@@ -106,7 +111,18 @@ def render_helm(ctx: RenderContext) -> list[DesiredObject]:
         # helm may quote a value in an error: values and parameters are the chart's secrets
         hidden = [form for value in scalars(options.values) for form in scalar_forms(value)]
         hidden += [parameter.value for parameter in options.parameters]
-        output = run_tool(ctx, argv, cwd=ctx.app_dir, env=env, hidden=hidden)
+        if lookup and ctx.lookup_connection is not None:
+            # lookup reads the cluster with the run's identity; anything else stays a client-side render
+            lookup_env, credentials = lookup_environment(ctx.lookup_connection, namespace or "default", home)
+            env.update(lookup_env)
+            hidden += credentials
+            argv.append("--dry-run=server")
+            try:
+                output = run_tool(ctx, argv, cwd=ctx.app_dir, env=env, hidden=hidden)
+            except RenderError as err:
+                raise lookup_error(err, ctx.lookup_connection.description) from None
+        else:
+            output = run_tool(ctx, argv, cwd=ctx.app_dir, env=env, hidden=hidden)
     return parse_helm_output(ctx, output)
 
 
