@@ -128,6 +128,23 @@ description:
     (labelled C(gitops.kubernetes/hook-of)) are deleted too; hook objects of other kinds stay. A deletion that stops
     keeps the inventory, so running it again resumes. PreDelete and PostDelete hooks are not run (an Argo CD
     Application with their finalizers is refused)."
+  - "Dependencies (not an Argo CD feature; argo-cd#3517): an application with C(depends_on) (our spec, an entry of
+    O(applications) with C(manifests)) or the annotation C(gitops.kubernetes/depends-on) (an Argo CD manifest,
+    comma-separated names) starts only after every application it names has finished its sync without error and is
+    V(Healthy); one still V(Progressing) is waited for, at most O(wait_timeout) seconds, even with O(wait=false).
+    Applications that do not depend on each other still run concurrently (at most 4 at a time), and a dependant starts
+    as soon as its own dependencies are done, not after the whole run's first wave. A dependency that failed, is not
+    V(Healthy), or is not V(Synced) and not synced by this run (a manual application, a sync window) skips its
+    dependants, transitively, without reading or writing anything of them: their entry in RV(applications) has
+    RV(skipped) V(skipped: depends on db, which failed: ...) and C(sync_status) and C(health_status) V(Unknown); the
+    task does not fail for a skip. Names are looked up among the applications of the run, app of apps children
+    and generated applications included; an unknown name, a name two applications share, or a cycle fails the task
+    before anything is written, naming the applications (when an application's render failed, its children are
+    unknown: who depends on a name not found is then skipped with that reason). A dependency that O(only) or
+    O(skip) leaves out is rendered and compared, never written: it must be V(Synced) and V(Healthy) on the cluster
+    as it is (RV(dependencies_not_selected)), else its dependants are skipped. RV(sync_order) gives the waves (in
+    check mode too, where only an error or an application the real run would not sync skips a dependant). A
+    deletion (O(state=absent)) does not follow C(depends_on)."
   - "Rollback (O(rollback)), as C(argocd app rollback): the application is synced at exactly the commit a
     successful entry of its sync history recorded, and the new entry says which (C(rollback_of)). Argo CD refuses a
     rollback while automated sync is on, since its controller would move forward again at once; here nothing runs
@@ -242,8 +259,9 @@ options:
   applications:
     description:
       - Several applications synced concurrently in one call (at most 4 at a time), each as O(application) or as a
-        dictionary with C(name), C(manifests) and optionally C(destination), C(revision), C(sync_policy) and
-        C(ignore_differences). One failing application does not stop the others; the task fails after all ran.
+        dictionary with C(name), C(manifests) and optionally C(destination), C(revision), C(sync_policy),
+        C(ignore_differences) and C(depends_on). One failing application does not stop the others; the task fails
+        after all ran. C(depends_on) orders them (see the description).
     type: list
     elements: dict
   force_conflicts:
@@ -524,8 +542,11 @@ namespace_created:
   returned: when it was
   type: bool
 skipped:
-  description: Why this run did not sync the application although it drifted (a manual application, or automated
-    without self-heal and nothing new in Git); its drift is reported in RV(resources).
+  description:
+    - Why this run did not sync the application although it drifted (a manual application, or automated
+      without self-heal and nothing new in Git); its drift is reported in RV(resources).
+    - "For an application a dependency kept from running (see C(depends_on)), V(skipped: depends on <name>, which ...);
+      nothing of it was read or written."
   returned: when the run did not sync a drifted application
   type: str
 attempts:
@@ -571,6 +592,22 @@ removed_applications:
       removed. An ApplicationSet with C(applicationsSync: create-update) keeps them. Nothing is removed when an
       application of the run failed."
   returned: when O(applicationsets) or O(applicationset_files) is given
+  type: list
+  elements: dict
+sync_order:
+  description:
+    - When an application of the run has C(depends_on), the order the run uses, as waves of application names - an
+      application is in the first wave after every application it depends on (it starts as soon as those are done).
+      Applications O(only) or O(skip) left out are not listed.
+  returned: when an application depends on another
+  type: list
+  elements: list
+  sample: [[db, cache], [api], [web]]
+dependencies_not_selected:
+  description:
+    - The dependencies O(only) or O(skip) left out (C(name), C(namespace), C(sync_status), C(health_status), C(error)
+      when they could not be compared); they were compared, not synced.
+  returned: when a selected application depends on one the selection left out
   type: list
   elements: dict
 sync_skipped:
