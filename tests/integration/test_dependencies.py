@@ -210,3 +210,36 @@ def test_dep_app_of_apps_children_depend_on_each_other_through_the_annotation(ru
     db, api = last_sync(kubectl, namespace, "dep-child-db"), last_sync(kubectl, namespace, "dep-child-api")
     assert db["finished_at"] <= api["started_at"]
     assert run.application("prod", "dep-child-api")["status"] == "Synced"
+
+
+def test_dep_module_reports_unselected_dependencies_and_the_order_for_manifests_entries(ansible_playbook, kubectl, namespace):
+    """gitops_sync itself: depends_on of entries with manifests, a dependency `only` leaves out, check mode's order."""
+    import yaml
+
+    def entry(name: str, depends_on: list[str]) -> dict[str, Any]:
+        return {"name": name, "manifests": [yaml.safe_load(config_map(name).replace("\n        ", "\n"))],
+                "destination": {"namespace": namespace}, "depends_on": depends_on}
+
+    applications = [entry("dep-m2", ["dep-m1"]), entry("dep-m1", []), entry("dep-m3", ["dep-m2"])]
+
+    def tasks(only: list[str]) -> str:
+        return yaml.safe_dump([{"name": "sync", "gitops.kubernetes.gitops_sync": {
+            "kubeconfig": "{{ gitops_test_kubeconfig }}", "applications": applications, "only": only},
+            "register": "synced"}])
+
+    check = ansible_playbook(tasks(["dep-m2", "dep-m3"]), check=True)["synced"]
+    assert check["sync_order"] == [["dep-m2"], ["dep-m3"]]
+    assert check["dependencies_not_selected"] == [
+        {"name": "dep-m1", "namespace": namespace, "sync_status": "OutOfSync", "health_status": "Missing"}]
+    skipped = {app["name"]: app.get("skipped") for app in check["applications"]}
+    assert skipped == {"dep-m2": "skipped: depends on dep-m1, which is OutOfSync and this run does not sync it "
+                                 "(it is not selected in this run)",
+                       "dep-m3": "skipped: depends on dep-m2, which was skipped (depends on dep-m1, which is OutOfSync "
+                                 "and this run does not sync it (it is not selected in this run))"}
+    assert check["changed"] is False
+
+    everything = ansible_playbook(tasks(["dep-m*"]))["synced"]
+    assert everything["sync_order"] == [["dep-m1"], ["dep-m2"], ["dep-m3"]], everything
+    assert "dependencies_not_selected" not in everything
+    assert all(app["sync_status"] == "Synced" for app in everything["applications"])
+    assert kubectl.exists("configmap/dep-m3", "-n", namespace)
