@@ -182,6 +182,7 @@ def run_in_order(graph: DependencyGraph, inputs: list[Any], work: Callable[[Any]
             skip_from(index, reason)
     ready = [index for index, needs in waiting.items() if not needs and outcomes[index] is None]
     running: dict[Future[_Done[T]], int] = {}
+    workers = max(1, workers)
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(inputs)))) as pool:
         while ready or running:
             while ready and len(running) < workers:
