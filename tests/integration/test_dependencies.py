@@ -243,3 +243,21 @@ def test_dep_module_reports_unselected_dependencies_and_the_order_for_manifests_
     assert "dependencies_not_selected" not in everything
     assert all(app["sync_status"] == "Synced" for app in everything["applications"])
     assert kubectl.exists("configmap/dep-m3", "-n", namespace)
+
+
+def test_dep_dependant_waits_for_its_dependency_to_be_healthy_even_without_gitops_wait(run_role, git_repo, kubectl, namespace):
+    repo = git_repo()
+    repo.commit({"dep-w1/deployment.yaml": deployment("dep-w1"), "dep-w2/deployment.yaml": deployment("dep-w2")})
+    apps = {"gitops_applications": [application("dep-w2", repo.url, "dep-w2", namespace, depends_on=["dep-w1"]),
+                                    application("dep-w1", repo.url, "dep-w1", namespace)],
+            "gitops_wait": False}
+
+    run = run_role("gitops.kubernetes.sync", {"prod": apps})
+    assert run.rc == 0, run.stdout[-3000:]
+    # without waves waited for, the dependency's sync returns at once; its dependant still waited until it was Healthy
+    assert run.application("prod", "dep-w1")["health_status"] == "Healthy"
+    ready = next(c for c in kubectl.get("deployment/dep-w1", "-n", namespace)["status"]["conditions"]
+                 if c["type"] == "Available")
+    assert ready["status"] == "True"
+    assert ready["lastTransitionTime"] <= kubectl.get("deployment/dep-w2", "-n", namespace)["metadata"]["creationTimestamp"]
+    assert last_sync(kubectl, namespace, "dep-w1")["finished_at"] <= last_sync(kubectl, namespace, "dep-w2")["started_at"]

@@ -348,3 +348,17 @@ def test_check_mode_does_not_wait_for_or_judge_the_health_of_a_dependency_it_wou
     client = FakeClient([])
     assert dependency_block(client, synced("Progressing", live=deployment(False)), SyncSettings(check_mode=True), True) is None
     assert client.gets == 0
+
+
+def test_generated_applications_take_depends_on_from_the_template_and_their_element():
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import inputs_from_params
+
+    template = {"source": {"repo_url": "https://example.org/apps.git"}, "depends_on": ["db"]}
+    params = {"generators": [{"list": {"template": template, "elements": [
+        {"name": "api"}, {"name": "db", "depends_on": []}, {"name": "web", "depends_on": ["api", "db"]}]}}],
+        "applications": [], "only": ["api", "web"]}
+    excluded: list[dict[str, Any]] = []
+    inputs = inputs_from_params(params, "/tmp", excluded=excluded)
+    assert [(one.name, one.depends_on) for one in inputs] == [("api", ["db"]), ("web", ["api", "db"])]
+    # db, left out by only, joins the run to be compared as their dependency
+    assert [(one.name, one.selected) for one in selection_dependencies(inputs, excluded)] == [("db", False)]
