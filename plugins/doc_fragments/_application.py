@@ -135,6 +135,10 @@ options:
         sync options of the same names."
       - "C(info): a list of C(name) and C(value), shown in the module's result (Argo CD's C(spec.info));
         it changes nothing deployed."
+      - "C(depends_on): names of applications of the same run that must be synced and V(Healthy) before
+        M(gitops.kubernetes.gitops_sync) starts this one (see its description). Not part of Argo CD; an Argo CD
+        manifest gives it as the annotation C(gitops.kubernetes/depends-on) (comma-separated names). An application
+        cannot depend on itself; invalid names are refused."
       - "C(ignore_differences): a list of C(group), C(kind) (required), C(name), C(namespace) and at least one of
         C(json_pointers), C(jq_path_expressions), C(managed_fields_managers)."
       - "C(finalizers): Argo CD's deletion finalizer, C(resources-finalizer.argocd.argoproj.io) (or its
@@ -167,7 +171,8 @@ options:
         C(post-delete-finalizer) are refused: those hooks are not run). The annotation
         C(gitops.kubernetes/helm-lookup) (V(\"true\") or V(\"false\")) turns Helm C(lookup) on for every Helm
         source of the application (C(helm.lookup) above); on an application none of whose sources is a Helm chart it
-        is an error. Other C(metadata) fields and C(status) do not change what is deployed and are ignored."
+        is an error. The annotation C(gitops.kubernetes/depends-on) is C(depends_on) above. Other C(metadata) fields
+        and C(status) do not change what is deployed and are ignored."
     type: dict
     required: true
   cache_dir:

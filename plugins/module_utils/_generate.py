@@ -57,6 +57,9 @@ class GeneratedApplications:
     generated: list[dict[str, Any]] = field(default_factory=list)  # the selected generated applications
     names: list[str] = field(default_factory=list)  # every selected name, explicit ones first
     excluded: list[str] = field(default_factory=list)  # names gitops_only/gitops_skip left out
+    # what they left out, as selected ones are given: indexes of explicit applications, generated specs
+    excluded_explicit: list[int] = field(default_factory=list)
+    excluded_generated: list[dict[str, Any]] = field(default_factory=list)
     revisions: dict[str, str] = field(default_factory=dict)  # git generator repository -> commit
     unmatched_only: list[str] = field(default_factory=list)  # `only` patterns that selected nothing
     # ApplicationSet name -> what it generated here, what it generated for other clusters, its deletion policy
@@ -271,6 +274,10 @@ def generate_applications(applications: list[Any], generators: list[dict[str, An
         seen[name] = origin
         if (only and not _selected(name, only)) or _selected(name, skip):
             result.excluded.append(name)
+            if position is None:
+                result.excluded_generated.append(app)
+            else:
+                result.excluded_explicit.append(position)
             continue
         result.names.append(name)
         if position is None:

@@ -139,6 +139,23 @@ def parse_sync_policy(raw: dict[str, Any] | None) -> SyncPolicy:
     return SyncPolicy(**values)
 
 
+def manifests_dependencies(raw: Any, app_name: str) -> list[str]:
+    """depends_on of an applications entry with manifests (an application spec's is read by _spec)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise SpecError("depends_on must be a list of application names", application=app_name)
+    found: list[str] = []
+    for item in raw:
+        if not APPLICATION_NAME.match(item) or len(item) > APPLICATION_NAME_MAX:
+            raise SpecError(f"depends_on: {item!r} is not an application name", application=app_name)
+        if item == app_name:
+            raise SpecError(f"depends_on: an application cannot depend on itself ({item!r})", application=app_name)
+        if item not in found:
+            found.append(item)
+    return found
+
+
 def desired_digest(revision: str | None, what: Any) -> str:
     """What a sync deploys, in one value: the revision and the spec (or rendered manifests) it came from.
 
@@ -162,6 +179,7 @@ def _spec_identity(app: Application) -> dict[str, Any]:
     for key in ("automated", "self_heal", "retry", "history_limit"):
         spec["sync_policy"].pop(key, None)
     spec.pop("info", None)
+    spec.pop("depends_on", None)  # when it syncs, not what it deploys
     return spec
 
 
@@ -195,6 +213,8 @@ class ApplicationInput:
         # the generating ApplicationSet, recorded on the inventory parent (finds applications it stops generating)
         self.parent_labels = parent_labels(raw)
         self.parent: str | None = None  # the application that rendered this one (app of apps)
+        # False for an application `only`/`skip` left out that a selected one depends on: compared, never synced
+        self.selected = True
         self.app: Application | None = None
         self.project: Project | None = None  # the application's AppProject (specs only)
         # an unknown project fails this application (before any Git or cluster work), not the whole task
@@ -212,10 +232,12 @@ class ApplicationInput:
                 )
             self.objects = parse_manifests(raw.get("manifests"), self.name)
             self.sync_policy = parse_sync_policy(raw.get("sync_policy"))
+            self.depends_on = manifests_dependencies(raw.get("depends_on"), self.name)
         else:
             self.app = parse_application(raw)
             self.name = self.app.name
             self.sync_policy = self.app.sync_policy
+            self.depends_on = list(self.app.depends_on)
             try:
                 self.project = _project_of(self.app, projects or {})
             except SpecError as err:
@@ -349,10 +371,12 @@ def for_this_cluster(params: dict[str, Any], client: Any,
 
 
 def inputs_from_params(params: dict[str, Any], cache_dir: str,
-                       applicationsets: dict[str, dict[str, Any]] | None = None) -> list[ApplicationInput]:
+                       applicationsets: dict[str, dict[str, Any]] | None = None,
+                       excluded: list[dict[str, Any]] | None = None) -> list[ApplicationInput]:
     """The module's applications, in whichever of the three forms they were given (with generated ones).
 
-    applicationsets, when given, receives what each ApplicationSet generated (GeneratedApplications.applicationsets).
+    applicationsets, when given, receives what each ApplicationSet generated (GeneratedApplications.applicationsets);
+    excluded the applications `only` and `skip` left out (raw, for the dependencies of the selected ones).
     """
     guard = Policy.from_params(params.get("policy"))
     projects = parse_projects(params.get("projects"))
@@ -369,6 +393,8 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str,
         raws = [explicit[index] for index in selected.explicit] + selected.generated
         if applicationsets is not None:
             applicationsets.update(selected.applicationsets)
+        if excluded is not None:
+            excluded += [explicit[index] for index in selected.excluded_explicit] + selected.excluded_generated
     elif params.get("applications") is not None:
         raws = params["applications"]
     elif params.get("application") is not None:
@@ -385,6 +411,33 @@ def inputs_from_params(params: dict[str, Any], cache_dir: str,
                             "prune each other's objects; rename one of them")
         seen.add((one.name, one.namespace))
     return inputs
+
+
+def selection_dependencies(inputs: list[ApplicationInput], excluded: list[dict[str, Any]]) -> list[ApplicationInput]:
+    """The applications the selection left out that selected ones depend on (transitively), as unselected inputs.
+
+    They join the run to be compared only: a dependency must be Synced and Healthy on the cluster, as it is,
+    for its dependants to be synced (see _sync.dependencies).
+    """
+    if not excluded or not any(one.depends_on for one in inputs):
+        return []
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import application_name
+
+    by_name = {application_name(raw): raw for raw in excluded}
+    run = inputs[0]
+    known = {one.name for one in inputs}
+    wanted = [name for one in inputs for name in one.depends_on if name in by_name and name not in known]
+    found: list[ApplicationInput] = []
+    while wanted:
+        name = wanted.pop(0)
+        if name in known:
+            continue
+        known.add(name)
+        one = ApplicationInput(by_name[name], run.cache_dir, run.guard, run.projects, run.repositories)
+        one.selected = False
+        found.append(one)
+        wanted += [need for need in one.depends_on if need in by_name and need not in known]
+    return found
 
 
 def with_children(params: dict[str, Any], cache_dir: str, inputs: list[ApplicationInput], client: Any,

@@ -53,6 +53,8 @@ WRITE_ACTIONS = ("created", "configured", "replaced", "recreated", "pruned")
 # gitops_diff statuses mapped to the action a sync would take
 DIFF_ACTIONS = {"Synced": "unchanged", "OutOfSync": "configured", "Missing": "created", "Extraneous": "pruned",
                 "Unknown": "unknown"}
+# how gitops_sync words the skip of an application whose dependency failed or is not Healthy (_sync.dependencies)
+DEPENDENCY_SKIP = "skipped: depends on "
 COUNT_KEYS = ("created", "configured", "replaced", "recreated", "pruned", "prune_skipped", "handed_over", "unchanged", "hooks", "failed")
 
 
@@ -179,8 +181,14 @@ class ApplicationReport:
         tail += f"; after {self.attempts} attempts" if self.attempts > 1 else ""
         tail += f"; {self.skipped}" if self.skipped_by_window else ""
         tail += f"; {len(self.orphaned)} orphaned resources" if self.orphaned else ""
-        # a skipped application's counts are what a sync would do, as in a drift report
-        changes = f"not synced ({self.skipped.split(':', 1)[0]}); {self.changes(DRIFT)}" if self.skipped else self.changes(mode)
+        # a skipped application's counts are what a sync would do, as in a drift report; one its dependencies
+        # kept from running was not compared at all, so the reason is all there is to say
+        if self.skipped.startswith(DEPENDENCY_SKIP):
+            changes = f"not synced ({self.skipped})"
+        elif self.skipped:
+            changes = f"not synced ({self.skipped.split(':', 1)[0]}); {self.changes(DRIFT)}"
+        else:
+            changes = self.changes(mode)
         return (f"{self.label}: {self.sync_status}, {self.health_status}{revision}: "
                 f"{changes}{tail}")
 
@@ -212,11 +220,15 @@ class ClusterReport:
     name: str
     applications: list[ApplicationReport] = field(default_factory=list)
     error: str = ""  # the cluster could not be reached, or its applications not listed
+    # the waves of the applications' depends_on (gitops_sync's sync_order), when some depend on others
+    sync_order: list[list[str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": self.name, "applications": [app.to_dict() for app in self.applications]}
         if self.error:
             entry["error"] = self.error
+        if self.sync_order:
+            entry["sync_order"] = [list(wave) for wave in self.sync_order]
         return entry
 
 
@@ -454,6 +466,9 @@ def cluster_report(cluster: str, result: dict[str, Any] | None, secrets: Iterabl
         return report
     if isinstance(result.get("applications"), list):
         report.applications = [_application(cluster, raw, secrets) for raw in result["applications"] if isinstance(raw, dict)]
+        order = result.get("sync_order")
+        if isinstance(order, list):
+            report.sync_order = [[_text(name) for name in wave] for wave in order if isinstance(wave, list)]
     elif "sync_status" in result and "name" in result:
         single = dict(result)
         if single.get("failed") and not single.get("error"):
@@ -498,6 +513,9 @@ def to_markdown(report: RunReport) -> str:
     for cluster in report.clusters:
         if cluster.error:
             lines.append(f"- **{_md(cluster.name)}**: could not be checked: {_md(cluster.error)}")
+        if cluster.sync_order:
+            waves = " -> ".join(", ".join(_md(name) for name in wave) for wave in cluster.sync_order)
+            lines.append(f"- **{_md(cluster.name)}** sync order (depends_on): {waves}")
     lines += ["| Cluster | Application | Status | Health | Revision | Changes |", "|---|---|---|---|---|---|"]
     for app in report.applications:
         changes = app.error if app.error else app.changes(report.mode) + (f"; {app.skipped}" if app.skipped else "")

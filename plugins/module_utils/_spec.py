@@ -52,6 +52,8 @@ _UNSUPPORTED_FINALIZERS = {
 RENDERERS = ("directory", "kustomize", "helm")
 # on an Argo CD Application: "true" renders its Helm sources with lookup against the destination cluster
 HELM_LOOKUP_ANNOTATION = "gitops.kubernetes/helm-lookup"
+# our depends_on on an Argo CD Application manifest (Argo CD has no such field): a comma-separated list of names
+DEPENDS_ON_ANNOTATION = "gitops.kubernetes/depends-on"
 
 # metadata.name rules (RFC 1123 subdomain): the name becomes an object name (inventory parent)
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -317,6 +319,8 @@ class Application:
     more_sources: list[SourceSpec] = field(default_factory=list)
     # every Helm render of the application does lookup (the Argo CD annotation; our spec says it per source)
     helm_lookup: bool = False
+    # applications of the same run that must be synced and Healthy before this one starts (see _sync.dependencies)
+    depends_on: list[str] = field(default_factory=list)
 
     @property
     def sources(self) -> list[SourceSpec]:
@@ -486,7 +490,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
     app_name = raw.get("name") if isinstance(raw.get("name"), str) else None
     top = _Reader(raw, "", app_name)
     top.only(("name", "project", "source", "sources", "destination", "sync_policy", "ignore_differences",
-              "revision_history_limit", "info", "finalizers"))
+              "revision_history_limit", "info", "finalizers", "depends_on"))
     name = _check_name(top, top.text("name", required=True), "name")
     if top.has("source") and top.has("sources"):
         top.fail("give either source or sources, not both", "sources")
@@ -543,6 +547,7 @@ def _parse_ours(raw: dict[str, Any]) -> Application:
         ignore_differences=ignores,
         info=_info(top, "info"),
         finalizer=_finalizer(top, "finalizers"),
+        depends_on=dependency_names(top, top.texts("depends_on"), "depends_on", name),
     )
 
 
@@ -691,6 +696,7 @@ def _parse_argocd(raw: dict[str, Any]) -> Application:
         info=_info(spec, "info"),
         finalizer=_finalizer(meta, "finalizers"),
         helm_lookup=_helm_lookup_annotation(meta, sources),
+        depends_on=_depends_on_annotation(meta, name),
     )
 
 
@@ -708,6 +714,20 @@ def _helm_lookup_annotation(meta: _Reader, sources: list[SourceSpec]) -> bool:
     if wanted and all(source.ref_only or source.directory is not None or source.kustomize is not None for source in sources):
         meta.fail("asks for Helm lookup, but no source of the application can be a Helm chart", where)
     return wanted
+
+
+def _depends_on_annotation(meta: _Reader, name: str) -> list[str]:
+    """Our depends_on, given to an Argo CD manifest by the DEPENDS_ON_ANNOTATION ("db, cache")."""
+    # only our annotation is read: the others are Argo CD's or the user's business
+    annotations = meta.raw.get("annotations")
+    if not isinstance(annotations, dict) or annotations.get(DEPENDS_ON_ANNOTATION) is None:
+        return []
+    value = annotations[DEPENDS_ON_ANNOTATION]
+    if not isinstance(value, str):
+        meta.fail(f"must be a string of comma-separated application names, got {_type_name(value)}",
+                  f"annotations.{DEPENDS_ON_ANNOTATION}")
+    names = [part.strip() for part in value.split(",")]
+    return dependency_names(meta, [part for part in names if part], f"annotations.{DEPENDS_ON_ANNOTATION}", name)
 
 
 def _parse_argo_source(source: _Reader, many: bool) -> SourceSpec:
@@ -1041,6 +1061,19 @@ def _check_name(reader: _Reader, name: str, key: str) -> str:
                     f"starting and ending with a letter or digit, at most 253 characters)", key)
     reader.app = name
     return name
+
+
+def dependency_names(reader: _Reader, names: list[str], key: str, own_name: str) -> list[str]:
+    """Application names one application depends on: valid names, not its own, each once (in the given order)."""
+    found: list[str] = []
+    for value in names:
+        if len(value) > 253 or not _NAME_RE.match(value):
+            reader.fail(f"{value!r} is not an application name (lowercase letters, digits, '-' and '.')", key)
+        if value == own_name:
+            reader.fail(f"an application cannot depend on itself ({value!r})", key)
+        if value not in found:
+            found.append(value)
+    return found
 
 
 def _project(reader: _Reader) -> str:

@@ -133,6 +133,23 @@ description:
     (labelled C(gitops.kubernetes/hook-of)) are deleted too; hook objects of other kinds stay. A deletion that stops
     keeps the inventory, so running it again resumes. PreDelete and PostDelete hooks are not run (an Argo CD
     Application with their finalizers is refused)."
+  - "Dependencies (not an Argo CD feature; argo-cd#3517): an application with C(depends_on) (our spec, an entry of
+    O(applications) with C(manifests)) or the annotation C(gitops.kubernetes/depends-on) (an Argo CD manifest,
+    comma-separated names) starts only after every application it names has finished its sync without error and is
+    V(Healthy); one still V(Progressing) is waited for, at most O(wait_timeout) seconds, even with O(wait=false).
+    Applications that do not depend on each other still run concurrently (at most 4 at a time), and a dependant starts
+    as soon as its own dependencies are done, not after the whole run's first wave. A dependency that failed, is not
+    V(Healthy), or is not V(Synced) and not synced by this run (a manual application, a sync window) skips its
+    dependants, transitively, without reading or writing anything of them: their entry in RV(applications) has
+    RV(skipped) V(skipped: depends on db, which failed: ...) and C(sync_status) and C(health_status) V(Unknown); the
+    task does not fail for a skip. Names are looked up among the applications of the run, app of apps children
+    and generated applications included; an unknown name, a name two applications share, or a cycle fails the task
+    before anything is written, naming the applications (when an application's render failed, its children are
+    unknown: who depends on a name not found is then skipped with that reason). A dependency that O(only) or
+    O(skip) leaves out is rendered and compared, never written: it must be V(Synced) and V(Healthy) on the cluster
+    as it is (RV(dependencies_not_selected)), else its dependants are skipped. RV(sync_order) gives the waves (in
+    check mode too, where only an error or an application the real run would not sync skips a dependant). A
+    deletion (O(state=absent)) does not follow C(depends_on)."
   - "Rollback (O(rollback)), as C(argocd app rollback): the application is synced at exactly the commit a
     successful entry of its sync history recorded, and the new entry says which (C(rollback_of)). Argo CD refuses a
     rollback while automated sync is on, since its controller would move forward again at once; here nothing runs
@@ -256,8 +273,9 @@ options:
   applications:
     description:
       - Several applications synced concurrently in one call (at most 4 at a time), each as O(application) or as a
-        dictionary with C(name), C(manifests) and optionally C(destination), C(revision), C(sync_policy) and
-        C(ignore_differences). One failing application does not stop the others; the task fails after all ran.
+        dictionary with C(name), C(manifests) and optionally C(destination), C(revision), C(sync_policy),
+        C(ignore_differences) and C(depends_on). One failing application does not stop the others; the task fails
+        after all ran. C(depends_on) orders them (see the description).
     type: list
     elements: dict
   force_conflicts:
@@ -539,8 +557,11 @@ namespace_created:
   returned: when it was
   type: bool
 skipped:
-  description: Why this run did not sync the application although it drifted (a manual application, or automated
-    without self-heal and nothing new in Git); its drift is reported in RV(resources).
+  description:
+    - Why this run did not sync the application although it drifted (a manual application, or automated
+      without self-heal and nothing new in Git); its drift is reported in RV(resources).
+    - "For an application a dependency kept from running (see C(depends_on)), V(skipped: depends on <name>, which ...);
+      nothing of it was read or written."
   returned: when the run did not sync a drifted application
   type: str
 attempts:
@@ -588,6 +609,22 @@ removed_applications:
   returned: when O(applicationsets) or O(applicationset_files) is given
   type: list
   elements: dict
+sync_order:
+  description:
+    - When an application of the run has C(depends_on), the order the run uses, as waves of application names - an
+      application is in the first wave after every application it depends on (it starts as soon as those are done).
+      Applications O(only) or O(skip) left out are not listed.
+  returned: when an application depends on another
+  type: list
+  elements: list
+  sample: [[db, cache], [api], [web]]
+dependencies_not_selected:
+  description:
+    - The dependencies O(only) or O(skip) left out (C(name), C(namespace), C(sync_status), C(health_status), C(error)
+      when they could not be compared); they were compared, not synced.
+  returned: when a selected application depends on one the selection left out
+  type: list
+  elements: dict
 sync_skipped:
   description:
     - Why the sync of the application was skipped (a sync window of its project blocks it now); nothing was written,
@@ -632,6 +669,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
+    APPLICATION_WORKERS,
     GENERATOR_ARGUMENT_SPEC,
     SYNC_POLICY_SPEC,
     ApplicationInput,
@@ -644,6 +682,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
     run_each,
     run_ownership,
     scrub_result,
+    selection_dependencies,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import LABEL_VALUE
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import kube_connection_argument_spec
@@ -678,6 +717,13 @@ try:
         SyncResult,
         SyncSettings,
         sync_application,
+    )
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._sync.dependencies import (
+        DependencyGraph,
+        build_graph,
+        dependency_block,
+        run_in_order,
+        sync_order,
     )
 except ImportError:  # prepare_module() fails the task before these are used
     pass
@@ -802,7 +848,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
     applicationsets: dict[str, dict[str, Any]] = {}
-    inputs = inputs_from_params(params, cache_dir, applicationsets)
+    excluded: list[dict[str, Any]] = []
+    inputs = inputs_from_params(params, cache_dir, applicationsets, excluded)
+    # dependencies the selection (only, skip) left out are compared, never synced: they must be Synced and Healthy
+    inputs += selection_dependencies(inputs, excluded)
     initiator = {k: v for k, v in (params["initiator"] or {}).items() if v} or initiator_from_env()
     # argocd-cm's customizations are checked (scripts compiled) before any Git or cluster work
     customizations = parse_resource_customizations(params["resource_customizations"], params["resource_customizations_dir"])
@@ -818,10 +867,14 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     manual = params["manual_sync"] or bool(params.get("only"))
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
         inputs, elsewhere = for_this_cluster(params, client, inputs)
+        unselected = {one.name for one in inputs if not one.selected}
+        elsewhere = [entry for entry in elsewhere if entry["name"] not in unselected]
         rollbacks = apply_rollbacks(client, params, inputs)
         # every application is rendered before any is synced, so objects Git moved between two of them pass over;
         # the Applications they render (app of apps) join the run
         inputs, states = with_children(params, cache_dir, inputs, client, applicationsets)
+        graph = dependency_graph(inputs, states)
+        graph_inputs = list(inputs)
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
         ownership = run_ownership(client, [s for s in states if isinstance(s, DesiredState)])
         state_of = {id(one): state for one, state in zip(inputs, states)}
@@ -832,14 +885,15 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                 raise state
             window = one.sync_window(manual)
             # a sync the project's windows block is planned like a check-mode run (its drift is reported), not written
-            blocked = not window.allowed and not settings.check_mode
+            blocked = not window.allowed and not settings.check_mode and one.selected
+            # a dependency the selection left out (not selected) is compared, never written
             synced = sync_application(client, state.name, state.objects, namespace=state.namespace,
                                       policy=one.sync_policy, ignore_differences=state.ignore_differences,
                                       revision=state.revision,
                                       # an app of apps child is listed by its parent's render, not by the owner's
                                       # list: recorded as the owner's, it would be deleted as removed from that list
                                       settings=replace(settings, confirmed=one.name in confirmed,
-                                                       check_mode=settings.check_mode or blocked,
+                                                       check_mode=settings.check_mode or blocked or not one.selected,
                                                        owner=None if one.parent else settings.owner),
                                       reads=shared.reads, verdicts=shared.verdicts, source=state.source,
                                       ownership=ownership, digest=state.digest, info=one.info,
@@ -851,7 +905,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                 synced.changed = False
                 synced.sync_skipped = f"sync skipped: {window.reason()}"
                 synced.warnings.append(f"application {one.name}: {synced.sync_skipped}")
-            orphaned = one.project.orphaned_resources if one.project is not None else None
+            orphaned = one.project.orphaned_resources if one.project is not None and one.selected else None
             if orphaned is not None:
                 namespace = state.namespace or client.default_namespace
                 synced.orphaned_resources = find_orphans(client, namespace, orphaned, one.project.rules.namespaced)
@@ -860,7 +914,13 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                                            f"resources in namespace {namespace}")
             return synced
 
-        outcomes = run_each(inputs, sync)
+        if graph.empty:
+            outcomes = run_each(inputs, sync)
+        else:
+            outcomes = run_in_order(
+                graph, inputs, sync, workers=APPLICATION_WORKERS,
+                gate=lambda one, outcome: dependency_block(client, outcome, settings, one.selected),
+                skip=lambda one, reason: skipped_result(one, reason, client.default_namespace, settings.check_mode))
         # applications the ApplicationSets generated here before and no longer do
         removed = remove_disappeared(client, find_disappeared(client, applicationsets, cluster_name(params)), settings) \
             if applicationsets and not any(isinstance(o, GitopsError) for o in outcomes) else []
@@ -872,11 +932,19 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         [obj.manifest for one in inputs for obj in one.objects]
         + [e.live for r in results if r is not None for e in r.resources]
     )
+    # the dependencies only compared are reported apart: they are not applications of this run's selection
+    outside = [(one, outcome) for one, outcome in zip(inputs, outcomes) if not one.selected]
+    chosen = [index for index, one in enumerate(inputs) if one.selected]
+    inputs, outcomes, results = [inputs[i] for i in chosen], [outcomes[i] for i in chosen], [results[i] for i in chosen]
     warnings = customizations.warnings + [w for r in results if r is not None for w in r.warnings]
     result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None) or any(r["changed"] for r in removed),
                               "stats": stats}
     if applicationsets:
         result["removed_applications"] = removed
+    if not graph.empty:
+        result["sync_order"] = sync_order(graph, include=lambda index: graph_inputs[index].selected)
+    if outside:
+        result["dependencies_not_selected"] = [dependency_entry(one, outcome) for one, outcome in outside]
     entries = []
     for one, outcome, synced in zip(inputs, outcomes, results):
         entry = synced.to_result(with_diff) if synced is not None else {"name": one.name, "sync_status": "Unknown"}
@@ -912,6 +980,33 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     for warning in warnings:
         module.warn(scrub_text(warning, secrets))
     return scrub_result(result, secrets)
+
+
+def dependency_graph(inputs: list[ApplicationInput], states: list[Any]) -> DependencyGraph:
+    """The run's depends_on graph (SpecError on an unknown name or a cycle, before any write); children of an
+    application left out of the selection are left out with it."""
+    unselected = {one.name for one in inputs if not one.selected}
+    for one in inputs:  # parents come before their children
+        if one.parent in unselected:
+            one.selected = False
+            unselected.add(one.name)
+    failed = [one.name for one, state in zip(inputs, states) if isinstance(state, GitopsError)]
+    reason = f"the render of {', '.join(failed)} failed, so the applications it renders are not known" if failed else ""
+    return build_graph([(one.name, one.depends_on) for one in inputs], unknown_reason=reason)
+
+
+def skipped_result(one: ApplicationInput, reason: str, default_namespace: str, check_mode: bool) -> SyncResult:
+    """The result of an application its dependencies kept from running: nothing read, nothing written."""
+    return SyncResult(one.name, one.namespace or default_namespace, None, [], check_mode=check_mode, sync_status="Unknown",
+                      health_status="Unknown", skipped=reason, warnings=[f"application {one.name}: {reason}"])
+
+
+def dependency_entry(one: ApplicationInput, outcome: Any) -> dict[str, Any]:
+    """How a dependency the selection left out was found (compared only, never synced)."""
+    if isinstance(outcome, SyncResult):
+        return {"name": one.name, "namespace": outcome.namespace, "sync_status": outcome.sync_status,
+                "health_status": outcome.health_status}
+    return {"name": one.name, "sync_status": "Unknown", "health_status": "Unknown", "error": str(outcome)}
 
 
 def main() -> None:

@@ -29,7 +29,9 @@ settings, the outcome and the failure of a sync), prepare.py (compare and
 decide per object; everything refused before a write), namespaces.py (the
 namespaces a sync creates and validates in), run.py (the run under the Lease:
 apply, replace, hooks, waits, hand-over, prune, records), client.py (the
-client counting writes). The entry point, sync_application, is here.
+client counting writes), dependencies.py (the order of the applications of
+a run: depends_on, and the skips it causes). The entry point,
+sync_application, is here.
 """
 
 from __future__ import annotations

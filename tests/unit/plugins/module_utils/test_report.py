@@ -310,3 +310,19 @@ def test_an_app_of_apps_child_shows_its_parent_in_the_summary_and_the_json():
     lines = report.summary_lines()
     assert any(line.startswith("prod/root -> web: Synced") for line in lines), lines
     assert report.to_dict()["clusters"][0]["applications"][1]["parent"] == "root"
+
+
+def test_depends_on_order_is_reported_per_cluster_and_a_dependency_skip_by_its_reason():
+    reason = "skipped: depends on db, which failed: render failed"
+    report = build_report([{"cluster": "prod", "result": {"sync_order": [["db", "cache"], ["api"]], "applications": [
+        {"name": "db", "sync_status": "Unknown", "error": "render failed", "resources": []},
+        {"name": "cache", "sync_status": "Synced", "health_status": "Healthy", "resources": []},
+        {"name": "api", "sync_status": "Unknown", "health_status": "Unknown", "skipped": reason, "resources": []},
+    ]}}], SYNC, now=NOW)
+    assert json.loads(to_json(report))["clusters"][0]["sync_order"] == [["db", "cache"], ["api"]]
+    assert "- **prod** sync order (depends_on): db, cache -> api" in to_markdown(report)
+    assert f"prod/api: Unknown, Unknown: not synced ({reason})" in report.summary_lines()
+    # without dependencies there is no order to report
+    plain = build_report([{"cluster": "prod", "result": {"applications": [
+        {"name": "cache", "sync_status": "Synced", "health_status": "Healthy", "resources": []}]}}], SYNC, now=NOW)
+    assert "sync_order" not in json.loads(to_json(plain))["clusters"][0]
