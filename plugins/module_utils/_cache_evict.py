@@ -166,7 +166,7 @@ def evict(root: Path, policy: EvictionPolicy, now: float | None = None) -> Evict
         too_big = policy.max_bytes > 0 and total > policy.max_bytes
         if not (too_old or too_big):
             continue
-        if _remove(root, entry):
+        if _remove(entry):
             total -= entry.size
             result.removed.append(entry.path.relative_to(root).as_posix())
             result.freed_bytes += entry.size
@@ -197,7 +197,7 @@ def _entries(root: Path) -> Iterator[CacheEntry]:
                                      companions=[digest], guard=guard)
 
 
-def _remove(root: Path, entry: CacheEntry) -> bool:
+def _remove(entry: CacheEntry) -> bool:
     """Remove one entry unless a process uses it; whether it is gone."""
     if entry.guard is None:
         entry.path.unlink(missing_ok=True)

@@ -8,18 +8,17 @@ from module_tasks import tasks
 
 
 def render_task(register: str, repo, cache_dir, **options) -> dict:
-    return {"name": f"render {register}", "gitops.kubernetes.gitops_render": {
-        "application": {"name": "evict-other", "source": {"repo_url": repo.url, "revision": "main", "path": "app"},
-                        "destination": {"namespace": "default"}},
-        "cache_dir": str(cache_dir), **options}, "register": register}
+    application = {"name": "evict-other", "source": {"repo_url": repo.url, "revision": "main", "path": "app"},
+                   "destination": {"namespace": "default"}}
+    return {"name": f"render {register}", "register": register,
+            "gitops.kubernetes.gitops_render": {"application": application, "cache_dir": str(cache_dir), **options}}
 
 
 def sync_task(register: str, repo, cache_dir, namespace: str) -> dict:
-    return {"name": f"sync {register}", "gitops.kubernetes.gitops_sync": {
-        "kubeconfig": "{{ gitops_test_kubeconfig }}", "cache_dir": str(cache_dir),
-        "application": {"name": "evict-app", "source": {"repo_url": repo.url, "revision": "main", "path": "app"},
-                        "destination": {"namespace": namespace}, "sync_policy": {"prune": True}}},
-        "register": register}
+    application = {"name": "evict-app", "source": {"repo_url": repo.url, "revision": "main", "path": "app"},
+                   "destination": {"namespace": namespace}, "sync_policy": {"prune": True}}
+    return {"name": f"sync {register}", "register": register, "gitops.kubernetes.gitops_sync": {
+        "kubeconfig": "{{ gitops_test_kubeconfig }}", "cache_dir": str(cache_dir), "application": application}}
 
 
 def configmap(value: str) -> str:

@@ -64,7 +64,7 @@ class RunningSource:
                 self.loop.run_until_complete(run())
             except asyncio.CancelledError:
                 pass
-            except BaseException as exc:  # noqa: BLE001 (reported by the test)
+            except Exception as exc:  # noqa: BLE001  # pylint: disable=broad-exception-caught  # reported by the test
                 self.error = exc
 
         self.thread = threading.Thread(target=thread, name="new-revisions", daemon=True)
@@ -110,7 +110,7 @@ def credentials(servers: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_a_new_chart_version_is_one_event_for_the_application_following_the_constraint_and_none_when_pinned(
-        servers, namespace, kubectl, ansible_playbook, cluster, tmp_path, caplog):
+        servers, namespace, ansible_playbook, cluster, tmp_path, caplog):
     repository, registry = servers["repository"], servers["registry"]
     apps = [
         {"name": "evict-http-minor", "source": {"repo_url": repository.url, "chart": "web", "revision": "^1"}},

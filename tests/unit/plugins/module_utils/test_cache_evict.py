@@ -56,11 +56,6 @@ def mirror(root: Path, name: str, size: int, days_ago: float) -> Path:
     return path
 
 
-def remaining(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.suffix in (".json", ".git", ".tgz")
-                  and not p.name.startswith("."))
-
-
 @pytest.mark.parametrize("text,expected", [("5GiB", 5 << 30), ("500M", 500 << 20), ("1g", 1 << 30), ("2 KB", 2048),
                                            ("1048576", 1 << 20), ("0", 0), (1024, 1024)])
 def test_sizes_read_like_ansible_binary_units(text, expected):
@@ -107,9 +102,10 @@ def test_a_cache_hit_makes_a_render_recently_used(tmp_path):
     for key in ("a" * 64, "b" * 64):
         cache.store(key, "directory", [])
     for key, days_ago in (("a" * 64, 10), ("b" * 64, 5)):
-        os.utime(cache._path(key), (time.time() - days_ago * DAY,) * 2)
+        os.utime(tmp_path / "render" / key[:2] / f"{key}.json", (time.time() - days_ago * DAY,) * 2)
     assert cache.load("a" * 64) is not None  # used now: "b" is the least recently used
-    evict(tmp_path, EvictionPolicy.from_options(str(cache._path("a" * 64).stat().st_size), "0"), now=time.time())
+    size = (tmp_path / "render" / "aa" / f"{'a' * 64}.json").stat().st_size
+    evict(tmp_path, EvictionPolicy.from_options(str(size), "0"), now=time.time())
     assert cache.load("a" * 64) is not None and cache.load("b" * 64) is None
 
 
@@ -193,7 +189,7 @@ def test_a_process_that_finds_another_evicting_goes_on_without_evicting(tmp_path
     import fcntl
 
     old = render_file(tmp_path, "aa" + "0" * 62, 10, days_ago=20)
-    with open(tmp_path / ".eviction.lock", "a") as handle:
+    with open(tmp_path / ".eviction.lock", "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         assert evict_if_due(tmp_path, EvictionPolicy.from_options("0", "14d"), now=NOW) is None
     assert old.exists()
