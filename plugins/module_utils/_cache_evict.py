@@ -270,5 +270,5 @@ def evict_quietly(cache_dir: str | Path, policy: EvictionPolicy | None) -> Evict
         return None
     try:
         return evict_if_due(cache_dir, policy)
-    except OSError:
-        return None
+    except (OSError, ValueError):
+        return None  # an unreadable or read-only cache directory: the next run tries again

@@ -148,3 +148,28 @@ def test_last_modified_is_used_only_when_safely_older_than_the_answer():
 def test_git_applications_are_not_polled_as_charts_and_chart_ones_not_with_ls_remote(server, tmp_path):
     watcher = RevisionWatcher([chart_app("web", server.url, "web", "^1")], {"prod": str(tmp_path)})
     assert watcher.repositories == [server.url] and watcher._repositories == {}
+
+
+def test_the_versions_last_synced_are_the_baseline_for_single_and_multi_source_applications(server, monkeypatch):
+    from ansible_collections.gitops.kubernetes.plugins.module_utils import _revision_watch
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import Inventory
+
+    single = chart_app("single", server.url, "web", "^1")
+    multi = App("multi", Application("multi", SourceSpec(repo_url="https://git.example.org/values.git", revision="0" * 40),
+                                     more_sources=[SourceSpec(repo_url=server.url, chart="web", revision="~1.0")]))
+    recorded = {
+        "single": Inventory("single", "shop", "id", revision="1.2.0@sha256:" + "a" * 64),
+        "multi": Inventory("multi", "shop", "id", revision="0" * 40,
+                           history=[{"revision": "0" * 40, "revisions": ["0" * 40, "1.0.0@sha256:" + "b" * 64]}]),
+    }
+    monkeypatch.setattr(_revision_watch, "read_inventory", lambda client, name, namespace: recorded[name])
+
+    class Client:
+        default_namespace = "default"
+
+    watcher = RevisionWatcher([single, multi])
+    watcher.baseline({"prod": Client()})
+    assert watcher.check() == []  # both still resolve to what they last deployed
+    server.versions["web"] += ["1.0.1", "1.4.0"]
+    assert sorted((r["application"], r["version"], r["previous_version"]) for r in watcher.check()) == [
+        ("multi", "1.0.1", "1.0.0"), ("single", "1.4.0", "1.2.0")]
