@@ -14,9 +14,9 @@ class ModuleDocFragment:
 options:
   cache_max_size:
     description:
-      - The most the Git mirrors, the rendered objects and the chart archives under O(cache_dir) may take together.
-        Above it, the least recently used entries are removed (a whole mirror, one render, one chart version) until
-        the total is under it again.
+      - The most the Git mirrors, the rendered objects, the chart archives and the chart dependency builds under
+        O(cache_dir) may take together. Above it, the least recently used entries are removed (a whole mirror, one
+        render, one chart version, one dependency build) until the total is under it again.
       - A size with a binary unit, as Ansible writes them (V(5GiB), V(500M), V(1g)); a bare number is bytes;
         V(0) sets no limit.
       - Checked at the end of a run, at most once an hour per cache directory (one C(stat) of a marker file when it is

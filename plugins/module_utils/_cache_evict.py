@@ -5,14 +5,17 @@
 Entries, and when each was last used:
 - a Git mirror (`git/<name>.git`): the mtime of its `.inuse` file, touched each time a process locks the mirror;
 - a render (`render/xx/<key>.json`): its mtime, touched on every cache hit;
-- a chart version (`charts/<repository>/<chart>/<version>.tgz` and its `.json`): the archive's mtime, touched on every hit.
+- a chart version (`charts/<repository>/<chart>/<version>.tgz` and its `.json`): the archive's mtime, touched on every hit;
+- a chart dependency build (`chart-deps/xx/<key>/`): the mtime of its `.complete` file, touched on every hit.
 
 An entry unused for longer than the maximum age goes; then, while the total is
 over the maximum size, the least recently used entry goes. A Git mirror or a
 repository's charts that a living process uses (the shared lock of
 _cache_use.py) are never removed; a mirror is renamed away under its own lock
 before it is deleted, so no process ever sees half of one. A render file is
-read whole or not at all, so removing it only costs the next run a render.
+read whole or not at all, so removing it only costs the next run a render; a
+dependency build is renamed away whole too, and a reader that loses it
+builds again.
 
 It runs at most once per interval per cache directory, decided by the mtime of
 a marker file (one stat when it is not due), and one process at a time (a
@@ -187,6 +190,10 @@ def _entries(root: Path) -> Iterator[CacheEntry]:
         for item in _children(bucket):
             if item.suffix == ".json" and not item.name.startswith("."):
                 yield CacheEntry("render", item, _size(item), _mtime(item))
+    for bucket in _children(root / "chart-deps"):
+        for build in _children(bucket):
+            if not build.name.startswith(".") and ".partial-" not in build.name and build.is_dir():
+                yield CacheEntry("chart-deps", build, _tree_size(build), _mtime(build / ".complete") or _mtime(build))
     for repository in _children(root / "charts"):
         guard = repository / ".inuse"
         for chart in _children(repository):
@@ -200,7 +207,10 @@ def _entries(root: Path) -> Iterator[CacheEntry]:
 def _remove(entry: CacheEntry) -> bool:
     """Remove one entry unless a process uses it; whether it is gone."""
     if entry.guard is None:
-        entry.path.unlink(missing_ok=True)
+        if entry.kind == "chart-deps":
+            _rename_and_delete(entry.path)
+        else:
+            entry.path.unlink(missing_ok=True)
         return True
     with claimed(entry.guard) as free:
         if not free:
@@ -212,19 +222,33 @@ def _remove(entry: CacheEntry) -> bool:
         with claimed(entry.mirror_lock) as unlocked:
             if not unlocked:
                 return False  # a process is working in it right now
-            trash = entry.path.with_name(f"{TRASH_PREFIX}{entry.path.name}-{uuid.uuid4().hex[:8]}")
-            try:
-                entry.path.rename(trash)  # atomic: the mirror is whole, or absent and made afresh by the next user
-            except FileNotFoundError:
-                return True
-    shutil.rmtree(trash, ignore_errors=True)
+            # atomic: the mirror is whole, or absent and made afresh by the next user
+            trash = _rename_away(entry.path)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
     return True
+
+
+def _rename_away(directory: Path) -> Path | None:
+    """The directory renamed to a hidden name beside it (a killed run's leftover is removed next time); None if gone."""
+    trash = directory.with_name(f"{TRASH_PREFIX}{directory.name}-{uuid.uuid4().hex[:8]}")
+    try:
+        directory.rename(trash)
+    except FileNotFoundError:
+        return None
+    return trash
+
+
+def _rename_and_delete(directory: Path) -> None:
+    trash = _rename_away(directory)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
 
 
 def _remove_leftovers(root: Path, now: float) -> None:
     """Mirrors renamed away by an eviction that was killed, temporary files of killed writers."""
-    for item in _children(root / "git"):
-        if item.name.startswith(TRASH_PREFIX):
+    for item in [*_children(root / "git"), *(build for bucket in _children(root / "chart-deps") for build in _children(bucket))]:
+        if item.name.startswith(TRASH_PREFIX) or (".partial-" in item.name and now - _mtime(item) > STALE_TEMP_AGE):
             shutil.rmtree(item, ignore_errors=True)
     for parent in [*_children(root / "render"), *(chart for repo in _children(root / "charts") for chart in _children(repo))]:
         for item in _children(parent):

@@ -198,3 +198,20 @@ def test_a_process_that_finds_another_evicting_goes_on_without_evicting(tmp_path
 def test_no_limits_means_no_eviction(tmp_path):
     old = render_file(tmp_path, "aa" + "0" * 62, 10, days_ago=2000)
     assert evict_if_due(tmp_path, EvictionPolicy.from_options("0", "0"), now=NOW) is None and old.exists()
+
+
+def test_chart_dependency_builds_go_whole_by_the_age_of_their_last_use_and_leftovers_of_killed_runs_go(tmp_path):
+    builds = tmp_path / "chart-deps" / "ab"
+    for name, days_ago in (("ab-old", 30), ("ab-new", 1)):
+        (builds / name).mkdir(parents=True)
+        (builds / name / "dep-1.0.0.tgz").write_bytes(b"x" * 10)
+        (builds / name / ".complete").touch()
+        aged(builds / name / ".complete", days_ago)
+    (builds / "ab-new.partial-4242").mkdir()
+    aged(builds / "ab-new.partial-4242", 3)
+    (tmp_path / "git").mkdir()
+    (tmp_path / "git" / ".evicted-x.git-12345678").mkdir()  # a mirror an eviction renamed, then was killed
+    result = evict(tmp_path, EvictionPolicy.from_options("0", "14d"), now=NOW)
+    assert result.removed == ["chart-deps/ab/ab-old"] and result.kept_bytes == 10
+    assert sorted(p.name for p in builds.iterdir()) == ["ab-new"]
+    assert list((tmp_path / "git").iterdir()) == []
