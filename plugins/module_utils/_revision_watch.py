@@ -10,6 +10,10 @@ is reported, once per commit. What was last seen starts as the revision
 recorded on the application's inventory (its last successful sync), so a
 commit pushed while nothing watched is deployed at the start. A revision
 that is a commit SHA never moves and is not polled.
+
+Chart sources (a Helm chart repository or an OCI registry, with a version
+constraint) are polled by _chart_watch.py the same way: one request per
+repository per check, one report per application whose resolved version moved.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
+from ansible_collections.gitops.kubernetes.plugins.module_utils._chart_watch import ChartWatcher, recorded_version
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import read_inventory
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import RepositoryCredential
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.git import GitSource
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application
 from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import RepoUrlError, normalize_repo_url
@@ -53,15 +59,21 @@ class RevisionWatcher:
     """Which applications have a new commit, one ls-remote per repository (thread-safe)."""
 
     def __init__(self, apps: list[WatchedApp], cache_dirs: dict[str, str | None] | None = None,
-                 log: Callable[[str], None] = lambda message: None) -> None:
-        """cache_dirs: the Git cache of each cluster (inventory host), as its sync uses it (default cache when absent)."""
+                 log: Callable[[str], None] = lambda message: None,
+                 credentials: dict[str, list[RepositoryCredential]] | None = None) -> None:
+        """cache_dirs: the Git cache of each cluster (inventory host), as its sync uses it (default cache when absent);
+        credentials: the chart repositories' entries of each cluster (the repositories option its sync is given)."""
         self.log = log
         self._lock = threading.Lock()
+        self._charts_lock = threading.Lock()
         self._repositories: dict[str, _Repository] = {}
         self._seen: dict[tuple[str, str], str | None] = {}  # (cluster, application) -> commit
+        self.charts = ChartWatcher(apps, credentials, log)
+        # (cluster, application, source index) -> chart version
+        self._seen_versions: dict[tuple[str, str, int], str | None] = {}
         for app in apps:
-            if _pinned(app.spec.source.revision):
-                continue
+            if app.spec.source.chart or _pinned(app.spec.source.revision):
+                continue  # a chart source is the chart watcher's
             source = GitSource(app.spec.source, cache_dir=(cache_dirs or {}).get(app.cluster))
             repository = self._repositories.setdefault(str(source.mirror_dir), _Repository(source))
             repository.apps.append(app)
@@ -69,7 +81,11 @@ class RevisionWatcher:
 
     @property
     def repositories(self) -> list[str]:
-        return sorted(repo.source.display_url for repo in self._repositories.values())
+        return sorted(repo.source.display_url for repo in self._repositories.values()) + self.charts.repositories
+
+    @property
+    def chart_requests(self) -> int:
+        return self.charts.requests
 
     def baseline(self, clients: dict[str, KubeClient]) -> None:
         """Start from the revision each application's inventory records (its last successful sync)."""
@@ -82,6 +98,20 @@ class RevisionWatcher:
                 except GitopsError as exc:
                     self.log(f"application {app.name}: cannot read its inventory ({exc}); its current commit counts as new")
                     self._seen[(app.cluster, app.name)] = None
+        for user in self.charts.users():
+            client = clients[user.app.cluster]
+            try:
+                inventory = read_inventory(client, user.app.name, user.app.namespace or client.default_namespace)
+            except GitopsError as exc:
+                self.log(f"application {user.app.name}: cannot read its inventory ({exc}); its current chart version "
+                         f"counts as new")
+                self._seen_versions[user.key] = None
+                continue
+            # a multi-source application records every source's revision in its last history entry
+            latest = inventory.history[-1] if inventory.history else {}
+            revisions = latest.get("revisions") if isinstance(latest.get("revisions"), list) else [inventory.revision]
+            recorded = revisions[user.index] if user.index < len(revisions) else None
+            self._seen_versions[user.key] = recorded_version(str(recorded)) if recorded else None
 
     def repository_keys(self, url: str) -> list[str]:
         """The repositories (keys for check) a pushed URL names, compared the way sources normalise URLs."""
@@ -98,8 +128,12 @@ class RevisionWatcher:
         return found
 
     def check(self, keys: list[str] | None = None) -> list[dict[str, Any]]:
-        """ls-remote each repository (or those of keys) and report the applications whose commit moved."""
+        """ls-remote each repository (or those of keys, from a push webhook) and ask each chart repository (not for
+        keys), and report the applications whose commit or chart version moved."""
         reports = []
+        if keys is None:
+            with self._charts_lock:  # not self._lock: a push webhook's Git check need not wait for chart servers
+                reports += self.charts.check(self._seen_versions)
         for key, repository in list(self._repositories.items()):
             if keys is not None and key not in keys:
                 continue

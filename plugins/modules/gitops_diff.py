@@ -38,6 +38,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._policy
   - gitops.kubernetes._projects
   - gitops.kubernetes._dry_run_cache
+  - gitops.kubernetes._cache_eviction
   - gitops.kubernetes._generators
   - gitops.kubernetes._resource_customizations
 attributes:
@@ -299,6 +300,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import CLUSTER_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._cache_evict import CACHE_EVICTION_ARGUMENT_SPEC, EvictionPolicy, evict_quietly
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
@@ -368,6 +370,7 @@ def argument_spec() -> dict[str, Any]:
     spec.update(PROJECTS_ARGUMENT_SPEC)
     spec.update(CLUSTER_ARGUMENT_SPEC)
     spec.update(DRY_RUN_CACHE_ARGUMENT_SPEC)
+    spec.update(CACHE_EVICTION_ARGUMENT_SPEC)
     spec.update(GENERATOR_ARGUMENT_SPEC)
     spec.update(RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC)
     return spec
@@ -460,9 +463,12 @@ def main() -> None:
     )
     invocation = prepare_module(module)
     try:
+        eviction = EvictionPolicy.from_options(module.params["cache_max_size"], module.params["cache_max_age"])
         result = run_module(module)
     except GitopsError as exc:
         module.fail_json(msg=str(exc), changed=False, invocation=invocation, **exc.to_result())
+    # the caches this run filled stay bounded (at most once an hour; never what a running process uses)
+    evict_quietly(module.params["cache_dir"] or default_cache_dir(), eviction)
     if result.get("failed_applications"):
         module.fail_json(
             msg="could not compare application(s): " + ", ".join(result["failed_applications"]),

@@ -23,6 +23,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._application
   - gitops.kubernetes._repositories
   - gitops.kubernetes._kube_connection
+  - gitops.kubernetes._cache_eviction
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -285,6 +286,7 @@ from typing import Any
 from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 
+from ansible_collections.gitops.kubernetes.plugins.module_utils._cache_evict import CACHE_EVICTION_ARGUMENT_SPEC, EvictionPolicy, evict_quietly
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kubeconfig import ConnectionSettings, resolve_connection
@@ -296,7 +298,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._render import (
     dump_yaml,
     render_application,
 )
-from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import (
     REPOSITORIES_ARGUMENT_SPEC,
     parse_repositories,
@@ -344,7 +346,7 @@ def write_dest(dest: str, objects: list[DesiredObject], check_mode: bool) -> tup
 def main() -> None:
     module = GitopsModule(
         argument_spec={**APPLICATION_ARGUMENT_SPEC, **REPOSITORIES_ARGUMENT_SPEC, **kube_connection_argument_spec(),
-                       "dest": {"type": "path"}},
+                       **CACHE_EVICTION_ARGUMENT_SPEC, "dest": {"type": "path"}},
         supports_check_mode=True,
     )
     # the spec is a free-form dict, so its secrets are registered by hand before anything can echo them
@@ -359,6 +361,7 @@ def main() -> None:
 
     result: dict[str, Any] = {"changed": False}
     try:
+        eviction = EvictionPolicy.from_options(module.params["cache_max_size"], module.params["cache_max_age"])
         app = parse_application(module.params["application"])
         result["application"] = app.name
         # the cluster is only reached for helm lookup, and only when the application asks for it
@@ -369,6 +372,8 @@ def main() -> None:
                                       lookup_connection=connection)
     except GitopsError as err:
         module.fail_json(msg=str(err), invocation=invocation, **{**result, **err.to_result()})
+    # the caches this render filled stay bounded (at most once an hour; never what a running process uses)
+    evict_quietly(module.params["cache_dir"] or default_cache_dir(), eviction)
 
     result.update(
         revision=rendered.revision,

@@ -7,7 +7,8 @@ playbooks with (or an ``inventory`` argument naming one): each host of the
 ``hosts`` group (default ``clusters``, as in the sync playbook) is a cluster,
 with the role's variables: ``gitops_kubeconfig`` (and the other connection
 variables), ``gitops_applications``, ``gitops_generators``, ``gitops_only``,
-``gitops_skip`` and ``gitops_cache_dir``. Host and group variables are
+``gitops_skip``, ``gitops_cache_dir``, ``gitops_cache_max_size``,
+``gitops_cache_max_age`` and ``gitops_repositories``. Host and group variables are
 templated as ansible-playbook would (lookups included), so nothing is
 configured twice.
 """
@@ -21,8 +22,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ansible_collections.gitops.kubernetes.plugins.module_utils._cache_evict import EvictionPolicy
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import RepositoryCredential, parse_repositories
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application, parse_application
 
 # role variable -> connection option of the modules (as roles/applications/tasks/main.yml passes them)
@@ -34,7 +37,7 @@ CONNECTION_VARIABLES = {
 # Ansible's plugin loader is not thread-safe: event sources starting side by side read inventories one at a time
 _ANSIBLE_LOCK = threading.Lock()
 ROLE_VARIABLES = ("gitops_applications", "gitops_generators", "gitops_only", "gitops_skip", "gitops_cache_dir",
-                  *CONNECTION_VARIABLES)
+                  "gitops_cache_max_size", "gitops_cache_max_age", "gitops_repositories", *CONNECTION_VARIABLES)
 
 
 @dataclass
@@ -57,6 +60,10 @@ class ClusterTarget:
     connection: dict[str, Any]
     cache_dir: str | None = None
     applications: list[WatchedApplication] = field(default_factory=list)
+    # the chart repositories' credentials (gitops_repositories), as the sync is given them
+    repositories: list[RepositoryCredential] = field(default_factory=list)
+    # gitops_cache_max_size / gitops_cache_max_age, as the sync evicts the cache
+    eviction: EvictionPolicy = field(default_factory=EvictionPolicy.from_options)
 
 
 def reconcile_policy(raw: dict[str, Any], spec: Application) -> tuple[bool, bool]:
@@ -119,7 +126,13 @@ def load_targets(sources: list[str], pattern: str = "clusters") -> list[ClusterT
     targets = []
     for host, host_vars in _host_variables(sources, pattern).items():
         connection = {option: host_vars[name] for name, option in CONNECTION_VARIABLES.items() if host_vars.get(name) is not None}
-        target = ClusterTarget(host, connection, host_vars.get("gitops_cache_dir") or None)
+        try:
+            target = ClusterTarget(host, connection, host_vars.get("gitops_cache_dir") or None,
+                                   repositories=parse_repositories(host_vars.get("gitops_repositories") or []),
+                                   eviction=EvictionPolicy.from_options(host_vars.get("gitops_cache_max_size"),
+                                                                        host_vars.get("gitops_cache_max_age")))
+        except GitopsError as exc:
+            raise SpecError(f"inventory host {host}: {exc}") from None
         raw_apps = host_vars.get("gitops_applications") or []
         try:
             selection = generate_applications(raw_apps, host_vars.get("gitops_generators") or [],

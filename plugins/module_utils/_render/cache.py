@@ -70,11 +70,13 @@ class RenderCache:
 
     def load(self, key: str) -> tuple[str, list[DesiredObject], list[Submodule]] | None:
         """(renderer, objects, the submodules the render used) or None."""
+        path = self._path(key)
         try:
-            payload = json.loads(self._path(key).read_text(encoding="utf-8"))
+            payload = json.loads(path.read_text(encoding="utf-8"))
             objects = [DesiredObject(manifest=item["manifest"], source_file=item["file"], source_line=item["line"])
                        for item in payload["objects"]]
             submodules = [Submodule(**item) for item in payload["submodules"]]
+            _touch(path)  # last used: cache eviction removes the least recently used renders first
             return payload["renderer"], objects, submodules
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent or unreadable: render again
@@ -96,3 +98,10 @@ class RenderCache:
             os.replace(temp, path)  # atomic: a reader sees the old file or the whole new one
         except (OSError, TypeError, ValueError):
             Path(temp).unlink(missing_ok=True)
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except OSError:
+        pass  # removed meanwhile, or a read-only cache: only the order of eviction suffers

@@ -95,8 +95,12 @@ def ensure_dependencies(ctx: RenderContext, chart_dir: Path, vendored: set[str])
     key = _build_key(chart_dir, sorted(set(remote)))
     cached = Path(os.path.expanduser(ctx.cache_dir)) / "chart-deps" / key[:2] / key if ctx.cache_dir else None
     if cached is not None and (cached / ".complete").is_file():
-        _copy_charts(cached, chart_dir / "charts")
-        return
+        try:
+            _copy_charts(cached, chart_dir / "charts")
+            os.utime(cached / ".complete")  # last used: cache eviction removes the least recently used builds first
+            return
+        except OSError:
+            pass  # evicted while being read: build again
     _build(ctx, chart_dir, sorted(set(remote)), chart_file)
     if cached is not None:
         _store(chart_dir / "charts", cached)

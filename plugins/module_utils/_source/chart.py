@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ansible_collections.gitops.kubernetes.plugins.module_utils._cache_use import hold
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SourceError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import RepositoryCredential, find_credential
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.semver import SemverError, Version, is_version, max_version
@@ -90,6 +91,10 @@ class ChartCache:
         key = hashlib.sha256(repo_url.rstrip("/").encode()).hexdigest()[:16]
         self.directory = Path(os.path.expanduser(cache_dir)) / "charts" / key
 
+    def _hold(self) -> None:
+        """This process renders from the repository's archives: cache eviction leaves them until it exits."""
+        hold(self.directory / ".inuse")
+
     def _paths(self, chart: str, version: str) -> tuple[Path, Path]:
         safe_version = version.replace("/", "_")
         base = self.directory / chart / safe_version
@@ -99,8 +104,10 @@ class ChartCache:
         """(archive, digest) when the archive is there and still has the digest recorded for it."""
         archive, meta = self._paths(chart, version)
         try:
+            self._hold()
             digest = json.loads(meta.read_text(encoding="utf-8"))["digest"]
             if sha256_digest(archive.read_bytes()) == digest:
+                os.utime(archive)  # last used: cache eviction removes the least recently used archives first
                 return archive, digest
         except (OSError, ValueError, KeyError, TypeError):
             pass
@@ -111,6 +118,7 @@ class ChartCache:
         digest = sha256_digest(content)
         try:
             archive.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self._hold()
             for path, data in ((archive, content), (meta, json.dumps({"digest": digest}).encode())):
                 handle, temp = tempfile.mkstemp(dir=archive.parent, prefix=".tmp-")
                 with os.fdopen(handle, "wb") as stream:

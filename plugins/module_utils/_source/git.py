@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
+from ansible_collections.gitops.kubernetes.plugins.module_utils._cache_use import hold
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SourceError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.common import (
@@ -156,6 +157,8 @@ class GitSource(SubmodulesMixin):
         slug = slug[:-4] if slug.endswith(".git") else slug
         self.mirror_dir = self.cache_dir / "git" / f"{slug}-{key}.git"
         self.lock_file = self.cache_dir / "git" / f".{self.mirror_dir.name}.lock"
+        # held by every process that used the mirror, until it exits: cache eviction leaves the mirror alone
+        self.in_use_file = self.cache_dir / "git" / f".{self.mirror_dir.name}.inuse"
 
     # -- public API ------------------------------------------------------------------------------------
 
@@ -528,6 +531,7 @@ class GitSource(SubmodulesMixin):
                                           f"process for {LOCK_TIMEOUT:.0f}s") from None
                     time.sleep(0.1)
             try:
+                hold(self.in_use_file)
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)

@@ -28,7 +28,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._source.chart im
     sha256_digest,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import RepositoryCredential
-from ansible_collections.gitops.kubernetes.plugins.module_utils._source.transport import NotFoundError, http_get
+from ansible_collections.gitops.kubernetes.plugins.module_utils._source.transport import NotFoundError, Response, http_get
 
 MAX_INDEX_BYTES = 256 * 1024 * 1024  # large public repositories publish indexes of tens of MiB
 
@@ -52,21 +52,32 @@ def load_index(repo_url: str, credential: RepositoryCredential | None) -> dict[s
     with lock:
         if repo_url in _indexes:
             return _indexes[repo_url]
-        try:
-            response = http_get(index_url(repo_url), credential, what="chart repository index", max_bytes=MAX_INDEX_BYTES)
-        except NotFoundError:
-            raise SourceError(f"{repo_url} is no Helm chart repository: it has no index.yaml (HTTP 404)") from None
-        try:
-            document = yaml.load(response.body, Loader=_Loader)  # nosec: SafeLoader
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" (line {mark.line + 1})" if mark else ""
-            raise SourceError(f"the index of {repo_url} is not valid YAML{where}") from None
-        entries = document.get("entries") if isinstance(document, dict) else None
-        if not isinstance(entries, dict):
-            raise SourceError(f"the index of {repo_url} has no entries: it is no Helm chart repository index")
-        _indexes[repo_url] = entries
-        return entries
+        response = get_index(repo_url, credential)
+        _indexes[repo_url] = parse_index(repo_url, response.body)
+        return _indexes[repo_url]
+
+
+def get_index(repo_url: str, credential: RepositoryCredential | None, headers: dict[str, str] | None = None) -> Response:
+    """The index.yaml response, uncached; with conditional headers a 304 answer is returned as is."""
+    try:
+        return http_get(index_url(repo_url), credential, what="chart repository index", max_bytes=MAX_INDEX_BYTES,
+                        headers=headers, allow_status=(304,) if headers else ())
+    except NotFoundError:
+        raise SourceError(f"{repo_url} is no Helm chart repository: it has no index.yaml (HTTP 404)") from None
+
+
+def parse_index(repo_url: str, body: bytes) -> dict[str, Any]:
+    """The entries of an index.yaml (chart name -> list of versions); SourceError naming the repository."""
+    try:
+        document = yaml.load(body, Loader=_Loader)  # nosec: SafeLoader
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise SourceError(f"the index of {repo_url} is not valid YAML{where}") from None
+    entries = document.get("entries") if isinstance(document, dict) else None
+    if not isinstance(entries, dict):
+        raise SourceError(f"the index of {repo_url} has no entries: it is no Helm chart repository index")
+    return entries
 
 
 def fetch(repo_url: str, chart: str, revision: str, credential: RepositoryCredential | None, cache: ChartCache,

@@ -64,13 +64,14 @@ class _Registry:
         self.base, self.repository, self.credential, self.shown = base, repository, credential, shown
         self.scope = f"repository:{repository}:pull"
 
-    def get(self, path: str, what: str, max_bytes: int, headers: dict[str, str] | None = None) -> Response:
+    def get(self, path: str, what: str, max_bytes: int, headers: dict[str, str] | None = None,
+            allow_status: tuple[int, ...] = ()) -> Response:
         url = urljoin(self.base, path)
         with _lock:
             token = _tokens.get((self.base, self.scope))
         authorization = {"Authorization": f"Bearer {token}"} if token else basic_auth(self.credential)
         response = http_get(url, self.credential, what=what, max_bytes=max_bytes, headers=headers,
-                            authorization=authorization, auth_origin=self.base, allow_status=(401,))
+                            authorization=authorization, auth_origin=self.base, allow_status=(401, *allow_status))
         if response.status != 401:
             return response
         challenge = response.headers.get("www-authenticate", "")
@@ -78,7 +79,7 @@ class _Registry:
             token = self._token(challenge)
             response = http_get(url, self.credential, what=what, max_bytes=max_bytes, headers=headers,
                                 authorization={"Authorization": f"Bearer {token}"}, auth_origin=self.base,
-                                allow_status=(401,))
+                                allow_status=(401, *allow_status))
         if response.status == 401:
             given = "the credentials given were refused" if (self.credential and self.credential.username) else \
                 "no credentials matched this URL (see the repositories option)"
@@ -111,14 +112,28 @@ def list_tags(registry: _Registry) -> list[str]:
     with _lock:
         if key in _tags:
             return _tags[key]
+    tags, dummy = fetch_tags(registry)
+    with _lock:
+        _tags[key] = tags or []
+    return tags or []
+
+
+def fetch_tags(registry: _Registry, headers: dict[str, str] | None = None) -> tuple[list[str] | None, Response | None]:
+    """(every tag, the first page's response), uncached; (None, response) when conditional headers got a 304."""
     tags: list[str] = []
+    first: Response | None = None
     path = f"/v2/{registry.repository}/tags/list"
     for dummy in range(MAX_TAG_PAGES):
         try:
-            response = registry.get(path, "OCI registry", MAX_MANIFEST_BYTES)
+            response = registry.get(path, "OCI registry", MAX_MANIFEST_BYTES, headers=headers if first is None else None,
+                                    allow_status=(304,) if headers and first is None else ())
         except NotFoundError:
             raise SourceError(f"chart {registry.repository.rsplit('/', 1)[-1]!r} is not in OCI registry {registry.shown} "
                               f"(no repository {registry.repository})") from None
+        if first is None:
+            first = response
+            if response.status == 304:
+                return None, response
         try:
             tags += [str(tag).replace("_", "+") for tag in json.loads(response.body).get("tags") or []]
         except (ValueError, AttributeError):
@@ -127,9 +142,7 @@ def list_tags(registry: _Registry) -> list[str]:
         if not match:
             break
         path = match.group(1)
-    with _lock:
-        _tags[key] = tags
-    return tags
+    return tags, first
 
 
 def fetch(repo_url: str, chart: str, revision: str, credential: RepositoryCredential | None, cache: ChartCache) -> ChartArchive:
@@ -166,3 +179,9 @@ def _chart_layer(body: bytes, chart: str, version: str, repo_url: str) -> dict[s
     if not layers or not str(layers[0].get("digest", "")).startswith("sha256:"):
         raise SourceError(f"{repo_url}/{chart}:{version} is no Helm chart (its manifest has no {CHART_LAYER} layer)")
     return layers[0]
+
+
+def registry_for(repo_url: str, chart: str, credential: RepositoryCredential | None) -> _Registry:
+    """The OCI repository of a chart (oci://host/path + chart), for callers that list its tags themselves."""
+    base, repository = split_oci_url(repo_url, chart)
+    return _Registry(base, repository, credential, repo_url)

@@ -28,6 +28,7 @@ _import_collection()
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live_watch import LiveMonitor, Timing  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.module_utils._watch import GIVE_UP_AFTER  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.plugin_utils._eda_eviction import evict_periodically  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.plugin_utils._eda_targets import inventory_sources, load_targets  # noqa: E402
 
 
@@ -48,6 +49,9 @@ description:
     the application's history is reported again when the backoff allows.
   - A dropped watch resumes from its resourceVersion, C(410 Gone) relists, and an unreachable API server is retried with
     backoff for O(give_up_after) seconds, after which the source stops with an error (an activation restarts it).
+  - "While it runs, the cache directory of every cluster (C(gitops_cache_dir)) is evicted at most once an hour, with the
+    inventory's C(gitops_cache_max_size) and C(gitops_cache_max_age) (see the role), so a rulebook running for days
+    keeps its disk bounded even when nothing is synced."
   - "Event: C(gitops.type=drift), C(gitops.application), C(gitops.cluster) (the inventory host), C(gitops.namespace),
     C(gitops.automated), C(gitops.self_heal), C(gitops.reason), C(gitops.changed), C(gitops.deleted), C(gitops.attempt),
     C(gitops.retry_of_failed_sync); C(meta.hosts) is the cluster's inventory host."
@@ -130,6 +134,7 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     timing = _timing(args)
     give_up_after = float(args.get("give_up_after", GIVE_UP_AFTER))
     monitors: list[LiveMonitor] = []
+    eviction = asyncio.create_task(evict_periodically(targets, LOGGER.info))
     try:
         for target in targets:
             if not target.applications:
@@ -158,6 +163,7 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
                     await queue.put({"gitops": report, "meta": {"hosts": report["cluster"]}})
             await asyncio.sleep(TICK)
     finally:
+        eviction.cancel()
         for monitor in monitors:
             monitor.close()
             monitor.client.close()

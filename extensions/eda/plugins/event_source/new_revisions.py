@@ -1,10 +1,11 @@
 # Copyright (c) gitops.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""new_revisions: an event per application whose Git branch or tag moved to a new commit.
+"""new_revisions: an event per application whose Git branch or tag moved to a new commit, or whose chart version
+constraint resolves to a new version.
 
 Polls each repository of the inventory's applications with one ``git ls-remote``
-per interval, and, given a secret, listens for push webhooks that make the
-pushed repository's check immediate.
+(or one index.yaml / OCI tag list request) per interval, and, given a secret,
+listens for push webhooks that make the pushed repository's check immediate.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _import_collection()
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.module_utils._revision_watch import RevisionWatcher  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.plugin_utils._eda_eviction import evict_periodically  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.plugin_utils._eda_targets import inventory_sources, load_targets  # noqa: E402
 
 
@@ -44,12 +46,24 @@ description:
     that is a commit SHA never moves and is not polled.
   - The first commit compared is the one recorded on the application's inventory by its last successful sync, so a
     commit pushed while nothing watched is reported at the start, and each new commit is reported once.
+  - "Applications whose source is a Helm chart (C(chart) with a chart repository or an OCI registry) and whose
+    revision is a version constraint (C(^1.2), C(1.*), C(>=2.0.0 <3)): every O(interval) seconds one request per
+    chart repository (its C(index.yaml)) or per OCI repository (its tag list), not per application, with
+    C(If-None-Match) or C(If-Modified-Since) when the server gave an ETag or a Last-Modified date, so an unchanged
+    repository costs a C(304). Each application's constraint is resolved as its sync resolves it, and an application
+    is reported when the version differs from the one its last sync recorded (then once per new version). An exact
+    version never moves and is not polled. Credentials are the inventory's C(gitops_repositories), as for the sync;
+    they never appear in events or logs."
+  - "While it runs, the cache directory of every cluster (C(gitops_cache_dir)) is evicted at most once an hour, with the
+    inventory's C(gitops_cache_max_size) and C(gitops_cache_max_age) (see the role), so a rulebook running for days
+    keeps its disk bounded; the Git mirrors this source polls count as in use and stay."
   - With O(webhook_secret), an HTTP server on O(webhook_host):O(webhook_port) takes push webhooks (GitHub, Gitea,
     Forgejo and anything else that signs the body with HMAC-SHA256 in C(X-Hub-Signature-256)); a push to a watched
     repository checks that repository at once. Unsigned or wrongly signed requests get 401 and change nothing.
   - "Event: C(gitops.type=revision), C(gitops.application), C(gitops.cluster), C(gitops.namespace), C(gitops.automated),
     C(gitops.self_heal), C(gitops.repo_url), C(gitops.revision), C(gitops.commit), C(gitops.previous_commit),
-    C(gitops.reason); C(meta.hosts) is the cluster's inventory host."
+    C(gitops.reason); C(meta.hosts) is the cluster's inventory host. For a chart source also C(gitops.chart),
+    C(gitops.version) and C(gitops.previous_version) (C(gitops.commit) is null)."
 options:
   inventory:
     description:
@@ -167,9 +181,11 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
     if interval < 0:
         raise ValueError(f"gitops.kubernetes.new_revisions: interval must be 0 or more seconds, got {interval}")
     apps = [app for target in targets for app in target.applications]
-    watcher = RevisionWatcher(apps, {target.host: target.cache_dir for target in targets}, log=LOGGER.warning)
+    watcher = RevisionWatcher(apps, {target.host: target.cache_dir for target in targets}, log=LOGGER.warning,
+                              credentials={target.host: target.repositories for target in targets})
     clients = {target.host: KubeClient.from_params({**target.connection, "cache_dir": target.cache_dir}) for target in targets}
     runner = None
+    eviction = asyncio.create_task(evict_periodically(targets, LOGGER.info))
     try:
         await asyncio.to_thread(watcher.baseline, clients)
         secret = str(args.get("webhook_secret") or "")
@@ -183,6 +199,7 @@ async def main(queue: asyncio.Queue, args: dict[str, Any]) -> None:
                 await asyncio.Event().wait()  # webhooks only, until cancelled
             await asyncio.sleep(interval)
     finally:
+        eviction.cancel()
         if runner is not None:
             await runner.cleanup()
         for client in clients.values():
