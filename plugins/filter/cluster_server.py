@@ -38,7 +38,6 @@ _value:
 from collections.abc import Mapping
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kubeconfig import ConnectionSettings, cluster_server
 
@@ -46,10 +45,17 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._kubeconfig impo
 SERVER_VARIABLES = {"gitops_kubeconfig": "kubeconfig", "gitops_context": "context", "gitops_host": "host"}
 
 
+def _filter_error(message: str) -> Exception:
+    # imported when needed: importing Ansible's controller errors switches module warnings to the controller's display
+    from ansible.errors import AnsibleFilterError
+
+    return AnsibleFilterError(message)
+
+
 def host_cluster_server(host_vars: Any) -> str:
     """gitops_cluster_server, else the server of the host's connection variables."""
     if not isinstance(host_vars, Mapping):
-        raise AnsibleFilterError(f"cluster_server expects a host's variables (hostvars[host]), got {type(host_vars).__name__}")
+        raise _filter_error(f"cluster_server expects a host's variables (hostvars[host]), got {type(host_vars).__name__}")
     explicit = host_vars.get("gitops_cluster_server")
     if explicit:
         return str(explicit).rstrip("/")
@@ -58,7 +64,7 @@ def host_cluster_server(host_vars: Any) -> str:
         return cluster_server(settings)
     except ClusterConnectionError as exc:
         host = host_vars.get("inventory_hostname") or "(unknown host)"
-        raise AnsibleFilterError(f"inventory host {host}: the API server of its cluster is not known (set "
+        raise _filter_error(f"inventory host {host}: the API server of its cluster is not known (set "
                                  f"gitops_cluster_server, or fix its connection variables): {exc}") from None
 
 

@@ -303,7 +303,8 @@ options:
       - Names of applications whose objects may be deleted where Argo CD asks a human to confirm it, in this run -
         objects marked C(Prune=confirm) (the object's C(argocd.argoproj.io/sync-options) annotation, or the
         application's sync options) are pruned, as Argo CD's "Confirm Pruning", and objects marked C(Delete=confirm)
-        are deleted with the application (O(state=absent)).
+        are deleted with the application (O(state=absent)). App of apps - the parent's name confirms pruning a child
+        it no longer renders that says C(Prune=confirm); the child's name confirms its C(Delete=confirm) objects.
     type: list
     elements: str
     default: []

@@ -175,8 +175,9 @@ def expand_applicationset(manifest: Any, clusters: list[Cluster], cluster_name: 
             own = (generator[kind] or {}).get("template") if isinstance(generator[kind], dict) else None
             merged = merge_template(own or {}, template)
             sets = generate_params(generator, where, ctx)
-            for one, app in zip(sets, _render_applications(merged, patch_text, sets, where, ctx, cluster_name,
-                                                                        result.preserve_resources_on_deletion)):
+            rendered = _render_applications(merged, patch_text, sets, where, ctx, cluster_name,
+                                            result.preserve_resources_on_deletion)
+            for one, app in zip(sets, rendered):
                 app_name = str((app.get("metadata") or {}).get("name") or "")
                 if not app_name:
                     raise ctx.fail(one.origin, "the template gives the application no name (metadata.name)")

@@ -4,11 +4,15 @@ credential plugin."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from ansible.errors import AnsibleFilterError
 
 from ansible_collections.gitops.kubernetes.plugins.filter.cluster_server import FilterModule, host_cluster_server
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError
@@ -52,11 +56,32 @@ def test_a_kubeconfig_given_as_a_dict_is_read_too():
     assert cluster_server(ConnectionSettings(kubeconfig=KUBECONFIG, context="west")) == "https://west.example:6443"
 
 
-def test_an_unknown_context_names_the_host_and_never_a_credential(kubeconfig):
-    with pytest.raises(AnsibleFilterError) as caught:
-        host_cluster_server({"gitops_kubeconfig": kubeconfig, "gitops_context": "north", "inventory_hostname": "edge"})
-    assert "inventory host edge" in str(caught.value) and "north" in str(caught.value)
-    assert "s3cret-token" not in str(caught.value)
+def test_through_ansible_every_host_gets_its_server_and_an_unknown_context_names_the_host(kubeconfig, tmp_path):
+    # the real templating of hostvars (in a separate process: Ansible's controller code changes how modules warn)
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {"hosts": {
+        "east": {"gitops_kubeconfig": kubeconfig},
+        "edge": {"gitops_kubeconfig": kubeconfig, "gitops_context": "north"}}}}))
+    # tests/conftest.py points ANSIBLE_COLLECTIONS_PATH at this checkout
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_LOCALHOST_WARNING": "false"}
+    template = "{{ hostvars[inventory_hostname] | gitops.kubernetes.cluster_server }}"
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible"), "all", "-i", str(inventory), "-c", "local",
+                           "-e", f"ansible_python_interpreter={sys.executable}", "-m", "ansible.builtin.debug",
+                           "-a", json.dumps({"msg": template})],
+                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    # the ad hoc output: "host | SUCCESS => {json}" per host
+    results = {match.group(1): json.loads(match.group(2))
+               for match in re.finditer(r"^(\S+) \| \S+ => (\{.*?^\})$", proc.stdout, re.MULTILINE | re.DOTALL)}
+    assert set(results) == {"east", "edge"}, proc.stdout + proc.stderr
+    assert results["east"]["msg"] == "https://east.example:6443"
+    assert proc.returncode != 0 and "edge | FAILED!" in proc.stdout
+    assert "inventory host edge: the API server of its cluster is not known" in results["edge"]["msg"]
+    assert "north" in results["edge"]["msg"] and "s3cret-token" not in proc.stdout + proc.stderr
+
+
+def test_an_unknown_context_is_an_error_of_the_connection(kubeconfig):
+    with pytest.raises(ClusterConnectionError, match="north"):
+        cluster_server(ConnectionSettings(kubeconfig=kubeconfig, context="north"))
 
 
 def test_a_missing_kubeconfig_file_is_an_error(tmp_path):
