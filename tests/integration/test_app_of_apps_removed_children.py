@@ -142,3 +142,36 @@ def test_a_child_of_a_parent_that_does_not_prune_is_reported_and_nothing_is_dele
         assert kubectl.exists("configmap/aoa-api-config", "-n", aoa_namespace)
         assert part_of(kubectl, aoa_namespace, "aoa-api-config") is not None
         assert f"applyset-aoa-api-{suffix}" in inventories(kubectl, aoa_namespace)
+
+
+def test_the_applications_of_an_applicationset_the_parent_stops_rendering_are_pruned_with_their_objects(
+        run_role, git_repo, kubectl, aoa_namespace):
+    # Argo CD: the parent prunes the ApplicationSet, whose Applications carry the resources finalizer (the set does
+    # not preserve resources), so their objects go
+    suffix = uuid.uuid4().hex[:6]
+    repo = git_repo()
+    services = {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": f"aoa-svc-{suffix}"},
+                "spec": {"generators": [{"list": {"elements": [{"svc": "db"}]}}],
+                         "template": {"metadata": {"name": f"aoa-{{{{svc}}}}-{suffix}"},
+                                      "spec": {"project": "default",
+                                               "source": {"repoURL": repo.url, "targetRevision": "main", "path": "{{svc}}"},
+                                               "destination": {"server": "https://kubernetes.default.svc",
+                                                               "namespace": aoa_namespace},
+                                               "syncPolicy": {"automated": {"prune": True}}}}}}
+    repo.commit({"root/services.yaml": yaml.safe_dump(services), "root/web.yaml": argo_application(
+                 f"aoa-web-{suffix}", repo.url, "web", aoa_namespace),
+                 "web/cm.yaml": configmap("aoa-web-config"), "db/cm.yaml": configmap("aoa-db-config")})
+    root = {"name": f"aoa-root-{suffix}", "source": {"repo_url": repo.url, "revision": "main", "path": "root"},
+            "destination": {"namespace": aoa_namespace}, "sync_policy": {"prune": True}}
+    hosts = {"prod": {"gitops_applications": [root]}}
+    assert run_role("gitops.kubernetes.sync", hosts).rc == 0
+    assert kubectl.exists("configmap/aoa-db-config", "-n", aoa_namespace)
+
+    repo.commit({"root/services.yaml": None}, "the services set leaves")
+    removed = run_role("gitops.kubernetes.sync", hosts)
+    assert removed.rc == 0, removed.stdout[-3000:]
+    root_entry = removed.application("prod", f"aoa-root-{suffix}")
+    assert [(c["name"], c["action"], c["cascade"]) for c in root_entry["removed_children"]] == [
+        (f"aoa-db-{suffix}", "pruned", "foreground")]
+    assert not kubectl.exists("configmap/aoa-db-config", "-n", aoa_namespace)
+    assert inventories(kubectl, aoa_namespace) == [f"applyset-aoa-web-{suffix}"]
