@@ -446,6 +446,11 @@ def with_children(params: dict[str, Any], cache_dir: str, inputs: list[Applicati
     (app of apps, see _appset.app_of_apps); returns inputs and their states (DesiredState or GitopsError)."""
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset import bind_destination, parse_clusters
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.app_of_apps import Family, expand
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.removed_children import (
+        PARENT_LABELS,
+        child_labels,
+        prune_option,
+    )
     from ansible_collections.gitops.kubernetes.plugins.module_utils._generate import generate_applications
 
     clusters = parse_clusters(params.get("clusters"))
@@ -460,8 +465,10 @@ def with_children(params: dict[str, Any], cache_dir: str, inputs: list[Applicati
 
     def make_input(raw: dict[str, Any]) -> ApplicationInput:
         name = ((raw.get("metadata") or {}).get("name")) if isinstance(raw, dict) else None
-        return ApplicationInput(bind_destination(raw, clusters, cluster, f"Application {name}"), cache_dir,
-                                run.guard if run else None, run.projects if run else None, run.repositories if run else None)
+        child = ApplicationInput(bind_destination(raw, clusters, cluster, f"Application {name}"), cache_dir,
+                                 run.guard if run else None, run.projects if run else None, run.repositories if run else None)
+        prune_option(child.raw)  # a malformed sync-options annotation fails the parent now, not its pruning later
+        return child
 
     def generate(manifests: list[dict[str, Any]]) -> Any:
         return generate_applications([], [], [], [], cache_dir=cache_dir, applicationsets=manifests,
@@ -470,6 +477,13 @@ def with_children(params: dict[str, Any], cache_dir: str, inputs: list[Applicati
     family = Family()
     inputs, states = expand(inputs, render(inputs), make_input, render, generate, family)
     applicationsets.update(family.applicationsets)
+    # recorded on the inventories: which parent rendered each child, so a later run finds the ones it stops rendering
+    parents = set(family.parent_of.values())
+    for one in inputs:
+        if one.parent:
+            one.parent_labels = {**one.parent_labels, **child_labels(one.parent, cluster, one.raw)}
+        if one.name in parents:
+            one.parent_labels = {**one.parent_labels, **PARENT_LABELS}
     return inputs, states
 
 

@@ -35,7 +35,13 @@ application still finds what it left behind:
 - annotation ``gitops.kubernetes/finalizer`` records the Argo CD deletion
   finalizer the application carried at its last sync (foreground or
   background cascade), since the application is gone from the list when it
-  is deleted.
+  is deleted;
+- labels ``gitops.kubernetes/app-of-apps-parent`` (with
+  ``gitops.kubernetes/app-of-apps-cluster`` and the child Application's own
+  ``Prune=`` sync option in ``gitops.kubernetes/app-of-apps-prune``) name the
+  application whose render listed this one (app of apps), and
+  ``gitops.kubernetes/app-of-apps`` marks a parent that rendered children at
+  its last sync, so a child a parent no longer renders is found and pruned.
 
 Beyond the KEP, ``data["inventory"]`` holds the exact member list (group,
 kind, namespace, name) and the recent sync history as JSON, so prune never
@@ -72,6 +78,13 @@ APPLICATION_LABEL = "gitops.kubernetes/application"
 OWNER_LABEL = "gitops.kubernetes/owner"
 FINALIZER_ANNOTATION = "gitops.kubernetes/finalizer"
 SOURCE_ANNOTATION = "gitops.kubernetes/source"
+# app of apps (see _appset.removed_children): the child's record of its parent, the parent's mark
+CHILD_OF_LABEL = "gitops.kubernetes/app-of-apps-parent"
+CHILD_CLUSTER_LABEL = "gitops.kubernetes/app-of-apps-cluster"
+CHILD_PRUNE_LABEL = "gitops.kubernetes/app-of-apps-prune"
+HAS_CHILDREN_LABEL = "gitops.kubernetes/app-of-apps"
+# rewritten at every sync: one the run no longer gives is removed from the parent
+APP_OF_APPS_LABELS = (CHILD_OF_LABEL, CHILD_CLUSTER_LABEL, CHILD_PRUNE_LABEL, HAS_CHILDREN_LABEL)
 LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 INVENTORY_KEY = "inventory"
 INVENTORY_FORMAT = 1

@@ -200,14 +200,19 @@ def _read_kubeconfig(path: str) -> dict[str, Any]:
     return document
 
 
-def _from_kubeconfig(document: dict[str, Any], context: str | None, base_dir: str | None,
-                     description: str) -> ResolvedConnection:
-    """Our own reading of one kubeconfig; raises _LibraryNeeded for what only the library does."""
+def _context_cluster(document: dict[str, Any], context: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The kubeconfig's context (the given one, else its current-context) and the cluster it names."""
     chosen = context or document.get("current-context")
     if not chosen:
         raise ClusterConnectionError("invalid cluster configuration: the kubeconfig has no current-context; give context")
     ctx = _named(document.get("contexts"), chosen, "context")
-    cluster = _named(document.get("clusters"), ctx.get("cluster"), "cluster")
+    return ctx, _named(document.get("clusters"), ctx.get("cluster"), "cluster")
+
+
+def _from_kubeconfig(document: dict[str, Any], context: str | None, base_dir: str | None,
+                     description: str) -> ResolvedConnection:
+    """Our own reading of one kubeconfig; raises _LibraryNeeded for what only the library does."""
+    ctx, cluster = _context_cluster(document, context)
     user = _named(document.get("users"), ctx.get("user"), "user") if ctx.get("user") else {}
     if "exec" in user or "auth-provider" in user or "proxy-url" in cluster or _proxy_in_environment():
         raise _LibraryNeeded()
@@ -368,3 +373,26 @@ def _override(resolved: ResolvedConnection, settings: ConnectionSettings) -> Non
         configuration.cert_file = settings.client_cert or configuration.cert_file
         configuration.key_file = settings.client_key or configuration.key_file
         configuration.verify_ssl = resolved.verify
+
+
+def cluster_server(settings: ConnectionSettings) -> str:
+    """The API server URL a connection with these settings talks to, as resolve_connection finds it, read without
+    connecting and without running credential plugins (an inventory host's default gitops_cluster_server)."""
+    if settings.host:
+        return strip_url_credentials(settings.host.rstrip("/"))
+    kubeconfig = settings.kubeconfig
+    if isinstance(kubeconfig, str):
+        kubeconfig = os.path.expanduser(kubeconfig)
+        if not os.path.exists(kubeconfig):
+            raise ClusterConnectionError(f"kubeconfig file {kubeconfig} does not exist")
+    elif kubeconfig is None and not _in_cluster():
+        paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p] or [os.path.expanduser(DEFAULT_KUBECONFIG)]
+        kubeconfig = paths[0] if len(paths) == 1 and os.path.exists(paths[0]) else None
+    if kubeconfig is None:  # in a pod, or several KUBECONFIG files: as the connection itself resolves them
+        return resolve_connection(settings).server
+    document = kubeconfig if isinstance(kubeconfig, dict) else _read_kubeconfig(kubeconfig)
+    ctx, cluster = _context_cluster(document, settings.context)
+    server = str(cluster.get("server") or "").rstrip("/")
+    if not server:
+        raise ClusterConnectionError(f"invalid cluster configuration: cluster {ctx.get('cluster')!r} has no server")
+    return strip_url_credentials(server)

@@ -132,6 +132,8 @@ class ApplicationReport:
         """cluster/name, with the parent of an app of apps child: 'prod/root -> web'."""
         return f"{self.cluster}/{self.parent} -> {self.name}" if self.parent else f"{self.cluster}/{self.name}"
     revisions: list[str] = field(default_factory=list)  # every source's, for a multi-source application
+    # app of apps: children it rendered before and no longer does, pruned or left in place (name, action, message)
+    removed_children: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -181,6 +183,7 @@ class ApplicationReport:
         tail += f"; after {self.attempts} attempts" if self.attempts > 1 else ""
         tail += f"; {self.skipped}" if self.skipped_by_window else ""
         tail += f"; {len(self.orphaned)} orphaned resources" if self.orphaned else ""
+        tail += "".join(f"; {removed_child_line(child, mode)}" for child in self.removed_children)
         # a skipped application's counts are what a sync would do, as in a drift report; one its dependencies
         # kept from running was not compared at all, so the reason is all there is to say
         if self.skipped.startswith(DEPENDENCY_SKIP):
@@ -212,7 +215,21 @@ class ApplicationReport:
             entry["attempts"] = self.attempts
         if self.parent:
             entry["parent"] = self.parent
+        if self.removed_children:
+            entry["removed_children"] = self.removed_children
         return entry
+
+
+def removed_child_line(child: dict[str, Any], mode: str) -> str:
+    """What became of a child application its parent no longer renders, in a few words."""
+    name = child.get("name")
+    if child.get("error"):
+        return f"child {name} not pruned: {child['error']}"
+    if child.get("action") != "pruned":
+        return f"child {name} requires pruning ({child.get('message')})"
+    cascade = child.get("cascade") or "orphan"
+    what = "its resources left in place" if cascade == "orphan" else f"with its resources ({cascade})"
+    return f"child {name} {'would be ' if mode == DRIFT else ''}pruned, {what}"
 
 
 @dataclass
@@ -432,7 +449,16 @@ def _application(cluster: str, raw: dict[str, Any], secrets: list[str]) -> Appli
         attempts=len(raw["attempts"]) if isinstance(raw.get("attempts"), list) else 0,
         parent=_text(raw.get("parent")),
         revisions=[_text(item) for item in raw.get("revisions") or [] if _text(item)],
+        removed_children=_removed_children(raw, secrets),
     )
+
+
+def _removed_children(raw: dict[str, Any], secrets: list[str]) -> list[dict[str, Any]]:
+    found = raw.get("removed_children")
+    if not isinstance(found, list):
+        return []
+    return [{key: scrub_text(_text(item[key]), secrets) for key in ("name", "namespace", "action", "cascade", "message", "error")
+             if item.get(key)} for item in found if isinstance(item, dict)]
 
 
 def _skipped(raw: dict[str, Any]) -> str:

@@ -112,7 +112,8 @@ options:
       - The clusters the C(clusters) generator iterates and destinations are matched against, each C(name)
         (required), C(server), C(labels) and C(annotations) (Argo CD's cluster Secret fields). The role
         C(gitops.kubernetes.applications) passes one per inventory host, from C(gitops_cluster_name),
-        C(gitops_cluster_server), C(gitops_cluster_labels) and C(gitops_cluster_annotations).
+        C(gitops_cluster_server) (default the server of the host's connection, see the filter
+        P(gitops.kubernetes.cluster_server#filter)), C(gitops_cluster_labels) and C(gitops_cluster_annotations).
     type: list
     elements: dict
     default: []

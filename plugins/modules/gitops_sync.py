@@ -336,7 +336,8 @@ options:
       - Names of applications whose objects may be deleted where Argo CD asks a human to confirm it, in this run -
         objects marked C(Prune=confirm) (the object's C(argocd.argoproj.io/sync-options) annotation, or the
         application's sync options) are pruned, as Argo CD's "Confirm Pruning", and objects marked C(Delete=confirm)
-        are deleted with the application (O(state=absent)).
+        are deleted with the application (O(state=absent)). App of apps - the parent's name confirms pruning a child
+        it no longer renders that says C(Prune=confirm); the child's name confirms its C(Delete=confirm) objects.
     type: list
     elements: str
     default: []
@@ -599,6 +600,21 @@ applications:
   returned: when O(applications) is given, or when the application renders child applications
   type: list
   elements: dict
+removed_children:
+  description:
+    - "App of apps: the child applications this application rendered at an earlier sync (their inventories record
+      it) and no longer renders. Each has C(name), C(namespace), C(parent) and C(action): C(pruned) when the
+      parent prunes it, as Argo CD's parent prunes a child Application (its sync ran, its sync policy prunes, no
+      C(Prune=false) or unconfirmed C(Prune=confirm) on the child Application or in the parent's syncOptions;
+      the parent's name in O(confirm) confirms): the child is then deleted as O(state=absent) with
+      O(cascade=finalizer) deletes it (C(cascade), C(counts), C(resources); in check mode what would go), so its
+      objects go only when it carried the resources finalizer. Otherwise C(prune skipped) with the reason in
+      C(message): nothing is deleted and the parent stays C(OutOfSync), as an Application requiring pruning.
+      C(error) when the deletion failed (C(Delete=confirm) objects need the child's name in O(confirm))."
+  returned: when the application rendered children before that it no longer renders
+  type: list
+  elements: dict
+  sample: [{name: web, namespace: web, parent: apps, action: pruned, cascade: foreground, changed: true}]
 removed_applications:
   description:
     - "With O(applicationsets), the applications an ApplicationSet generated for this cluster before (their inventory
@@ -705,6 +721,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.disappeared import find_disappeared, remove_disappeared
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.removed_children import prune_removed_children
     from ansible_collections.gitops.kubernetes.plugins.module_utils._orphans import find_orphans
     from ansible_collections.gitops.kubernetes.plugins.module_utils._delete import (
         DeletionResult,
@@ -927,6 +944,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         # applications the ApplicationSets generated here before and no longer do
         removed = remove_disappeared(client, find_disappeared(client, applicationsets, cluster_name(params)), settings) \
             if applicationsets and not any(isinstance(o, GitopsError) for o in outcomes) else []
+        # app of apps children their parent no longer renders: pruned as the parent's sync policy says
+        removed_children = prune_removed_children(client, inputs, states, outcomes, cluster=cluster_name(params),
+                                                  applicationsets=set(applicationsets), manual=manual, confirmed=confirmed,
+                                                  check_mode=settings.check_mode, wait_timeout=settings.wait_timeout)
         stats = shared.finish(client, started, writes=client.writes, writes_by_verb=dict(client.writes_by_verb))
 
     with_diff = module._diff
@@ -940,8 +961,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     chosen = [index for index, one in enumerate(inputs) if one.selected]
     inputs, outcomes, results = [inputs[i] for i in chosen], [outcomes[i] for i in chosen], [results[i] for i in chosen]
     warnings = customizations.warnings + [w for r in results if r is not None for w in r.warnings]
-    result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None) or any(r["changed"] for r in removed),
-                              "stats": stats}
+    children_removed = [child for entries in removed_children.values() for child in entries]
+    result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None) or any(r["changed"] for r in removed)
+                              or any(child["changed"] for child in children_removed), "stats": stats}
     if applicationsets:
         result["removed_applications"] = removed
     if not graph.empty:
@@ -957,6 +979,12 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             entry["rollback_of"] = rollbacks[id(one)]
         if not isinstance(outcome, SyncResult):
             entry.update({"error": str(outcome), **outcome.to_result()})
+        if one.name in removed_children:
+            entry["removed_children"] = removed_children[one.name]
+            # a child still to prune (or, in check mode, to be pruned) is drift of its parent, as in Argo CD
+            if any(child["action"] != "pruned" or settings.check_mode for child in removed_children[one.name]):
+                entry["sync_status"] = "OutOfSync"
+            entry["changed"] = entry.get("changed") or any(child["changed"] for child in removed_children[one.name])
         entries.append(entry)
     if params["applications"] is None and len(entries) == 1:
         result.update(entries[0])
@@ -973,7 +1001,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         for e in entries:
             for key, value in (e.get("counts") or {}).items():
                 result["counts"][key] = result["counts"].get(key, 0) + value
-    failed = [entry for entry in entries + removed if "error" in entry]
+    failed = [entry for entry in entries + removed + children_removed if "error" in entry]
     if failed:
         result["failed_applications"] = [entry["name"] for entry in failed]
     if with_diff:

@@ -27,7 +27,13 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.generato
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.templates import check_go_options
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import SpecError
-from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import ARGOCD_API_VERSION, IN_CLUSTER_NAME, IN_CLUSTER_SERVER
+from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
+    ARGOCD_API_VERSION,
+    DELETION_FINALIZERS,
+    IN_CLUSTER_NAME,
+    IN_CLUSTER_SERVER,
+    RESOURCES_FINALIZER,
+)
 
 __all__ = ["APPLICATIONSET_CLUSTER_LABEL", "APPLICATIONSET_LABEL", "ApplicationSetResult", "Cluster", "GeneratedApplication",
            "bind_destination", "expand_applicationset", "load_applicationset_files", "parse_clusters"]
@@ -169,7 +175,9 @@ def expand_applicationset(manifest: Any, clusters: list[Cluster], cluster_name: 
             own = (generator[kind] or {}).get("template") if isinstance(generator[kind], dict) else None
             merged = merge_template(own or {}, template)
             sets = generate_params(generator, where, ctx)
-            for one, app in zip(sets, _render_applications(merged, patch_text, sets, where, ctx, cluster_name)):
+            rendered = _render_applications(merged, patch_text, sets, where, ctx, cluster_name,
+                                            result.preserve_resources_on_deletion)
+            for one, app in zip(sets, rendered):
                 app_name = str((app.get("metadata") or {}).get("name") or "")
                 if not app_name:
                     raise ctx.fail(one.origin, "the template gives the application no name (metadata.name)")
@@ -187,7 +195,7 @@ def expand_applicationset(manifest: Any, clusters: list[Cluster], cluster_name: 
 
 
 def _render_applications(template: dict[str, Any], patch_text: str | None, sets: list[ParamSet], where: str,
-                         ctx: Context, cluster_name: str | None) -> list[dict[str, Any]]:
+                         ctx: Context, cluster_name: str | None, preserve: bool = False) -> list[dict[str, Any]]:
     if not isinstance(template, dict):
         raise ctx.fail(where, "template must be a mapping")
     body = {"metadata": template.get("metadata") or {}, "spec": template.get("spec") or {}}
@@ -214,7 +222,12 @@ def _render_applications(template: dict[str, Any], patch_text: str | None, sets:
     for app in rendered:
         metadata = dict(app.get("metadata") or {})
         metadata.pop("namespace", None)  # Argo CD puts every Application in the ApplicationSet's namespace
-        metadata.pop("finalizers", None)  # deletion follows syncPolicy.preserveResourcesOnDeletion
+        # deletion follows syncPolicy.preserveResourcesOnDeletion: as Argo CD's controller, the resources finalizer
+        # (the template's variant, else the foreground one) unless preserved; recorded, it also rules a deletion
+        # that is not the set's (gitops_owner, or the app of apps parent that stops rendering the set)
+        given = [f for f in metadata.pop("finalizers", None) or [] if f in DELETION_FINALIZERS]
+        if not preserve:
+            metadata["finalizers"] = given[:1] or [RESOURCES_FINALIZER]
         labels = dict(metadata.get("labels") or {})
         labels[APPLICATIONSET_LABEL] = ctx.name
         if cluster_name:

@@ -44,7 +44,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, KubeApiError, PolicyError, SpecError, SyncError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._events import SyncEvents
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health import counts_for_application, worst
-from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import Inventory, read_inventory
+from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import APP_OF_APPS_LABELS, Inventory, read_inventory
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
 from ansible_collections.gitops.kubernetes.plugins.module_utils._live import LiveReads
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import DesiredObject
@@ -241,6 +241,8 @@ def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], name
         result = SyncResult(name, prepared.diff.namespace, revision, [], check_mode=settings.check_mode, started_at=started_at,
                             revisions=list(revisions or []))
         result.warnings += prepared.diff.warnings  # objects of kinds argocd-cm's resource.exclusions leave out
+        if prepared.diff.inventory is not None and prepared.diff.inventory.exists:
+            result.recorded_labels = dict(((prepared.diff.inventory.parent or {}).get("metadata") or {}).get("labels") or {})
         work = any(e.action in WRITE_ACTIONS or e.action == HANDED_OVER for e in prepared.resources + prepared.prune) \
             or _leaves_previous_parents(prepared) or namespace_metadata_drift(client, prepared, policy) \
             or _parent_lacks(prepared, labels)
@@ -294,12 +296,15 @@ def _sync_once(client: KubeClient, name: str, objects: list[DesiredObject], name
 
 
 def _parent_lacks(prepared: _Prepared, labels: dict[str, str] | None) -> bool:
-    """Whether an existing inventory parent misses labels it should carry (an application an ApplicationSet adopted)."""
+    """Whether an existing inventory parent misses labels it should carry (an application an ApplicationSet adopted),
+    or carries one of the run's labels it no longer should (an app of apps child now listed on its own)."""
     inventory = prepared.diff.inventory
-    if not labels or inventory is None or not inventory.exists:
+    if inventory is None or not inventory.exists:
         return False
+    labels = labels or {}
     current = ((inventory.parent or {}).get("metadata") or {}).get("labels") or {}
-    return any(current.get(key) != value for key, value in labels.items())
+    return any(current.get(key) != value for key, value in labels.items()) or \
+        any(key in current and key not in labels for key in APP_OF_APPS_LABELS)
 
 
 def _tell(events: SyncEvents, prepared: _Prepared, result: SyncResult, failure: str | None) -> None:

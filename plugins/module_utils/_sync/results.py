@@ -164,6 +164,8 @@ class SyncResult:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     info: list[dict[str, str]] = field(default_factory=list)
     revisions: list[str] = field(default_factory=list)  # every source's, for a multi-source application
+    # the labels of the inventory parent as this sync found it (what earlier syncs recorded: app of apps children)
+    recorded_labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
