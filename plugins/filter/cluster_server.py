@@ -65,7 +65,7 @@ def host_cluster_server(host_vars: Any) -> str:
     except ClusterConnectionError as exc:
         host = host_vars.get("inventory_hostname") or "(unknown host)"
         raise _filter_error(f"inventory host {host}: the API server of its cluster is not known (set "
-                                 f"gitops_cluster_server, or fix its connection variables): {exc}") from None
+                            f"gitops_cluster_server, or fix its connection variables): {exc}") from None
 
 
 class FilterModule:

@@ -195,7 +195,6 @@ def test_unauthenticated_lookup_says_the_credentials_were_refused():
     assert "refused the credentials of this run (kubeconfig /k)" in err.message
 
 
-
 def test_spec_identity_counts_lookup_switched_on_and_keeps_earlier_digests_while_it_is_off():
     from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import _spec_identity
 
