@@ -13,8 +13,10 @@ import re
 
 import pytest
 
+from module_tasks import tasks
 from role_helpers import SECRET_VALUE, application, role_runner, web_app
 from service_accounts import namespaced_deployer
+from test_chart_sources import chart_app, credentials, module_task, servers  # noqa: F401 (servers is a fixture)
 
 
 @pytest.fixture
@@ -161,3 +163,59 @@ def test_preview_with_get_and_list_credentials_lists_the_change_and_drift_it_can
     # the API server authorises a dry-run apply as the write it predicts: the reader cannot have it, nothing is guessed
     assert statuses == {"settings": "Unknown", "extra": "Unknown"}
     assert resource_versions(kubectl, namespace) == before
+
+
+def test_preview_of_an_applicationset_branch_lists_the_applications_its_git_generator_adds_and_removes(
+        run_role, git_repo, kubectl, namespace, tmp_path):
+    repo = git_repo()
+    config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {0}-config\ndata:\n  app: {0}\n"
+    repo.commit({f"apps/{name}/cm.yaml": config.format(name) for name in ("alpha", "beta")})
+    appset = {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "preview-teams"},
+              "spec": {"goTemplate": True, "generators": [{"git": {"repoURL": repo.url, "revision": "main",
+                                                                   "directories": [{"path": "apps/*"}]}}],
+                       "template": {"metadata": {"name": "preview-{{ .path.basename }}"},
+                                    "spec": {"project": "default", "destination": {"namespace": namespace},
+                                             "source": {"repoURL": repo.url, "targetRevision": "main", "path": "{{ .path.path }}"},
+                                             "syncPolicy": {"automated": {"prune": True}}}}}}
+    appset_file = tmp_path / "preview-appsets.yaml"
+    appset_file.write_text(json.dumps(appset))
+    host = {"prod": {"gitops_applicationset_files": [str(appset_file)]}}
+    synced = run_role("gitops.kubernetes.sync", host)
+    assert synced.rc == 0, synced.stdout[-3000:]
+    branch(repo, "feature-teams", {"apps/beta/cm.yaml": None, "apps/gamma/cm.yaml": config.format("gamma")})
+    before = resource_versions(kubectl, namespace)
+
+    preview = run_role("gitops.kubernetes.drift", host, extra_vars={"gitops_preview_revision": "feature-teams"})
+
+    assert preview.rc == 0, preview.stdout[-3000:]
+    assert resource_versions(kubectl, namespace) == before
+    text = (preview.report_dir / "preview.md").read_text()
+    assert re.findall(r"<details><summary><b>(.*?)</b>: (.*?)</summary>", text) == [
+        ("preview-gamma", "application added"), ("preview-beta", "application removed")]
+    rows = re.findall(r"^\| (added|changed|removed) \| (\S+) \| (\S*) \| (\S+) \|$", text, re.MULTILINE)
+    assert rows == [("added", "ConfigMap", namespace, "gamma-config"), ("removed", "ConfigMap", namespace, "beta-config")]
+    assert "2 application(s) change (1 added, 0 changed, 1 removed object(s))" in text.splitlines()[0]
+
+
+def test_preview_of_a_chart_source_takes_the_preview_revision_as_the_chart_version(
+        servers, namespace, kubectl, ansible_playbook, tmp_path):
+    url = servers["repository"].url
+    app = chart_app("preview-chart", url, "1.0.0", namespace)
+    synced = ansible_playbook(tasks(module_task("gitops_sync", "synced", app, credentials(servers), tmp_path / "cache")))
+    assert not synced["synced"].get("failed"), synced["synced"].get("msg")
+    before = resource_versions(kubectl, namespace)
+
+    run = ansible_playbook(tasks(module_task("gitops_sync", "preview", app, credentials(servers), tmp_path / "cache",
+                                             preview_revision="1.2.0", preview_repo=url)), check=True)
+
+    result = run["preview"]
+    assert not result.get("failed"), result.get("msg")
+    assert result["stats"]["writes"] == 0  # changed is the drift a sync would write, in check mode
+    assert resource_versions(kubectl, namespace) == before
+    [previewed] = result["preview"]["applications"]
+    # a chart's revision is its version and the digest of its archive
+    assert previewed["current_revision"].startswith("1.0.0@sha256:") and previewed["revision"].startswith("1.2.0@sha256:")
+    [changed] = previewed["objects"]
+    assert (changed["change"], changed["kind"], changed["name"]) == ("changed", "ConfigMap", "preview-chart-web")
+    assert "-  version: 1.0.0\n+  version: 1.2.0\n" in changed["diff"]
+    assert result["sync_status"] == "OutOfSync" and result["revision"] == previewed["revision"]
