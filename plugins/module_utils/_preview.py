@@ -273,6 +273,9 @@ class PreviewPlan:
         override = PreviewOverride.from_params(params)
         if override is None:
             return None
+        if params.get("manifests") is not None:
+            raise SpecError("preview_revision previews applications rendered from their sources; rendered manifests have "
+                            "no source to render at another revision: give application specs")
         current = {_key(one): one for one in inputs_from_params(params, cache_dir)}
         previewed = inputs_from_params(override.params(params), cache_dir, applicationsets)
         inputs, base = [], {}

@@ -114,3 +114,10 @@ def test_preview_markdown_has_a_summary_line_and_one_collapsible_section_per_app
     assert "the preview against the cluster: OutOfSync" in text
     assert "````diff\n" in text  # a fence no line of the diff can close
     assert preview_markdown([{"cluster": "prod", "result": {"changed": False}}]) is None
+
+
+def test_a_preview_of_rendered_manifests_is_refused_as_they_have_no_source() -> None:
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._preview import PreviewPlan
+
+    with pytest.raises(SpecError, match="rendered manifests have no source"):
+        PreviewPlan.for_params({"preview_revision": "feature-x", "manifests": [config_map("a")], "name": "a"}, "/nonexistent")
