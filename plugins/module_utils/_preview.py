@@ -363,13 +363,13 @@ def _live_status(result: dict[str, Any], name: str) -> str:
     return ""
 
 
-def preview_markdown(results: list[dict[str, Any]], title: str = "Preview") -> str | None:
+def preview_markdown(results: list[dict[str, Any]]) -> str | None:
     """preview.md of a run's results ({cluster, result} each), or None when no result carries a preview."""
     previews = [(one.get("cluster") or "", one.get("result") or {}) for one in results
                 if isinstance((one.get("result") or {}).get("preview"), dict)]
     if not previews:
         return None
-    revisions = sorted({str(result["preview"].get("revision") or "") for _, result in previews})
+    revisions = sorted({str(result["preview"].get("revision") or "").replace("`", "'") for _, result in previews})
     sections, totals = [], {ADDED: 0, CHANGED: 0, REMOVED: 0}
     changing, errors = 0, 0
     for cluster, result in previews:
@@ -383,7 +383,7 @@ def preview_markdown(results: list[dict[str, Any]], title: str = "Preview") -> s
                 totals[kind] += int(counts.get(kind) or 0)
             sections.append(_section(cluster, result, app, len(previews) > 1))
     objects = ", ".join(f"{totals[kind]} {kind}" for kind in (ADDED, CHANGED, REMOVED))
-    summary = (f"**{html.escape(title)}** of `{'`, `'.join(revisions)}`: {changing} application(s) change "
+    summary = (f"**Preview of `{'`, `'.join(revisions)}`**: {changing} application(s) change "
                f"({objects} object(s))" + (f", {errors} could not be previewed" if errors else "") + ".")
     if not sections:
         return summary + "\n\nNo application changes.\n"

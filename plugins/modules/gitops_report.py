@@ -212,7 +212,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     if params["dest"]:
         try:
             paths = write_reports(report, params["dest"], params["formats"], mode=int(params["mode"], 8))
-            preview = preview_markdown(params["results"], title=params["title"])
+            preview = preview_markdown(params["results"])
             if preview is not None:
                 paths["preview"] = os.path.join(os.path.abspath(os.path.expanduser(params["dest"])), PREVIEW_FILE)
                 _write_atomic(paths["preview"], scrub_text(preview, module.no_log_values), int(params["mode"], 8))

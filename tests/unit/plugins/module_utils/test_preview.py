@@ -107,7 +107,7 @@ def test_preview_markdown_has_a_summary_line_and_one_collapsible_section_per_app
               "applications": [{"name": "shop", "sync_status": "OutOfSync"}]}
     text = preview_markdown([{"cluster": "prod", "result": result}, {"cluster": "dev", "result": {"changed": False}}])
     assert text is not None
-    assert text.splitlines()[0] == "**Preview** of `feature-x`: 1 application(s) change (0 added, 1 changed, 0 removed object(s))."
+    assert text.splitlines()[0] == "**Preview of `feature-x`**: 1 application(s) change (0 added, 1 changed, 0 removed object(s))."
     assert text.count("<details>") == 1 and "quiet" not in text
     assert "<summary><b>shop</b>: 0 added, 1 changed, 0 removed</summary>" in text
     assert "| changed | Deployment.apps | shop | web |" in text
