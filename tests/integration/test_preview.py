@@ -219,3 +219,35 @@ def test_preview_of_a_chart_source_takes_the_preview_revision_as_the_chart_versi
     assert (changed["change"], changed["kind"], changed["name"]) == ("changed", "ConfigMap", "preview-chart-web")
     assert "-  version: 1.0.0\n+  version: 1.2.0\n" in changed["diff"]
     assert result["sync_status"] == "OutOfSync" and result["revision"] == previewed["revision"]
+
+
+def test_preview_of_a_multi_source_application_takes_the_revision_on_the_sources_of_the_preview_repo_only(
+        git_repo, kubectl, namespace, ansible_playbook):
+    config = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {0}\ndata:\n  mode: {1}\n"
+    apps = git_repo("apps")
+    apps.commit({"app/cm.yaml": config.format("from-apps", "blue")})
+    branch(apps, "feature-multi", {"app/cm.yaml": config.format("from-apps", "green")})
+    # the other repository has no branch of that name: reading it at the preview revision would fail the render
+    shared = git_repo("shared")
+    shared.commit({"base/cm.yaml": config.format("from-shared", "blue")})
+    manifest = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "preview-multi"},
+                "spec": {"destination": {"namespace": namespace}, "sources": [
+                    {"repoURL": apps.url, "targetRevision": "main", "path": "app"},
+                    {"repoURL": shared.url, "targetRevision": "main", "path": "base"}]}}
+
+    run = ansible_playbook(f"""
+        - name: preview
+          gitops.kubernetes.gitops_diff:
+            applications: {json.dumps([manifest])}
+            preview_revision: feature-multi
+            preview_repo: {apps.url}
+            kubeconfig: "{{{{ gitops_test_kubeconfig }}}}"
+          register: preview
+          ignore_errors: true
+        """)
+
+    result = run["preview"]
+    assert not result.get("failed"), result.get("msg")
+    [app] = result["preview"]["applications"]
+    assert [(o["change"], o["name"]) for o in app["objects"]] == [("changed", "from-apps")]
+    assert result["applications"][0]["revisions"] == [apps.commits[-1], shared.commits[-1]]
