@@ -332,10 +332,11 @@ class PreviewPlan:
             if isinstance(state, GitopsError):
                 entry.error = f"could not render the {side} revision: {state}"
                 return entry
+        # a multi-source application's revision is every source's, in order: the preview may concern any of them
         if previewed is not None:
-            entry.revision = previewed.revision or ""
+            entry.revision = " ".join(previewed.revisions) or previewed.revision or ""
         if current is not None:
-            entry.current_revision = current.revision or ""
+            entry.current_revision = " ".join(current.revisions) or current.revision or ""
         entry.objects = object_changes([o.manifest for o in current.objects] if current is not None else [],
                                        [o.manifest for o in previewed.objects] if previewed is not None else [],
                                        namespace)

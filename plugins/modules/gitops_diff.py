@@ -299,7 +299,8 @@ preview:
     - What the change at O(preview_revision) alters, independent of live drift. C(revision) and C(repo) (as given,
       normalised), C(summary) (applications per C(change)) and C(applications), one per application the preview
       concerns, with C(name), C(namespace), C(change) (V(added) or V(removed) by a generator, V(changed),
-      V(unchanged)), C(revision) and C(current_revision) (the commits, or chart versions, rendered), C(counts)
+      V(unchanged)), C(revision) and C(current_revision) (the commits, or chart versions, rendered; every source's,
+      space-separated, for a multi-source application), C(counts)
       (objects per change), C(objects) (C(group), C(kind), C(namespace), C(name), C(change) - V(added),
       V(changed) or V(removed) - and C(diff), a unified YAML diff from the current to the previewed object, Secret
       values masked) and C(error) when a side could not be rendered.

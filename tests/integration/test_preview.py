@@ -251,3 +251,5 @@ def test_preview_of_a_multi_source_application_takes_the_revision_on_the_sources
     [app] = result["preview"]["applications"]
     assert [(o["change"], o["name"]) for o in app["objects"]] == [("changed", "from-apps")]
     assert result["applications"][0]["revisions"] == [apps.commits[-1], shared.commits[-1]]
+    assert app["revision"] == f"{apps.commits[-1]} {shared.commits[-1]}"
+    assert app["current_revision"] == f"{apps.commits[0]} {shared.commits[-1]}"
