@@ -28,7 +28,8 @@ description:
     next to a M(gitops.kubernetes.gitops_sync) in check mode), a sync report otherwise."
   - C(preview.md) is written when a result carries a C(preview) (the modules ran with C(preview_revision)); a summary
     line, then one collapsible section per application the change alters, with the objects added, changed and removed
-    and their YAML diff (Secret values masked), made to be posted on a pull request.
+    and their YAML diff (Secret values masked), made to be posted on a pull request. A C(preview.md) of an earlier
+    run is removed when no result carries one.
   - Secret values never reach the report; Secret objects' diffs and patches are masked again here, and credentials
     in messages are removed.
 attributes:
@@ -213,9 +214,12 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         try:
             paths = write_reports(report, params["dest"], params["formats"], mode=int(params["mode"], 8))
             preview = preview_markdown(params["results"])
+            preview_path = os.path.join(os.path.abspath(os.path.expanduser(params["dest"])), PREVIEW_FILE)
             if preview is not None:
-                paths["preview"] = os.path.join(os.path.abspath(os.path.expanduser(params["dest"])), PREVIEW_FILE)
-                _write_atomic(paths["preview"], scrub_text(preview, module.no_log_values), int(params["mode"], 8))
+                paths["preview"] = preview_path
+                _write_atomic(preview_path, scrub_text(preview, module.no_log_values), int(params["mode"], 8))
+            elif os.path.exists(preview_path):
+                os.unlink(preview_path)  # an earlier run's preview must not pass for this run's
         except OSError as exc:
             module.fail_json(msg=f"could not write the report under {params['dest']}: {exc.strerror or exc}")
     # not "failed": Ansible reads that key as the task's own failure

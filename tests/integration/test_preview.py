@@ -253,3 +253,23 @@ def test_preview_of_a_multi_source_application_takes_the_revision_on_the_sources
     assert result["applications"][0]["revisions"] == [apps.commits[-1], shared.commits[-1]]
     assert app["revision"] == f"{apps.commits[-1]} {shared.commits[-1]}"
     assert app["current_revision"] == f"{apps.commits[0]} {shared.commits[-1]}"
+
+
+def test_a_report_without_a_preview_removes_the_preview_md_of_an_earlier_run(ansible_playbook, tmp_path):
+    dest = tmp_path / "reports"
+    previewed = {"changed": False, "applications": [{"name": "shop", "sync_status": "OutOfSync"}],
+                 "preview": {"revision": "feature-x", "applications": [
+                     {"name": "shop", "change": "changed", "counts": {"added": 1, "changed": 0, "removed": 0},
+                      "objects": [{"group": "", "kind": "ConfigMap", "namespace": "shop", "name": "new", "change": "added",
+                                   "diff": "+data: {}\n"}]}]}}
+    plain = {"changed": False, "applications": [{"name": "shop", "sync_status": "Synced"}]}
+
+    def report(result: dict) -> None:
+        run = ansible_playbook(tasks({"name": "report", "gitops.kubernetes.gitops_report": {
+            "results": [{"cluster": "prod", "result": result}], "dest": str(dest)}, "register": "report"}), check=True)
+        assert not run["report"].get("failed"), run["report"].get("msg")
+
+    report(previewed)
+    assert (dest / "preview.md").read_text().startswith("**Preview of `feature-x`**: 1 application(s) change")
+    report(plain)
+    assert not (dest / "preview.md").exists() and (dest / "report.json").exists()
