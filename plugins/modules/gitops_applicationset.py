@@ -149,6 +149,16 @@ options:
       - Directory for the Git mirrors, shared with the other modules.
       - Defaults to E(GITOPS_CACHE_DIR), else C($XDG_CACHE_HOME/gitops-kubernetes), else C(~/.cache/gitops-kubernetes).
     type: path
+  preview_revision:
+    description:
+      - Generate as a preview of this revision would (see O(gitops.kubernetes.gitops_diff#module:preview_revision));
+        git generators that read O(preview_repo) (without it, every git generator) read this revision instead of
+        their own, so the applications a branch adds or removes are in the result.
+    type: str
+  preview_repo:
+    description:
+      - The repository O(preview_revision) belongs to, matched after normalisation; requires O(preview_revision).
+    type: str
 requirements:
   - GitPython >= 3.1.40 and git (for the git generator)
   - PyYAML
@@ -267,6 +277,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._module import G
 from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import CLUSTER_ARGUMENT_SPEC, cluster_name
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import masked_applicationset, masked_generator
+from ansible_collections.gitops.kubernetes.plugins.module_utils._preview import PREVIEW_ARGUMENT_SPEC, PreviewOverride
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import GIT_IMPORT_ERROR, HAS_GIT, default_cache_dir
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import mask_helm_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import credential_values
@@ -295,11 +306,15 @@ def argument_spec() -> dict[str, Any]:
         "applicationset_files": {"type": "list", "elements": "path", "default": []},
         "clusters": {"type": "list", "elements": "dict", "default": []},
         **CLUSTER_ARGUMENT_SPEC,
+        **PREVIEW_ARGUMENT_SPEC,
     }
 
 
 def run_module(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
+    override = PreviewOverride.from_params(params)
+    if override is not None:  # the generators of the preview repository read the preview revision
+        params = override.params(params)
     generated = generate_applications(
         params["applications"], params["generators"], params["only"], params["skip"],
         cache_dir=params["cache_dir"] or default_cache_dir(),

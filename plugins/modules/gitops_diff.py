@@ -41,6 +41,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._cache_eviction
   - gitops.kubernetes._generators
   - gitops.kubernetes._resource_customizations
+  - gitops.kubernetes._preview
 attributes:
   check_mode:
     support: full
@@ -186,6 +187,13 @@ EXAMPLES = r"""
   # the module never changes anything; marking drift as a change makes Ansible print the diff
   changed_when: guestbook_drift.out_of_sync
 
+- name: Preview what merging a branch would change (preview.md comes from gitops_report)
+  gitops.kubernetes.gitops_diff:
+    applications: "{{ gitops_applications }}"
+    preview_revision: feature-x
+    preview_repo: https://git.example.com/platform/apps.git
+  register: preview
+
 - name: Compare many applications in one call
   gitops.kubernetes.gitops_diff:
     applications: "{{ gitops_applications }}"
@@ -287,6 +295,21 @@ stats:
   returned: always
   type: dict
   sample: {requests: 14, by_verb: {GET: 5, PATCH: 9}, retries: 0, dry_runs_reused: 0, seconds: 0.42}
+preview:
+  description:
+    - What the change at O(preview_revision) alters, independent of live drift. C(revision) and C(repo) (as given,
+      normalised), C(summary) (applications per C(change)) and C(applications), one per application the preview
+      concerns, with C(name), C(namespace), C(change) (V(added) or V(removed) by a generator, V(changed),
+      V(unchanged)), C(revision) and C(current_revision) (the commits, or chart versions, rendered; every source's,
+      space-separated, for a multi-source application), C(counts)
+      (objects per change), C(objects) (C(group), C(kind), C(namespace), C(name), C(change) - V(added),
+      V(changed) or V(removed) - and C(diff), a unified YAML diff from the current to the previewed object, Secret
+      values masked) and C(error) when a side could not be rendered.
+    - M(gitops.kubernetes.gitops_report) writes it as C(preview.md).
+  returned: when O(preview_revision) is given
+  type: dict
+  sample: {revision: feature-x, repo: "https://git.example.com/platform/apps.git", summary: {changed: 1},
+    applications: [{name: shop, change: changed, counts: {added: 0, changed: 1, removed: 1}}]}
 other_clusters:
   description: The applications whose destination is another cluster than O(cluster) (C(name), C(destination)); they
     were not compared.
@@ -318,6 +341,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import (
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient, kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._preview import PREVIEW_ARGUMENT_SPEC, PreviewPlan
 from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import PROJECTS_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_error, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
@@ -373,6 +397,7 @@ def argument_spec() -> dict[str, Any]:
     spec.update(CACHE_EVICTION_ARGUMENT_SPEC)
     spec.update(GENERATOR_ARGUMENT_SPEC)
     spec.update(RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC)
+    spec.update(PREVIEW_ARGUMENT_SPEC)
     return spec
 
 
@@ -389,7 +414,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     params = module.params
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
-    inputs = inputs_from_params(params, cache_dir)
+    # a preview compares the applications it concerns, rendered at the preview revision
+    preview = PreviewPlan.for_params(params, cache_dir)
+    inputs = preview.inputs if preview is not None else inputs_from_params(params, cache_dir)
     customizations = parse_resource_customizations(params["resource_customizations"], params["resource_customizations_dir"])
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
@@ -397,6 +424,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         # the Applications an application renders (app of apps) are compared as applications of their own
         inputs, states = with_children(params, cache_dir, inputs, client, {})
         state_of = {id(one): state for one, state in zip(inputs, states)}
+        if preview is not None:
+            preview.place(params, client)
+            previewed = preview.result(client, inputs, state_of)
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
 
         def compare(one: ApplicationInput) -> ApplicationDiff:
@@ -421,6 +451,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         + [c.predicted for o in outcomes if isinstance(o, ApplicationDiff) for c in o.resources]
     )
     result: dict[str, Any] = {"changed": False, "stats": stats}
+    if preview is not None:
+        result["preview"] = previewed
     if params["applications"] is None and len(outcomes) == 1:
         diff = outcomes[0]
         if not isinstance(diff, ApplicationDiff):  # only several applications collect errors

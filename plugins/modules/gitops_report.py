@@ -26,6 +26,10 @@ description:
   - Diffs are there when the results carry C(before) and C(after), that is when the modules ran with C(diff) on.
   - "The report is a drift report when this module runs in check mode (as it does under C(ansible-playbook --check)
     next to a M(gitops.kubernetes.gitops_sync) in check mode), a sync report otherwise."
+  - C(preview.md) is written when a result carries a C(preview) (the modules ran with C(preview_revision)); a summary
+    line, then one collapsible section per application the change alters, with the objects added, changed and removed
+    and their YAML diff (Secret values masked), made to be posted on a pull request. A C(preview.md) of an earlier
+    run is removed when no result carries one.
   - Secret values never reach the report; Secret objects' diffs and patches are masked again here, and credentials
     in messages are removed.
 attributes:
@@ -119,7 +123,7 @@ mode:
   type: str
   sample: drift
 paths:
-  description: The files written, by format.
+  description: The files written, by format (and C(preview) for C(preview.md)).
   returned: always
   type: dict
   sample: {json: /srv/reports/report.json, markdown: /srv/reports/report.md, junit: /srv/reports/junit.xml,
@@ -161,11 +165,14 @@ unmatched:
   sample: [{name: billing, destination: "name 'staging'", listed_on: [prod-eu, prod-us]}]
 """
 
+import os
 import traceback
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
+from ansible_collections.gitops.kubernetes.plugins.module_utils._preview import PREVIEW_FILE, preview_markdown
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._report import (
     DRIFT,
@@ -173,6 +180,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._report import (
     HAS_YAML,
     SYNC,
     build_report,
+    _write_atomic,
     unmatched_line,
     write_reports,
 )
@@ -205,6 +213,13 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     if params["dest"]:
         try:
             paths = write_reports(report, params["dest"], params["formats"], mode=int(params["mode"], 8))
+            preview = preview_markdown(params["results"])
+            preview_path = os.path.join(os.path.abspath(os.path.expanduser(params["dest"])), PREVIEW_FILE)
+            if preview is not None:
+                paths["preview"] = preview_path
+                _write_atomic(preview_path, scrub_text(preview, module.no_log_values), int(params["mode"], 8))
+            elif os.path.exists(preview_path):
+                os.unlink(preview_path)  # an earlier run's preview must not pass for this run's
         except OSError as exc:
             module.fail_json(msg=f"could not write the report under {params['dest']}: {exc.strerror or exc}")
     # not "failed": Ansible reads that key as the task's own failure

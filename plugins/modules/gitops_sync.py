@@ -165,6 +165,7 @@ extends_documentation_fragment:
   - gitops.kubernetes._cache_eviction
   - gitops.kubernetes._generators
   - gitops.kubernetes._resource_customizations
+  - gitops.kubernetes._preview
 attributes:
   check_mode:
     support: full
@@ -661,6 +662,12 @@ orphaned_resources:
   returned: when the project asks for them
   type: list
   elements: dict
+preview:
+  description:
+    - What the change at O(preview_revision) alters, independent of live drift, as M(gitops.kubernetes.gitops_diff)
+      returns it; M(gitops.kubernetes.gitops_report) writes it as C(preview.md).
+  returned: when O(preview_revision) is given (check mode only)
+  type: dict
 other_clusters:
   description: The applications whose destination is another cluster than O(cluster) (C(name), C(destination)); they
     were not touched.
@@ -706,6 +713,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory impor
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import kube_connection_argument_spec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._module import GitopsModule
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._preview import PREVIEW_ARGUMENT_SPEC, PreviewOverride, PreviewPlan, refuse_real_sync
 from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import PROJECTS_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._rollback import find_entry, rollback_targets
@@ -782,20 +790,27 @@ def argument_spec() -> dict[str, Any]:
     spec.update(CACHE_EVICTION_ARGUMENT_SPEC)
     spec.update(GENERATOR_ARGUMENT_SPEC)
     spec.update(RESOURCE_CUSTOMIZATIONS_ARGUMENT_SPEC)
+    spec.update(PREVIEW_ARGUMENT_SPEC)
     return spec
 
 
-def check_lifecycle_params(params: dict[str, Any]) -> None:
+def check_lifecycle_params(params: dict[str, Any], check_mode: bool) -> None:
     """Refuse option combinations that mean nothing, before any Git or cluster work."""
     owner = params["owner"]
     if owner is not None and owner != "" and not LABEL_VALUE.match(owner):
         raise SpecError(f"owner {owner!r} must be a valid label value (letters, digits, '-', '_', '.', at most 63 characters)")
+    preview = PreviewOverride.from_params(params)
+    refuse_real_sync(preview, check_mode)
     if params["state"] == "absent":
+        if preview is not None:
+            raise SpecError("preview_revision previews the applications of a revision; it cannot be combined with state=absent")
         if params["generators"] or params["only"] or params["skip"]:
             raise SpecError("state=absent takes the applications to delete by application, applications or name; "
                             "generators, only and skip are not accepted with it")
         if params["rollback"] not in (None, "", {}):
             raise SpecError("rollback syncs an application; it cannot be combined with state=absent")
+    if preview is not None and params["rollback"] not in (None, "", {}):
+        raise SpecError("rollback syncs a revision of the history; it cannot be combined with preview_revision")
     elif params["name"] is not None and params["manifests"] is None and params["application"] is None \
             and params["applications"] is None and not params["generators"]:
         raise SpecError("name without manifests: give the manifests to sync (or state=absent to delete the application)")
@@ -862,14 +877,16 @@ def apply_rollbacks(client: Any, params: dict[str, Any], inputs: list[Applicatio
 def run_module(module: AnsibleModule) -> dict[str, Any]:
     """Sync every requested application and build the result."""
     params = module.params
-    check_lifecycle_params(params)
+    check_lifecycle_params(params, module.check_mode)
     if params["state"] == "absent":
         return delete_module(module)
     started = time.monotonic()
     cache_dir = params["cache_dir"] or default_cache_dir()
     applicationsets: dict[str, dict[str, Any]] = {}
     excluded: list[dict[str, Any]] = []
-    inputs = inputs_from_params(params, cache_dir, applicationsets, excluded)
+    # a preview (check mode only) plans the applications it concerns, rendered at the preview revision
+    preview = PreviewPlan.for_params(params, cache_dir, applicationsets)
+    inputs = preview.inputs if preview is not None else inputs_from_params(params, cache_dir, applicationsets, excluded)
     # dependencies the selection (only, skip) left out are compared, never synced: they must be Synced and Healthy
     inputs += selection_dependencies(inputs, excluded)
     initiator = {k: v for k, v in (params["initiator"] or {}).items() if v} or initiator_from_env()
@@ -893,11 +910,15 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         # every application is rendered before any is synced, so objects Git moved between two of them pass over;
         # the Applications they render (app of apps) join the run
         inputs, states = with_children(params, cache_dir, inputs, client, applicationsets)
-        graph = dependency_graph(inputs, states)
+        # a preview writes nothing and plans only the applications the change concerns: no order to keep
+        graph = dependency_graph(inputs, states, with_dependencies=preview is None)
         graph_inputs = list(inputs)
         shared = SharedCompare.for_run(client, inputs, params["dry_run_cache"])
         ownership = run_ownership(client, [s for s in states if isinstance(s, DesiredState)])
         state_of = {id(one): state for one, state in zip(inputs, states)}
+        if preview is not None:
+            preview.place(params, client)
+            previewed = preview.result(client, inputs, state_of)
 
         def sync(one: ApplicationInput) -> SyncResult:
             state = state_of[id(one)]
@@ -970,6 +991,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         result["sync_order"] = sync_order(graph, include=lambda index: graph_inputs[index].selected)
     if outside:
         result["dependencies_not_selected"] = [dependency_entry(one, outcome) for one, outcome in outside]
+    if preview is not None:
+        result["preview"] = previewed
     entries = []
     for one, outcome, synced in zip(inputs, outcomes, results):
         entry = synced.to_result(with_diff) if synced is not None else {"name": one.name, "sync_status": "Unknown"}
@@ -1013,7 +1036,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     return scrub_result(result, secrets)
 
 
-def dependency_graph(inputs: list[ApplicationInput], states: list[Any]) -> DependencyGraph:
+def dependency_graph(inputs: list[ApplicationInput], states: list[Any], with_dependencies: bool = True) -> DependencyGraph:
     """The run's depends_on graph (SpecError on an unknown name or a cycle, before any write); children of an
     application left out of the selection are left out with it."""
     unselected = {one.name for one in inputs if not one.selected}
@@ -1023,7 +1046,7 @@ def dependency_graph(inputs: list[ApplicationInput], states: list[Any]) -> Depen
             unselected.add(one.name)
     failed = [one.name for one, state in zip(inputs, states) if isinstance(state, GitopsError)]
     reason = f"the render of {', '.join(failed)} failed, so the applications it renders are not known" if failed else ""
-    return build_graph([(one.name, one.depends_on) for one in inputs], unknown_reason=reason)
+    return build_graph([(one.name, one.depends_on if with_dependencies else []) for one in inputs], unknown_reason=reason)
 
 
 def skipped_result(one: ApplicationInput, reason: str, default_namespace: str, check_mode: bool) -> SyncResult:
