@@ -131,7 +131,7 @@ def test_a_child_of_a_parent_that_does_not_prune_is_reported_and_nothing_is_dele
     repo, hosts = two_levels(git_repo, aoa_namespace, suffix, prune=False, finalizer=True)
     assert run_role("gitops.kubernetes.sync", hosts).rc == 0
     repo.commit({"team/api.yaml": None}, "api leaves the team")
-    for _ in range(2):  # still reported on the next run: the record stays until the child is pruned
+    for dummy in range(2):  # still reported on the next run: the record stays until the child is pruned
         kept = run_role("gitops.kubernetes.sync", hosts)
         assert kept.rc == 0, kept.stdout[-3000:]
         team = kept.application("prod", f"aoa-team-{suffix}")
