@@ -370,7 +370,7 @@ def preview_markdown(results: list[dict[str, Any]]) -> str | None:
                 if isinstance((one.get("result") or {}).get("preview"), dict)]
     if not previews:
         return None
-    revisions = sorted({str(result["preview"].get("revision") or "").replace("`", "'") for _, result in previews})
+    revisions = sorted({str(result["preview"].get("revision") or "").replace("`", "'") for dummy, result in previews})
     sections, totals = [], {ADDED: 0, CHANGED: 0, REMOVED: 0}
     changing, errors = 0, 0
     for cluster, result in previews:

@@ -214,7 +214,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         try:
             paths = write_reports(report, params["dest"], params["formats"], mode=int(params["mode"], 8))
             preview = preview_markdown(params["results"])
-            preview_path = os.path.join(os.path.abspath(os.path.expanduser(params["dest"])), PREVIEW_FILE)
+            preview_path = os.path.join(os.path.abspath(params["dest"]), PREVIEW_FILE)
             if preview is not None:
                 paths["preview"] = preview_path
                 _write_atomic(preview_path, scrub_text(preview, module.no_log_values), int(params["mode"], 8))

@@ -16,7 +16,8 @@ import pytest
 from module_tasks import tasks
 from role_helpers import SECRET_VALUE, application, role_runner, web_app
 from service_accounts import namespaced_deployer
-from test_chart_sources import chart_app, credentials, module_task, servers  # noqa: F401 (servers is a fixture)
+# servers is a fixture, used by name
+from test_chart_sources import chart_app, credentials, module_task, servers  # noqa: F401  # pylint: disable=unused-import
 
 
 @pytest.fixture
