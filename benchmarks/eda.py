@@ -143,6 +143,25 @@ def heal_timeline(work: Path, name: str, edited: float, restored: float) -> dict
     return timeline
 
 
+def heal_steps(timelines: list[dict[str, Any]]) -> dict[str, float]:
+    """Median seconds of each step of a heal, from the timelines: detection, dispatch, the playbook's tasks."""
+    steps: dict[str, list[float]] = {}
+    for timeline in timelines:
+        tasks, reported = timeline["playbook"], timeline.get("reported")
+        sync = next((i for i, (_, name) in enumerate(tasks) if ": Sync " in name), None)
+        if reported is None or sync is None or sync + 1 >= len(tasks):
+            continue
+        found = {"edit -> report (watch event, coalescing)": reported,
+                 "report -> playbook started (rulebook, ansible-runner, ansible-playbook start)": tasks[0][0] - reported,
+                 "tasks before the sync task": tasks[sync][0] - tasks[0][0],
+                 "sync task until the object is restored": timeline["restored"] - tasks[sync][0],
+                 "sync task after the restore (history, Events, result)": tasks[sync + 1][0] - timeline["restored"],
+                 "tasks after the sync task": tasks[-1][0] - tasks[sync + 1][0]}
+        for step, seconds in found.items():
+            steps.setdefault(step, []).append(seconds)
+    return {step: round(statistics.median(values), 2) for step, values in steps.items()}
+
+
 def wait_for_recap(work: Path, since: float, timeout: float = 300) -> None:
     """Until the playbook run started after `since` has finished (so the next trial's timeline is its own)."""
     deadline = time.monotonic() + timeout
@@ -398,7 +417,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
             "applications": len(names), "objects_per_application": fleet["objects"], "trials": args.trials,
             "cores": os.cpu_count(), "load_average_1_5_15": [round(x, 2) for x in load],
             "first_sync_seconds": fleet["first_sync_seconds"], "watch_streams": streams,
-            "heal_seconds": {**percentiles(latencies), "timelines": timelines},
+            "heal_seconds": {**percentiles(latencies), "steps_median": heal_steps(timelines), "timelines": timelines},
             # CPU of the rulebook and the ansible-playbook it ran per heal: what the latency is made of on an idle machine
             "heal_cpu_seconds": percentiles(heal_cpu),
             "deploy_seconds": {"webhook": percentiles(webhook) if webhook else {},
