@@ -67,7 +67,7 @@ class WatchedApp(Protocol):
 class Timing:
     """How changes become reports (seconds)."""
 
-    coalesce: float = 1.0
+    coalesce: float = 0.5  # one kubectl apply's writes land within milliseconds; a heal waits this long
     coalesce_max: float = 5.0
     backoff: float = 2.0
     factor: float = 3.0

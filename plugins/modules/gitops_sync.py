@@ -327,7 +327,9 @@ options:
   manual_sync:
     description:
       - Pressing Sync - also sync manual applications, and automated ones without self-heal whose Git and spec did
-        not change (their live drift is reverted).
+        not change (their live drift is reverted), and pass the project's deny windows that all have C(manualSync).
+      - Without it the run is an automated sync, also when O(only) selects applications (as the
+        C(gitops.kubernetes.auto_sync) playbook runs one).
       - V(false) (a scheduled run) reports the drift of manual applications and writes nothing to them.
       - The applications role sets it when C(gitops_only) selects applications by name.
     type: bool
@@ -900,8 +902,9 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     )
     confirmed = set(params["confirm"] or [])
     # one resolution per repository revision for the whole batch of applications
-    # a run that selects applications by name (only) is the Ansible form of pressing Sync: a manual sync
-    manual = params["manual_sync"] or bool(params.get("only"))
+    # manual_sync is pressing Sync (the role sets it when gitops_only names applications); without it the run is an
+    # automated sync for the windows as for the sync policy, as gitops.kubernetes.auto_sync runs one application
+    manual = params["manual_sync"]
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
         inputs, elsewhere = for_this_cluster(params, client, inputs)
         unselected = {one.name for one in inputs if not one.selected}

@@ -68,7 +68,7 @@ options:
   coalesce:
     description: Seconds of quiet after which an application's changes are reported as one event.
     type: float
-    default: 1.0
+    default: 0.5
   coalesce_max:
     description: Longest time in seconds changes are held back while they keep coming.
     type: float
@@ -100,19 +100,20 @@ EXAMPLES = r"""
   hosts: all
   sources:
     - gitops.kubernetes.live_changes:
-        coalesce: 1
+        coalesce: 0.5
   rules:
     - name: Sync applications with selfHeal
       condition: event.gitops.type == "drift" and event.gitops.self_heal
       action:
         run_playbook:
-          name: gitops.kubernetes.sync
+          name: gitops.kubernetes.auto_sync
           extra_vars:
+            gitops_hosts: "{{ event.gitops.cluster }}"
             gitops_only: ["{{ event.gitops.application }}"]
 """
 
 LOGGER = logging.getLogger("gitops.kubernetes.live_changes")
-TICK = 0.2  # seconds between looks at what is due
+TICK = 0.1  # seconds between looks at what is due (part of every heal's latency)
 
 
 def _timing(args: dict[str, Any]) -> Timing:

@@ -105,8 +105,9 @@ EXAMPLES = r"""
       condition: event.gitops.type == "revision" and event.gitops.automated
       action:
         run_playbook:
-          name: gitops.kubernetes.sync
+          name: gitops.kubernetes.auto_sync
           extra_vars:
+            gitops_hosts: "{{ event.gitops.cluster }}"
             gitops_only: ["{{ event.gitops.application }}"]
 """
 
