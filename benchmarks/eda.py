@@ -148,7 +148,7 @@ def heal_steps(timelines: list[dict[str, Any]]) -> dict[str, float]:
     steps: dict[str, list[float]] = {}
     for timeline in timelines:
         tasks, reported = timeline["playbook"], timeline.get("reported")
-        sync = next((i for i, (_, name) in enumerate(tasks) if ": Sync " in name), None)
+        sync = next((i for i, (dummy, name) in enumerate(tasks) if ": Sync " in name), None)
         if reported is None or sync is None or sync + 1 >= len(tasks):
             continue
         found = {"edit -> report (watch event, coalescing)": reported,
@@ -165,7 +165,7 @@ def heal_steps(timelines: list[dict[str, Any]]) -> dict[str, float]:
 def wait_for_recap(work: Path, since: float, timeout: float = 300) -> None:
     """Until the playbook run started after `since` has finished (so the next trial's timeline is its own)."""
     deadline = time.monotonic() + timeout
-    while not any(line.split("| ", 1)[-1].startswith("PLAY RECAP") for _, line in log_lines(work / "ansible.log", since)):
+    while not any(line.split("| ", 1)[-1].startswith("PLAY RECAP") for dummy, line in log_lines(work / "ansible.log", since)):
         if time.monotonic() > deadline:
             return
         time.sleep(0.2)
@@ -284,9 +284,9 @@ def slope_per_hour(samples: list[tuple[float, float]]) -> float:
     """Least-squares slope of (seconds, value) samples, per hour."""
     if len(samples) < 2:
         return 0.0
-    mean_t = statistics.fmean(t for t, _ in samples)
-    mean_v = statistics.fmean(v for _, v in samples)
-    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    mean_t = statistics.fmean(t for t, dummy in samples)
+    mean_v = statistics.fmean(v for dummy, v in samples)
+    spread = sum((t - mean_t) ** 2 for t, dummy in samples)
     return 0.0 if not spread else sum((t - mean_t) * (v - mean_v) for t, v in samples) / spread * 3600
 
 
@@ -406,7 +406,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
                     edits, next_edit = edits + 1, next_edit + 60
                 time.sleep(max(0.0, min(30.0, next_edit - time.monotonic())))
             soak = {"minutes": round((time.monotonic() - started) / 60, 1), "edits": edits, "heal_seconds": percentiles(heals),
-                    "rss_mib": {"first": round(rss[0][1], 1), "last": round(rss[-1][1], 1), "max": round(max(v for _, v in rss), 1),
+                    "rss_mib": {"first": round(rss[0][1], 1), "last": round(rss[-1][1], 1), "max": round(max(v for dummy, v in rss), 1),
                                 "slope_per_hour": round(slope_per_hour(rss), 1)},
                     "cache_mib": {"first": round(disk[0][1], 2), "last": round(disk[-1][1], 2),
                                   "slope_per_hour": round(slope_per_hour(disk), 2)},
