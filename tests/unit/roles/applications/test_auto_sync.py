@@ -28,15 +28,20 @@ def test_the_automated_sync_passes_the_sync_playbook_options_except_manual_sync(
     auto_args = dict(auto["gitops.kubernetes.gitops_sync"])
     assert auto_args.pop("manual_sync") is False
     role_args.pop("manual_sync")
+    # a preview is a check-mode run of the sync playbook, never an automated sync
+    role_args.pop("preview_revision")
+    role_args.pop("preview_repo")
     # same connection, projects, policy, repositories, cache and sync options, taken from the same inventory variables
     assert auto_args == role_args
     assert auto["delegate_to"] == role["delegate_to"] == "localhost"
 
 
 def test_the_automated_sync_knows_the_play_clusters_as_the_sync_playbook_does():
-    role = task_using(tasks("main.yml"), "ansible.builtin.set_fact", "Know the clusters")
-    auto = task_using(tasks("auto_sync.yml"), "ansible.builtin.set_fact", "Know the clusters")
-    assert auto == role
+    role = task_using(tasks("main.yml"), "ansible.builtin.import_tasks", "Know the clusters")
+    auto = task_using(tasks("auto_sync.yml"), "ansible.builtin.import_tasks", "Know the clusters")
+    assert auto == role == {"name": "Know the clusters of the play", "ansible.builtin.import_tasks": "clusters.yml"}
+    (known,) = tasks("clusters.yml")
+    assert "gitops.kubernetes.cluster_server" in known["ansible.builtin.set_fact"]["gitops_play_clusters"]
 
 
 def test_the_automated_sync_refuses_to_run_without_gitops_only():
