@@ -74,7 +74,8 @@ def start_chart_servers() -> tuple[chart_servers.ChartRepository, chart_servers.
     return repository, registry, extra_vars
 
 
-def ansible_playbook(playbook: str, kubeconfig: str, repo: Path, extra_vars: Path | None = None) -> None:
+def ansible_playbook(playbook: str, kubeconfig: str, repo: Path, extra_vars: Path | None = None,
+                     report: str = "", more: tuple[str, ...] = ()) -> None:
     """Run the collection's playbook gitops.kubernetes.sync or .drift on the example inventory."""
     env = {
         **os.environ,
@@ -85,7 +86,7 @@ def ansible_playbook(playbook: str, kubeconfig: str, repo: Path, extra_vars: Pat
     argv = [
         str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(REPO / "examples" / "inventory.yml"),
         f"gitops.kubernetes.{playbook}", "-e", f"gitops_demo_repo=file://{repo}",
-        "-e", f"gitops_report_dir={REPORT_DIR / playbook}",
+        "-e", f"gitops_report_dir={REPORT_DIR / (report or playbook)}", *more,
     ]
     if extra_vars is not None:
         argv += ["-e", f"@{extra_vars}"]
@@ -130,7 +131,7 @@ def main() -> int:
 
 
 def run_loop(kubeconfig: str, repo: Path, extra_vars: Path) -> None:
-    """Sync, edit by hand, drift report, heal, prune after a commit."""
+    """Sync, edit by hand, drift report, heal, preview a branch, prune after it merges."""
     step("Sync: ansible-playbook gitops.kubernetes.sync creates everything (two charts from the servers) and waits "
          "until it is healthy")
     ansible_playbook("sync", kubeconfig, repo, extra_vars)
@@ -154,9 +155,19 @@ def run_loop(kubeconfig: str, repo: Path, extra_vars: Path) -> None:
     ansible_playbook("sync", kubeconfig, repo, extra_vars)
     print("guestbook-ui replicas:", kubectl(kubeconfig, "get", "deployment/guestbook-ui", "-n", "guestbook", "-o", "jsonpath={.spec.replicas}"))
 
-    step("A commit removes guestbook/legacy-flags.yaml; the next sync prunes the ConfigMap")
+    step("A branch removes guestbook/legacy-flags.yaml; preview it before it merges (drift playbook with "
+         "gitops_preview_revision: nothing is written to the cluster)")
+    git(repo, "checkout", "-q", "-b", "remove-legacy-flags")
     (repo / "guestbook" / "legacy-flags.yaml").unlink()
     git(repo, "commit", "-q", "-am", "Remove the legacy flags")
+    git(repo, "checkout", "-q", "main")
+    ansible_playbook("drift", kubeconfig, repo, extra_vars, report="preview",
+                     more=("-e", "gitops_preview_revision=remove-legacy-flags"))
+    preview = REPORT_DIR / "preview" / "preview.md"
+    print(f"{preview}:\n" + "\n".join(preview.read_text(encoding="utf-8").splitlines()[:3]))
+
+    step("Merge the branch; the next sync prunes the ConfigMap")
+    git(repo, "merge", "-q", "--ff-only", "remove-legacy-flags")
     ansible_playbook("sync", kubeconfig, repo, extra_vars)
     print(kubectl(kubeconfig, "get", "configmaps", "-n", "guestbook"))
 

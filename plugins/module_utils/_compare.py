@@ -540,7 +540,7 @@ def label_member(manifest: dict[str, Any], set_id: str) -> dict[str, Any]:
     return result
 
 
-def _masked_pair(live: dict[str, Any] | None, predicted: dict[str, Any] | None) -> tuple[dict | None, dict | None]:
+def masked_pair(live: dict[str, Any] | None, predicted: dict[str, Any] | None) -> tuple[dict | None, dict | None]:
     """before/after views; for Secrets, values replaced by markers that differ where values differ."""
     if not (is_secret(live) or is_secret(predicted)):
         return live, predicted
@@ -753,7 +753,7 @@ def _compare_one(
     result.status = OUT_OF_SYNC if raw_patch else SYNCED
     if verdicts is not None and not raw_patch:
         verdicts.record(result.verdict_key, live)
-    result.before, result.after = _masked_pair(live_view, predicted_view)
+    result.before, result.after = masked_pair(live_view, predicted_view)
     if is_secret(live_view) or is_secret(predicted_view):
         result.patch = jsonpatch.make_patch(result.before, result.after).patch if raw_patch else []
     else:

@@ -22,17 +22,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
+from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import masked_pair
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import (
-    SECRET_MASK,
-    SECRET_MASK_CHANGED,
-    is_secret,
-    mask_secret,
-    scrub_text,
-    secret_values,
-    strip_url_credentials,
-)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values, strip_url_credentials
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application, SourceSpec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import RepoUrlError, normalize_repo_url
 
@@ -176,23 +169,6 @@ def _label(ref: ObjectRef) -> str:
     return f"{ref.group_kind} {where}"
 
 
-def _masked_pair(current: dict[str, Any] | None, previewed: dict[str, Any] | None) -> tuple[Any, Any]:
-    """Both sides, Secrets' values masked; a value the change alters shows as changed, so the diff names the key."""
-    if not (is_secret(current) or is_secret(previewed)):
-        return current, previewed
-    after = mask_secret(previewed, other=current) if previewed is not None else None
-    before = mask_secret(current) if current is not None else None
-    if before is not None and previewed is not None:
-        before = mask_secret(current, other=previewed)
-        for section in ("data", "stringData"):
-            values = before.get(section)
-            if isinstance(values, dict):
-                for key, value in values.items():
-                    if value == SECRET_MASK_CHANGED:
-                        values[key] = SECRET_MASK
-    return before, after
-
-
 def _keyed(manifests: Iterable[dict[str, Any]], namespace: str) -> dict[ObjectRef, dict[str, Any]]:
     keyed = {}
     for manifest in manifests:
@@ -214,7 +190,7 @@ def object_changes(current: list[dict[str, Any]], previewed: list[dict[str, Any]
         if old == new:
             continue
         change = ADDED if old is None else REMOVED if new is None else CHANGED
-        shown_old, shown_new = _masked_pair(old, new)
+        shown_old, shown_new = masked_pair(old, new)
         lines = difflib.unified_diff(to_yaml(shown_old).splitlines(keepends=True), to_yaml(shown_new).splitlines(keepends=True),
                                      fromfile=f"{_label(ref)} (current)", tofile=f"{_label(ref)} (preview)", n=3)
         diff = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
