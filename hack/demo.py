@@ -122,7 +122,7 @@ def main() -> int:
         registry.stop()
         repository.stop()
     print(
-        f"\nDemo finished in {time.monotonic() - began:.0f}s. Reports (json, md, junit, html): {REPORT_DIR}/{{sync,drift}}\n"
+        f"\nDemo finished in {time.monotonic() - began:.0f}s. Reports (json, md, junit, html): {REPORT_DIR}/{{sync,drift,preview}}\n"
         "The cluster is still running:\n"
         f"  export KUBECONFIG={kubeconfig}\n"
         "  make cluster-down   # stop it and remove its data"
