@@ -22,7 +22,6 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
-from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import masked_pair
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values, strip_url_credentials
@@ -32,7 +31,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import Rep
 from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.app_of_apps import is_argo_object
 
 try:
-    from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import to_yaml
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import masked_pair, to_yaml
 except ImportError:  # needs PyYAML and jsonpatch: prepare_module() reports them missing before any of this runs
     pass
 
