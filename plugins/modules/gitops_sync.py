@@ -730,6 +730,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.created import keep_created, record_created
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.disappeared import find_disappeared, remove_disappeared
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.removed_children import prune_removed_children
     from ansible_collections.gitops.kubernetes.plugins.module_utils._orphans import find_orphans
@@ -906,6 +907,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     # automated sync for the windows as for the sync policy, as gitops.kubernetes.auto_sync runs one application
     manual = params["manual_sync"]
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        # applicationsSync create-only/create-delete: an application created before is synced as it was created
+        kept = keep_created(client, inputs, applicationsets, cluster_name(params)) if applicationsets and preview is None else {}
         inputs, elsewhere = for_this_cluster(params, client, inputs)
         unselected = {one.name for one in inputs if not one.selected}
         elsewhere = [entry for entry in elsewhere if entry["name"] not in unselected]
@@ -965,6 +968,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                 graph, inputs, sync, workers=APPLICATION_WORKERS,
                 gate=lambda one, outcome: dependency_block(client, outcome, settings, one.selected),
                 skip=lambda one, reason: skipped_result(one, reason, client.default_namespace, settings.check_mode))
+        kept_warnings = record_created(client, inputs, outcomes, kept) if kept and not settings.check_mode else []
         # applications the ApplicationSets generated here before and no longer do
         removed = remove_disappeared(client, find_disappeared(client, applicationsets, cluster_name(params)), settings) \
             if applicationsets and not any(isinstance(o, GitopsError) for o in outcomes) else []
@@ -984,7 +988,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     outside = [(one, outcome) for one, outcome in zip(inputs, outcomes) if not one.selected]
     chosen = [index for index, one in enumerate(inputs) if one.selected]
     inputs, outcomes, results = [inputs[i] for i in chosen], [outcomes[i] for i in chosen], [results[i] for i in chosen]
-    warnings = customizations.warnings + [w for r in results if r is not None for w in r.warnings]
+    warnings = customizations.warnings + [w for r in results if r is not None for w in r.warnings] + kept_warnings
+    warnings += [w for one in inputs if one.name in kept for w in [kept[one.name].warning(one.name)] if w]
     children_removed = [child for entries in removed_children.values() for child in entries]
     result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None) or any(r["changed"] for r in removed)
                               or any(child["changed"] for child in children_removed), "stats": stats}
@@ -1003,6 +1008,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             entry["parent"] = one.parent
         if id(one) in rollbacks:
             entry["rollback_of"] = rollbacks[id(one)]
+        if one.name in kept and one.parent is None:
+            entry["applicationset_kept"] = kept[one.name].to_result()
         if not isinstance(outcome, SyncResult):
             entry.update({"error": str(outcome), **outcome.to_result()})
         if one.name in removed_children:
