@@ -600,6 +600,11 @@ applications:
   description:
     - One entry per application (keys as above), with C(error) when that application failed, and C(parent) for an
       application rendered by another one (app of apps).
+    - "C(applicationset_kept) for an application of an ApplicationSet with C(applicationsSync: create-only) or
+      C(create-delete), which is synced as it was first created (recorded on its inventory ConfigMap): C(applicationset),
+      C(applications_sync), C(created_now) (no record yet: synced as generated, recorded by this sync),
+      C(generated_differs) and C(differences) (the paths where the newly generated Application differs and was not
+      applied, values never shown; a warning says it too)."
   returned: when O(applications) is given, or when the application renders child applications
   type: list
   elements: dict
@@ -624,8 +629,8 @@ removed_applications:
       parents carry its label) and no longer generates. Each has C(name), C(namespace), C(applicationset),
       C(resources) (C(deleted), or C(preserved) with C(syncPolicy.preserveResourcesOnDeletion)), C(pruned) (the
       objects deleted, or that would be in check mode), C(changed), and C(error) when it failed. Their inventory is
-      removed. An ApplicationSet with C(applicationsSync: create-update) keeps them. Nothing is removed when an
-      application of the run failed."
+      removed. An ApplicationSet with C(applicationsSync: create-update) or C(create-only) keeps them. Nothing is
+      removed when an application of the run failed."
   returned: when O(applicationsets) or O(applicationset_files) is given
   type: list
   elements: dict
