@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from module_tasks import tasks
 from role_helpers import role_runner
 from test_applicationsets import app_template, applicationset, configmap, parents, write_file
 
@@ -19,7 +20,7 @@ def run_role(tmp_path, cluster):
 
 @pytest.mark.parametrize("policy", ["create-only", "create-update"])
 def test_co_create_only_keeps_an_application_as_created_and_reports_the_generated_change(
-        run_role, git_repo, kubectl, namespace, tmp_path, policy):
+        run_role, ansible_playbook, git_repo, kubectl, namespace, tmp_path, policy):
     repo = git_repo()
     repo.commit({f"apps/{name}/{file}.yaml": configmap(f"co-{name}-{file}") for file in ("main", "extra") for name in ("a", "b")})
     appset_name = f"co-set-{uuid.uuid4().hex[:6]}"
@@ -57,6 +58,13 @@ def test_co_create_only_keeps_an_application_as_created_and_reports_the_generate
         assert kubectl.exists("configmap/co-a-extra", "-n", namespace)
         recorded = json.loads(kubectl.get("configmap", f"applyset-{app_a}", "-n", namespace)["data"]["application"])
         assert recorded["metadata"]["labels"]["tier"] == "one" and "directory" not in recorded["spec"]["source"]
+        # gitops_diff compares the application as created too: no drift from a change the sync never applies
+        diff = ansible_playbook(tasks({"gitops.kubernetes.gitops_diff": {
+            "kubeconfig": "{{ gitops_test_kubeconfig }}", "cluster": {"name": "prod"},
+            "applicationset_files": changed["prod"]["gitops_applicationset_files"]}, "register": "co_diff"}))
+        assert diff.rc == 0, diff.stdout[-3000:]
+        assert diff["co_diff"]["sync_status"] == "Synced", diff["co_diff"]
+        assert any("differs from the one created" in warning for warning in diff["co_diff"]["warnings"])
     else:
         assert "applicationset_kept" not in entry
         assert not kubectl.exists("configmap/co-a-extra", "-n", namespace)
