@@ -735,7 +735,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
-    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.created import keep_created, record_created
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.created import forget_records, keep_created, record_created
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.disappeared import find_disappeared, remove_disappeared
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.removed_children import prune_removed_children
     from ansible_collections.gitops.kubernetes.plugins.module_utils._orphans import find_orphans
@@ -973,7 +973,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                 graph, inputs, sync, workers=APPLICATION_WORKERS,
                 gate=lambda one, outcome: dependency_block(client, outcome, settings, one.selected),
                 skip=lambda one, reason: skipped_result(one, reason, client.default_namespace, settings.check_mode))
-        kept_warnings = record_created(client, inputs, outcomes, kept) if kept and not settings.check_mode else []
+        kept_warnings = [] if settings.check_mode or preview is not None else \
+            record_created(client, inputs, outcomes, kept) + forget_records(client, applicationsets, cluster_name(params))
         # applications the ApplicationSets generated here before and no longer do
         removed = remove_disappeared(client, find_disappeared(client, applicationsets, cluster_name(params)), settings) \
             if applicationsets and not any(isinstance(o, GitopsError) for o in outcomes) else []

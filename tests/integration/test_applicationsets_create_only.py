@@ -25,13 +25,13 @@ def test_co_create_only_keeps_an_application_as_created_and_reports_the_generate
     repo.commit({f"apps/{name}/{file}.yaml": configmap(f"co-{name}-{file}") for file in ("main", "extra") for name in ("a", "b")})
     appset_name = f"co-set-{uuid.uuid4().hex[:6]}"
 
-    def host(exclude: str, elements: list[str], label: str) -> dict:
+    def host(exclude: str, elements: list[str], label: str, applications_sync: str = policy) -> dict:
         template = app_template("co-{{ .name }}-" + appset_name[-6:], repo.url, "apps/{{ .name }}", namespace)
         template["metadata"]["labels"] = {"tier": label}
         if exclude:
             template["spec"]["source"]["directory"] = {"exclude": exclude}
         manifest = applicationset(appset_name, [{"list": {"elements": [{"name": name} for name in elements]}}], template,
-                                  syncPolicy={"applicationsSync": policy})
+                                  syncPolicy={"applicationsSync": applications_sync})
         return {"prod": {"gitops_applicationset_files": [write_file(tmp_path, manifest)]}}
 
     app_a, app_b = (f"co-{name}-{appset_name[-6:]}" for name in ("a", "b"))
@@ -76,3 +76,13 @@ def test_co_create_only_keeps_an_application_as_created_and_reports_the_generate
     assert parents(kubectl, appset_name) == [f"applyset-{app_a}", f"applyset-{app_b}"]
     assert kubectl.exists("configmap/co-b-main", "-n", namespace)
     assert kubectl.exists("configmap/co-b-extra", "-n", namespace) is (policy == "create-only")
+
+    if policy == "create-only":
+        # the set allows updates again: the generated application is applied and the record forgotten
+        updated = run_role("gitops.kubernetes.sync", host("extra.yaml", ["a"], "two", "create-update"))
+        assert updated.rc == 0, updated.stdout[-3000:]
+        assert not kubectl.exists("configmap/co-a-extra", "-n", namespace) and kubectl.exists("configmap/co-a-main", "-n", namespace)
+        inventory = kubectl.get("configmap", f"applyset-{app_a}", "-n", namespace)
+        assert "application" not in inventory["data"] and "inventory" in inventory["data"]
+        assert "gitops.kubernetes/applicationset-created" not in inventory["metadata"]["labels"]
+        assert "application" not in kubectl.get("configmap", f"applyset-{app_b}", "-n", namespace)["data"]

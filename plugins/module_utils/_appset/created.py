@@ -12,12 +12,17 @@ inventory parent exists after a sync, in that parent's data["application"]
 keep it, and removed with the parent). Later runs sync the recorded
 application instead of the newly generated one and report where the generated
 one differs (paths only, never values). A manifest whose URLs carry
-credentials is refused rather than recorded.
+credentials is refused rather than recorded. The parent is labelled
+gitops.kubernetes/applicationset-created (by the same field manager), so the
+records are found with one LIST by label; once the set allows updates again
+(create-update, sync), its records are removed, as Argo CD then updates the
+Application to what is generated.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +33,14 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory impor
     application_label_value,
     parent_name,
 )
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import strip_url_credentials
 
 # the policies whose generated applications are never updated (Argo CD's ApplicationsSyncPolicy.AllowUpdate false)
 KEEPS_CREATED = ("create-only", "create-delete")
 RECORD_KEY = "application"
 RECORD_FIELD_MANAGER = "gitops.kubernetes-applicationset"
+RECORD_LABEL = "gitops.kubernetes/applicationset-created"
+# user:password@, or any userinfo of an http(s) URL (a token alone is a credential); ssh://git@host is not one
+_URL_SECRET = re.compile(r"(?i)\b(?:https?://[^/@\s]+@|[a-z][a-z0-9+.-]*://[^/@\s:]*:[^/@\s]+@)")
 DIFFERENCES_SHOWN = 20
 
 
@@ -73,7 +80,7 @@ def _credentials_in(value: Any) -> bool:
         return any(_credentials_in(item) for item in value.values())
     if isinstance(value, list):
         return any(_credentials_in(item) for item in value)
-    return isinstance(value, str) and "://" in value and strip_url_credentials(value) != value
+    return isinstance(value, str) and bool(_URL_SECRET.search(value))
 
 
 def record_text(manifest: dict[str, Any], name: str, applicationset: str) -> str:
@@ -85,16 +92,21 @@ def record_text(manifest: dict[str, Any], name: str, applicationset: str) -> str
     return json.dumps(manifest, sort_keys=True, separators=(",", ":"))
 
 
-def _recorded_by_set(client: Any, applicationset: str, cluster: str | None) -> dict[str, dict[str, Any]]:
-    """{application name: recorded manifest} from the parents labelled with this set (and cluster), any namespace."""
+def _recorded_parents(client: Any, applicationset: str, cluster: str | None) -> list[dict[str, Any]]:
+    """The inventory parents, in any namespace, that hold a record of this set (and cluster)."""
     resource = client.resource_for("v1", "ConfigMap")
     if resource is None:
-        return {}
-    selector = f"{APPLICATIONSET_LABEL}={application_label_value(applicationset)}"
+        return []
+    selector = f"{APPLICATIONSET_LABEL}={application_label_value(applicationset)},{RECORD_LABEL}"
     selector += f",{APPLICATIONSET_CLUSTER_LABEL}={application_label_value(cluster)}" if cluster else \
         f",!{APPLICATIONSET_CLUSTER_LABEL}"
+    return client.list_objects(resource, None, label_selector=selector)
+
+
+def _recorded_by_set(client: Any, applicationset: str, cluster: str | None) -> dict[str, dict[str, Any]]:
+    """{application name: recorded manifest} from the parents of this set (and cluster) that hold one."""
     found: dict[str, dict[str, Any]] = {}
-    for parent in sorted(client.list_objects(resource, None, label_selector=selector),
+    for parent in sorted(_recorded_parents(client, applicationset, cluster),
                          key=lambda p: str((p.get("metadata") or {}).get("namespace") or "")):
         app_name = str((parent.get("metadata") or {}).get("name") or "")[len(PARENT_PREFIX):]
         text = (parent.get("data") or {}).get(RECORD_KEY)
@@ -166,11 +178,36 @@ def record_created(client: Any, inputs: list[Any], outcomes: list[Any], kept: di
                 continue
             metadata = parent.get("metadata") or {}
             client.apply(resource, {"apiVersion": "v1", "kind": "ConfigMap",
-                                    "metadata": {"name": metadata.get("name"), "namespace": namespace, "uid": metadata.get("uid")},
+                                    "metadata": {"name": metadata.get("name"), "namespace": namespace, "uid": metadata.get("uid"),
+                                                 "labels": {RECORD_LABEL: "true"}},
                                     "data": {RECORD_KEY: record_text(one.raw, one.name, entry.applicationset)}},
                          force_conflicts=True, field_manager=RECORD_FIELD_MANAGER)
         except KubeApiError as exc:
             warnings.append(f"application {one.name}: could not record it as created by ApplicationSet "
                             f"{entry.applicationset} in ConfigMap {namespace}/{parent_name(one.name)}: {exc.message}; "
                             f"the next run generates it again")
+    return warnings
+
+
+def forget_records(client: Any, applicationsets: dict[str, dict[str, Any]], cluster: str | None) -> list[str]:
+    """Remove the records of the sets that allow updates now (their applications follow what is generated), so a
+    later switch back to create-only keeps the application as last synced, not a stale one; warnings for failures."""
+    warnings: list[str] = []
+    resource = client.resource_for("v1", "ConfigMap")
+    if resource is None:
+        return warnings
+    for set_name, generated in sorted(applicationsets.items()):
+        if generated["applications_sync"] in KEEPS_CREATED:
+            continue
+        for parent in _recorded_parents(client, set_name, cluster):
+            metadata = parent.get("metadata") or {}
+            try:
+                # applying nothing as the record's field manager removes the fields it owns: the record and its label
+                client.apply(resource, {"apiVersion": "v1", "kind": "ConfigMap",
+                                        "metadata": {"name": metadata.get("name"), "namespace": metadata.get("namespace"),
+                                                     "uid": metadata.get("uid")}},
+                             force_conflicts=True, field_manager=RECORD_FIELD_MANAGER)
+            except KubeApiError as exc:
+                warnings.append(f"could not remove the create-only record of ApplicationSet {set_name} from ConfigMap "
+                                f"{metadata.get('namespace')}/{metadata.get('name')}: {exc.message}")
     return warnings

@@ -12,6 +12,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._appset import e
 from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.created import (
     RECORD_FIELD_MANAGER,
     differing_paths,
+    forget_records,
     keep_created,
     record_created,
 )
@@ -56,7 +57,8 @@ class FakeClient:
     def list_objects(self, resource: str, namespace: str | None, label_selector: str) -> list[dict[str, Any]]:
         assert namespace is None  # the parents of every namespace: a created application never moves with the template
         self.selectors.append(label_selector)
-        return list(self.parents.values())
+        wanted = "gitops.kubernetes/applicationset-created" in label_selector.split(",")
+        return [p for p in self.parents.values() if not wanted or "gitops.kubernetes/applicationset-created" in p["metadata"]["labels"]]
 
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         return self.parents.get((namespace, name))
@@ -71,10 +73,11 @@ class FakeClient:
 
 def parent(name: str, namespace: str, recorded: dict | None = None) -> dict[str, Any]:
     data = {"inventory": "{}"}
+    labels = {"gitops.kubernetes/applicationset": "co-set"}
     if recorded is not None:
         data["application"] = json.dumps(recorded)
-    return {"metadata": {"name": f"applyset-{name}", "namespace": namespace, "uid": "uid-1",
-                         "labels": {"gitops.kubernetes/applicationset": "co-set"}}, "data": data}
+        labels["gitops.kubernetes/applicationset-created"] = "true"
+    return {"metadata": {"name": f"applyset-{name}", "namespace": namespace, "uid": "uid-1", "labels": labels}, "data": data}
 
 
 def test_co_create_only_is_accepted_as_argo_cd_reads_it():
@@ -91,7 +94,8 @@ def test_co_a_created_application_is_synced_as_recorded_and_the_difference_repor
     client = FakeClient([parent("co-web", "elsewhere", created)])
     kept = keep_created(client, inputs, applicationsets, "prod")
     assert inputs[0].app.source.path == "apps/co-web"
-    assert client.selectors == ["gitops.kubernetes/applicationset=co-set,gitops.kubernetes/applicationset-cluster=prod"]
+    assert client.selectors == ["gitops.kubernetes/applicationset=co-set,gitops.kubernetes/applicationset-created,"
+                                "gitops.kubernetes/applicationset-cluster=prod"]
     assert kept["co-web"].to_result() == {"applicationset": "co-set", "applications_sync": "create-only", "created_now": False,
                                           "generated_differs": True, "differences": ["spec.source.path"]}
     assert kept["co-web"].warning("co-web") == (
@@ -125,6 +129,12 @@ def test_co_an_application_with_url_credentials_is_refused_before_anything_is_re
     assert "t0ken" not in str(caught.value) and client.applied == []
 
 
+@pytest.mark.parametrize("repo", ["ssh://git@git.example/apps.git", "git@git.example:apps.git", "https://git.example:8443/apps.git"])
+def test_co_urls_without_credentials_are_recorded(repo: str):
+    inputs, applicationsets = generated(appset("create-only", repo=repo))
+    assert "co-web" in keep_created(FakeClient(), inputs, applicationsets, None)
+
+
 def synced(name: str, **changes: Any) -> SyncResult:
     return SyncResult(name, "co-ns", "abc", [], **changes)
 
@@ -139,7 +149,8 @@ def test_co_the_generated_application_is_recorded_after_a_sync_that_ran_only():
     assert len(client.applied) == 1
     manifest, manager = client.applied[0]
     assert manager == RECORD_FIELD_MANAGER
-    assert manifest["metadata"] == {"name": "applyset-co-a", "namespace": "co-ns", "uid": "uid-1"}
+    assert manifest["metadata"] == {"name": "applyset-co-a", "namespace": "co-ns", "uid": "uid-1",
+                                    "labels": {"gitops.kubernetes/applicationset-created": "true"}}
     assert json.loads(manifest["data"]["application"]) == inputs[0].raw
     assert set(manifest["data"]) == {"application"}  # the inventory is the sync's own field, left alone
 
@@ -157,6 +168,21 @@ def test_co_a_record_that_cannot_be_written_is_a_warning_naming_the_application(
     client = FakeClient([parent("co-web", "co-ns")], fail_apply=True)
     warnings = record_created(client, inputs, [synced("co-web")], kept)
     assert len(warnings) == 1 and "co-web" in warnings[0] and "ConfigMap co-ns/applyset-co-web" in warnings[0]
+
+
+@pytest.mark.parametrize("policy, forgets", [("create-update", True), ("sync", True), ("create-only", False),
+                                             ("create-delete", False)])
+def test_co_records_are_forgotten_once_the_set_allows_updates(policy: str, forgets: bool):
+    inputs, applicationsets = generated(appset(policy))
+    client = FakeClient([parent("co-web", "co-ns", inputs[0].raw), parent("co-gone", "co-ns", inputs[0].raw),
+                         parent("co-plain", "co-ns")])
+    assert forget_records(client, applicationsets, None) == []
+    if forgets:  # every record of the set, generated or not; an empty apply of the record's manager drops its fields
+        assert [(m["metadata"]["name"], sorted(m), manager) for m, manager in client.applied] == [
+            ("applyset-co-web", ["apiVersion", "kind", "metadata"], RECORD_FIELD_MANAGER),
+            ("applyset-co-gone", ["apiVersion", "kind", "metadata"], RECORD_FIELD_MANAGER)]
+    else:
+        assert client.applied == [] and client.selectors == []
 
 
 def test_co_differing_paths_names_leaves_never_values():
