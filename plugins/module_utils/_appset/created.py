@@ -145,7 +145,12 @@ def keep_created(client: Any, inputs: list[Any], applicationsets: dict[str, dict
             if before is not None:
                 entry.differences = differing_paths(before, json.loads(json.dumps(one.raw)))[:DIFFERENCES_SHOWN]
                 if entry.differences:
-                    replacement = ApplicationInput(before, one.cache_dir, one.guard, one.projects, one.repositories)
+                    try:
+                        replacement = ApplicationInput(before, one.cache_dir, one.guard, one.projects, one.repositories)
+                    except SpecError as err:
+                        raise SpecError(f"the application ApplicationSet {set_name} created, recorded in ConfigMap "
+                                        f"{parent_name(one.name)} (data.{RECORD_KEY}), is not valid: {err.message}; remove "
+                                        f"that key to create it anew from what is generated", application=one.name) from None
                     replacement.selected = one.selected
                     inputs[position] = replacement
             kept[one.name] = entry

@@ -129,6 +129,14 @@ def test_co_an_application_with_url_credentials_is_refused_before_anything_is_re
     assert "t0ken" not in str(caught.value) and client.applied == []
 
 
+def test_co_a_record_that_is_no_valid_application_is_an_error_naming_it_and_its_configmap():
+    inputs, applicationsets = generated(appset("create-only"))
+    broken = copy.deepcopy(inputs[0].raw)
+    broken["spec"]["source"]["oops"] = True
+    with pytest.raises(SpecError, match=r"ConfigMap applyset-co-web \(data.application\), is not valid: .*oops"):
+        keep_created(FakeClient([parent("co-web", "co-ns", broken)]), inputs, applicationsets, None)
+
+
 @pytest.mark.parametrize("repo", ["ssh://git@git.example/apps.git", "git@git.example:apps.git", "https://git.example:8443/apps.git"])
 def test_co_urls_without_credentials_are_recorded(repo: str):
     inputs, applicationsets = generated(appset("create-only", repo=repo))
