@@ -819,8 +819,8 @@ def check_lifecycle_params(params: dict[str, Any], check_mode: bool) -> None:
             raise SpecError("rollback syncs an application; it cannot be combined with state=absent")
     if preview is not None and params["rollback"] not in (None, "", {}):
         raise SpecError("rollback syncs a revision of the history; it cannot be combined with preview_revision")
-    elif params["name"] is not None and params["manifests"] is None and params["application"] is None \
-            and params["applications"] is None and not params["generators"]:
+    if params["state"] != "absent" and params["name"] is not None and params["manifests"] is None \
+            and params["application"] is None and params["applications"] is None and not params["generators"]:
         raise SpecError("name without manifests: give the manifests to sync (or state=absent to delete the application)")
 
 
