@@ -41,7 +41,10 @@ application still finds what it left behind:
   ``Prune=`` sync option in ``gitops.kubernetes/app-of-apps-prune``) name the
   application whose render listed this one (app of apps), and
   ``gitops.kubernetes/app-of-apps`` marks a parent that rendered children at
-  its last sync, so a child a parent no longer renders is found and pruned.
+  its last sync, so a child a parent no longer renders is found and pruned;
+- ``data["application"]`` (field manager ``gitops.kubernetes-applicationset``,
+  see _appset.created): the generated Application of an ApplicationSet with
+  applicationsSync create-only or create-delete, as it was created.
 
 Beyond the KEP, ``data["inventory"]`` holds the exact member list (group,
 kind, namespace, name) and the recent sync history as JSON, so prune never

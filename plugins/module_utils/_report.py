@@ -134,6 +134,8 @@ class ApplicationReport:
     revisions: list[str] = field(default_factory=list)  # every source's, for a multi-source application
     # app of apps: children it rendered before and no longer does, pruned or left in place (name, action, message)
     removed_children: list[dict[str, Any]] = field(default_factory=list)
+    # applicationsSync create-only/create-delete: the set, and where the generated application differs (not applied)
+    applicationset_kept: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -184,6 +186,10 @@ class ApplicationReport:
         tail += f"; {self.skipped}" if self.skipped_by_window else ""
         tail += f"; {len(self.orphaned)} orphaned resources" if self.orphaned else ""
         tail += "".join(f"; {removed_child_line(child, mode)}" for child in self.removed_children)
+        if self.applicationset_kept.get("differences"):
+            tail += (f"; generated application not applied (ApplicationSet {self.applicationset_kept.get('applicationset')} "
+                     f"is {self.applicationset_kept.get('applications_sync')}; differs at "
+                     f"{', '.join(self.applicationset_kept['differences'])})")
         # a skipped application's counts are what a sync would do, as in a drift report; one its dependencies
         # kept from running was not compared at all, so the reason is all there is to say
         if self.skipped.startswith(DEPENDENCY_SKIP):
@@ -217,6 +223,8 @@ class ApplicationReport:
             entry["parent"] = self.parent
         if self.removed_children:
             entry["removed_children"] = self.removed_children
+        if self.applicationset_kept:
+            entry["applicationset_kept"] = self.applicationset_kept
         return entry
 
 
@@ -450,7 +458,17 @@ def _application(cluster: str, raw: dict[str, Any], secrets: list[str]) -> Appli
         parent=_text(raw.get("parent")),
         revisions=[_text(item) for item in raw.get("revisions") or [] if _text(item)],
         removed_children=_removed_children(raw, secrets),
+        applicationset_kept=_applicationset_kept(raw),
     )
+
+
+def _applicationset_kept(raw: dict[str, Any]) -> dict[str, Any]:
+    found = raw.get("applicationset_kept")
+    if not isinstance(found, dict):
+        return {}
+    return {"applicationset": _text(found.get("applicationset")), "applications_sync": _text(found.get("applications_sync")),
+            "created_now": bool(found.get("created_now")), "generated_differs": bool(found.get("generated_differs")),
+            "differences": [_text(item) for item in found.get("differences") or []]}
 
 
 def _removed_children(raw: dict[str, Any], secrets: list[str]) -> list[dict[str, Any]]:

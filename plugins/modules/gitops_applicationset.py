@@ -56,10 +56,16 @@ description:
     implicit C(in-cluster) entry in the C(clusters) generator: every cluster is an inventory host."
   - "Not supported, refused by name: the C(scmProvider), C(pullRequest), C(clusterDecisionResource) and C(plugin)
     generators, C(strategy) other than C(AllAtOnce), C(ignoreApplicationDifferences), C(preservedFields),
-    C(applicationsSync: create-only), C(clusters.flatList), a C(template) inside a C(matrix) or C(merge) child
-    (Argo CD ignores it). Applications an ApplicationSet stops generating are not deleted by this version: their
-    objects stay in the cluster as with C(preserveResourcesOnDeletion: true); RV(applicationsets) says which
-    applications each set generates, and their inventories are labelled C(gitops.kubernetes/applicationset)."
+    C(clusters.flatList), a C(template) inside a C(matrix) or C(merge) child (Argo CD ignores it)."
+  - "C(applicationsSync: create-only) and C(create-delete) never update an application once created, as in Argo CD:
+    M(gitops.kubernetes.gitops_sync) records the generated Application on the application's inventory ConfigMap at
+    its first sync and syncs that record afterwards, reporting where the newly generated one differs (RV(applications)
+    here are always the generated ones; this module does not read the cluster)."
+  - "This module writes nothing. An application a set stops generating is deleted by
+    M(gitops.kubernetes.gitops_sync) (given the same ApplicationSets) under C(applicationsSync) C(sync) and
+    C(create-delete), with its objects unless the set has C(preserveResourcesOnDeletion: true); under C(create-only)
+    and C(create-update) it stays. RV(applicationsets) says which applications each set generates, and their
+    inventories are labelled C(gitops.kubernetes/applicationset)."
   - Never changes anything; RV(ignore:changed) is always V(false).
 attributes:
   check_mode:

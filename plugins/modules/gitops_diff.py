@@ -322,7 +322,7 @@ import time
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import CLUSTER_ARGUMENT_SPEC
+from ansible_collections.gitops.kubernetes.plugins.module_utils._clusters import CLUSTER_ARGUMENT_SPEC, cluster_name
 from ansible_collections.gitops.kubernetes.plugins.module_utils._cache_evict import CACHE_EVICTION_ARGUMENT_SPEC, EvictionPolicy, evict_quietly
 from ansible_collections.gitops.kubernetes.plugins.module_utils._dryruns import DRY_RUN_CACHE_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
@@ -343,7 +343,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._module import G
 from ansible_collections.gitops.kubernetes.plugins.module_utils._policy import POLICY_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._preview import PREVIEW_ARGUMENT_SPEC, PreviewPlan
 from ansible_collections.gitops.kubernetes.plugins.module_utils._projects import PROJECTS_ARGUMENT_SPEC
-from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_error, secret_values
+from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_error, scrub_text, secret_values
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source import default_cache_dir, shared_resolutions
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credentials import REPOSITORIES_ARGUMENT_SPEC
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
@@ -354,6 +354,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.created import keep_created
     from ansible_collections.gitops.kubernetes.plugins.module_utils._compare import (
         OUT_OF_SYNC,
         STATUSES,
@@ -416,10 +417,13 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     cache_dir = params["cache_dir"] or default_cache_dir()
     # a preview compares the applications it concerns, rendered at the preview revision
     preview = PreviewPlan.for_params(params, cache_dir)
-    inputs = preview.inputs if preview is not None else inputs_from_params(params, cache_dir)
+    applicationsets: dict[str, dict[str, Any]] = {}
+    inputs = preview.inputs if preview is not None else inputs_from_params(params, cache_dir, applicationsets)
     customizations = parse_resource_customizations(params["resource_customizations"], params["resource_customizations_dir"])
     # one resolution per repository revision for the whole batch of applications
     with shared_resolutions(), KubeClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        # applicationsSync create-only/create-delete: an application created before is compared as it was created
+        kept = keep_created(client, inputs, applicationsets, cluster_name(params)) if applicationsets and preview is None else {}
         inputs, elsewhere = for_this_cluster(params, client, inputs)
         # the Applications an application renders (app of apps) are compared as applications of their own
         inputs, states = with_children(params, cache_dir, inputs, client, {})
@@ -451,6 +455,10 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
         + [c.predicted for o in outcomes if isinstance(o, ApplicationDiff) for c in o.resources]
     )
     result: dict[str, Any] = {"changed": False, "stats": stats}
+    for one in inputs:
+        warning = kept[one.name].warning(one.name) if one.name in kept and one.parent is None else None
+        if warning:
+            module.warn(scrub_text(warning, secrets))
     if preview is not None:
         result["preview"] = previewed
     if params["applications"] is None and len(outcomes) == 1:

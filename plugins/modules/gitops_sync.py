@@ -600,6 +600,11 @@ applications:
   description:
     - One entry per application (keys as above), with C(error) when that application failed, and C(parent) for an
       application rendered by another one (app of apps).
+    - "C(applicationset_kept) for an application of an ApplicationSet with C(applicationsSync: create-only) or
+      C(create-delete), which is synced as it was first created (recorded on its inventory ConfigMap): C(applicationset),
+      C(applications_sync), C(created_now) (no record yet: synced as generated, recorded by this sync),
+      C(generated_differs) and C(differences) (the paths where the newly generated Application differs and was not
+      applied, values never shown; a warning says it too)."
   returned: when O(applications) is given, or when the application renders child applications
   type: list
   elements: dict
@@ -624,8 +629,8 @@ removed_applications:
       parents carry its label) and no longer generates. Each has C(name), C(namespace), C(applicationset),
       C(resources) (C(deleted), or C(preserved) with C(syncPolicy.preserveResourcesOnDeletion)), C(pruned) (the
       objects deleted, or that would be in check mode), C(changed), and C(error) when it failed. Their inventory is
-      removed. An ApplicationSet with C(applicationsSync: create-update) keeps them. Nothing is removed when an
-      application of the run failed."
+      removed. An ApplicationSet with C(applicationsSync: create-update) or C(create-only) keeps them. Nothing is
+      removed when an application of the run failed."
   returned: when O(applicationsets) or O(applicationset_files) is given
   type: list
   elements: dict
@@ -730,6 +735,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
 
 try:
     # needs jsonpatch and PyYAML, which prepare_module() reports with missing_required_lib
+    from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.created import forget_records, keep_created, record_created
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.disappeared import find_disappeared, remove_disappeared
     from ansible_collections.gitops.kubernetes.plugins.module_utils._appset.removed_children import prune_removed_children
     from ansible_collections.gitops.kubernetes.plugins.module_utils._orphans import find_orphans
@@ -813,8 +819,8 @@ def check_lifecycle_params(params: dict[str, Any], check_mode: bool) -> None:
             raise SpecError("rollback syncs an application; it cannot be combined with state=absent")
     if preview is not None and params["rollback"] not in (None, "", {}):
         raise SpecError("rollback syncs a revision of the history; it cannot be combined with preview_revision")
-    elif params["name"] is not None and params["manifests"] is None and params["application"] is None \
-            and params["applications"] is None and not params["generators"]:
+    if params["state"] != "absent" and params["name"] is not None and params["manifests"] is None \
+            and params["application"] is None and params["applications"] is None and not params["generators"]:
         raise SpecError("name without manifests: give the manifests to sync (or state=absent to delete the application)")
 
 
@@ -906,6 +912,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     # automated sync for the windows as for the sync policy, as gitops.kubernetes.auto_sync runs one application
     manual = params["manual_sync"]
     with shared_resolutions(), SyncClient.from_params({**params, "cache_dir": cache_dir}) as client:
+        # applicationsSync create-only/create-delete: an application created before is synced as it was created
+        kept = keep_created(client, inputs, applicationsets, cluster_name(params)) if applicationsets and preview is None else {}
         inputs, elsewhere = for_this_cluster(params, client, inputs)
         unselected = {one.name for one in inputs if not one.selected}
         elsewhere = [entry for entry in elsewhere if entry["name"] not in unselected]
@@ -965,6 +973,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
                 graph, inputs, sync, workers=APPLICATION_WORKERS,
                 gate=lambda one, outcome: dependency_block(client, outcome, settings, one.selected),
                 skip=lambda one, reason: skipped_result(one, reason, client.default_namespace, settings.check_mode))
+        kept_warnings = [] if settings.check_mode or preview is not None else \
+            record_created(client, inputs, outcomes, kept) + forget_records(client, applicationsets, cluster_name(params))
         # applications the ApplicationSets generated here before and no longer do
         removed = remove_disappeared(client, find_disappeared(client, applicationsets, cluster_name(params)), settings) \
             if applicationsets and not any(isinstance(o, GitopsError) for o in outcomes) else []
@@ -984,7 +994,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
     outside = [(one, outcome) for one, outcome in zip(inputs, outcomes) if not one.selected]
     chosen = [index for index, one in enumerate(inputs) if one.selected]
     inputs, outcomes, results = [inputs[i] for i in chosen], [outcomes[i] for i in chosen], [results[i] for i in chosen]
-    warnings = customizations.warnings + [w for r in results if r is not None for w in r.warnings]
+    warnings = customizations.warnings + [w for r in results if r is not None for w in r.warnings] + kept_warnings
+    warnings += [w for one in inputs if one.name in kept for w in [kept[one.name].warning(one.name)] if w]
     children_removed = [child for entries in removed_children.values() for child in entries]
     result: dict[str, Any] = {"changed": any(r.changed for r in results if r is not None) or any(r["changed"] for r in removed)
                               or any(child["changed"] for child in children_removed), "stats": stats}
@@ -1003,6 +1014,8 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             entry["parent"] = one.parent
         if id(one) in rollbacks:
             entry["rollback_of"] = rollbacks[id(one)]
+        if one.name in kept and one.parent is None:
+            entry["applicationset_kept"] = kept[one.name].to_result()
         if not isinstance(outcome, SyncResult):
             entry.update({"error": str(outcome), **outcome.to_result()})
         if one.name in removed_children:

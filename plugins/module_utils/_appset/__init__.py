@@ -154,9 +154,6 @@ def expand_applicationset(manifest: Any, clusters: list[Cluster], cluster_name: 
     applications_sync = str(policy.get("applicationsSync") or "sync")
     if applications_sync not in APPLICATIONS_SYNC:
         raise SpecError(f"ApplicationSet {name}: spec.syncPolicy.applicationsSync must be one of {', '.join(APPLICATIONS_SYNC)}")
-    if applications_sync == "create-only":
-        raise SpecError(f"ApplicationSet {name}: spec.syncPolicy.applicationsSync create-only is not supported: a run "
-                        f"converges every application it lists; use create-update to keep removed applications")
     result = ApplicationSetResult(name, preserve_resources_on_deletion=policy.get("preserveResourcesOnDeletion") is True,
                                   applications_sync=applications_sync)
     template = spec.get("template") or {}

@@ -260,7 +260,6 @@ def test_generated_names_that_collide_are_an_error_naming_both_sources():
 @pytest.mark.parametrize("spec, message", [
     ({"generators": [{"scmProvider": {}}]}, "scmProvider: not supported"),
     ({"generators": [{"list": {"elements": []}}], "strategy": {"type": "RollingSync"}}, "spec.strategy is not supported"),
-    ({"generators": [{"list": {"elements": []}}], "syncPolicy": {"applicationsSync": "create-only"}}, "create-only is not supported"),
     ({"generators": [{"list": {"elements": []}}], "goTemplateOptions": ["missingkey=oops"]}, "is not a Go template option"),
     ({"generators": [{"matrix": {"generators": [
         {"list": {"elements": [], "template": {"metadata": {"name": "x"}}}},
