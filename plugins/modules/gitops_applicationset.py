@@ -59,7 +59,7 @@ description:
     C(clusters.flatList), a C(template) inside a C(matrix) or C(merge) child (Argo CD ignores it)."
   - "C(applicationsSync: create-only) and C(create-delete) never update an application once created, as in Argo CD:
     M(gitops.kubernetes.gitops_sync) records the generated Application on the application's inventory ConfigMap at
-    its first sync and syncs that record afterwards, reporting where the newly generated one differs (RV(applications)
+    its first sync and syncs that record afterwards, reporting where the newly generated one differs (RV(generated)
     here are always the generated ones; this module does not read the cluster)."
   - "This module writes nothing. An application a set stops generating is deleted by
     M(gitops.kubernetes.gitops_sync) (given the same ApplicationSets) under C(applicationsSync) C(sync) and
