@@ -344,7 +344,10 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
         client = KubeClient.from_params(target.connection)
         engine = LiveMonitor(client, target.host, target.applications)  # type: ignore[arg-type]
         engine.start()
+        deadline = time.monotonic() + 600
         while not engine.ready:
+            if time.monotonic() > deadline or engine.failures:
+                raise SystemExit(f"the benchmark's own watches were not ready within 600 s: {engine.failures[:1]}")
             time.sleep(0.2)
         time.sleep(10)  # the last streams' first WATCH requests go out just after their LIST: not idle cost
         before_requests, (before_cpu, dummy) = client.stats.total, cpu_and_rss(rulebook.pid)

@@ -26,8 +26,6 @@ processes hold "the" lock at once.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
 import re
 import shutil
@@ -130,24 +128,14 @@ def evict_if_due(cache_dir: str | Path, policy: EvictionPolicy, now: float | Non
     marker = root / MARKER
     if _recent(marker, now, policy.interval):
         return None  # the common case: one stat
-    try:
-        handle = os.open(str(root / LOCK), os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            if err.errno in (errno.EAGAIN, errno.EACCES):
-                return None  # another process is evicting this directory right now
-            raise
+    with claimed(root / LOCK) as free:
+        if not free:
+            return None  # another process is evicting this directory right now
         if _recent(marker, now, policy.interval):
             return None  # it finished while we looked
         marker.touch(mode=0o600)
         os.utime(marker, (now, now))
         return evict(root, policy, now)
-    finally:
-        os.close(handle)
 
 
 def _recent(marker: Path, now: float, interval: float) -> bool:

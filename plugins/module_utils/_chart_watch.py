@@ -152,23 +152,19 @@ class ChartWatcher:
             return None
         seen[user.key] = version
         shown = strip_url_credentials(source.repo_url.strip())
-        return {
-            "type": "revision",
-            "application": app.name,
-            "cluster": app.cluster,
-            "namespace": app.namespace,
-            "automated": app.automated,
-            "self_heal": app.self_heal,
-            "repo_url": shown,
-            "chart": source.chart,
-            "revision": source.revision,
-            "version": version,
-            "previous_version": previous,
-            "commit": None,
-            "previous_commit": None,
-            "reason": f"chart {source.chart} {source.revision} of {shown} resolves to {version}"
-                      + (f" (was {previous})" if previous else ""),
-        }
+        return revision_event(app, shown, source.revision,
+                              f"chart {source.chart} {source.revision} of {shown} resolves to {version}"
+                              + (f" (was {previous})" if previous else ""),
+                              chart=source.chart, version=version, previous_version=previous, commit=None,
+                              previous_commit=None)
+
+
+def revision_event(app: Any, repo_url: str, revision: str, reason: str, **details: Any) -> dict[str, Any]:
+    """The new_revisions event of one application (a new commit, or a new chart version): repo_url is shown, so it
+    carries no credentials; details say what moved."""
+    return {"type": "revision", "application": app.name, "cluster": app.cluster, "namespace": app.namespace,
+            "automated": app.automated, "self_heal": app.self_heal, "repo_url": repo_url, "revision": revision,
+            "reason": reason, **details}
 
 
 def _validators(response: Response | None) -> dict[str, str]:

@@ -54,6 +54,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import (
     Application,
     SyncPolicy,
     credential_values,
+    depends_on_list,
     parse_application,
 )
 from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import normalize_repo_url
@@ -139,23 +140,6 @@ def parse_sync_policy(raw: dict[str, Any] | None) -> SyncPolicy:
     return SyncPolicy(**values)
 
 
-def manifests_dependencies(raw: Any, app_name: str) -> list[str]:
-    """depends_on of an applications entry with manifests (an application spec's is read by _spec)."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
-        raise SpecError("depends_on must be a list of application names", application=app_name)
-    found: list[str] = []
-    for item in raw:
-        if not APPLICATION_NAME.match(item) or len(item) > APPLICATION_NAME_MAX:
-            raise SpecError(f"depends_on: {item!r} is not an application name", application=app_name)
-        if item == app_name:
-            raise SpecError(f"depends_on: an application cannot depend on itself ({item!r})", application=app_name)
-        if item not in found:
-            found.append(item)
-    return found
-
-
 def desired_digest(revision: str | None, what: Any) -> str:
     """What a sync deploys, in one value: the revision and the spec (or rendered manifests) it came from.
 
@@ -232,7 +216,7 @@ class ApplicationInput:
                 )
             self.objects = parse_manifests(raw.get("manifests"), self.name)
             self.sync_policy = parse_sync_policy(raw.get("sync_policy"))
-            self.depends_on = manifests_dependencies(raw.get("depends_on"), self.name)
+            self.depends_on = depends_on_list(raw.get("depends_on"), self.name)
         else:
             self.app = parse_application(raw)
             self.name = self.app.name

@@ -318,6 +318,15 @@ def _in_cluster_connection() -> ResolvedConnection:
                               description="the in-cluster service account", ca_file=str(account / "ca.crt"), token=token)
 
 
+def _given_kubeconfig(kubeconfig: Any) -> Any:
+    """The kubeconfig option: a path made absolute (ClusterConnectionError when there is no such file), or as given."""
+    if isinstance(kubeconfig, str):
+        kubeconfig = os.path.expanduser(kubeconfig)
+        if not os.path.exists(kubeconfig):
+            raise ClusterConnectionError(f"kubeconfig file {kubeconfig} does not exist")
+    return kubeconfig
+
+
 def resolve_connection(settings: ConnectionSettings) -> ResolvedConnection:
     """Turn connection options into a ResolvedConnection.
 
@@ -326,11 +335,7 @@ def resolve_connection(settings: ConnectionSettings) -> ResolvedConnection:
     a pod; else the default kubeconfig ($KUBECONFIG or ~/.kube/config).
     Explicit host/api_key/cert options override what the kubeconfig says.
     """
-    kubeconfig = settings.kubeconfig
-    if isinstance(kubeconfig, str):
-        kubeconfig = os.path.expanduser(kubeconfig)
-        if not os.path.exists(kubeconfig):
-            raise ClusterConnectionError(f"kubeconfig file {kubeconfig} does not exist")
+    kubeconfig = _given_kubeconfig(settings.kubeconfig)
     if kubeconfig is not None or settings.context:
         resolved = _kubeconfig_connection(kubeconfig, settings.context)
     elif settings.host:
@@ -380,12 +385,8 @@ def cluster_server(settings: ConnectionSettings) -> str:
     connecting and without running credential plugins (an inventory host's default gitops_cluster_server)."""
     if settings.host:
         return strip_url_credentials(settings.host.rstrip("/"))
-    kubeconfig = settings.kubeconfig
-    if isinstance(kubeconfig, str):
-        kubeconfig = os.path.expanduser(kubeconfig)
-        if not os.path.exists(kubeconfig):
-            raise ClusterConnectionError(f"kubeconfig file {kubeconfig} does not exist")
-    elif kubeconfig is None and not _in_cluster():
+    kubeconfig = _given_kubeconfig(settings.kubeconfig)
+    if kubeconfig is None and not _in_cluster():
         paths = [p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p] or [os.path.expanduser(DEFAULT_KUBECONFIG)]
         kubeconfig = paths[0] if len(paths) == 1 and os.path.exists(paths[0]) else None
     if kubeconfig is None:  # in a pod, or several KUBECONFIG files: as the connection itself resolves them

@@ -16,7 +16,6 @@ cluster: a real sync with a preview revision is refused.
 from __future__ import annotations
 
 import copy
-import difflib
 import html
 import re
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ from typing import Any, Iterable
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError, SpecError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._objects import ObjectRef
 from ansible_collections.gitops.kubernetes.plugins.module_utils._redact import scrub_text, secret_values, strip_url_credentials
+from ansible_collections.gitops.kubernetes.plugins.module_utils._report import unified_diff
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application, SourceSpec
 from ansible_collections.gitops.kubernetes.plugins.module_utils._urls import RepoUrlError, normalize_repo_url
 
@@ -159,13 +159,7 @@ class ObjectChange:
     diff: str
 
     def to_result(self) -> dict[str, Any]:
-        return {"group": self.ref.group, "kind": self.ref.kind, "namespace": self.ref.namespace, "name": self.ref.name,
-                "change": self.change, "diff": self.diff}
-
-
-def _label(ref: ObjectRef) -> str:
-    where = f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
-    return f"{ref.group_kind} {where}"
+        return {**self.ref.to_dict(), "change": self.change, "diff": self.diff}
 
 
 def _keyed(manifests: Iterable[dict[str, Any]], namespace: str) -> dict[ObjectRef, dict[str, Any]]:
@@ -190,9 +184,7 @@ def object_changes(current: list[dict[str, Any]], previewed: list[dict[str, Any]
             continue
         change = ADDED if old is None else REMOVED if new is None else CHANGED
         shown_old, shown_new = masked_pair(old, new)
-        lines = difflib.unified_diff(to_yaml(shown_old).splitlines(keepends=True), to_yaml(shown_new).splitlines(keepends=True),
-                                     fromfile=f"{_label(ref)} (current)", tofile=f"{_label(ref)} (preview)", n=3)
-        diff = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+        diff = unified_diff(to_yaml(shown_old), to_yaml(shown_new), str(ref), sides=("current", "preview"))
         changes.append(ObjectChange(ref, change, scrub_text(diff, secrets)))
     return changes
 
@@ -285,7 +277,8 @@ class PreviewPlan:
         DesiredState or GitopsError by id. An app of apps' children are compared with the cluster only."""
         from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import run_each
 
-        mine = [one for one in inputs if id(one) in {id(i) for i in self.inputs}]
+        planned = {id(one) for one in self.inputs}
+        mine = [one for one in inputs if id(one) in planned]
         work = [self.current[id(one)] for one in mine if id(one) in self.current] + self.removed
         rendered = dict(zip((id(one) for one in work), run_each(work, lambda one: one.desired(client))))
         applications = []

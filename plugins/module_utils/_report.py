@@ -385,11 +385,11 @@ def _mask_patch(patch: list[Any]) -> list[Any]:
     return masked
 
 
-def unified_diff(before: str, after: str, ref: str) -> str:
-    """A unified diff of two YAML texts (live -> desired)."""
+def unified_diff(before: str, after: str, ref: str, sides: tuple[str, str] = ("live", "desired")) -> str:
+    """A unified diff of two YAML texts (live -> desired, or the two sides named)."""
     lines = difflib.unified_diff(
         (before or "").splitlines(keepends=True), (after or "").splitlines(keepends=True),
-        fromfile=f"{ref} (live)", tofile=f"{ref} (desired)", n=3,
+        fromfile=f"{ref} ({sides[0]})", tofile=f"{ref} ({sides[1]})", n=3,
     )
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
@@ -738,7 +738,7 @@ def to_html(report: RunReport) -> str:
 RENDERERS = {"json": to_json, "markdown": to_markdown, "junit": to_junit, "html": to_html}
 
 
-def _write_atomic(path: str, text: str, mode: int) -> None:
+def write_atomic(path: str, text: str, mode: int) -> None:
     directory = os.path.dirname(path)
     handle, temp = tempfile.mkstemp(prefix=".report-", dir=directory)
     try:
@@ -759,6 +759,6 @@ def write_reports(report: RunReport, dest: str, formats: Iterable[str], mode: in
     written: dict[str, str] = {}
     for name in formats:
         path = os.path.join(dest, FORMATS[name])
-        _write_atomic(path, RENDERERS[name](report), mode)
+        write_atomic(path, RENDERERS[name](report), mode)
         written[name] = path
     return written

@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from ansible_collections.gitops.kubernetes.plugins.module_utils._chart_watch import ChartWatcher, recorded_version
+from ansible_collections.gitops.kubernetes.plugins.module_utils._chart_watch import ChartWatcher, recorded_version, revision_event
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import GitopsError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import read_inventory
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import KubeClient
@@ -89,21 +89,32 @@ class RevisionWatcher:
 
     def baseline(self, clients: dict[str, KubeClient]) -> None:
         """Start from the revision each application's inventory records (its last successful sync)."""
-        for repository in self._repositories.values():
-            for app in repository.apps:
+        inventories: dict[tuple[str, str], Any] = {}
+
+        def inventory_of(app: WatchedApp) -> Any:
+            """The application's inventory, or the GitopsError reading it: read once for all its sources."""
+            key = (app.cluster, app.name)
+            if key not in inventories:
                 client = clients[app.cluster]
                 try:
-                    inventory = read_inventory(client, app.name, app.namespace or client.default_namespace)
-                    self._seen[(app.cluster, app.name)] = inventory.revision
+                    inventories[key] = read_inventory(client, app.name, app.namespace or client.default_namespace)
                 except GitopsError as exc:
-                    self.log(f"application {app.name}: cannot read its inventory ({exc}); its current commit counts as new")
+                    inventories[key] = exc
+            return inventories[key]
+
+        for repository in self._repositories.values():
+            for app in repository.apps:
+                inventory = inventory_of(app)
+                if isinstance(inventory, GitopsError):
+                    self.log(f"application {app.name}: cannot read its inventory ({inventory}); its current commit "
+                             "counts as new")
                     self._seen[(app.cluster, app.name)] = None
+                else:
+                    self._seen[(app.cluster, app.name)] = inventory.revision
         for user in self.charts.users():
-            client = clients[user.app.cluster]
-            try:
-                inventory = read_inventory(client, user.app.name, user.app.namespace or client.default_namespace)
-            except GitopsError as exc:
-                self.log(f"application {user.app.name}: cannot read its inventory ({exc}); its current chart version "
+            inventory = inventory_of(user.app)
+            if isinstance(inventory, GitopsError):
+                self.log(f"application {user.app.name}: cannot read its inventory ({inventory}); its current chart version "
                          f"counts as new")
                 self._seen_versions[user.key] = None
                 continue
@@ -154,17 +165,8 @@ class RevisionWatcher:
                         continue
                     previous = self._seen.get((app.cluster, app.name))
                     self._seen[(app.cluster, app.name)] = commit
-                    reports.append({
-                        "type": "revision",
-                        "application": app.name,
-                        "cluster": app.cluster,
-                        "namespace": app.namespace,
-                        "automated": app.automated,
-                        "self_heal": app.self_heal,
-                        "repo_url": repository.source.display_url,
-                        "revision": app.spec.source.revision,
-                        "commit": commit,
-                        "previous_commit": previous,
-                        "reason": f"{app.spec.source.revision} of {repository.source.display_url} moved to {commit[:12]}",
-                    })
+                    shown = repository.source.display_url
+                    reports.append(revision_event(app, shown, app.spec.source.revision,
+                                                  f"{app.spec.source.revision} of {shown} moved to {commit[:12]}",
+                                                  commit=commit, previous_commit=previous))
         return reports

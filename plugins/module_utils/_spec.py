@@ -1076,6 +1076,15 @@ def dependency_names(reader: _Reader, names: list[str], key: str, own_name: str)
     return found
 
 
+def depends_on_list(value: Any, own_name: str) -> list[str]:
+    """depends_on given outside a spec (an applications entry with manifests), checked as a spec's is."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SpecError("depends_on must be a list of application names", application=own_name)
+    return dependency_names(_Reader({}, "", own_name), value, "depends_on", own_name)
+
+
 def _project(reader: _Reader) -> str:
     project = reader.text("project") or "default"
     if len(project) > 253 or not _NAME_RE.match(project):

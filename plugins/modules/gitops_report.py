@@ -180,7 +180,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._report import (
     HAS_YAML,
     SYNC,
     build_report,
-    _write_atomic,
+    write_atomic,
     unmatched_line,
     write_reports,
 )
@@ -217,7 +217,7 @@ def run_module(module: AnsibleModule) -> dict[str, Any]:
             preview_path = os.path.join(os.path.abspath(params["dest"]), PREVIEW_FILE)
             if preview is not None:
                 paths["preview"] = preview_path
-                _write_atomic(preview_path, scrub_text(preview, module.no_log_values), int(params["mode"], 8))
+                write_atomic(preview_path, scrub_text(preview, module.no_log_values), int(params["mode"], 8))
             elif os.path.exists(preview_path):
                 os.unlink(preview_path)  # an earlier run's preview must not pass for this run's
         except OSError as exc:

@@ -27,6 +27,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "hack"))
 import local_cluster  # noqa: E402
+from role_helpers import role_runner  # noqa: E402
 
 CLUSTER_STATE_DIR = REPO / "tests" / "output" / "cluster"
 STARTED_MARKER = CLUSTER_STATE_DIR / "started-by-tests"
@@ -104,6 +105,12 @@ class Kubectl:
 @pytest.fixture(scope="session")
 def kubectl(cluster: Cluster) -> Kubectl:
     return Kubectl(cluster.kubeconfig)
+
+
+@pytest.fixture
+def run_role(tmp_path: Path, cluster: Cluster) -> Any:
+    """The applications role through ansible-playbook against the test cluster (role_helpers.role_runner)."""
+    return role_runner(tmp_path, cluster)
 
 
 @pytest.fixture

@@ -6,25 +6,10 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 import yaml
 
-from role_helpers import role_runner
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
-
-
-@pytest.fixture
-def aoa_namespace(kubectl):
-    name = f"aoa-{uuid.uuid4().hex[:8]}"
-    kubectl.run("create", "namespace", name)
-    yield name
-    kubectl.run("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
 
 
 def configmap(name: str, **annotations: str) -> str:
@@ -69,13 +54,13 @@ def part_of(kubectl, namespace: str, name: str) -> str | None:
 
 
 def test_a_child_the_parent_stops_rendering_is_pruned_and_its_finalizer_deletes_its_objects(
-        run_role, git_repo, kubectl, aoa_namespace):
+        run_role, git_repo, kubectl, namespace):
     suffix = uuid.uuid4().hex[:6]
-    repo, hosts = two_levels(git_repo, aoa_namespace, suffix, prune=True, finalizer=True)
+    repo, hosts = two_levels(git_repo, namespace, suffix, prune=True, finalizer=True)
     first = run_role("gitops.kubernetes.sync", hosts)
     assert first.rc == 0, first.stdout[-3000:]
-    assert kubectl.exists("configmap/aoa-api-config", "-n", aoa_namespace)
-    assert f"applyset-aoa-api-{suffix}" in inventories(kubectl, aoa_namespace)
+    assert kubectl.exists("configmap/aoa-api-config", "-n", namespace)
+    assert f"applyset-aoa-api-{suffix}" in inventories(kubectl, namespace)
 
     repo.commit({"team/api.yaml": None}, "api leaves the team")
     # check mode: the drift report says what the parent's prune would delete, and nothing is deleted
@@ -87,30 +72,30 @@ def test_a_child_the_parent_stops_rendering_is_pruned_and_its_finalizer_deletes_
         (f"aoa-api-{suffix}", "pruned", "foreground")]
     assert any(f"child aoa-api-{suffix} would be pruned, with its resources (foreground)" in line
                for line in check.summary())
-    assert kubectl.exists("configmap/aoa-api-config", "-n", aoa_namespace)
-    assert f"applyset-aoa-api-{suffix}" in inventories(kubectl, aoa_namespace)
+    assert kubectl.exists("configmap/aoa-api-config", "-n", namespace)
+    assert f"applyset-aoa-api-{suffix}" in inventories(kubectl, namespace)
 
     removed = run_role("gitops.kubernetes.sync", hosts)
     assert removed.rc == 0, removed.stdout[-3000:]
     team = removed.application("prod", f"aoa-team-{suffix}")
     assert [(c["name"], c["action"]) for c in team["removed_children"]] == [(f"aoa-api-{suffix}", "pruned")]
     assert team["sync_status"] == "Synced"
-    assert not kubectl.exists("configmap/aoa-api-config", "-n", aoa_namespace)
+    assert not kubectl.exists("configmap/aoa-api-config", "-n", namespace)
     # Delete=false: left in place, no longer the child's
-    assert kubectl.exists("configmap/aoa-api-kept", "-n", aoa_namespace)
-    assert part_of(kubectl, aoa_namespace, "aoa-api-kept") is None
+    assert kubectl.exists("configmap/aoa-api-kept", "-n", namespace)
+    assert part_of(kubectl, namespace, "aoa-api-kept") is None
     # root and team render nothing but children: no inventory of their own
-    assert inventories(kubectl, aoa_namespace) == [f"applyset-aoa-web-{suffix}"]
-    assert kubectl.exists("configmap/aoa-web-config", "-n", aoa_namespace)
+    assert inventories(kubectl, namespace) == [f"applyset-aoa-web-{suffix}"]
+    assert kubectl.exists("configmap/aoa-web-config", "-n", namespace)
 
     again = run_role("gitops.kubernetes.sync", hosts)
     assert again.rc == 0 and again.recap("prod")["changed"] == 0, again.stdout[-3000:]
     assert "removed_children" not in again.application("prod", f"aoa-team-{suffix}")
 
 
-def test_a_child_without_the_resources_finalizer_is_pruned_and_its_objects_stay(run_role, git_repo, kubectl, aoa_namespace):
+def test_a_child_without_the_resources_finalizer_is_pruned_and_its_objects_stay(run_role, git_repo, kubectl, namespace):
     suffix = uuid.uuid4().hex[:6]
-    repo, hosts = two_levels(git_repo, aoa_namespace, suffix, prune=True, finalizer=False)
+    repo, hosts = two_levels(git_repo, namespace, suffix, prune=True, finalizer=False)
     assert run_role("gitops.kubernetes.sync", hosts).rc == 0
     repo.commit({"team/api.yaml": None}, "api leaves the team")
     removed = run_role("gitops.kubernetes.sync", hosts)
@@ -120,15 +105,15 @@ def test_a_child_without_the_resources_finalizer_is_pruned_and_its_objects_stay(
         (f"aoa-api-{suffix}", "pruned", "orphan")]
     assert any(f"child aoa-api-{suffix} pruned, its resources left in place" in line for line in removed.summary())
     # only the record of the child goes; its objects stay, free for any application
-    assert f"applyset-aoa-api-{suffix}" not in inventories(kubectl, aoa_namespace)
-    assert kubectl.exists("configmap/aoa-api-config", "-n", aoa_namespace)
-    assert part_of(kubectl, aoa_namespace, "aoa-api-config") is None
+    assert f"applyset-aoa-api-{suffix}" not in inventories(kubectl, namespace)
+    assert kubectl.exists("configmap/aoa-api-config", "-n", namespace)
+    assert part_of(kubectl, namespace, "aoa-api-config") is None
 
 
 def test_a_child_of_a_parent_that_does_not_prune_is_reported_and_nothing_is_deleted(
-        run_role, git_repo, kubectl, aoa_namespace):
+        run_role, git_repo, kubectl, namespace):
     suffix = uuid.uuid4().hex[:6]
-    repo, hosts = two_levels(git_repo, aoa_namespace, suffix, prune=False, finalizer=True)
+    repo, hosts = two_levels(git_repo, namespace, suffix, prune=False, finalizer=True)
     assert run_role("gitops.kubernetes.sync", hosts).rc == 0
     repo.commit({"team/api.yaml": None}, "api leaves the team")
     for dummy in range(2):  # still reported on the next run: the record stays until the child is pruned
@@ -139,13 +124,13 @@ def test_a_child_of_a_parent_that_does_not_prune_is_reported_and_nothing_is_dele
         assert [(c["name"], c["action"]) for c in team["removed_children"]] == [(f"aoa-api-{suffix}", "prune skipped")]
         assert f"pruning is off for aoa-team-{suffix}" in team["removed_children"][0]["message"]
         assert any(f"child aoa-api-{suffix} requires pruning" in line for line in kept.summary())
-        assert kubectl.exists("configmap/aoa-api-config", "-n", aoa_namespace)
-        assert part_of(kubectl, aoa_namespace, "aoa-api-config") is not None
-        assert f"applyset-aoa-api-{suffix}" in inventories(kubectl, aoa_namespace)
+        assert kubectl.exists("configmap/aoa-api-config", "-n", namespace)
+        assert part_of(kubectl, namespace, "aoa-api-config") is not None
+        assert f"applyset-aoa-api-{suffix}" in inventories(kubectl, namespace)
 
 
 def test_the_applications_of_an_applicationset_the_parent_stops_rendering_are_pruned_with_their_objects(
-        run_role, git_repo, kubectl, aoa_namespace):
+        run_role, git_repo, kubectl, namespace):
     # Argo CD: the parent prunes the ApplicationSet, whose Applications carry the resources finalizer (the set does
     # not preserve resources), so their objects go
     suffix = uuid.uuid4().hex[:6]
@@ -156,16 +141,16 @@ def test_the_applications_of_an_applicationset_the_parent_stops_rendering_are_pr
                                       "spec": {"project": "default",
                                                "source": {"repoURL": repo.url, "targetRevision": "main", "path": "{{svc}}"},
                                                "destination": {"server": "https://kubernetes.default.svc",
-                                                               "namespace": aoa_namespace},
+                                                               "namespace": namespace},
                                                "syncPolicy": {"automated": {"prune": True}}}}}}
     repo.commit({"root/services.yaml": yaml.safe_dump(services), "root/web.yaml": argo_application(
-                 f"aoa-web-{suffix}", repo.url, "web", aoa_namespace),
+                 f"aoa-web-{suffix}", repo.url, "web", namespace),
                  "web/cm.yaml": configmap("aoa-web-config"), "db/cm.yaml": configmap("aoa-db-config")})
     root = {"name": f"aoa-root-{suffix}", "source": {"repo_url": repo.url, "revision": "main", "path": "root"},
-            "destination": {"namespace": aoa_namespace}, "sync_policy": {"prune": True}}
+            "destination": {"namespace": namespace}, "sync_policy": {"prune": True}}
     hosts = {"prod": {"gitops_applications": [root]}}
     assert run_role("gitops.kubernetes.sync", hosts).rc == 0
-    assert kubectl.exists("configmap/aoa-db-config", "-n", aoa_namespace)
+    assert kubectl.exists("configmap/aoa-db-config", "-n", namespace)
 
     repo.commit({"root/services.yaml": None}, "the services set leaves")
     removed = run_role("gitops.kubernetes.sync", hosts)
@@ -173,5 +158,5 @@ def test_the_applications_of_an_applicationset_the_parent_stops_rendering_are_pr
     root_entry = removed.application("prod", f"aoa-root-{suffix}")
     assert [(c["name"], c["action"], c["cascade"]) for c in root_entry["removed_children"]] == [
         (f"aoa-db-{suffix}", "pruned", "foreground")]
-    assert not kubectl.exists("configmap/aoa-db-config", "-n", aoa_namespace)
-    assert inventories(kubectl, aoa_namespace) == [f"applyset-aoa-web-{suffix}"]
+    assert not kubectl.exists("configmap/aoa-db-config", "-n", namespace)
+    assert inventories(kubectl, namespace) == [f"applyset-aoa-web-{suffix}"]

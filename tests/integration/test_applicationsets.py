@@ -11,12 +11,6 @@ import pytest
 import yaml
 
 from module_tasks import tasks
-from role_helpers import role_runner
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
 
 
 def configmap(name: str) -> str:

@@ -5,27 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 import yaml
-
-from role_helpers import role_runner
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
-
-
-@pytest.fixture
-def aoa_namespace(kubectl):
-    name = f"aoa-{uuid.uuid4().hex[:8]}"
-    kubectl.run("create", "namespace", name)
-    yield name
-    kubectl.run("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
 
 
 def test_clusters_generator_gives_a_host_without_gitops_cluster_server_its_kubeconfig_server(
-        run_role, git_repo, kubectl, cluster, aoa_namespace, tmp_path):
+        run_role, git_repo, kubectl, cluster, namespace, tmp_path):
     repo = git_repo()
     repo.commit({
         "addon/kustomization.yaml": "resources:\n  - cm.yaml\n",
@@ -39,7 +23,7 @@ def test_clusters_generator_gives_a_host_without_gitops_cluster_server_its_kubec
                      "source": {"repoURL": repo.url, "targetRevision": "main", "path": "addon",
                                 # the parameter made visible on the object the application syncs
                                 "kustomize": {"commonAnnotations": {"aoa.example/server": "{{server}}"}}},
-                     "destination": {"server": "{{server}}", "namespace": aoa_namespace},
+                     "destination": {"server": "{{server}}", "namespace": namespace},
                      "syncPolicy": {"automated": {"prune": True}}}}}}
     files = tmp_path / "appsets.yaml"
     files.write_text(yaml.safe_dump(appset))
@@ -47,5 +31,5 @@ def test_clusters_generator_gives_a_host_without_gitops_cluster_server_its_kubec
     run = run_role("gitops.kubernetes.sync", {"edge": {"gitops_applicationset_files": [str(files)]}})
     assert run.rc == 0, run.stdout[-3000:]
     assert run.application("edge", "aoa-addon-edge")["sync_status"] == "Synced"
-    live = kubectl.get("configmap", "aoa-addon", "-n", aoa_namespace)
+    live = kubectl.get("configmap", "aoa-addon", "-n", namespace)
     assert live["metadata"]["annotations"]["aoa.example/server"] == cluster.server.rstrip("/")

@@ -9,13 +9,8 @@ import uuid
 import pytest
 
 from module_tasks import tasks
-from role_helpers import role_runner
+
 from test_applicationsets import app_template, applicationset, configmap, parents, write_file
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
 
 
 @pytest.mark.parametrize("policy", ["create-only", "create-update"])

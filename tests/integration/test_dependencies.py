@@ -10,16 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 
-from role_helpers import application, role_runner
+from role_helpers import application
 
 ANNOTATION = "gitops.kubernetes/depends-on"
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
 
 
 def deployment(name: str) -> str:

@@ -8,10 +8,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from module_tasks import manifests_task, tasks
-from role_helpers import REPO, role_runner
+from role_helpers import REPO
 from service_accounts import namespaced_deployer
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import OWNER_LABEL, PART_OF_LABEL, parent_name
@@ -269,11 +268,6 @@ def test_gitops_info_lists_applications_with_health_and_history_as_a_read_only_s
 
 
 PLAYBOOK = str(REPO / "playbooks" / "sync.yml")
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
 
 
 def _role_app(name: str, repo_url: str, namespace: str, finalizer: str | None) -> dict[str, Any]:

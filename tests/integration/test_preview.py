@@ -11,18 +11,12 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 
 from module_tasks import tasks
-from role_helpers import SECRET_VALUE, application, role_runner, web_app
+from role_helpers import SECRET_VALUE, application, web_app
 from service_accounts import namespaced_deployer
 # servers is a fixture, used by name
 from test_chart_sources import chart_app, credentials, module_task, servers  # noqa: F401  # pylint: disable=unused-import
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
 
 
 def resource_versions(kubectl, namespace: str) -> dict[str, str]:

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import yaml
 
-from role_helpers import RoleRun, role_runner
+from role_helpers import RoleRun
 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._inventory import PART_OF_LABEL, application_applyset_id
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
 
 
 def config_map(name: str, namespace: str | None = None) -> str:

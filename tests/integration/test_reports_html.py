@@ -20,12 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from role_helpers import application, role_runner, web_app
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
+from role_helpers import application, web_app
 
 
 CHROMIUM_TIMEOUT = 120

@@ -11,14 +11,8 @@ import base64
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 
-from role_helpers import SECRET_VALUE, RoleRun, application, role_runner, web_app
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
+from role_helpers import SECRET_VALUE, RoleRun, application, web_app
 
 
 def all_report_text(run: RoleRun) -> str:

@@ -13,17 +13,11 @@ import threading
 import time
 from typing import Any
 
-import pytest
 
-from role_helpers import RoleRun, role_runner
+from role_helpers import RoleRun
 
 SYNC = "gitops.kubernetes.sync"
 WAIT = 240  # seconds any wait of these tests may take at most
-
-
-@pytest.fixture
-def run_role(tmp_path, cluster):
-    return role_runner(tmp_path, cluster)
 
 
 def settings(mode: str = "blue", extra: str = "") -> dict[str, str]:

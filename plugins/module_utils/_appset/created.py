@@ -92,22 +92,28 @@ def record_text(manifest: dict[str, Any], name: str, applicationset: str) -> str
     return json.dumps(manifest, sort_keys=True, separators=(",", ":"))
 
 
-def _recorded_parents(client: Any, applicationset: str, cluster: str | None) -> list[dict[str, Any]]:
-    """The inventory parents, in any namespace, that hold a record of this set (and cluster)."""
+def _recorded_parents(client: Any, applicationsets: list[str], cluster: str | None) -> dict[str, list[dict[str, Any]]]:
+    """The inventory parents, in any namespace, that hold a record of one of these sets (and this cluster), by set
+    name: one LIST for them all."""
     resource = client.resource_for("v1", "ConfigMap")
-    if resource is None:
-        return []
-    selector = f"{APPLICATIONSET_LABEL}={application_label_value(applicationset)},{RECORD_LABEL}"
-    selector += f",{APPLICATIONSET_CLUSTER_LABEL}={application_label_value(cluster)}" if cluster else \
-        f",!{APPLICATIONSET_CLUSTER_LABEL}"
-    return client.list_objects(resource, None, label_selector=selector)
+    wanted = {application_label_value(name): name for name in applicationsets}
+    if resource is None or not wanted:
+        return {}
+    sets = f"={next(iter(wanted))}" if len(wanted) == 1 else f" in ({','.join(sorted(wanted))})"
+    selector = f"{APPLICATIONSET_LABEL}{sets},{RECORD_LABEL}" + (
+        f",{APPLICATIONSET_CLUSTER_LABEL}={application_label_value(cluster)}" if cluster else f",!{APPLICATIONSET_CLUSTER_LABEL}")
+    found: dict[str, list[dict[str, Any]]] = {}
+    for parent in client.list_objects(resource, None, label_selector=selector):
+        label = ((parent.get("metadata") or {}).get("labels") or {}).get(APPLICATIONSET_LABEL)
+        if label in wanted:
+            found.setdefault(wanted[label], []).append(parent)
+    return found
 
 
-def _recorded_by_set(client: Any, applicationset: str, cluster: str | None) -> dict[str, dict[str, Any]]:
-    """{application name: recorded manifest} from the parents of this set (and cluster) that hold one."""
+def _recorded_applications(parents: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{application name: recorded manifest} from the parents of one set that hold one."""
     found: dict[str, dict[str, Any]] = {}
-    for parent in sorted(_recorded_parents(client, applicationset, cluster),
-                         key=lambda p: str((p.get("metadata") or {}).get("namespace") or "")):
+    for parent in sorted(parents, key=lambda p: str((p.get("metadata") or {}).get("namespace") or "")):
         app_name = str((parent.get("metadata") or {}).get("name") or "")[len(PARENT_PREFIX):]
         text = (parent.get("data") or {}).get(RECORD_KEY)
         if not app_name or not text or app_name in found:
@@ -128,15 +134,16 @@ def keep_created(client: Any, inputs: list[Any], applicationsets: dict[str, dict
     from ansible_collections.gitops.kubernetes.plugins.module_utils._inputs import ApplicationInput
 
     kept: dict[str, KeptApplication] = {}
+    positions_of: dict[str, list[int]] = {}
     for set_name, generated in sorted(applicationsets.items()):
-        policy = generated["applications_sync"]
         names = set(generated["generated"])
-        if policy not in KEEPS_CREATED:
-            continue
         positions = [i for i, one in enumerate(inputs) if one.name in names and one.app is not None and one.parent is None]
-        if not positions:
-            continue
-        recorded = _recorded_by_set(client, set_name, cluster)
+        if generated["applications_sync"] in KEEPS_CREATED and positions:
+            positions_of[set_name] = positions
+    records = _recorded_parents(client, list(positions_of), cluster)
+    for set_name, positions in positions_of.items():
+        policy = applicationsets[set_name]["applications_sync"]
+        recorded = _recorded_applications(records.get(set_name, []))
         for position in positions:
             one = inputs[position]
             record_text(one.raw, one.name, set_name)  # refused before any cluster write
@@ -201,10 +208,9 @@ def forget_records(client: Any, applicationsets: dict[str, dict[str, Any]], clus
     resource = client.resource_for("v1", "ConfigMap")
     if resource is None:
         return warnings
-    for set_name, generated in sorted(applicationsets.items()):
-        if generated["applications_sync"] in KEEPS_CREATED:
-            continue
-        for parent in _recorded_parents(client, set_name, cluster):
+    updating = sorted(name for name, generated in applicationsets.items() if generated["applications_sync"] not in KEEPS_CREATED)
+    for set_name, parents in sorted(_recorded_parents(client, updating, cluster).items()):
+        for parent in parents:
             metadata = parent.get("metadata") or {}
             try:
                 # applying nothing as the record's field manager removes the fields it owns: the record and its label

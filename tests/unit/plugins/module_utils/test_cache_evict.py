@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._render.cache im
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.chart import ChartCache
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.git import GitSource
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import SourceSpec
+
+from test_revision_watch import git
 
 NOW = 2_000_000_000.0
 DAY = 86400.0
@@ -107,11 +108,6 @@ def test_a_cache_hit_makes_a_render_recently_used(tmp_path):
     size = (tmp_path / "render" / "aa" / f"{'a' * 64}.json").stat().st_size
     evict(tmp_path, EvictionPolicy.from_options(str(size), "0"), now=time.time())
     assert cache.load("a" * 64) is not None and cache.load("b" * 64) is None
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *args], cwd=cwd, check=True,
-                          capture_output=True, text=True).stdout.strip()
 
 
 def remote_repository(tmp_path: Path) -> Path:

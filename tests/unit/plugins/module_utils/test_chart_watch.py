@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
-from dataclasses import dataclass
 
 import pytest
 import yaml
@@ -16,15 +15,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._source.credenti
 from ansible_collections.gitops.kubernetes.plugins.module_utils._source.transport import Response
 from ansible_collections.gitops.kubernetes.plugins.module_utils._spec import Application, SourceSpec
 
-
-@dataclass
-class App:
-    name: str
-    spec: Application
-    cluster: str = "prod"
-    namespace: str = "shop"
-    automated: bool = True
-    self_heal: bool = False
+from test_revision_watch import App
 
 
 class IndexServer:
