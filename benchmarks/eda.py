@@ -1,7 +1,8 @@
 """Continuous reconciliation, measured: heal and deploy latency, idle cost and a soak of the gitops.kubernetes.reconcile rulebook.
 
     python benchmarks/eda.py [--apps 100] [--objects 10] [--trials 20] [--idle 300] [--deploys 5]
-                             [--poll-interval 30] [--soak-minutes 0] [--kubeconfig PATH] [--prefix edab]
+                             [--poll-interval 30] [--soak-minutes 0] [--soak-commit-every 0]
+                             [--kubeconfig PATH] [--prefix edab]
                              [--keep | --reuse WORKDIR]
 
 Without --kubeconfig it starts a control plane of its own (hack/local_cluster.py,
@@ -22,9 +23,10 @@ ansible-rulebook with the shipped rulebook and measures:
   announced by a signed push webhook, then DEPLOYS commits found by polling
   every POLL_INTERVAL seconds; the time from the commit to the new value in the
   cluster (for polling also from the poll that found it);
-- soak (--soak-minutes): one edit a minute, round robin; RSS of the rulebook
-  process tree and the size of the cache directory sampled every 30 s, with
-  their slopes per hour.
+- soak (--soak-minutes): one edit a minute, round robin, and with
+  --soak-commit-every N a commit of the deploy target every N edits (announced
+  by the webhook); RSS of the rulebook process and the size of the cache
+  directory sampled every 30 s, with their slopes per hour.
 
 --keep leaves the fleet and the work directory for --reuse WORKDIR (no new
 fleet, no first sync). Writes benchmarks/results/eda-<time>.json and prints
@@ -299,6 +301,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
     parser.add_argument("--deploys", type=int, default=5, help="commits announced by webhook, and as many found by polling")
     parser.add_argument("--poll-interval", type=float, default=30.0)
     parser.add_argument("--soak-minutes", type=float, default=0.0)
+    parser.add_argument("--soak-commit-every", type=int, default=0, help="during the soak, also a commit (webhook) every N edits")
     parser.add_argument("--kubeconfig", help="an existing cluster (default: start one of its own)")
     parser.add_argument("--prefix", default="edab", help="of the applications and their namespaces")
     parser.add_argument("--keep", action="store_true", help="leave the fleet and the work directory (for --reuse)")
@@ -394,7 +397,7 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
         soak: dict[str, Any] = {}
         if args.soak_minutes > 0:
             cache = work / "cache"
-            rss, disk, heals = [], [], []
+            rss, disk, heals, deploys = [], [], [], []
             started, next_edit, edits = time.monotonic(), time.monotonic(), 0
             while time.monotonic() - started < args.soak_minutes * 60:
                 now = time.monotonic()
@@ -406,9 +409,18 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
                     subprocess.run([*kubectl, "patch", "configmap", "settings-0", "-n", name, "-p",
                                     json.dumps({"data": {"value": f"soak-{edits}"}})], check=True, capture_output=True)
                     heals.append(wait_value(client, name, "git", time.monotonic(), f"soak edit {edits}"))
+                    if args.soak_commit_every and edits % args.soak_commit_every == 0:
+                        # a new commit too: the render cache and the Git mirror grow with each, bounded by eviction
+                        value = f"soak-commit-{edits}"
+                        sha = commit_value(deploy_repo, deploy, fleet["objects"], value)
+                        committed = time.monotonic()
+                        if push_webhook(port, secret, deploy_repo, sha) != 202:
+                            raise SystemExit("the webhook was not taken")
+                        deploys.append(wait_value(client, deploy, value, committed, f"soak commit {edits}"))
                     edits, next_edit = edits + 1, next_edit + 60
                 time.sleep(max(0.0, min(30.0, next_edit - time.monotonic())))
             soak = {"minutes": round((time.monotonic() - started) / 60, 1), "edits": edits, "heal_seconds": percentiles(heals),
+                    "commits": len(deploys), "deploy_seconds": percentiles(deploys) if deploys else {},
                     "rss_mib": {"first": round(rss[0][1], 1), "last": round(rss[-1][1], 1), "max": round(max(v for dummy, v in rss), 1),
                                 "slope_per_hour": round(slope_per_hour(rss), 1)},
                     "cache_mib": {"first": round(disk[0][1], 2), "last": round(disk[-1][1], 2),

@@ -31,7 +31,10 @@ from typing import Any, Callable
 from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import ClusterConnectionError, KubeApiError
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import FIELD_MANAGER, ApiResource, KubeClient
 
-WATCH_TIMEOUT = 300  # seconds the API server keeps one watch open before we reconnect (from the same resourceVersion)
+# seconds the API server keeps one watch open before we reconnect (from the same resourceVersion): at least
+# this, at most twice this, drawn anew for each request as client-go's reflector does, so that hundreds of
+# watches started together do not all reconnect in the same second every few minutes
+WATCH_TIMEOUT = 300
 GIVE_UP_AFTER = 300.0  # seconds without reaching the API server after which a stream reports failure
 BACKOFF_CAP = 15.0
 
@@ -185,10 +188,11 @@ class WatchStream:
         self.on_event(RELISTED, {"items": items})
 
     def _watch(self) -> None:
+        timeout = self.watch_timeout + random.randrange(max(1, self.watch_timeout))
         query = {"watch": "1", "labelSelector": self.selector, "resourceVersion": self.resource_version,
-                 "allowWatchBookmarks": "true", "timeoutSeconds": str(self.watch_timeout)}
+                 "allowWatchBookmarks": "true", "timeoutSeconds": str(timeout)}
         for line in self.client.stream_lines(self.resource.path(self.namespace), query=query,
-                                             read_timeout=self.watch_timeout + 30, what=f"watch {self.what}"):
+                                             read_timeout=timeout + 30, what=f"watch {self.what}"):
             if self.stop.is_set():
                 return
             try:

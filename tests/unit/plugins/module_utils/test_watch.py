@@ -10,6 +10,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._errors import C
 from ansible_collections.gitops.kubernetes.plugins.module_utils._kube import ApiResource
 from ansible_collections.gitops.kubernetes.plugins.module_utils._watch import (
     RELISTED,
+    WATCH_TIMEOUT,
     WatchStream,
     drift_fingerprint,
     our_write_time,
@@ -73,6 +74,7 @@ class FakeWatchClient:
         self.watches = watches
         self.lists = 0
         self.watched_from: list[str | None] = []
+        self.timeouts: list[int] = []
 
     def request(self, method: str, path: str, query: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
         self.lists += 1
@@ -80,6 +82,7 @@ class FakeWatchClient:
 
     def stream_lines(self, path: str, query: dict[str, Any] | None = None, **kwargs: Any):
         self.watched_from.append((query or {}).get("resourceVersion"))
+        self.timeouts.append(int((query or {})["timeoutSeconds"]))
         script = self.watches.pop(0) if self.watches else "stop"
         if script == "drop":
             raise ClusterConnectionError("the watch was interrupted: connection reset")
@@ -115,6 +118,13 @@ def test_a_dropped_watch_resumes_from_the_last_resource_version_without_relistin
     assert client.lists == 1
     assert client.watched_from[:3] == ["list-1", "12", "12"]
     assert seen == [(RELISTED, ""), ("MODIFIED", "12"), ("MODIFIED", "13")]
+
+
+def test_each_watch_asks_for_its_own_timeout_between_one_and_two_watch_timeouts():
+    client = FakeWatchClient([[modified(str(n))] for n in range(40)])
+    run_stream(client)
+    assert all(WATCH_TIMEOUT <= timeout < 2 * WATCH_TIMEOUT for timeout in client.timeouts)
+    assert len(set(client.timeouts)) > 1  # spread: watches started together do not reconnect together
 
 
 def test_410_gone_lists_again_and_watches_from_the_new_list():
