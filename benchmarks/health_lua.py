@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Health: the cost of a Lua health script per object, and agreement with Argo CD on its own test objects.
 
-    python benchmarks/health_lua.py [--objects 1000] [--argocd ARGO_CD_CHECKOUT [--misses]]
+    python benchmarks/health_lua.py [--objects 1000] [--argocd ARGO_CD_CHECKOUT [--misses] [--without-reporting-kinds]]
 
 Prints the Lua runtime's cost per object judged (the issue's target: under 1 ms) over N objects of
 a custom kind, against the same objects judged by the built-in generic check. With --argocd (a checkout
@@ -12,7 +12,10 @@ resource_customizations/*/*/health_test.yaml judged by Argo CD's own scripts thr
 (the resource_customizations_dir path), and by our checks without any script: as the objects are (their
 creation long past), and as a wave judges them right after applying them (a custom resource without a status
 is then in its first seconds, see generic.py's _no_status), with the misses counted by verdict pair, and the
-agreement per custom resource kind (the mean over the kinds Argo CD ships a check for, each kind counting once).
+agreement per custom resource kind (the mean over the kinds Argo CD ships a check for, each kind counting once);
+and, for the test objects without a status, our verdicts as found by Argo CD's.
+--without-reporting-kinds judges without the catalogue of kinds whose controller reports a status
+(reporting_kinds.py: derived from the same Argo CD scripts, so it agrees with them by construction).
 --misses lists each miss by verdict pair, with our message and Argo CD's, to find the rules worth adding.
 A path given to --argocd that holds no resource_customizations directory is said and skipped.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import collections
 import copy
+import importlib
 import re
 import sys
 import time
@@ -36,6 +40,9 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health import B
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.lua import run_health_script  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.module_utils._argocd_cm import parse_resource_customizations  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.testing import load_object, script_dirs  # noqa: E402
+
+# the module (the package's `generic` is the function of the same name)
+generic_module = importlib.import_module("ansible_collections.gitops.kubernetes.plugins.module_utils._health.generic")
 
 SCRIPT = """
 hs = {}
@@ -107,6 +114,7 @@ def parity(checkout: Path, list_misses: bool = False) -> None:
     misses: collections.Counter[tuple[str, str]] = collections.Counter()
     listed: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
     per_kind: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])  # kind -> [agree as a wave judges, cases]
+    no_status: dict[str, list[str]] = collections.defaultdict(list)  # Argo CD's verdict -> ours as found, objects without a status
     for directory in (Path(d) for d in script_dirs(str(checkout / "resource_customizations"))):
         for case in (yaml.safe_load((directory / "health_test.yaml").read_text()) or {}).get("tests") or []:
             path = directory / (case.get("inputPath") or case.get("inputpath"))
@@ -122,6 +130,8 @@ def parity(checkout: Path, list_misses: bool = False) -> None:
                               f"Argo CD says {expected['status']} {expected.get('message', '')!r}")
             found = BUILT_IN.check_for(group, kind)(obj)
             without_scripts += found.status == expected["status"]
+            if not obj.get("status"):
+                no_status[expected["status"]].append(found.status)
             if not obj.get("status"):  # as the API server returns it just created (it sets both fields)
                 obj = copy.deepcopy(obj)
                 obj.setdefault("metadata", {})["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -143,6 +153,9 @@ def parity(checkout: Path, list_misses: bool = False) -> None:
     print(f"PARITY no script configured (built-in and generic checks): {without_scripts}/{total} cases "
           f"({100 * without_scripts / max(1, total):.0f}%; the issue's target is 80%); judged as a wave judges "
           f"them right after applying them: {just_created}/{total} ({100 * just_created / max(1, total):.0f}%)")
+    print(f"PARITY objects without a status ({sum(len(v) for v in no_status.values())} cases), as found, by Argo CD's verdict: "
+          + "; ".join(f"{theirs} {len(ours)}: ours " + ", ".join(f"{verdict} {n}" for verdict, n in collections.Counter(ours).most_common())
+                      for theirs, ours in sorted(no_status.items(), key=lambda item: -len(item[1]))))
     mean = sum(agree / cases for agree, cases in per_kind.values()) / max(1, len(per_kind))
     whole = sum(1 for agree, cases in per_kind.values() if agree == cases)
     print(f"PARITY per custom resource kind, as a wave judges them: mean {100 * mean:.0f}% over {len(per_kind)} kinds; "
@@ -161,7 +174,11 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=1000)
     parser.add_argument("--argocd", type=Path, help="a checkout of argoproj/argo-cd")
     parser.add_argument("--misses", action="store_true", help="list each case where our verdict without a script differs")
+    parser.add_argument("--without-reporting-kinds", action="store_true",
+                        help="judge as before the catalogue of kinds that report a status (reporting_kinds.py, derived from Argo CD's scripts)")
     args = parser.parse_args()
+    if args.without_reporting_kinds:
+        generic_module.REPORTING_KINDS, generic_module.REPORTING_KIND_PATTERNS = frozenset(), ()
     cost(args.objects)
     if args.argocd:
         parity(args.argocd, args.misses)

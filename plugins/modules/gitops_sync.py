@@ -44,9 +44,11 @@ description:
     v1 annotations and v2 conditions, APIService, CronJob, PodDisruptionBudget, Argo CD Application and Workflow)
     and CustomResourceDefinition (Established); any other kind from the evidence controllers write (observed
     generation, conditions such as Ready, Available, Crossplane's Synced, Stalled and Reconciling, failure fields,
-    status.phase / state words, replica counts). A custom resource without any status is V(Progressing) in the
-    first 30 seconds after its creation (its controller has not written one yet) and then V(Healthy), so a
-    wave never waits longer for a kind whose controller writes no status. Otherwise V(Healthy) with a message saying
+    status.phase / state words, replica counts). A custom resource without any status is V(Progressing) for as
+    long as it has none when its kind's controller is known to report one (a catalogue of the kinds whose Argo CD
+    health check waits for a status, such as cert-manager's Certificate, as Argo CD waits); of any other kind, it is
+    V(Progressing) in the first 30 seconds after its creation (its controller has not written one yet) and then
+    V(Healthy), so a wave never waits longer for a kind whose controller writes no status. Otherwise V(Healthy) with a message saying
     no health information was found when nothing says anything (Argo CD gives such a kind no health). A wave waits
     while an object is V(Progressing), V(Missing) or V(Unknown) and fails at once on V(Degraded).
     C(argocd.argoproj.io/ignore-healthcheck=true) leaves an object out of RV(health_status)."

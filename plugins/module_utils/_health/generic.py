@@ -6,9 +6,11 @@ Argo CD gives such an object no health at all, so it never holds a wave
 back. Here the evidence is read the way most controllers write it, the first
 that says something deciding:
 
-0. no status at all: a custom resource (metadata.generation set, group not built in) created less than
-   NO_STATUS_GRACE seconds ago is Progressing, its controller has not written a status yet; after that, or for
-   any other object, Healthy with "no health information found" (see _no_status for why);
+0. no status at all: a custom resource of a kind whose controller reports a status (reporting_kinds.py: Argo CD's
+   check for the kind waits for one) is Progressing whatever its age, as in Argo CD; a custom resource of
+   another kind (metadata.generation set, group not built in) created less than NO_STATUS_GRACE seconds ago is
+   Progressing, its controller has not written a status yet; after that, or for any other object, Healthy with
+   "no health information found" (see _no_status for why);
 1. paused (spec.paused or a paused strategy under spec, status.paused, status.controllerPause), spec.suspend:
    Suspended;
 2. the observed generation (of the status, or of its conditions) behind metadata.generation (when the object has
@@ -50,6 +52,7 @@ without a check, and the message says that no health information was found.
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import time
 from datetime import datetime
@@ -66,6 +69,11 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health.model im
     integer,
     spec_of,
     status_of,
+)
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health.reporting_kinds import (
+    NOT_REPORTING_KINDS,
+    REPORTING_KIND_PATTERNS,
+    REPORTING_KINDS,
 )
 
 # words of status.phase / state / status, lowercased without spaces, '-' and '_'
@@ -442,20 +450,35 @@ def _created_seconds_ago(obj: dict[str, Any], now: float) -> float | None:
         return None
 
 
+def reports_status(group: str, kind: str) -> bool:
+    """Whether the controller of a custom resource kind reports a status: Argo CD's health check for the kind
+    waits for one (reporting_kinds.py, exact kinds first, then Argo CD's wildcard groups and kinds)."""
+    key = f"{group}/{kind}"
+    if key in REPORTING_KINDS:
+        return True
+    return key not in NOT_REPORTING_KINDS and any(fnmatch.fnmatchcase(key, pattern) for pattern in REPORTING_KIND_PATTERNS)
+
+
 def _no_status(obj: dict[str, Any], now: float | None) -> Health:
     """An object without any status.
 
     Right after it is created, a custom resource has no status: its controller has not seen it yet, and
-    judging it Healthy would let a wave move on before, say, a Certificate is even looked at. Argo CD's
-    scripts say Progressing here, and Argo CD waits on that forever. But many custom resources never get a
-    status (ServiceMonitor, Istio's VirtualService, Traefik's Middleware: their controllers only read
-    them), and waiting on them would fail every first sync after wait_timeout. So a custom resource
-    (metadata.generation is set, its group is not one of Kubernetes' own) without a status is Progressing
-    only in its first NO_STATUS_GRACE seconds: a wave waits at most that long for a controller that never
-    writes one. Objects of Kubernetes' own kinds without a status (ConfigMap, Role) are Healthy at once.
+    judging it Healthy would let a wave move on before, say, a Certificate is even looked at. For a kind
+    whose controller is known to report a status (Argo CD ships a check for it that says Progressing here:
+    reporting_kinds.py), the object is Progressing whatever its age, as in Argo CD: a Certificate found
+    without a status (cert-manager not running yet, or still at work) holds its wave until the status comes
+    or the wave times out. But many custom resources never get a status (ServiceMonitor, Istio's
+    VirtualService, Traefik's Middleware: their controllers only read them; Argo CD has no check for them),
+    and waiting on them would fail every first sync after wait_timeout. So a custom resource of any other
+    kind (metadata.generation is set, its group is not one of Kubernetes' own) without a status is
+    Progressing only in its first NO_STATUS_GRACE seconds: a wave waits at most that long for a controller
+    that never writes one. Objects of Kubernetes' own kinds without a status (ConfigMap, Role) are Healthy at once.
     """
     kind = obj.get("kind") or "object"
     group = (obj.get("apiVersion") or "").rpartition("/")[0]
+    if group and reports_status(group, kind):
+        return Health(PROGRESSING, f"Waiting for its controller to report a status ({group}/{kind} reports one: "
+                                   "Argo CD's health check for the kind waits for it too)")
     if "generation" in (obj.get("metadata") or {}) and group not in BUILT_IN_GROUPS:
         age = _created_seconds_ago(obj, time.time() if now is None else now)
         if age is not None and age < NO_STATUS_GRACE:
