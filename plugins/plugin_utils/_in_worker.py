@@ -26,12 +26,15 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 try:
+    from ansible.module_utils import _internal as module_internal
     from ansible.module_utils import basic
     from ansible.module_utils.common import warnings as module_warnings
     from ansible.module_utils.common.json import Direction, get_module_encoder
+    from ansible.module_utils._internal import _traceback
     from ansible.module_utils._internal._ansiballz import _loader
     HAS_MODULE_PROTOCOL = hasattr(basic, "_ANSIBLE_PROFILE") and hasattr(module_warnings, "_global_warnings") \
-        and hasattr(module_warnings, "_global_deprecations")
+        and hasattr(module_warnings, "_global_deprecations") and hasattr(module_internal, "is_controller") \
+        and hasattr(_traceback, "_is_module_traceback_enabled")
 except ImportError:  # an Ansible before 2.19: the module runs as a module
     HAS_MODULE_PROTOCOL = False
 
@@ -89,17 +92,24 @@ def module_output() -> Iterator[io.StringIO]:
 
 @contextmanager
 def module_globals(params: bytes) -> Iterator[None]:
-    """The process-wide state a module reads (its parameters) and fills (warnings, deprecations), set for this
-    run and put back after it."""
-    saved = basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE
+    """The process-wide state a module reads (its parameters, the side it runs on, which tracebacks to keep) and
+    fills (warnings, deprecations), set as in the module's own process for this run and put back after it.
+
+    On the controller, module_utils' warn() and deprecate() would go to the display instead of the result, and
+    tracebacks would follow the controller's settings instead of the module's _ansible_tracebacks_for."""
+    saved = basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE, module_internal.is_controller
+    saved_tracebacks = _traceback._is_traceback_enabled, _traceback._module_tracebacks_enabled_events
     saved_warnings = dict(module_warnings._global_warnings), dict(module_warnings._global_deprecations)
     module_warnings._global_warnings.clear()
     module_warnings._global_deprecations.clear()
-    basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE = params, PROFILE
+    basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE, module_internal.is_controller = params, PROFILE, False
+    # read from this run's _ansible_tracebacks_for, as in a new module process
+    _traceback._is_traceback_enabled, _traceback._module_tracebacks_enabled_events = _traceback._is_module_traceback_enabled, None
     try:
         yield
     finally:
-        basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE = saved
+        basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE, module_internal.is_controller = saved
+        _traceback._is_traceback_enabled, _traceback._module_tracebacks_enabled_events = saved_tracebacks
         module_warnings._global_warnings.clear()
         module_warnings._global_warnings.update(saved_warnings[0])
         module_warnings._global_deprecations.clear()

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import pytest
+
+from ansible.module_utils import _internal as module_internal
 from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule
 
@@ -33,6 +36,12 @@ def crashing_module() -> None:
     raise RuntimeError("boom")
 
 
+@pytest.fixture(autouse=True)
+def on_the_controller(monkeypatch):
+    """As in an ansible-playbook worker: module_utils know they are on the controller."""
+    monkeypatch.setattr(module_internal, "is_controller", True)
+
+
 def parsed(output: dict) -> dict:
     return json.loads(output["stdout"])
 
@@ -43,6 +52,7 @@ def warnings_of(result: dict) -> list[str]:
 
 
 def test_the_worker_run_returns_the_modules_result_with_warnings_and_masked_no_log_values(capfd):
+    # on the controller, module_utils' warn() would go to the display, not into the result
     output = run_main(echo_module, {"word": "hello", "token": "s3cret", "_ansible_check_mode": False})
     result = parsed(output)
     assert output["rc"] == 0
@@ -57,6 +67,7 @@ def test_the_worker_run_passes_check_mode_and_restores_the_process_state():
     result = parsed(run_main(echo_module, {"word": "x", "_ansible_check_mode": True}))
     assert result["changed"] is False
     assert (basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE) == before
+    assert module_internal.is_controller is True
     # a second run does not inherit the first one's warnings
     assert warnings_of(parsed(run_main(echo_module, {"word": "y"}))) == ["a warning"]
 
