@@ -385,6 +385,10 @@ notes:
   - Transient API errors (429, 5xx, dropped connections) are retried up to four times with backoff; any other
     error fails the application with a message naming the object.
   - API cost of an application already in sync is the cost of M(gitops.kubernetes.gitops_diff) and no write.
+  - A task that runs on the controller (connection C(local), the controller's own Python interpreter, no become, no
+    task environment, not async), as the applications role's sync task delegated to localhost, runs this module in
+    the task's worker process, with the same parameters and result, instead of packing it and starting a new Python
+    for it; any other task runs the module as usual.
 requirements:
   - jsonpatch
   - PyYAML
