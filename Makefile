@@ -58,7 +58,7 @@ unit: venv tools collection-link
 	$(PYTHON) -m pytest tests/unit -q -n $(PYTEST_WORKERS)
 
 integration: venv tools system-deps collection-link
-	$(PYTHON) -m pytest tests/integration -q -n $(PYTEST_WORKERS) --durations=15
+	$(PYTHON) -m pytest tests/integration -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 # build context of execution-environment.yml: helm and kustomize as real files
 ee-context: tools
