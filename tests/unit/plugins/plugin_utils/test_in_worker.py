@@ -111,6 +111,13 @@ def test_the_module_runs_in_the_worker_only_on_the_controller_with_its_python_us
     assert not runs_here(action(), {})
 
 
+def test_without_an_interpreter_variable_the_configured_interpreter_decides(monkeypatch):
+    monkeypatch.setenv("ANSIBLE_PYTHON_INTERPRETER", sys.executable)
+    assert runs_here(action(), {})
+    monkeypatch.setenv("ANSIBLE_PYTHON_INTERPRETER", "auto")
+    assert not runs_here(action(), {})
+
+
 def test_a_delegated_task_is_judged_by_the_delegated_hosts_interpreter():
     delegated = {"ansible_python_interpreter": "/usr/bin/false",
                  "ansible_delegated_vars": {"localhost": {"ansible_python_interpreter": sys.executable}}}
