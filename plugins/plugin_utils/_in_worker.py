@@ -26,7 +26,6 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 try:
-    from ansible import constants
     from ansible.module_utils import _internal as module_internal
     from ansible.module_utils import basic
     from ansible.module_utils.common import warnings as module_warnings
@@ -66,6 +65,8 @@ def runs_here(action: Any, task_vars: dict[str, Any]) -> bool:
         if action._task.delegate_to else task_vars
     interpreter = host_vars.get("ansible_python_interpreter")
     if interpreter is None:  # then the configured one (ansible.cfg's interpreter_python, ANSIBLE_PYTHON_INTERPRETER)
+        # imported here: importing the controller's constants makes module_utils in this process act as the controller
+        from ansible import constants
         interpreter = constants.config.get_config_value("INTERPRETER_PYTHON", variables=host_vars)
     return same_python(action._templar.template(interpreter) if interpreter is not None else None)
 
