@@ -57,8 +57,10 @@ sanity: venv system-deps
 unit: venv tools collection-link
 	$(PYTHON) -m pytest tests/unit -q -n $(PYTEST_WORKERS)
 
+# --dist loadscope: each test module on one worker, so a module-scoped fixture (the bad input corpus' one
+# playbook of every case, the quick benchmark, the chart servers) runs once, not once per worker
 integration: venv tools system-deps collection-link
-	$(PYTHON) -m pytest tests/integration -q -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
+	$(PYTHON) -m pytest tests/integration -q -n $(PYTEST_WORKERS) --dist loadscope --durations=15
 
 # build context of execution-environment.yml: helm and kustomize as real files
 ee-context: tools

@@ -30,10 +30,6 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._ownership impor
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "hack"))
 import local_cluster  # noqa: E402
 
-# every case of the corpus on one xdist worker (make integration uses --dist loadgroup): the module-scoped
-# corpus fixture, one ansible-playbook run of all cases, then runs once instead of once per worker
-pytestmark = pytest.mark.xdist_group("bad_inputs")
-
 CASES_DIR = Path(__file__).parent / "bad_inputs"
 CASE_FILES = sorted(CASES_DIR.glob("*.yaml"))
 BOGUS_TOKEN = "eyJhbGciOiJSUzI1NiJ9.bm90LWEtdG9rZW4.c2lnbmF0dXJl"
