@@ -249,6 +249,15 @@ def push_webhook(port: int, secret: str, repo: Path, sha: str) -> int:
         return int(response.status)
 
 
+def deploy_by_webhook(client: Any, port: int, secret: str, repo: Path, name: str, objects: int, value: str, what: str) -> float:
+    """Seconds from a commit of `value`, announced by a signed push webhook, until the cluster shows it."""
+    sha = commit_value(repo, name, objects, value)
+    committed = time.monotonic()
+    if push_webhook(port, secret, repo, sha) != 202:
+        raise SystemExit("the webhook was not taken")
+    return wait_value(client, name, value, committed, what)
+
+
 def cpu_with_reaped_children(pid: int) -> float:
     """CPU seconds of a process and of the children it reaped (ansible-runner reaps each ansible-playbook and its modules)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -376,12 +385,8 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
         deploy_repo, deploy = work / "deploy-repo", fleet["deploy"]
         webhook, polled, after_poll = [], [], []
         for number in range(args.deploys):
-            value = f"hook-{uuid.uuid4().hex[:6]}"
-            sha = commit_value(deploy_repo, deploy, fleet["objects"], value)
-            committed = time.monotonic()
-            if push_webhook(port, secret, deploy_repo, sha) != 202:
-                raise SystemExit("the webhook was not taken")
-            webhook.append(wait_value(client, deploy, value, committed, f"webhook deploy {number}"))
+            webhook.append(deploy_by_webhook(client, port, secret, deploy_repo, deploy, fleet["objects"],
+                                             f"hook-{uuid.uuid4().hex[:6]}", f"webhook deploy {number}"))
             wait_for_recap(work, time.time() - webhook[-1])
         for number in range(args.deploys):
             value = f"poll-{uuid.uuid4().hex[:6]}"
@@ -411,12 +416,8 @@ def main() -> int:  # pylint: disable=too-many-locals,too-many-statements
                     heals.append(wait_value(client, name, "git", time.monotonic(), f"soak edit {edits}"))
                     if args.soak_commit_every and edits % args.soak_commit_every == 0:
                         # a new commit too: the render cache and the Git mirror grow with each, bounded by eviction
-                        value = f"soak-commit-{edits}"
-                        sha = commit_value(deploy_repo, deploy, fleet["objects"], value)
-                        committed = time.monotonic()
-                        if push_webhook(port, secret, deploy_repo, sha) != 202:
-                            raise SystemExit("the webhook was not taken")
-                        deploys.append(wait_value(client, deploy, value, committed, f"soak commit {edits}"))
+                        deploys.append(deploy_by_webhook(client, port, secret, deploy_repo, deploy, fleet["objects"],
+                                                         f"soak-commit-{edits}", f"soak commit {edits}"))
                     edits, next_edit = edits + 1, next_edit + 60
                 time.sleep(max(0.0, min(30.0, next_edit - time.monotonic())))
             soak = {"minutes": round((time.monotonic() - started) / 60, 1), "edits": edits, "heal_seconds": percentiles(heals),

@@ -31,7 +31,6 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / ".tools" / "collections"))
@@ -39,7 +38,7 @@ sys.path.insert(0, str(HERE.parent / ".tools" / "collections"))
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health import BUILT_IN, HealthChecks, HealthScript  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.lua import run_health_script  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.module_utils._argocd_cm import parse_resource_customizations  # noqa: E402
-from ansible_collections.gitops.kubernetes.plugins.module_utils._health.testing import load_object, script_dirs  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health.testing import health_test_cases, load_object, script_dirs  # noqa: E402
 
 # the module (the package's `generic` is the function of the same name)
 generic_module = importlib.import_module("ansible_collections.gitops.kubernetes.plugins.module_utils._health.generic")
@@ -116,10 +115,9 @@ def parity(checkout: Path, list_misses: bool = False) -> None:
     per_kind: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])  # kind -> [agree as a wave judges, cases]
     no_status: dict[str, list[str]] = collections.defaultdict(list)  # Argo CD's verdict -> ours as found, objects without a status
     for directory in (Path(d) for d in script_dirs(str(checkout / "resource_customizations"))):
-        for case in (yaml.safe_load((directory / "health_test.yaml").read_text()) or {}).get("tests") or []:
-            path = directory / (case.get("inputPath") or case.get("inputpath"))
+        for input_path, expected in health_test_cases(str(directory)):
+            path = directory / input_path
             obj = load_object(str(path))
-            expected = case["healthStatus"]
             group, kind = (obj.get("apiVersion") or "").rpartition("/")[0], obj.get("kind") or ""
             total += 1
             verdict = configured.check_for(group, kind)(obj)
@@ -132,7 +130,7 @@ def parity(checkout: Path, list_misses: bool = False) -> None:
             without_scripts += found.status == expected["status"]
             if not obj.get("status"):
                 no_status[expected["status"]].append(found.status)
-            if not obj.get("status"):  # as the API server returns it just created (it sets both fields)
+                # then judged again as the API server returns it just created (it sets both fields)
                 obj = copy.deepcopy(obj)
                 obj.setdefault("metadata", {})["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 obj["metadata"].setdefault("generation", 1)

@@ -32,7 +32,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / ".tools" / "collections"))
@@ -43,7 +42,7 @@ from ansible_collections.gitops.kubernetes.plugins.module_utils._health.builtin 
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.generic import BUILT_IN_GROUPS, generic  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.lua import HAS_LUPA, run_health_script  # noqa: E402
 from ansible_collections.gitops.kubernetes.plugins.module_utils._health.model import HEALTHY, PROGRESSING, SUSPENDED, UNKNOWN  # noqa: E402
-from ansible_collections.gitops.kubernetes.plugins.module_utils._health.testing import load_object  # noqa: E402
+from ansible_collections.gitops.kubernetes.plugins.module_utils._health.testing import health_test_cases, load_object  # noqa: E402
 
 OUTPUT = REPO / "plugins" / "module_utils" / "_health" / "reporting_kinds.py"
 # fixed, so that the file written depends on the checkout only
@@ -53,12 +52,11 @@ WAITS, SPEC, FAILS, SILENT = "waits", "depends on the spec", "fails", "silent"
 
 def test_objects(directory: Path) -> list[dict]:
     """Argo CD's test objects beside a script (read to judge the script, never written out)."""
-    tests = directory / "health_test.yaml"
-    if not tests.is_file():
+    if not (directory / "health_test.yaml").is_file():
         return []
     found = []
-    for case in (yaml.safe_load(tests.read_text()) or {}).get("tests") or []:
-        path = directory / (case.get("inputPath") or case.get("inputpath") or "")
+    for input_path, dummy in health_test_cases(str(directory)):
+        path = directory / input_path
         if path.is_file():
             sample = load_object(str(path))
             if isinstance(sample, dict) and sample.get("apiVersion") and sample.get("kind"):

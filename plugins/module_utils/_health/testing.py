@@ -62,6 +62,23 @@ class HealthTestFailure:
                 f"got {self.got[0]} {self.got[1]!r}")
 
 
+def health_test_cases(script_dir: str) -> list[tuple[str, dict]]:
+    """The cases of <script_dir>/health_test.yaml: (inputPath, healthStatus) each. Raises ValueError when malformed."""
+    test_file = os.path.join(script_dir, "health_test.yaml")
+    with open(test_file, encoding="utf-8") as handle:
+        tests = (yaml.safe_load(handle) or {}).get("tests")
+    if not isinstance(tests, list) or not tests:
+        raise ValueError(f"{test_file} has no tests list")
+    cases = []
+    for case in tests:
+        # Argo CD's loader matches keys case-insensitively: some of its own tests spell it inputpath
+        input_path = (case.get("inputPath") or case.get("inputpath")) if isinstance(case, dict) else None
+        if not input_path or not isinstance(case.get("healthStatus"), dict):
+            raise ValueError(f"{test_file}: every test needs healthStatus and inputPath")
+        cases.append((input_path, case["healthStatus"]))
+    return cases
+
+
 def run_health_tests(script_dir: str) -> list[HealthTestFailure]:
     """Run <script_dir>/health.lua on every case of <script_dir>/health_test.yaml; the failures (empty: all pass).
 
@@ -69,19 +86,10 @@ def run_health_tests(script_dir: str) -> list[HealthTestFailure]:
     test_file = os.path.join(script_dir, "health_test.yaml")
     with open(os.path.join(script_dir, "health.lua"), encoding="utf-8") as handle:
         source = handle.read()
-    with open(test_file, encoding="utf-8") as handle:
-        tests = (yaml.safe_load(handle) or {}).get("tests")
-    if not isinstance(tests, list) or not tests:
-        raise ValueError(f"{test_file} has no tests list")
     failures = []
-    for case in tests:
-        # Argo CD's loader matches keys case-insensitively: some of its own tests spell it inputpath
-        input_path = (case.get("inputPath") or case.get("inputpath")) if isinstance(case, dict) else None
-        if not input_path or not isinstance(case.get("healthStatus"), dict):
-            raise ValueError(f"{test_file}: every test needs healthStatus and inputPath")
+    for input_path, expected in health_test_cases(script_dir):
         obj = load_object(os.path.join(script_dir, input_path))
         health = run_health_script(source, os.path.join(script_dir, "health.lua"), obj)
-        expected = case["healthStatus"]
         wanted = (str(expected.get("status") or ""), str(expected.get("message") or ""))
         if health.status != wanted[0] or ("message" in expected and health.message != wanted[1]):
             failures.append(HealthTestFailure(test_file, input_path, wanted, (health.status, health.message)))
